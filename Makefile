@@ -1,0 +1,161 @@
+# testudo -- one non-recursive Makefile.
+#
+#   make            build/testudo, build/testudo.so, build/libtestudo.a
+#   make run        the demo shell on SQLite
+#   make test       every test (unit, Lua specs, shell); SANITIZE=address,undefined
+#   make deps       install missing Debian packages (as root)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+CC      ?= cc
+V       ?= 0
+SANITIZE ?=
+
+ifeq ($(V),0)
+Q  := @
+QP  = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q  :=
+QP  =
+endif
+
+PKGS      := sqlite3 libpq libmariadb lua5.4 readline
+PKG_CFLAGS = $(shell pkg-config --cflags sqlite3 libpq lua5.4 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs sqlite3 libpq libmariadb 2>/dev/null)
+MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null)
+LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
+RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN    := -Wall -Wextra -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=gnu17 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+              -I. -Iorm -Ilua_bindings -I$(B)/gen $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS := $(LDFLAGS)
+ifneq ($(SANITIZE),)
+ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+ORM_SRC   := $(sort $(wildcard orm/*.c))
+LB_SRC    := $(sort $(wildcard lua_bindings/*.c))
+LB_LUA    := $(sort $(wildcard lua_bindings/testudo/*.lua))
+SH_SRC    := $(sort $(wildcard shell/*.c))
+SHOP_LUA  := $(sort $(wildcard examples/shop/*.lua))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+
+ORM_OBJ   := $(ORM_SRC:%.c=$(B)/%.o)
+LB_OBJ    := $(LB_SRC:%.c=$(B)/%.o) $(B)/gen/lua_embed.o
+SH_OBJ    := $(SH_SRC:%.c=$(B)/%.o) $(B)/gen/shop_embed.o
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+LIBA   := $(B)/libtestudo.a
+LIBSO  := $(B)/libtestudo.so
+LUAMOD := $(B)/testudo.so
+SHELL_BIN := $(B)/testudo
+
+.PHONY: all run test unit lua-test shell-test deps install uninstall clean \
+        format bench FORCE
+all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
+     $(B)/examples/c/shop_report
+
+# Rebuild everything when the flags change (say, SANITIZE on or off).
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# libmariadb's cflags define _XOPEN_SOURCE: only for its backend.
+$(B)/orm/backend_mysql.o: orm/backend_mysql.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) $(MARIADB_CFLAGS) -c $< -o $@
+
+# Pure-Lua parts and the shop example are embedded as C arrays.
+$(B)/gen/lua_embed.c: $(LB_LUA) tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(call QP,GEN,$@)sh tools/embed.sh tdo_lua_sources $(LB_LUA) > $@
+$(B)/gen/shop_embed.c: $(SHOP_LUA) tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(call QP,GEN,$@)sh tools/embed.sh tdo_shop_sources $(SHOP_LUA) > $@
+$(B)/gen/%.o: $(B)/gen/%.c $(B)/.flags
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBA): $(ORM_OBJ)
+	$(call QP,AR,$@)rm -f $@ && ar rcs $@ $^
+$(LIBSO): $(ORM_OBJ)
+	$(call QP,LD,$@)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm
+# The Lua module is not linked against liblua.
+$(LUAMOD): $(LB_OBJ) $(ORM_OBJ)
+	$(call QP,LD,$@)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm
+# The shell exports its symbols (-Wl,-E) so C modules can be required.
+$(SHELL_BIN): $(SH_OBJ) $(LB_OBJ) $(LIBA)
+	$(call QP,LD,$@)$(CC) -Wl,-E -o $@ $(SH_OBJ) $(LB_OBJ) $(LIBA) \
+	    $(ALL_LDFLAGS) $(LUA_LIBS) $(RL_LIBS) $(PKG_LIBS) -lm -ldl
+$(B)/tests/%: tests/unit/%.c $(LIBA) $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) \
+	    $(CMOCKA_LIBS) $(PKG_LIBS) -lm
+$(B)/examples/c/shop_report: examples/c/shop_report.c $(LIBA) $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) \
+	    $(PKG_LIBS) -lm
+$(B)/testudo.pc: Makefile
+	@mkdir -p $(B)
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpq libmariadb\nLibs: -L$${libdir} -ltestudo\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
+
+run: deps all
+	$(SHELL_BIN) --demo
+
+deps:
+	@sh tools/deps.sh
+
+test: deps all
+	@sh tests/run.sh "$(B)" "$(SANITIZE)"
+
+unit: all
+	@sh tests/run.sh "$(B)" "$(SANITIZE)" unit
+lua-test: all
+	@sh tests/run.sh "$(B)" "$(SANITIZE)" lua
+shell-test: all
+	@sh tests/run.sh "$(B)" "$(SANITIZE)" shell
+
+bench: all
+	@sh tests/bench/run.sh "$(B)"
+
+format:
+	clang-format -i orm/*.[ch] lua_bindings/*.[ch] shell/*.[ch] tests/unit/*.c examples/c/*.c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(SHELL_BIN) $(DESTDIR)$(PREFIX)/bin/testudo
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4/testudo.so
+	install -m 644 orm/testudo.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/testudo.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 man/testudo.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/libtestudo.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 man/testudo-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/testudo $(DESTDIR)$(PREFIX)/lib/libtestudo.a \
+	    $(DESTDIR)$(PREFIX)/lib/libtestudo.so $(DESTDIR)$(PREFIX)/include/testudo.h \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/testudo.pc \
+	    $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4/testudo.so \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/testudo.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man3/libtestudo.3 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7/testudo-lua.7
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

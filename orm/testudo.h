@@ -1,0 +1,723 @@
+/*
+ * testudo.h -- the public C API of libtestudo, the ORM core of testudo.
+ *
+ * A C program can declare models, open a connection, build immutable
+ * querysets and read typed rows without Lua.  Conventions:
+ *   - every function that can fail returns an enum tdo_status (TDO_OK == 0)
+ *     and fills the caller-owned tdo_error passed last; on success the
+ *     error is left untouched, so calls chain with ||;
+ *   - handles are created by tdo_x_new() and freed by tdo_x_free(), which
+ *     accepts NULL; constructors set *out = NULL on failure;
+ *   - by-value structs are set up by tdo_x_init() and released by
+ *     tdo_x_release();
+ *   - the header comment of each function says who owns what it returns.
+ */
+#ifndef TESTUDO_H
+#define TESTUDO_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TDO_API __attribute__((visibility("default")))
+#define TDO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TDO_API
+#define TDO_PRINTF(f, a)
+#endif
+
+#define TDO_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status codes: one per exception class of the Lua API.               */
+/* ------------------------------------------------------------------ */
+
+typedef enum tdo_status {
+    TDO_OK = 0,
+    TDO_ERR_BASE,                /* BaseORMException */
+    TDO_ERR_CONFIGURATION,       /* ConfigurationError */
+    TDO_ERR_FIELD,               /* FieldError */
+    TDO_ERR_PARAMS,              /* ParamsError */
+    TDO_ERR_OPERATIONAL,         /* OperationalError */
+    TDO_ERR_INTEGRITY,           /* IntegrityError */
+    TDO_ERR_TRANSACTION,         /* TransactionManagementError */
+    TDO_ERR_DOES_NOT_EXIST,      /* DoesNotExist */
+    TDO_ERR_MULTIPLE_OBJECTS,    /* MultipleObjectsReturned */
+    TDO_ERR_VALIDATION,          /* ValidationError */
+    TDO_ERR_INCOMPLETE_INSTANCE, /* IncompleteInstanceError */
+    TDO_ERR_NO_VALUES_FETCHED,   /* NoValuesFetched */
+    TDO_ERR_NOMEM,               /* out of memory (OperationalError in Lua) */
+    TDO_ERR_INTERRUPTED,         /* statement cancelled (OperationalError) */
+    TDO_STATUS_COUNT
+} tdo_status;
+
+/* Returns the exception class name of a status ("IntegrityError"); static. */
+TDO_API const char *tdo_status_name(tdo_status code);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct tdo_error {
+    tdo_status code;  /* TDO_OK while no error is recorded */
+    char sqlstate[6]; /* SQLSTATE if the server gave one, else "" */
+    int driver_code;  /* the driver's own error number, or 0 */
+    char *message;    /* malloc'd message, never a password; or NULL */
+    char *sql;        /* malloc'd SQL that failed, or NULL */
+} tdo_error;
+
+#define TDO_ERROR_INIT {TDO_OK, {0}, 0, NULL, NULL}
+
+/* Sets up an empty error. */
+TDO_API void tdo_error_init(tdo_error *err);
+/* Frees the error's strings and empties it. */
+TDO_API void tdo_error_release(tdo_error *err);
+/* Records code and a printf-style message in err (replacing any earlier
+ * one) and returns code; err may be NULL.  Out of memory keeps the code. */
+TDO_API tdo_status tdo_error_set(tdo_error *err, tdo_status code,
+                                 const char *fmt, ...) TDO_PRINTF(3, 4);
+/* Like tdo_error_set() with a va_list. */
+TDO_API tdo_status tdo_error_vset(tdo_error *err, tdo_status code,
+                                  const char *fmt, va_list ap);
+/* Attaches a copy of sql to err (replacing any earlier one). */
+TDO_API void tdo_error_set_sql(tdo_error *err, const char *sql);
+
+/* ------------------------------------------------------------------ */
+/* String builder (git's strbuf): buf is never NULL; a failed          */
+/* allocation sets the sticky oom flag and later adds are ignored.     */
+/* ------------------------------------------------------------------ */
+
+typedef struct tdo_sb {
+    char *buf;    /* NUL-terminated text; tdo_sb_empty_ until grown */
+    size_t len;   /* bytes used, without the NUL */
+    size_t alloc; /* bytes allocated, 0 while buf is the static empty */
+    bool oom;     /* an allocation failed: the content is truncated */
+} tdo_sb;
+
+TDO_API extern char tdo_sb_empty_[1];
+#define TDO_SB_INIT {tdo_sb_empty_, 0, 0, false}
+
+/* Sets up an empty builder. */
+TDO_API void tdo_sb_init(tdo_sb *sb);
+/* Frees the builder's memory and empties it. */
+TDO_API void tdo_sb_release(tdo_sb *sb);
+/* Empties the builder, keeping its memory and clearing oom. */
+TDO_API void tdo_sb_reset(tdo_sb *sb);
+/* Makes room for extra more bytes; returns false on out of memory. */
+TDO_API bool tdo_sb_grow(tdo_sb *sb, size_t extra);
+/* Appends len bytes of s. */
+TDO_API void tdo_sb_add(tdo_sb *sb, const char *s, size_t len);
+/* Appends the NUL-terminated s. */
+TDO_API void tdo_sb_adds(tdo_sb *sb, const char *s);
+/* Appends one byte. */
+TDO_API void tdo_sb_addc(tdo_sb *sb, char c);
+/* Appends printf-style text. */
+TDO_API void tdo_sb_addf(tdo_sb *sb, const char *fmt, ...) TDO_PRINTF(2, 3);
+/* Appends printf-style text from a va_list. */
+TDO_API void tdo_sb_vaddf(tdo_sb *sb, const char *fmt, va_list ap);
+/* Returns the text as a malloc'd string owned by the caller (NULL on
+ * out of memory, also when oom is set) and empties the builder. */
+TDO_API char *tdo_sb_detach(tdo_sb *sb);
+
+/* ------------------------------------------------------------------ */
+/* Exact decimals: value = coef * 10^-scale, at most 38 digits.        */
+/* ------------------------------------------------------------------ */
+
+#define TDO_DECIMAL_MAX_DIGITS 38
+#define TDO_DECIMAL_DIV_PRECISION 28 /* significant digits of a quotient */
+
+typedef struct tdo_decimal {
+    __int128 coef; /* signed coefficient */
+    int32_t scale; /* digits after the point, 0..38 */
+} tdo_decimal;
+
+/* Parses "-12.50", "1e3", "  7 " into d (scale kept as written: "12.50"
+ * has scale 2); ParamsError on bad text or more than 38 digits. */
+TDO_API tdo_status tdo_decimal_parse(const char *s, size_t len,
+                                     tdo_decimal *d, tdo_error *err);
+/* Sets d to the integer i. */
+TDO_API void tdo_decimal_from_int(int64_t i, tdo_decimal *d);
+/* Sets d to the shortest decimal that round-trips x (0.1 -> "0.1");
+ * ParamsError for NaN or infinity. */
+TDO_API tdo_status tdo_decimal_from_double(double x, tdo_decimal *d,
+                                           tdo_error *err);
+/* Writes the canonical text of d ("-12.50", "0.001") into buf (NUL
+ * terminated, truncated to cap); returns the full length. 48 bytes always
+ * suffice. */
+TDO_API size_t tdo_decimal_format(const tdo_decimal *d, char *buf,
+                                  size_t cap);
+/* Returns the nearest double to d. */
+TDO_API double tdo_decimal_to_double(const tdo_decimal *d);
+/* Compares numerically: <0, 0, >0 ("1.0" equals "1"). */
+TDO_API int tdo_decimal_cmp(const tdo_decimal *a, const tdo_decimal *b);
+/* out = a + b, a - b, a * b (exact; OperationalError on overflow). */
+TDO_API tdo_status tdo_decimal_add(const tdo_decimal *a, const tdo_decimal *b,
+                                   tdo_decimal *out, tdo_error *err);
+TDO_API tdo_status tdo_decimal_sub(const tdo_decimal *a, const tdo_decimal *b,
+                                   tdo_decimal *out, tdo_error *err);
+TDO_API tdo_status tdo_decimal_mul(const tdo_decimal *a, const tdo_decimal *b,
+                                   tdo_decimal *out, tdo_error *err);
+/* out = a / b to 28 significant digits, rounded half-even, trailing zeros
+ * removed down to the larger of both scales; ParamsError on division by
+ * zero. */
+TDO_API tdo_status tdo_decimal_div(const tdo_decimal *a, const tdo_decimal *b,
+                                   tdo_decimal *out, tdo_error *err);
+/* out = -a. */
+TDO_API void tdo_decimal_neg(const tdo_decimal *a, tdo_decimal *out);
+/* out = d rounded half-even to places digits after the point;
+ * ValidationError when the result has more than max_digits digits
+ * (max_digits <= 0: no limit). */
+TDO_API tdo_status tdo_decimal_quantize(const tdo_decimal *d, int places,
+                                        int max_digits, tdo_decimal *out,
+                                        tdo_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Dates, times, datetimes and durations                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct tdo_datetime {
+    int32_t year;       /* 1..9999 (0 for a pure time) */
+    uint8_t month, day; /* 1..12, 1..31 (0 for a pure time) */
+    uint8_t hour, minute, second;
+    int32_t usec;       /* 0..999999 */
+    int16_t offset_min; /* UTC offset in minutes when has_offset */
+    bool has_offset;    /* aware (has a UTC offset) or naive */
+} tdo_datetime;
+
+/* ------------------------------------------------------------------ */
+/* Tagged values: everything that crosses a layer.                     */
+/* ------------------------------------------------------------------ */
+
+typedef enum tdo_type {
+    TDO_NULL = 0,
+    TDO_BOOL,
+    TDO_INT,      /* int64 */
+    TDO_DOUBLE,
+    TDO_TEXT,     /* UTF-8, ptr + len */
+    TDO_BLOB,     /* bytes, ptr + len */
+    TDO_DECIMAL,  /* exact */
+    TDO_DATE,     /* dt: year, month, day */
+    TDO_TIME,     /* dt: hour .. usec (+ offset) */
+    TDO_DATETIME, /* dt: all of it */
+    TDO_DURATION, /* us: microseconds */
+    TDO_UUID,     /* canonical lower-case text in s */
+    TDO_JSON      /* JSON text in s */
+} tdo_type;
+
+typedef struct tdo_value {
+    tdo_type type;
+    bool owned; /* s.ptr is malloc'd and freed by tdo_value_release() */
+    union {
+        bool b;
+        int64_t i;
+        double d;
+        struct {
+            const char *ptr;
+            size_t len;
+        } s; /* TEXT, BLOB, UUID, JSON */
+        tdo_decimal dec;
+        tdo_datetime dt; /* DATE, TIME, DATETIME */
+        int64_t us;      /* DURATION */
+    } u;
+} tdo_value;
+
+/* Returns the name of a value type ("text"); static. */
+TDO_API const char *tdo_type_name(tdo_type t);
+/* Constructors of borrowed values (text is not copied). */
+TDO_API tdo_value tdo_value_null(void);
+TDO_API tdo_value tdo_value_bool(bool b);
+TDO_API tdo_value tdo_value_int(int64_t i);
+TDO_API tdo_value tdo_value_double(double d);
+TDO_API tdo_value tdo_value_text(const char *s, size_t len);
+TDO_API tdo_value tdo_value_blob(const void *p, size_t len);
+TDO_API tdo_value tdo_value_decimal(const tdo_decimal *d);
+/* Frees the value's bytes if it owns them and makes it NULL. */
+TDO_API void tdo_value_release(tdo_value *v);
+/* Deep copy: dst owns its own bytes; free with tdo_value_release().
+ * Returns TDO_ERR_NOMEM (dst NULL) on out of memory. */
+TDO_API tdo_status tdo_value_copy(tdo_value *dst, const tdo_value *src);
+/* Appends a display form: NULL, true/false, 42, 1.5, 'text' (quoted with
+ * '' escaping when quote is true, raw otherwise), x'0a0b', 12.50,
+ * 2026-11-25T10:15:35, and so on. */
+TDO_API void tdo_value_format(tdo_sb *sb, const tdo_value *v, bool quote);
+/* Total order used for equality of values of one type; returns <0/0/>0.
+ * Values of different types order by type. */
+TDO_API int tdo_value_cmp(const tdo_value *a, const tdo_value *b);
+
+/* Parses an ISO 8601 date ("2026-11-25"), time ("10:15[:35[.123456]]"
+ * with optional offset) or datetime ("2026-11-25T10:15:35.5+01:00", a
+ * space is accepted for T, "Z" for +00:00, a date alone is midnight),
+ * kind being TDO_DATE, TDO_TIME or TDO_DATETIME; ParamsError on bad text. */
+TDO_API tdo_status tdo_datetime_parse(const char *s, size_t len, tdo_type kind,
+                                      tdo_datetime *out, tdo_error *err);
+/* Writes ISO 8601 text of dt as kind into buf (NUL terminated, truncated
+ * to cap), returns the full length; sep is 'T' or ' '; microseconds only
+ * when nonzero unless fixed_usec; offset as +HH:MM when has_offset. */
+TDO_API size_t tdo_datetime_format(const tdo_datetime *dt, tdo_type kind,
+                                   char sep, bool fixed_usec, char *buf,
+                                   size_t cap);
+/* Sets out to the current time: UTC with offset 0 when utc, else the
+ * local wall clock, naive. */
+TDO_API void tdo_datetime_now(bool utc, tdo_datetime *out);
+/* Compares two values of one kind (aware datetimes by their UTC instant). */
+TDO_API int tdo_datetime_cmp(const tdo_datetime *a, const tdo_datetime *b,
+                             tdo_type kind);
+/* out = dt + us microseconds (kind DATE adds whole days only). */
+TDO_API tdo_status tdo_datetime_add(const tdo_datetime *dt, tdo_type kind,
+                                    int64_t us, tdo_datetime *out,
+                                    tdo_error *err);
+/* Returns a - b in microseconds. */
+TDO_API int64_t tdo_datetime_diff(const tdo_datetime *a, const tdo_datetime *b,
+                                  tdo_type kind);
+/* Writes a duration as Python's timedelta prints ("1 day, 0:00:30",
+ * "-1 day, 23:59:59.500000"); returns the full length. */
+TDO_API size_t tdo_duration_format(int64_t us, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Models and fields                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct tdo_ctx tdo_ctx;         /* registry and connections */
+typedef struct tdo_model tdo_model;     /* one model of the registry */
+typedef struct tdo_query tdo_query;     /* immutable queryset */
+typedef struct tdo_qnode tdo_qnode;     /* filter tree (Q), refcounted */
+typedef struct tdo_expr tdo_expr;       /* expression (F), refcounted */
+typedef struct tdo_compiled tdo_compiled; /* SQL text + parameters */
+typedef struct tdo_dialect tdo_dialect; /* SQL dialect, static */
+typedef struct tdo_conn tdo_conn;       /* named connection (pool) */
+typedef struct tdo_rows tdo_rows;       /* result cursor */
+
+typedef enum tdo_field_type {
+    TDO_F_INT,
+    TDO_F_BIGINT,
+    TDO_F_SMALLINT,
+    TDO_F_FLOAT,
+    TDO_F_DECIMAL,
+    TDO_F_CHAR,
+    TDO_F_TEXT,
+    TDO_F_BOOL,
+    TDO_F_DATETIME,
+    TDO_F_DATE,
+    TDO_F_TIME,
+    TDO_F_TIMEDELTA,
+    TDO_F_UUID,
+    TDO_F_JSON,
+    TDO_F_BINARY,
+    TDO_F_CHARENUM,
+    TDO_F_INTENUM,
+    TDO_F_FK,  /* ForeignKeyField: column <name>_id */
+    TDO_F_O2O, /* OneToOneField: column <name>_id, unique */
+    TDO_F_M2M, /* ManyToManyField: no column */
+    TDO_F_COUNT
+} tdo_field_type;
+
+/* Field flags */
+#define TDO_FIELD_NULL 0x0001        /* null=true */
+#define TDO_FIELD_UNIQUE 0x0002      /* unique=true */
+#define TDO_FIELD_INDEX 0x0004       /* index=true */
+#define TDO_FIELD_PK 0x0008          /* primary_key=true */
+#define TDO_FIELD_GENERATED 0x0010   /* value made by the database (serial pk) */
+#define TDO_FIELD_AUTO_NOW 0x0020    /* DatetimeField auto_now */
+#define TDO_FIELD_AUTO_NOW_ADD 0x0040 /* DatetimeField auto_now_add */
+#define TDO_FIELD_HAS_DEFAULT 0x0080 /* a default exists (maybe callable) */
+#define TDO_FIELD_CONST_DEFAULT 0x0100 /* default_value holds it */
+#define TDO_FIELD_DB_CONSTRAINT 0x0200 /* relation: emit the FK constraint */
+#define TDO_FIELD_INHERITED 0x0400   /* copied from an abstract parent */
+
+typedef enum tdo_on_delete {
+    TDO_CASCADE = 0,
+    TDO_RESTRICT,
+    TDO_SET_NULL,
+    TDO_SET_DEFAULT,
+    TDO_NO_ACTION
+} tdo_on_delete;
+
+/* A field: plain data, read-only once added to a model.  To declare one,
+ * fill a template (tdo_field_template()) and pass it to
+ * tdo_model_add_field(), which copies every string and value. */
+typedef struct tdo_field {
+    char *name;            /* attribute name: "email", "customer" */
+    char *column;          /* db column: source_field, name, or name_id */
+    tdo_field_type type;
+    unsigned flags;        /* TDO_FIELD_* */
+    int max_length;        /* Char/CharEnum: required; 0 otherwise */
+    int max_digits;        /* Decimal */
+    int decimal_places;    /* Decimal */
+    char *description;     /* or NULL */
+    tdo_value default_value; /* when TDO_FIELD_CONST_DEFAULT; owned */
+    tdo_value *enum_values; /* CharEnum/IntEnum allowed values; owned */
+    size_t n_enum;
+    /* relations */
+    char *related_ref;     /* "models.Category" as declared; or NULL */
+    char *related_name;    /* or NULL for the default */
+    tdo_on_delete on_delete;
+    char *through;         /* m2m through table, or NULL */
+    char *forward_key;     /* m2m */
+    char *backward_key;    /* m2m */
+    tdo_model *related_model; /* set by tdo_ctx_resolve() */
+    /* set by tdo_model_add_field() */
+    tdo_model *model;      /* owner */
+    size_t index;          /* position among the model's fields */
+} tdo_field;
+
+/* Returns a zeroed template for a field of the given name and type. */
+TDO_API tdo_field tdo_field_template(const char *name, tdo_field_type type);
+/* Returns the Tortoise class name of a field type ("CharField"); static. */
+TDO_API const char *tdo_field_type_name(tdo_field_type t);
+/* Looks a field type up by its class name; returns TDO_F_COUNT if none. */
+TDO_API tdo_field_type tdo_field_type_by_name(const char *name);
+/* Returns the value type the field holds (TDO_F_CHAR -> TDO_TEXT; FK ->
+ * the type of the related primary key, TDO_INT until resolved). */
+TDO_API tdo_type tdo_field_value_type(const tdo_field *f);
+/* Converts an input value to the field's canonical value: numbers to text
+ * for Char/Text, integers and text to decimals (quantized to
+ * decimal_places), ISO text to dates, 0/1 to booleans, and so on.  out
+ * owns its bytes (tdo_value_release()).  FieldError naming the field when
+ * the value cannot be converted.  NULL stays NULL. */
+TDO_API tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
+                                    tdo_value *out, tdo_error *err);
+/* Checks a canonical value against the field: NULL on a not-null field,
+ * max_length, enum membership, max_digits; ValidationError
+ * "email: Value must not be None" naming the field. */
+TDO_API tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
+                                      tdo_error *err);
+
+/* Returns a new, empty context (registry + connections), or NULL on out of
+ * memory; free with tdo_ctx_free(), which also frees its models and
+ * closes its connections. */
+TDO_API tdo_ctx *tdo_ctx_new(void);
+TDO_API void tdo_ctx_free(tdo_ctx *ctx);
+/* use_tz: datetimes are stored in UTC and returned aware. */
+TDO_API void tdo_ctx_set_use_tz(tdo_ctx *ctx, bool use_tz);
+TDO_API bool tdo_ctx_use_tz(const tdo_ctx *ctx);
+
+/* Creates model app.name in ctx, which owns it; ConfigurationError if the
+ * name is taken (tdo_model_detach() the old one first to redefine it).
+ * The table defaults to the lower-cased name. */
+TDO_API tdo_status tdo_model_new(tdo_ctx *ctx, const char *app,
+                                 const char *name, tdo_model **out,
+                                 tdo_error *err);
+/* Takes m out of the registry (name lookups, resolve, schema, the model
+ * list) without freeing it, so querysets and fields that point at it stay
+ * valid until ctx is freed.  Used when a model is redefined. */
+TDO_API void tdo_model_detach(tdo_model *m);
+TDO_API tdo_status tdo_model_set_table(tdo_model *m, const char *table,
+                                       tdo_error *err);
+TDO_API void tdo_model_set_abstract(tdo_model *m, bool abstract);
+TDO_API tdo_status tdo_model_set_description(tdo_model *m, const char *text,
+                                             tdo_error *err);
+/* Copies the fields, indexes and unique_together of an abstract parent
+ * into m (before m's own fields). ConfigurationError if parent is not
+ * abstract. */
+TDO_API tdo_status tdo_model_inherit(tdo_model *m, const tdo_model *parent,
+                                     tdo_error *err);
+/* Adds a copy of the template f to m; *out (may be NULL) points at the
+ * model's field.  A field of the same name (say, inherited) is replaced in
+ * place.  ConfigurationError for a Char without max_length, a Decimal
+ * without max_digits/decimal_places, a second primary key, an enum without
+ * values. */
+TDO_API tdo_status tdo_model_add_field(tdo_model *m, const tdo_field *f,
+                                       tdo_field **out, tdo_error *err);
+/* Adds an index (unique: unique_together) over the named fields;
+ * FieldError for an unknown name (checked by tdo_model_finish()). */
+TDO_API tdo_status tdo_model_add_index(tdo_model *m, const char *const *fields,
+                                       size_t n, bool unique, tdo_error *err);
+/* Ends the declaration: adds an `id` IntField primary key (generated) when
+ * there is none, checks the indexes. */
+TDO_API tdo_status tdo_model_finish(tdo_model *m, tdo_error *err);
+/* Binds the string references ("models.Category", "Category" within the
+ * same app) of every model; ConfigurationError listing all that fail. */
+TDO_API tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err);
+
+/* Accessors; the strings and fields belong to the model. */
+TDO_API const char *tdo_model_name(const tdo_model *m);
+TDO_API const char *tdo_model_app(const tdo_model *m);
+TDO_API const char *tdo_model_table(const tdo_model *m);
+TDO_API const char *tdo_model_description(const tdo_model *m);
+TDO_API bool tdo_model_abstract(const tdo_model *m);
+TDO_API size_t tdo_model_nfields(const tdo_model *m);
+TDO_API const tdo_field *tdo_model_field(const tdo_model *m, size_t i);
+/* Finds a field by attribute name, or by column for relations
+ * ("customer_id"); NULL if none. */
+TDO_API const tdo_field *tdo_model_field_by_name(const tdo_model *m,
+                                                 const char *name);
+TDO_API const tdo_field *tdo_model_pk(const tdo_model *m);
+/* Indexes: n-th index's field names and uniqueness. */
+TDO_API size_t tdo_model_nindexes(const tdo_model *m);
+TDO_API const char *const *tdo_model_index(const tdo_model *m, size_t i,
+                                           size_t *nfields, bool *unique);
+/* An opaque pointer for the caller (the Lua bindings keep a reference). */
+TDO_API void *tdo_model_userdata(const tdo_model *m);
+TDO_API void tdo_model_set_userdata(tdo_model *m, void *ud);
+/* Models of ctx, in creation order (abstract ones included). */
+TDO_API size_t tdo_ctx_nmodels(const tdo_ctx *ctx);
+TDO_API tdo_model *tdo_ctx_model_at(const tdo_ctx *ctx, size_t i);
+/* Finds app.name; app NULL: any app (first match). */
+TDO_API tdo_model *tdo_ctx_model(const tdo_ctx *ctx, const char *app,
+                                 const char *name);
+/* Writes a FieldError naming the unknown field and listing the model's
+ * fields: "no such field 'emial' on model 'User' (fields: id, email, ...)". */
+TDO_API tdo_status tdo_model_field_error(const tdo_model *m, const char *name,
+                                         tdo_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Expressions (F) and filter trees (Q); both immutable, refcounted.   */
+/* Constructors return NULL on out of memory.                          */
+/* ------------------------------------------------------------------ */
+
+/* F("stock"): a field reference (checked when used in a query). */
+TDO_API tdo_expr *tdo_expr_field(const char *name);
+/* A literal value (copied). */
+TDO_API tdo_expr *tdo_expr_value(const tdo_value *v);
+/* a op b with op one of '+', '-', '*', '/'; takes a reference to a and b. */
+TDO_API tdo_expr *tdo_expr_binop(char op, tdo_expr *a, tdo_expr *b);
+/* -a; takes a reference to a. */
+TDO_API tdo_expr *tdo_expr_neg(tdo_expr *a);
+/* Adds a reference; returns e. */
+TDO_API tdo_expr *tdo_expr_ref(tdo_expr *e);
+/* Drops a reference (NULL is fine). */
+TDO_API void tdo_expr_free(tdo_expr *e);
+/* Appends a readable form ("F(stock) + 1"). */
+TDO_API void tdo_expr_format(tdo_sb *sb, const tdo_expr *e);
+
+/* One lookup "key = value", key being "field[__lookup]" (field may be a
+ * column name such as customer_id, or "pk").  vals holds one value, two
+ * for range, n for in / not_in.  Values are copied.  Names are checked
+ * when the node is applied to a query. */
+TDO_API tdo_qnode *tdo_q_lookup(const char *key, const tdo_value *vals,
+                                size_t nvals);
+/* A lookup whose right-hand side is an expression (stock__gt = F"min"). */
+TDO_API tdo_qnode *tdo_q_lookup_expr(const char *key, tdo_expr *e);
+/* a AND b, a OR b, NOT a; each takes references to its operands.
+ * tdo_q_and/tdo_q_or accept NULL operands and return the other. */
+TDO_API tdo_qnode *tdo_q_and(tdo_qnode *a, tdo_qnode *b);
+TDO_API tdo_qnode *tdo_q_or(tdo_qnode *a, tdo_qnode *b);
+TDO_API tdo_qnode *tdo_q_not(tdo_qnode *a);
+/* The node that matches everything (an empty Q{}). */
+TDO_API tdo_qnode *tdo_q_empty(void);
+TDO_API tdo_qnode *tdo_qnode_ref(tdo_qnode *q);
+TDO_API void tdo_qnode_free(tdo_qnode *q);
+/* Structural equality (Q objects built alike are equal). */
+TDO_API bool tdo_qnode_equal(const tdo_qnode *a, const tdo_qnode *b);
+/* Appends a readable form ("(role = 'admin' OR NOT (is_active = true))"). */
+TDO_API void tdo_qnode_format(tdo_sb *sb, const tdo_qnode *q);
+
+/* ------------------------------------------------------------------ */
+/* Querysets: immutable; each chaining call makes a new query (free it */
+/* with tdo_query_free()).  Names are checked when the call is made:   */
+/* FieldError naming the bad field and listing the valid ones.         */
+/* ------------------------------------------------------------------ */
+
+typedef enum tdo_projection {
+    TDO_PROJ_INSTANCES = 0, /* every column of the model, in field order */
+    TDO_PROJ_VALUES,        /* values(...): named columns */
+    TDO_PROJ_VALUES_LIST,   /* values_list(...) */
+    TDO_PROJ_FLAT           /* values_list(name, {flat=true}) */
+} tdo_projection;
+
+/* Returns a new query over all rows of m (Model.all()); NULL on OOM. */
+TDO_API tdo_query *tdo_query_new(tdo_model *m);
+TDO_API void tdo_query_free(tdo_query *q);
+TDO_API tdo_model *tdo_query_model(const tdo_query *q);
+TDO_API tdo_status tdo_query_filter(const tdo_query *q, const tdo_qnode *cond,
+                                    tdo_query **out, tdo_error *err);
+TDO_API tdo_status tdo_query_exclude(const tdo_query *q,
+                                     const tdo_qnode *cond, tdo_query **out,
+                                     tdo_error *err);
+/* keys like "-created_at", "name", "pk"; replaces any earlier ordering. */
+TDO_API tdo_status tdo_query_order_by(const tdo_query *q,
+                                      const char *const *keys, size_t n,
+                                      tdo_query **out, tdo_error *err);
+/* ParamsError for a negative count. */
+TDO_API tdo_status tdo_query_limit(const tdo_query *q, int64_t n,
+                                   tdo_query **out, tdo_error *err);
+TDO_API tdo_status tdo_query_offset(const tdo_query *q, int64_t n,
+                                    tdo_query **out, tdo_error *err);
+TDO_API tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
+                                      tdo_error *err);
+/* Projection: names[i] are field names (n == 0: every field), aliases[i]
+ * the output names (aliases or aliases[i] NULL: the name itself).
+ * TDO_PROJ_FLAT needs exactly one name (ParamsError otherwise). */
+TDO_API tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
+                                    const char *const *names,
+                                    const char *const *aliases, size_t n,
+                                    tdo_query **out, tdo_error *err);
+TDO_API tdo_projection tdo_query_projection(const tdo_query *q);
+/* Output column names of the query, in order (valid while q lives). */
+TDO_API size_t tdo_query_ncolumns(const tdo_query *q);
+TDO_API const char *tdo_query_column(const tdo_query *q, size_t i);
+/* Whether the query has a filter, a limit or an offset (shell guards). */
+TDO_API bool tdo_query_is_filtered(const tdo_query *q);
+
+/* One assignment of update(): field = value or field = expression. */
+typedef struct tdo_assign {
+    const char *field;    /* field name */
+    const tdo_value *value; /* or NULL when expr is set */
+    const tdo_expr *expr;   /* or NULL */
+} tdo_assign;
+
+typedef enum tdo_stmt_kind {
+    TDO_STMT_SELECT = 0,
+    TDO_STMT_COUNT,
+    TDO_STMT_EXISTS,
+    TDO_STMT_UPDATE,
+    TDO_STMT_DELETE
+} tdo_stmt_kind;
+
+/* Compiles q into SQL for dialect d (pure, no I/O).  assigns/nassigns are
+ * for TDO_STMT_UPDATE.  *out is new; free with tdo_compiled_free(). */
+TDO_API tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
+                               const tdo_dialect *d, const tdo_assign *assigns,
+                               size_t nassigns, tdo_compiled **out,
+                               tdo_error *err);
+/* Compiles an INSERT of nrows rows of the given fields (values row-major,
+ * already coerced); with RETURNING of the primary key where the dialect
+ * has it. ignore_conflicts: INSERT OR IGNORE / ON CONFLICT DO NOTHING. */
+TDO_API tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
+                                      const tdo_field *const *fields,
+                                      size_t nfields, const tdo_value *vals,
+                                      size_t nrows, bool ignore_conflicts,
+                                      tdo_compiled **out, tdo_error *err);
+/* UPDATE of the given fields of the row whose primary key is pk. */
+TDO_API tdo_status tdo_compile_update_pk(const tdo_model *m,
+                                         const tdo_dialect *d,
+                                         const tdo_field *const *fields,
+                                         const tdo_value *vals, size_t n,
+                                         const tdo_value *pk,
+                                         tdo_compiled **out, tdo_error *err);
+/* DELETE of the row whose primary key is pk. */
+TDO_API tdo_status tdo_compile_delete_pk(const tdo_model *m,
+                                         const tdo_dialect *d,
+                                         const tdo_value *pk,
+                                         tdo_compiled **out, tdo_error *err);
+/* The SQL text and bound parameters (both belong to c). */
+TDO_API const char *tdo_compiled_sql(const tdo_compiled *c);
+TDO_API size_t tdo_compiled_nparams(const tdo_compiled *c);
+TDO_API const tdo_value *tdo_compiled_params(const tdo_compiled *c);
+TDO_API void tdo_compiled_free(tdo_compiled *c);
+
+/* Dialects, static: "sqlite" (and, later, "postgres", "mysql"). */
+TDO_API const tdo_dialect *tdo_dialect_by_name(const char *name);
+TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
+
+/* ------------------------------------------------------------------ */
+/* Schema (DDL)                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Returns the DDL (CREATE TABLE / CREATE INDEX, statements separated by
+ * ";\n") for every non-abstract model of ctx, or for model only (not
+ * NULL); safe: IF NOT EXISTS.  *out is malloc'd; free() it. */
+TDO_API tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
+                                  const tdo_model *only, bool safe, char **out,
+                                  tdo_error *err);
+/* Runs the schema of every non-abstract model of ctx on conn. */
+TDO_API tdo_status tdo_generate_schemas(tdo_ctx *ctx, tdo_conn *conn,
+                                        bool safe, tdo_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Connections and execution                                           */
+/* ------------------------------------------------------------------ */
+
+/* Called before each statement runs: SQL text and bound parameters. */
+typedef void (*tdo_trace_fn)(void *ud, const char *conn_name, const char *sql,
+                             const tdo_value *params, size_t nparams);
+
+/* Opens (lazily) the connection called name from a URL such as
+ * "sqlite://:memory:", "sqlite:///tmp/x.db", "sqlite://db.sqlite3";
+ * ctx owns it.  An existing connection of that name is closed and
+ * replaced.  ConfigurationError for a bad URL or unknown scheme (never
+ * quoting a password). */
+TDO_API tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
+                               tdo_conn **out, tdo_error *err);
+/* Finds a connection by name; NULL if none. */
+TDO_API tdo_conn *tdo_ctx_conn(const tdo_ctx *ctx, const char *name);
+/* Closes and forgets every connection of ctx. */
+TDO_API void tdo_close_connections(tdo_ctx *ctx);
+TDO_API const char *tdo_conn_name(const tdo_conn *c);
+/* The URL with any password masked as "***"; belongs to c. */
+TDO_API const char *tdo_conn_url(const tdo_conn *c);
+TDO_API const tdo_dialect *tdo_conn_dialect(const tdo_conn *c);
+TDO_API void tdo_ctx_set_trace(tdo_ctx *ctx, tdo_trace_fn fn, void *ud);
+/* Statements run on c since it was opened (to count queries). */
+TDO_API uint64_t tdo_conn_query_count(const tdo_conn *c);
+/* Asks the running statement of c to stop (from a signal handler too). */
+TDO_API void tdo_conn_interrupt(tdo_conn *c);
+
+/* Runs sql with bound params.  rows (may be NULL: results discarded)
+ * receives a new cursor; free with tdo_rows_free().  changes (may be NULL)
+ * receives the rows changed by an INSERT/UPDATE/DELETE.  Database errors
+ * map to IntegrityError / OperationalError with the SQL attached. */
+TDO_API tdo_status tdo_conn_execute(tdo_conn *c, const char *sql,
+                                    const tdo_value *params, size_t nparams,
+                                    tdo_rows **rows, int64_t *changes,
+                                    tdo_error *err);
+/* Runs a compiled statement; rows decode as the compiled columns' fields. */
+TDO_API tdo_status tdo_conn_execute_compiled(tdo_conn *c,
+                                             const tdo_compiled *comp,
+                                             tdo_rows **rows, int64_t *changes,
+                                             tdo_error *err);
+/* Runs several ;-separated statements without parameters (DDL). */
+TDO_API tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql,
+                                           tdo_error *err);
+/* Transactions; nested begins use savepoints. */
+TDO_API tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err);
+TDO_API tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err);
+TDO_API tdo_status tdo_conn_rollback(tdo_conn *c, tdo_error *err);
+/* Depth of open transactions (0: autocommit). */
+TDO_API int tdo_conn_tx_depth(const tdo_conn *c);
+
+/* Steps the cursor: *has_row is false at the end. */
+TDO_API tdo_status tdo_rows_next(tdo_rows *r, bool *has_row, tdo_error *err);
+TDO_API size_t tdo_rows_ncols(const tdo_rows *r);
+TDO_API const char *tdo_rows_colname(const tdo_rows *r, size_t i);
+/* The field a column decodes as, or NULL (raw SQL, COUNT(*)). */
+TDO_API const tdo_field *tdo_rows_colfield(const tdo_rows *r, size_t i);
+/* Column i of the current row, decoded to the field's type (booleans,
+ * decimals, datetimes); borrowed until the next tdo_rows_next(). */
+TDO_API tdo_status tdo_rows_get(tdo_rows *r, size_t i, tdo_value *out,
+                                tdo_error *err);
+TDO_API void tdo_rows_free(tdo_rows *r);
+
+/* Query shortcuts (compile for c's dialect, then run). */
+TDO_API tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q,
+                                 tdo_rows **rows, tdo_error *err);
+TDO_API tdo_status tdo_query_count(tdo_conn *c, const tdo_query *q,
+                                   int64_t *count, tdo_error *err);
+TDO_API tdo_status tdo_query_exists(tdo_conn *c, const tdo_query *q,
+                                    bool *exists, tdo_error *err);
+/* Returns the rows changed in *changed. */
+TDO_API tdo_status tdo_query_update(tdo_conn *c, const tdo_query *q,
+                                    const tdo_assign *assigns, size_t n,
+                                    int64_t *changed, tdo_error *err);
+TDO_API tdo_status tdo_query_delete(tdo_conn *c, const tdo_query *q,
+                                    int64_t *deleted, tdo_error *err);
+
+/* Inserts nrows rows (values row-major over fields, already coerced);
+ * pks (may be NULL) receives nrows primary keys, owned by the caller
+ * (tdo_value_release() each). */
+TDO_API tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
+                              const tdo_field *const *fields, size_t nfields,
+                              const tdo_value *vals, size_t nrows,
+                              bool ignore_conflicts, tdo_value *pks,
+                              tdo_error *err);
+/* Updates fields of the row with primary key pk; *changed gets 0 or 1. */
+TDO_API tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
+                                 const tdo_field *const *fields,
+                                 const tdo_value *vals, size_t n,
+                                 const tdo_value *pk, int64_t *changed,
+                                 tdo_error *err);
+/* Deletes the row with primary key pk; *changed gets 0 or 1. */
+TDO_API tdo_status tdo_delete_pk(tdo_conn *c, const tdo_model *m,
+                                 const tdo_value *pk, int64_t *changed,
+                                 tdo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TESTUDO_H */

@@ -1,0 +1,915 @@
+/*
+ * backend.c -- named connections over the drivers (backend_*.c): URL
+ * parsing, lazy opening, statement execution with parameter conversion
+ * through the dialect, tracing, transactions with savepoints, result
+ * cursors, and the query shortcuts (compile, then run).
+ */
+#include "tdo_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+/* Every driver, found by URL scheme.  A new backend is one line here. */
+static const tdo_backend *const backends[] = {
+    &tdo_backend_sqlite,
+    NULL,
+};
+
+static tdo_status nomem(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+}
+
+/* ---- URLs ----------------------------------------------------------- */
+
+static void dsn_release(tdo_dsn *d)
+{
+    tdo_free(d->scheme);
+    tdo_free(d->user);
+    tdo_free(d->password);
+    tdo_free(d->host);
+    tdo_free(d->database);
+    for (size_t i = 0; i < d->nparams; i++) {
+        tdo_free(d->keys[i]);
+        tdo_free(d->vals[i]);
+    }
+    tdo_free(d->keys);
+    tdo_free(d->vals);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Returns a malloc'd, percent-decoded copy of len bytes of s. */
+static char *decode(const char *s, size_t len)
+{
+    char *out = tdo_malloc(len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Returns the value of query parameter key of dsn, or NULL. */
+const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key)
+{
+    for (size_t i = 0; i < dsn->nparams; i++)
+        if (strcmp(dsn->keys[i], key) == 0)
+            return dsn->vals[i];
+    return NULL;
+}
+
+static tdo_status bad_url(tdo_error *err, const char *why)
+{
+    return tdo_error_set(err, TDO_ERR_CONFIGURATION, "bad database URL: %s",
+                         why);
+}
+
+static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
+{
+    while (*q) {
+        size_t len = strcspn(q, "&");
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t klen = eq ? (size_t)(eq - q) : len;
+            char **k = tdo_realloc(d->keys, (d->nparams + 1) * sizeof(char *));
+            if (!k)
+                return nomem(err);
+            d->keys = k;
+            char **v = tdo_realloc(d->vals, (d->nparams + 1) * sizeof(char *));
+            if (!v)
+                return nomem(err);
+            d->vals = v;
+            char *key = decode(q, klen);
+            char *val = eq ? decode(eq + 1, len - klen - 1) : tdo_strdup("");
+            if (!key || !val) {
+                tdo_free(key);
+                tdo_free(val);
+                return nomem(err);
+            }
+            d->keys[d->nparams] = key;
+            d->vals[d->nparams++] = val;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return TDO_OK;
+}
+
+static bool parse_int(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1000000)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Parses scheme://[user[:password]@]host[:port][/database][?k=v&...]; for
+ * sqlite everything between :// and ? is the path. */
+static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
+{
+    memset(d, 0, sizeof(*d));
+    d->minsize = 1;
+    d->maxsize = 5;
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url)
+        return bad_url(err, "expected scheme://... (such as "
+                            "sqlite://:memory:)");
+    for (const char *p = url; p < sep; p++)
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+            return bad_url(err, "invalid scheme");
+    if (!(d->scheme = tdo_strndup(url, (size_t)(sep - url))))
+        return nomem(err);
+    for (char *p = d->scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const char *rest = sep + 3;
+    const char *qm = strchr(rest, '?');
+    size_t restlen = qm ? (size_t)(qm - rest) : strlen(rest);
+    tdo_status st;
+    if (qm && (st = parse_query(qm + 1, d, err)))
+        return st;
+    if (strcmp(d->scheme, "sqlite") == 0) {
+        if (!restlen)
+            return bad_url(err, "sqlite URL needs a file path or :memory:");
+        if (!(d->database = decode(rest, restlen)))
+            return nomem(err);
+    } else {
+        const char *slash = memchr(rest, '/', restlen);
+        size_t netlen = slash ? (size_t)(slash - rest) : restlen;
+        const char *at = NULL;
+        for (size_t i = 0; i < netlen; i++)
+            if (rest[i] == '@')
+                at = rest + i;
+        const char *host = rest;
+        if (at) {
+            const char *colon = memchr(rest, ':', (size_t)(at - rest));
+            size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
+            if (!(d->user = decode(rest, ulen)))
+                return nomem(err);
+            if (colon &&
+                !(d->password = decode(colon + 1, (size_t)(at - colon - 1))))
+                return nomem(err);
+            host = at + 1;
+        }
+        size_t hlen = (size_t)(rest + netlen - host);
+        const char *pcolon = NULL;
+        if (hlen && host[0] == '[') {
+            const char *rb = memchr(host, ']', hlen);
+            if (!rb)
+                return bad_url(err, "unclosed '[' in the host");
+            if ((size_t)(rb - host) + 1 < hlen && rb[1] == ':')
+                pcolon = rb + 1;
+            if (!(d->host = tdo_strndup(host + 1, (size_t)(rb - host - 1))))
+                return nomem(err);
+        } else {
+            for (size_t i = 0; i < hlen; i++)
+                if (host[i] == ':')
+                    pcolon = host + i;
+            size_t n = pcolon ? (size_t)(pcolon - host) : hlen;
+            if (n && !(d->host = decode(host, n)))
+                return nomem(err);
+        }
+        if (pcolon) {
+            char port[8];
+            size_t plen = (size_t)(rest + netlen - pcolon - 1);
+            if (plen == 0 || plen >= sizeof(port))
+                return bad_url(err, "invalid port");
+            memcpy(port, pcolon + 1, plen);
+            port[plen] = '\0';
+            if (!parse_int(port, &d->port) || d->port < 1 || d->port > 65535)
+                return bad_url(err, "invalid port");
+        }
+        if (slash && restlen > netlen + 1 &&
+            !(d->database = decode(slash + 1, restlen - netlen - 1)))
+            return nomem(err);
+    }
+    const char *v;
+    if ((v = tdo_dsn_param(d, "minsize")) && !parse_int(v, &d->minsize))
+        return bad_url(err, "minsize must be a non-negative integer");
+    if ((v = tdo_dsn_param(d, "maxsize")) &&
+        (!parse_int(v, &d->maxsize) || d->maxsize < 1))
+        return bad_url(err, "maxsize must be a positive integer");
+    if (d->minsize > d->maxsize)
+        return bad_url(err, "minsize is larger than maxsize");
+    return TDO_OK;
+}
+
+/* Returns a malloc'd copy of url with the password replaced by "***". */
+static char *mask_url(const char *url, const tdo_dsn *d)
+{
+    if (!d->password || strcmp(d->scheme, "sqlite") == 0)
+        return tdo_strdup(url);
+    const char *rest = strstr(url, "://") + 3;
+    size_t netlen = strcspn(rest, "/?");
+    const char *at = NULL;
+    for (size_t i = 0; i < netlen; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+    if (!colon)
+        return tdo_strdup(url);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_sb_add(&sb, url, (size_t)(colon + 1 - url));
+    tdo_sb_adds(&sb, "***");
+    tdo_sb_adds(&sb, at);
+    return tdo_sb_detach(&sb);
+}
+
+static const tdo_backend *find_backend(const char *scheme)
+{
+    for (size_t i = 0; backends[i]; i++)
+        for (const char *const *s = backends[i]->schemes; *s; s++)
+            if (strcmp(*s, scheme) == 0)
+                return backends[i];
+    return NULL;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void conn_free(tdo_conn *c)
+{
+    if (!c)
+        return;
+    if (c->db)
+        c->backend->close(c->db);
+    dsn_release(&c->dsn);
+    tdo_free(c->name);
+    tdo_free(c->url);
+    tdo_free(c);
+}
+
+/* Parses url and registers the connection name (closing and replacing an
+ * existing one); the driver session opens on first use.  *out belongs to
+ * ctx. */
+tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
+                       tdo_conn **out, tdo_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!name || !*name)
+        name = "default";
+    if (!url || !*url)
+        return bad_url(err, "empty URL");
+    tdo_conn *c = tdo_calloc(1, sizeof(*c));
+    if (!c)
+        return nomem(err);
+    c->ctx = ctx;
+    tdo_status st = parse_url(url, &c->dsn, err);
+    if (st) {
+        conn_free(c);
+        return st;
+    }
+    if (!(c->backend = find_backend(c->dsn.scheme))) {
+        tdo_sb known = TDO_SB_INIT;
+        for (size_t i = 0; backends[i]; i++)
+            for (const char *const *s = backends[i]->schemes; *s; s++)
+                tdo_sb_addf(&known, "%s%s", known.len ? ", " : "", *s);
+        st = tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                           "unknown database scheme '%s' in URL (known: %s)",
+                           c->dsn.scheme, known.buf);
+        tdo_sb_release(&known);
+        conn_free(c);
+        return st;
+    }
+    c->name = tdo_strdup(name);
+    c->url = mask_url(url, &c->dsn);
+    if (!c->name || !c->url) {
+        conn_free(c);
+        return nomem(err);
+    }
+    for (size_t i = 0; i < ctx->nconns; i++) {
+        if (strcmp(ctx->conns[i]->name, name) == 0) {
+            conn_free(ctx->conns[i]);
+            ctx->conns[i] = c;
+            if (out)
+                *out = c;
+            return TDO_OK;
+        }
+    }
+    tdo_conn **nc =
+        tdo_realloc(ctx->conns, (ctx->nconns + 1) * sizeof(*ctx->conns));
+    if (!nc) {
+        conn_free(c);
+        return nomem(err);
+    }
+    ctx->conns = nc;
+    ctx->conns[ctx->nconns++] = c;
+    if (out)
+        *out = c;
+    return TDO_OK;
+}
+
+/* Finds a connection by name (NULL: "default"); NULL if none. */
+tdo_conn *tdo_ctx_conn(const tdo_ctx *ctx, const char *name)
+{
+    if (!name)
+        name = "default";
+    for (size_t i = 0; i < ctx->nconns; i++)
+        if (strcmp(ctx->conns[i]->name, name) == 0)
+            return ctx->conns[i];
+    return NULL;
+}
+
+/* Closes and forgets every connection of ctx (open cursors stay usable
+ * until freed). */
+void tdo_close_connections(tdo_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->nconns; i++)
+        conn_free(ctx->conns[i]);
+    tdo_free(ctx->conns);
+    ctx->conns = NULL;
+    ctx->nconns = 0;
+}
+
+/* Returns the connection's name; belongs to c. */
+const char *tdo_conn_name(const tdo_conn *c)
+{
+    return c->name;
+}
+
+/* Returns the URL with any password masked as "***"; belongs to c. */
+const char *tdo_conn_url(const tdo_conn *c)
+{
+    return c->url;
+}
+
+/* Returns the dialect of the connection's backend; static. */
+const tdo_dialect *tdo_conn_dialect(const tdo_conn *c)
+{
+    return c->backend->dialect;
+}
+
+/* Sets the function called before each statement (NULL: none). */
+void tdo_ctx_set_trace(tdo_ctx *ctx, tdo_trace_fn fn, void *ud)
+{
+    ctx->trace = fn;
+    ctx->trace_ud = ud;
+}
+
+/* Returns the statements run on c (transaction control excluded). */
+uint64_t tdo_conn_query_count(const tdo_conn *c)
+{
+    return c->nqueries;
+}
+
+/* Asks the running statement of c to stop; safe in a signal handler. */
+void tdo_conn_interrupt(tdo_conn *c)
+{
+    void *db = c->db;
+    if (db && c->backend->cancel)
+        c->backend->cancel(db);
+}
+
+/* Opens the driver session of c if it is not open yet. */
+tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err)
+{
+    if (c->db)
+        return TDO_OK;
+    return c->backend->connect(&c->dsn, &c->db, err);
+}
+
+/* Returns the depth of open transactions of c (0: autocommit). */
+int tdo_conn_tx_depth(const tdo_conn *c)
+{
+    return c->tx_depth;
+}
+
+/* ---- cursors ---------------------------------------------------------- */
+
+struct tdo_rows {
+    const tdo_backend *be;
+    void *stmt; /* NULL once finished */
+    const tdo_dialect *dialect;
+    bool use_tz;
+    bool done;
+    char *sql; /* owned, for error messages */
+    size_t ncols;
+    char **names; /* owned */
+    const tdo_field **fields;
+    tdo_value *vals; /* decoded values of the current row; owned */
+};
+
+/* Frees a cursor (NULL is fine); gives its statement back. */
+void tdo_rows_free(tdo_rows *r)
+{
+    if (!r)
+        return;
+    if (r->stmt)
+        r->be->release(r->stmt);
+    for (size_t i = 0; i < r->ncols; i++) {
+        if (r->names)
+            tdo_free(r->names[i]);
+        if (r->vals)
+            tdo_value_release(&r->vals[i]);
+    }
+    tdo_free(r->names);
+    tdo_free(r->fields);
+    tdo_free(r->vals);
+    tdo_free(r->sql);
+    tdo_free(r);
+}
+
+/* Makes a cursor over the started stmt (taken over even on failure). */
+static tdo_status rows_new(tdo_conn *c, void *stmt, const char *sql,
+                           const tdo_colinfo *cols, size_t ncols,
+                           tdo_rows **out, tdo_error *err)
+{
+    *out = NULL;
+    tdo_rows *r = tdo_calloc(1, sizeof(*r));
+    if (!r) {
+        c->backend->release(stmt);
+        return nomem(err);
+    }
+    r->be = c->backend;
+    r->stmt = stmt;
+    r->dialect = c->backend->dialect;
+    r->use_tz = c->ctx->use_tz;
+    r->ncols = r->be->ncols(stmt);
+    r->sql = tdo_strdup(sql);
+    size_t n = r->ncols ? r->ncols : 1;
+    r->names = tdo_calloc(n, sizeof(char *));
+    r->fields = tdo_calloc(n, sizeof(tdo_field *));
+    r->vals = tdo_calloc(n, sizeof(tdo_value));
+    if (!r->sql || !r->names || !r->fields || !r->vals)
+        goto oom;
+    for (size_t i = 0; i < r->ncols; i++) {
+        const char *name =
+            i < ncols && cols[i].name ? cols[i].name : r->be->colname(stmt, i);
+        if (!(r->names[i] = tdo_strdup(name ? name : "")))
+            goto oom;
+        r->fields[i] = i < ncols ? cols[i].field : NULL;
+    }
+    *out = r;
+    return TDO_OK;
+oom:
+    tdo_rows_free(r);
+    return nomem(err);
+}
+
+/* Steps the cursor; *has_row is false at the end. */
+tdo_status tdo_rows_next(tdo_rows *r, bool *has_row, tdo_error *err)
+{
+    *has_row = false;
+    for (size_t i = 0; i < r->ncols; i++)
+        tdo_value_release(&r->vals[i]);
+    if (r->done)
+        return TDO_OK;
+    tdo_status st = r->be->step(r->stmt, has_row, err);
+    if (st)
+        tdo_error_set_sql(err, r->sql);
+    if (st || !*has_row) {
+        r->done = true;
+        r->be->release(r->stmt);
+        r->stmt = NULL;
+    }
+    return st;
+}
+
+/* Returns the number of columns of the cursor. */
+size_t tdo_rows_ncols(const tdo_rows *r)
+{
+    return r->ncols;
+}
+
+/* Returns the name of column i (belongs to r), NULL past the end. */
+const char *tdo_rows_colname(const tdo_rows *r, size_t i)
+{
+    return i < r->ncols ? r->names[i] : NULL;
+}
+
+/* Returns the field column i decodes as, or NULL. */
+const tdo_field *tdo_rows_colfield(const tdo_rows *r, size_t i)
+{
+    return i < r->ncols ? r->fields[i] : NULL;
+}
+
+/* Column i of the current row decoded through the dialect's from_db
+ * when it has a field; borrowed until the next tdo_rows_next(). */
+tdo_status tdo_rows_get(tdo_rows *r, size_t i, tdo_value *out, tdo_error *err)
+{
+    *out = tdo_value_null();
+    if (i >= r->ncols)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "column %zu out of range (%zu columns)", i,
+                             r->ncols);
+    if (!r->stmt)
+        return tdo_error_set(err, TDO_ERR_PARAMS, "no current row");
+    tdo_value raw;
+    tdo_status st = r->be->column(r->stmt, i, &raw, err);
+    if (st)
+        return st;
+    if (!r->fields[i] || !r->dialect->from_db) {
+        *out = raw;
+        return TDO_OK;
+    }
+    tdo_value_release(&r->vals[i]);
+    st = r->dialect->from_db(r->fields[i], &raw, &r->vals[i], r->use_tz, err);
+    if (st)
+        return st;
+    *out = r->vals[i];
+    return TDO_OK;
+}
+
+/* ---- execution -------------------------------------------------------- */
+
+/* Runs one statement: trace, convert the parameters with to_db, prepare,
+ * bind, then either hand a cursor out or run it to the end. */
+static tdo_status run(tdo_conn *c, const char *sql, const tdo_value *params,
+                      size_t n, const tdo_colinfo *cols, size_t ncols,
+                      bool counted, tdo_rows **rows, int64_t *changes,
+                      tdo_error *err)
+{
+    const tdo_backend *be = c->backend;
+    const tdo_dialect *d = be->dialect;
+    tdo_status st;
+    if (rows)
+        *rows = NULL;
+    if (changes)
+        *changes = 0;
+    if ((st = tdo_conn_open_(c, err)))
+        return st;
+    if (c->ctx->trace)
+        c->ctx->trace(c->ctx->trace_ud, c->name, sql, params, n);
+    if (counted)
+        c->nqueries++;
+    tdo_value *conv = NULL;
+    if (n) {
+        if (!(conv = tdo_calloc(n, sizeof(*conv))))
+            return nomem(err);
+        for (size_t i = 0; i < n; i++) {
+            if (!d->to_db) {
+                conv[i] = params[i];
+                conv[i].owned = false;
+            } else if ((st = d->to_db(NULL, &params[i], &conv[i],
+                                      c->ctx->use_tz, err))) {
+                for (size_t j = 0; j < i; j++)
+                    tdo_value_release(&conv[j]);
+                tdo_free(conv);
+                tdo_error_set_sql(err, sql);
+                return st;
+            }
+        }
+    }
+    void *stmt = NULL;
+    st = be->prepare(c->db, sql, &stmt, err);
+    if (!st)
+        st = be->execute(stmt, conv, n, err);
+    for (size_t i = 0; i < n; i++)
+        tdo_value_release(&conv[i]);
+    tdo_free(conv);
+    if (!st && rows)
+        return rows_new(c, stmt, sql, cols, ncols, rows, err);
+    bool has_row = !st;
+    while (!st && has_row)
+        st = be->step(stmt, &has_row, err);
+    if (!st && changes)
+        *changes = be->changes(stmt);
+    if (stmt)
+        be->release(stmt);
+    if (st)
+        tdo_error_set_sql(err, sql);
+    return st;
+}
+
+/* Runs sql with bound params; *rows (if rows is not NULL) gets a new
+ * cursor (tdo_rows_free()), *changes the rows changed. */
+tdo_status tdo_conn_execute(tdo_conn *c, const char *sql,
+                            const tdo_value *params, size_t nparams,
+                            tdo_rows **rows, int64_t *changes, tdo_error *err)
+{
+    return run(c, sql, params, nparams, NULL, 0, true, rows, changes, err);
+}
+
+/* Runs a compiled statement; the cursor decodes the compiled columns. */
+tdo_status tdo_conn_execute_compiled(tdo_conn *c, const tdo_compiled *comp,
+                                     tdo_rows **rows, int64_t *changes,
+                                     tdo_error *err)
+{
+    return run(c, comp->sql, comp->params, comp->nparams, comp->cols,
+               comp->ncols, true, rows, changes, err);
+}
+
+/* Runs ;-separated statements without parameters (DDL). */
+tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql, tdo_error *err)
+{
+    tdo_status st = tdo_conn_open_(c, err);
+    if (st)
+        return st;
+    if (c->ctx->trace)
+        c->ctx->trace(c->ctx->trace_ud, c->name, sql, NULL, 0);
+    c->nqueries++;
+    if ((st = c->backend->exec_script(c->db, sql, err)))
+        tdo_error_set_sql(err, sql);
+    return st;
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+static tdo_status tx_exec(tdo_conn *c, const char *sql, tdo_error *err)
+{
+    return run(c, sql, NULL, 0, NULL, 0, false, NULL, NULL, err);
+}
+
+/* Starts a transaction, or a savepoint inside an open one. */
+tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err)
+{
+    char sql[48];
+    if (c->tx_depth == 0)
+        snprintf(sql, sizeof(sql), "BEGIN");
+    else
+        snprintf(sql, sizeof(sql), "SAVEPOINT sp_%d", c->tx_depth);
+    tdo_status st = tx_exec(c, sql, err);
+    if (!st)
+        c->tx_depth++;
+    return st;
+}
+
+static tdo_status no_tx(tdo_conn *c, const char *what, tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_TRANSACTION,
+                         "%s without an open transaction on connection '%s'",
+                         what, c->name);
+}
+
+/* Commits the innermost transaction (RELEASE of a savepoint). */
+tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err)
+{
+    char sql[48];
+    if (c->tx_depth == 0)
+        return no_tx(c, "commit", err);
+    if (c->tx_depth == 1)
+        snprintf(sql, sizeof(sql), "COMMIT");
+    else
+        snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp_%d", c->tx_depth - 1);
+    tdo_status st = tx_exec(c, sql, err);
+    if (!st)
+        c->tx_depth--;
+    return st;
+}
+
+/* Rolls the innermost transaction back (to its savepoint); the depth
+ * drops even when the database already ended the transaction. */
+tdo_status tdo_conn_rollback(tdo_conn *c, tdo_error *err)
+{
+    char sql[48];
+    if (c->tx_depth == 0)
+        return no_tx(c, "rollback", err);
+    tdo_status st;
+    if (c->tx_depth == 1) {
+        tdo_error e2 = TDO_ERROR_INIT;
+        st = tx_exec(c, "ROLLBACK", &e2);
+        if (st && c->db && c->backend->in_transaction &&
+            !c->backend->in_transaction(c->db))
+            st = TDO_OK; /* the database rolled back already */
+        if (st && err) {
+            tdo_error_release(err);
+            *err = e2;
+        } else {
+            tdo_error_release(&e2);
+        }
+    } else {
+        int n = c->tx_depth - 1;
+        snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT sp_%d", n);
+        st = tx_exec(c, sql, err);
+        if (!st) {
+            snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp_%d", n);
+            st = tx_exec(c, sql, err);
+        }
+    }
+    c->tx_depth--;
+    return st;
+}
+
+/* ---- query shortcuts -------------------------------------------------- */
+
+/* Compiles q as a SELECT for c's dialect and runs it; *rows is new. */
+tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
+                         tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    *rows = NULL;
+    tdo_status st = tdo_compile(q, TDO_STMT_SELECT, tdo_conn_dialect(c), NULL,
+                                0, &comp, err);
+    if (!st)
+        st = tdo_conn_execute_compiled(c, comp, rows, NULL, err);
+    tdo_compiled_free(comp);
+    return st;
+}
+
+/* Runs a one-row, one-column statement; *v gets column 0 (an integer). */
+static tdo_status scalar(tdo_conn *c, const tdo_query *q, tdo_stmt_kind kind,
+                         int64_t *v, bool *any, tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    tdo_rows *r = NULL;
+    *v = 0;
+    *any = false;
+    tdo_status st =
+        tdo_compile(q, kind, tdo_conn_dialect(c), NULL, 0, &comp, err);
+    if (!st)
+        st = tdo_conn_execute_compiled(c, comp, &r, NULL, err);
+    if (!st)
+        st = tdo_rows_next(r, any, err);
+    if (!st && *any) {
+        tdo_value val;
+        st = tdo_rows_get(r, 0, &val, err);
+        if (!st) {
+            if (val.type == TDO_INT)
+                *v = val.u.i;
+            else if (val.type == TDO_BOOL)
+                *v = val.u.b;
+            else if (val.type == TDO_DOUBLE)
+                *v = (int64_t)val.u.d;
+            else if (val.type != TDO_NULL)
+                *v = 1;
+        }
+    }
+    tdo_rows_free(r);
+    tdo_compiled_free(comp);
+    return st;
+}
+
+/* Counts the rows of q. */
+tdo_status tdo_query_count(tdo_conn *c, const tdo_query *q, int64_t *count,
+                           tdo_error *err)
+{
+    bool any;
+    return scalar(c, q, TDO_STMT_COUNT, count, &any, err);
+}
+
+/* Whether q matches any row. */
+tdo_status tdo_query_exists(tdo_conn *c, const tdo_query *q, bool *exists,
+                            tdo_error *err)
+{
+    int64_t v;
+    bool any;
+    tdo_status st = scalar(c, q, TDO_STMT_EXISTS, &v, &any, err);
+    *exists = !st && any && v != 0;
+    return st;
+}
+
+static tdo_status run_changes(tdo_conn *c, const tdo_query *q,
+                              tdo_stmt_kind kind, const tdo_assign *assigns,
+                              size_t n, int64_t *changed, tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    int64_t ch = 0;
+    tdo_status st =
+        tdo_compile(q, kind, tdo_conn_dialect(c), assigns, n, &comp, err);
+    if (!st)
+        st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
+    tdo_compiled_free(comp);
+    if (changed)
+        *changed = st ? 0 : ch;
+    return st;
+}
+
+/* UPDATE of the rows of q; *changed gets the rows changed. */
+tdo_status tdo_query_update(tdo_conn *c, const tdo_query *q,
+                            const tdo_assign *assigns, size_t n,
+                            int64_t *changed, tdo_error *err)
+{
+    return run_changes(c, q, TDO_STMT_UPDATE, assigns, n, changed, err);
+}
+
+/* DELETE of the rows of q; *deleted gets the rows deleted. */
+tdo_status tdo_query_delete(tdo_conn *c, const tdo_query *q, int64_t *deleted,
+                            tdo_error *err)
+{
+    return run_changes(c, q, TDO_STMT_DELETE, NULL, 0, deleted, err);
+}
+
+/* The pk value row i gave explicitly (not NULL), or NULL. */
+static const tdo_value *given_pk(const tdo_model *m,
+                                 const tdo_field *const *fields, size_t nfields,
+                                 const tdo_value *vals, size_t i)
+{
+    for (size_t j = 0; j < nfields; j++)
+        if (fields[j] == m->pk && vals[i * nfields + j].type != TDO_NULL)
+            return &vals[i * nfields + j];
+    return NULL;
+}
+
+/* Inserts nrows rows; pks (may be NULL) receives their primary keys
+ * (owned by the caller; NULL where unknown). */
+tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
+                      const tdo_field *const *fields, size_t nfields,
+                      const tdo_value *vals, size_t nrows,
+                      bool ignore_conflicts, tdo_value *pks, tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    tdo_status st;
+    for (size_t i = 0; pks && i < nrows; i++)
+        pks[i] = tdo_value_null();
+    st = tdo_compile_insert(m, tdo_conn_dialect(c), fields, nfields, vals,
+                            nrows, ignore_conflicts, &comp, err);
+    if (st)
+        return st;
+    if (comp->returning && pks) {
+        tdo_rows *r = NULL;
+        tdo_colinfo pkcol = {m->pk ? m->pk->name : "pk", m->pk};
+        st = run(c, comp->sql, comp->params, comp->nparams,
+                 comp->ncols ? comp->cols : &pkcol,
+                 comp->ncols ? comp->ncols : 1, true, &r, NULL, err);
+        size_t got = 0;
+        bool has = !st;
+        while (!st && has) {
+            st = tdo_rows_next(r, &has, err);
+            if (st || !has)
+                break;
+            tdo_value v;
+            if (!(st = tdo_rows_get(r, 0, &v, err)) && got < nrows) {
+                if (tdo_value_copy(&pks[got], &v))
+                    st = nomem(err);
+                else
+                    got++;
+            }
+        }
+        tdo_rows_free(r);
+        if (!st && got != nrows) {
+            /* conflicts were ignored: keep only what the caller gave */
+            for (size_t i = 0; i < nrows; i++) {
+                tdo_value_release(&pks[i]);
+                const tdo_value *g = given_pk(m, fields, nfields, vals, i);
+                if (g && tdo_value_copy(&pks[i], g))
+                    st = nomem(err);
+            }
+        }
+    } else {
+        int64_t changes = 0;
+        st = tdo_conn_execute_compiled(c, comp, NULL, &changes, err);
+        tdo_value last = tdo_value_null();
+        bool need_last = false;
+        for (size_t i = 0; !st && pks && i < nrows; i++)
+            if (!given_pk(m, fields, nfields, vals, i))
+                need_last = true;
+        if (!st && need_last && changes == (int64_t)nrows &&
+            c->backend->last_insert_id)
+            st = c->backend->last_insert_id(c->db, &last, err);
+        for (size_t i = 0; !st && pks && i < nrows; i++) {
+            const tdo_value *g = given_pk(m, fields, nfields, vals, i);
+            if (g) {
+                if (tdo_value_copy(&pks[i], g))
+                    st = nomem(err);
+            } else if (last.type == TDO_INT) {
+                tdo_value id =
+                    tdo_value_int(last.u.i - (int64_t)(nrows - 1 - i));
+                if (m->pk)
+                    st = tdo_field_coerce(m->pk, &id, &pks[i], err);
+                else
+                    pks[i] = id;
+            }
+        }
+        tdo_value_release(&last);
+    }
+    tdo_compiled_free(comp);
+    if (st && pks)
+        for (size_t i = 0; i < nrows; i++)
+            tdo_value_release(&pks[i]);
+    return st;
+}
+
+/* UPDATE of fields of the row with primary key pk; *changed 0 or 1. */
+tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
+                         const tdo_field *const *fields, const tdo_value *vals,
+                         size_t n, const tdo_value *pk, int64_t *changed,
+                         tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    int64_t ch = 0;
+    tdo_status st = tdo_compile_update_pk(m, tdo_conn_dialect(c), fields, vals,
+                                          n, pk, &comp, err);
+    if (!st)
+        st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
+    tdo_compiled_free(comp);
+    if (changed)
+        *changed = st ? 0 : ch;
+    return st;
+}
+
+/* DELETE of the row with primary key pk; *changed 0 or 1. */
+tdo_status tdo_delete_pk(tdo_conn *c, const tdo_model *m, const tdo_value *pk,
+                         int64_t *changed, tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    int64_t ch = 0;
+    tdo_status st =
+        tdo_compile_delete_pk(m, tdo_conn_dialect(c), pk, &comp, err);
+    if (!st)
+        st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
+    tdo_compiled_free(comp);
+    if (changed)
+        *changed = st ? 0 : ch;
+    return st;
+}

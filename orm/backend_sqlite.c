@@ -1,0 +1,451 @@
+/*
+ * backend_sqlite.c -- the SQLite driver: sessions with a bounded cache of
+ * prepared statements keyed by SQL text, value binding and reading, and
+ * the mapping of SQLite errors to tdo statuses.
+ */
+#include "tdo_int.h"
+
+#include <ctype.h>
+#include <sqlite3.h>
+#include <stdio.h>
+
+#define CACHE_MAX 64 /* prepared statements kept per session */
+
+typedef struct sq_db sq_db;
+
+/* One prepared statement handed out by prepare(). */
+typedef struct sq_stmt {
+    sq_db *db;
+    sqlite3_stmt *st;
+    char *sql;          /* cache key (cached statements); owned */
+    bool cached;        /* lives in db->cache */
+    bool in_use;        /* handed out, not released yet */
+    uint64_t last_used; /* LRU tick */
+    int64_t changes;    /* rows changed once the statement finished */
+} sq_stmt;
+
+/* One session; refcounted by the statements handed out, so that a cursor
+ * outlives close(). */
+struct sq_db {
+    sqlite3 *db;
+    int refs;
+    bool closed;
+    sq_stmt *cache[CACHE_MAX];
+    size_t ncache;
+    uint64_t tick;
+    uint64_t hits;
+};
+
+static tdo_status sq_error(sqlite3 *db, int rc, tdo_error *err)
+{
+    int prim = rc & 0xff;
+    tdo_status code = TDO_ERR_OPERATIONAL;
+    if (prim == SQLITE_CONSTRAINT)
+        code = TDO_ERR_INTEGRITY;
+    else if (prim == SQLITE_INTERRUPT)
+        code = TDO_ERR_INTERRUPTED;
+    else if (prim == SQLITE_NOMEM)
+        code = TDO_ERR_NOMEM;
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    tdo_status st = tdo_error_set(err, code, "%s", msg);
+    if (err) {
+        err->driver_code = rc;
+        if (code == TDO_ERR_INTEGRITY)
+            memcpy(err->sqlstate, "23000", 6);
+    }
+    return st;
+}
+
+static void stmt_destroy(sq_stmt *s)
+{
+    sqlite3_finalize(s->st);
+    tdo_free(s->sql);
+    tdo_free(s);
+}
+
+static void db_unref(sq_db *d)
+{
+    if (--d->refs > 0)
+        return;
+    sqlite3_close(d->db);
+    tdo_free(d);
+}
+
+/* Applies a PRAGMA from a URL parameter when its value is a plain word. */
+static tdo_status url_pragma(sq_db *d, const tdo_dsn *dsn, const char *key,
+                             tdo_error *err)
+{
+    const char *v = tdo_dsn_param(dsn, key);
+    if (!v)
+        return TDO_OK;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                                 "bad value for sqlite URL parameter '%s'",
+                                 key);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "PRAGMA %s=%.80s", key, v);
+    int rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? TDO_OK : sq_error(d->db, rc, err);
+}
+
+static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
+{
+    *out = NULL;
+    sq_db *d = tdo_calloc(1, sizeof(*d));
+    if (!d)
+        return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_open_v2(dsn->database, &d->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        tdo_status st = tdo_error_set(
+            err, rc == SQLITE_NOMEM ? TDO_ERR_NOMEM : TDO_ERR_OPERATIONAL,
+            "cannot open SQLite database '%s': %s", dsn->database,
+            d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+        sqlite3_close(d->db);
+        tdo_free(d);
+        return st;
+    }
+    d->refs = 1;
+    sqlite3_extended_result_codes(d->db, 1);
+    sqlite3_busy_timeout(d->db, 5000);
+    tdo_status st = TDO_OK;
+    rc = sqlite3_exec(d->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        st = sq_error(d->db, rc, err);
+    static const char *const pragmas[] = {"foreign_keys", "journal_mode",
+                                          "synchronous", "busy_timeout"};
+    for (size_t i = 0; !st && i < sizeof(pragmas) / sizeof(*pragmas); i++)
+        st = url_pragma(d, dsn, pragmas[i], err);
+    if (st) {
+        db_unref(d);
+        return st;
+    }
+    *out = d;
+    return TDO_OK;
+}
+
+static void sq_close(void *db)
+{
+    sq_db *d = db;
+    if (!d)
+        return;
+    d->closed = true;
+    for (size_t i = 0; i < d->ncache; i++) {
+        sq_stmt *s = d->cache[i];
+        if (s->in_use)
+            s->cached = false; /* release() destroys it */
+        else
+            stmt_destroy(s);
+    }
+    d->ncache = 0;
+    db_unref(d);
+}
+
+/* Whether only blanks and semicolons are left in tail. */
+static bool blank_tail(const char *tail)
+{
+    for (; tail && *tail; tail++)
+        if (!isspace((unsigned char)*tail) && *tail != ';')
+            return false;
+    return true;
+}
+
+/* Puts the new statement s into the cache, evicting the least recently
+ * used idle one when full; leaves it uncached when that is impossible. */
+static void cache_add(sq_db *d, sq_stmt *s, const char *sql)
+{
+    size_t slot = d->ncache;
+    if (d->ncache == CACHE_MAX) {
+        slot = CACHE_MAX;
+        for (size_t i = 0; i < d->ncache; i++)
+            if (!d->cache[i]->in_use &&
+                (slot == CACHE_MAX ||
+                 d->cache[i]->last_used < d->cache[slot]->last_used))
+                slot = i;
+        if (slot == CACHE_MAX)
+            return;
+    }
+    if (!(s->sql = tdo_strdup(sql)))
+        return;
+    if (slot < d->ncache)
+        stmt_destroy(d->cache[slot]);
+    else
+        d->ncache++;
+    d->cache[slot] = s;
+    s->cached = true;
+}
+
+static tdo_status sq_prepare(void *db, const char *sql, void **out,
+                             tdo_error *err)
+{
+    sq_db *d = db;
+    *out = NULL;
+    for (size_t i = 0; i < d->ncache; i++) {
+        sq_stmt *s = d->cache[i];
+        if (!s->in_use && strcmp(s->sql, sql) == 0) {
+            s->in_use = true;
+            s->last_used = ++d->tick;
+            s->changes = 0;
+            d->hits++;
+            d->refs++;
+            *out = s;
+            return TDO_OK;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                                &tail);
+    if (rc != SQLITE_OK)
+        return sq_error(d->db, rc, err);
+    if (!st)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL, "empty statement");
+    if (!blank_tail(tail)) {
+        sqlite3_finalize(st);
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "only one statement can be executed at a time "
+                             "(use execute_script for several)");
+    }
+    sq_stmt *s = tdo_calloc(1, sizeof(*s));
+    if (!s) {
+        sqlite3_finalize(st);
+        return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+    }
+    s->db = d;
+    s->st = st;
+    s->in_use = true;
+    s->last_used = ++d->tick;
+    cache_add(d, s, sql);
+    d->refs++;
+    *out = s;
+    return TDO_OK;
+}
+
+/* Binds one value; types that to_db should have converted are written
+ * as their text (or integer) form. */
+static int bind_one(sqlite3_stmt *st, int i, const tdo_value *v)
+{
+    char buf[64];
+    size_t n;
+    switch (v->type) {
+    case TDO_NULL:
+        return sqlite3_bind_null(st, i);
+    case TDO_BOOL:
+        return sqlite3_bind_int(st, i, v->u.b ? 1 : 0);
+    case TDO_INT:
+        return sqlite3_bind_int64(st, i, v->u.i);
+    case TDO_DURATION:
+        return sqlite3_bind_int64(st, i, v->u.us);
+    case TDO_DOUBLE:
+        return sqlite3_bind_double(st, i, v->u.d);
+    case TDO_TEXT:
+    case TDO_UUID:
+    case TDO_JSON:
+        return sqlite3_bind_text64(st, i, v->u.s.len ? v->u.s.ptr : "",
+                                   v->u.s.len, SQLITE_TRANSIENT, SQLITE_UTF8);
+    case TDO_BLOB:
+        return sqlite3_bind_blob64(st, i, v->u.s.len ? v->u.s.ptr : "",
+                                   v->u.s.len, SQLITE_TRANSIENT);
+    case TDO_DECIMAL:
+        n = tdo_decimal_format(&v->u.dec, buf, sizeof(buf));
+        return sqlite3_bind_text(st, i, buf,
+                                 (int)(n < sizeof(buf) ? n : sizeof(buf) - 1),
+                                 SQLITE_TRANSIENT);
+    case TDO_DATE:
+    case TDO_TIME:
+    case TDO_DATETIME:
+        n = tdo_datetime_format(&v->u.dt, v->type, ' ', v->type != TDO_DATE,
+                                buf, sizeof(buf));
+        return sqlite3_bind_text(st, i, buf,
+                                 (int)(n < sizeof(buf) ? n : sizeof(buf) - 1),
+                                 SQLITE_TRANSIENT);
+    }
+    return SQLITE_MISUSE;
+}
+
+static tdo_status sq_execute(void *stmt, const tdo_value *params, size_t n,
+                             tdo_error *err)
+{
+    sq_stmt *s = stmt;
+    int want = sqlite3_bind_parameter_count(s->st);
+    if ((size_t)want != n)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "incorrect number of parameters: the statement "
+                             "uses %d, %zu given",
+                             want, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = bind_one(s->st, (int)i + 1, &params[i]);
+        if (rc != SQLITE_OK)
+            return sq_error(s->db->db, rc, err);
+    }
+    s->changes = 0;
+    return TDO_OK;
+}
+
+static tdo_status sq_step(void *stmt, bool *has_row, tdo_error *err)
+{
+    sq_stmt *s = stmt;
+    int rc = sqlite3_step(s->st);
+    *has_row = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        return TDO_OK;
+    if (rc == SQLITE_DONE) {
+        s->changes =
+            sqlite3_stmt_readonly(s->st) ? 0 : sqlite3_changes64(s->db->db);
+        return TDO_OK;
+    }
+    tdo_status st = sq_error(s->db->db, rc, err);
+    sqlite3_reset(s->st);
+    return st;
+}
+
+static size_t sq_ncols(void *stmt)
+{
+    sq_stmt *s = stmt;
+    return (size_t)sqlite3_column_count(s->st);
+}
+
+static const char *sq_colname(void *stmt, size_t i)
+{
+    sq_stmt *s = stmt;
+    return sqlite3_column_name(s->st, (int)i);
+}
+
+static tdo_status sq_column(void *stmt, size_t i, tdo_value *out,
+                            tdo_error *err)
+{
+    sq_stmt *s = stmt;
+    int c = (int)i;
+    *out = tdo_value_null();
+    switch (sqlite3_column_type(s->st, c)) {
+    case SQLITE_INTEGER:
+        *out = tdo_value_int(sqlite3_column_int64(s->st, c));
+        break;
+    case SQLITE_FLOAT:
+        *out = tdo_value_double(sqlite3_column_double(s->st, c));
+        break;
+    case SQLITE_TEXT: {
+        const unsigned char *p = sqlite3_column_text(s->st, c);
+        if (!p)
+            return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+        *out = tdo_value_text((const char *)p,
+                              (size_t)sqlite3_column_bytes(s->st, c));
+        break;
+    }
+    case SQLITE_BLOB: {
+        const void *p = sqlite3_column_blob(s->st, c);
+        size_t n = (size_t)sqlite3_column_bytes(s->st, c);
+        *out = tdo_value_blob(p ? p : "", n);
+        break;
+    }
+    default:
+        break;
+    }
+    return TDO_OK;
+}
+
+static int64_t sq_changes(void *stmt)
+{
+    sq_stmt *s = stmt;
+    return s->changes;
+}
+
+static tdo_status sq_last_insert_id(void *db, tdo_value *out, tdo_error *err)
+{
+    sq_db *d = db;
+    *out = tdo_value_int(sqlite3_last_insert_rowid(d->db));
+    return TDO_OK;
+}
+
+static void sq_release(void *stmt)
+{
+    sq_stmt *s = stmt;
+    if (!s)
+        return;
+    sq_db *d = s->db;
+    if (s->cached && !d->closed) {
+        sqlite3_reset(s->st);
+        sqlite3_clear_bindings(s->st);
+        s->in_use = false;
+    } else {
+        stmt_destroy(s);
+    }
+    db_unref(d);
+}
+
+static tdo_status sq_exec_script(void *db, const char *sql, tdo_error *err)
+{
+    sq_db *d = db;
+    const char *p = sql;
+    while (p && *p) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        int rc = sqlite3_prepare_v2(d->db, p, -1, &st, &tail);
+        if (rc != SQLITE_OK)
+            return sq_error(d->db, rc, err);
+        if (!st) { /* blanks, a comment or an empty statement */
+            if (!tail || tail == p)
+                break;
+            p = tail;
+            continue;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc != SQLITE_DONE) {
+            tdo_status s = sq_error(d->db, rc, err);
+            sqlite3_finalize(st);
+            return s;
+        }
+        sqlite3_finalize(st);
+        p = tail;
+    }
+    return TDO_OK;
+}
+
+static void sq_cancel(void *db)
+{
+    sq_db *d = db;
+    sqlite3_interrupt(d->db);
+}
+
+static bool sq_in_transaction(void *db)
+{
+    sq_db *d = db;
+    return !sqlite3_get_autocommit(d->db);
+}
+
+static const char *sq_server_version(void *db)
+{
+    return sqlite3_libversion();
+}
+
+static uint64_t sq_cache_hits(void *db)
+{
+    sq_db *d = db;
+    return d->hits;
+}
+
+static const char *const sq_schemes[] = {"sqlite", NULL};
+
+const tdo_backend tdo_backend_sqlite = {
+    .name = "sqlite",
+    .schemes = sq_schemes,
+    .dialect = &tdo_dialect_sqlite,
+    .connect = sq_connect,
+    .close = sq_close,
+    .prepare = sq_prepare,
+    .execute = sq_execute,
+    .step = sq_step,
+    .ncols = sq_ncols,
+    .colname = sq_colname,
+    .column = sq_column,
+    .changes = sq_changes,
+    .last_insert_id = sq_last_insert_id,
+    .release = sq_release,
+    .exec_script = sq_exec_script,
+    .cancel = sq_cancel,
+    .in_transaction = sq_in_transaction,
+    .server_version = sq_server_version,
+    .cache_hits = sq_cache_hits,
+};

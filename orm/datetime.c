@@ -1,0 +1,455 @@
+/*
+ * datetime.c -- ISO 8601 dates, times and datetimes, and durations.
+ *
+ * Calendar arithmetic counts days from 0001-01-01 (day 0) in the
+ * proleptic Gregorian calendar; years are limited to 1..9999.
+ */
+#include "tdo_int.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#define US_PER_SEC INT64_C(1000000)
+#define US_PER_MIN (60 * US_PER_SEC)
+#define US_PER_DAY (86400 * US_PER_SEC)
+
+static bool is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+}
+
+/* Days from 0001-01-01 to y-m-d (y >= 1). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t py = y - 1;
+    int64_t days = py * 365 + py / 4 - py / 100 + py / 400;
+    int i;
+
+    for (i = 1; i < m && i <= 12; i++)
+        days += days_in_month(y, i);
+    return days + d - 1;
+}
+
+/* Inverse of days_from_civil() for days >= 0. */
+static void civil_from_days(int64_t days, int32_t *y, uint8_t *m, uint8_t *d)
+{
+    int64_t n400 = days / 146097, rest = days % 146097;
+    int64_t n100, n4, n1, year;
+    int month = 1;
+
+    n100 = rest / 36524;
+    if (n100 == 4) /* the last day of a 400-year cycle */
+        n100 = 3;
+    rest -= n100 * 36524;
+    n4 = rest / 1461;
+    rest -= n4 * 1461;
+    n1 = rest / 365;
+    if (n1 == 4) /* the last day of a leap year */
+        n1 = 3;
+    rest -= n1 * 365;
+    year = n400 * 400 + n100 * 100 + n4 * 4 + n1 + 1;
+    while (rest >= days_in_month(year, month)) {
+        rest -= days_in_month(year, month);
+        month++;
+    }
+    *y = (int32_t)year;
+    *m = (uint8_t)month;
+    *d = (uint8_t)(rest + 1);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+/* Microseconds since midnight of the wall clock. */
+static int64_t time_us(const tdo_datetime *t)
+{
+    return ((int64_t)t->hour * 3600 + t->minute * 60 + t->second) * US_PER_SEC +
+           t->usec;
+}
+
+static int64_t offset_us(const tdo_datetime *t)
+{
+    return t->has_offset ? (int64_t)t->offset_min * US_PER_MIN : 0;
+}
+
+/* Microseconds since 0001-01-01T00:00 of the wall clock. */
+static int64_t wall_us(const tdo_datetime *t)
+{
+    return days_from_civil(t->year, t->month, t->day) * US_PER_DAY + time_us(t);
+}
+
+static void set_time_us(tdo_datetime *t, int64_t us)
+{
+    t->usec = (int32_t)(us % US_PER_SEC);
+    us /= US_PER_SEC;
+    t->second = (uint8_t)(us % 60);
+    us /= 60;
+    t->minute = (uint8_t)(us % 60);
+    t->hour = (uint8_t)(us / 60);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+typedef struct cursor {
+    const char *p, *end;
+} cursor;
+
+/* Reads exactly n digits into *v. */
+static bool digits(cursor *c, int n, int *v)
+{
+    int x = 0;
+
+    if (c->end - c->p < n)
+        return false;
+    for (int i = 0; i < n; i++) {
+        char ch = c->p[i];
+
+        if (ch < '0' || ch > '9')
+            return false;
+        x = x * 10 + (ch - '0');
+    }
+    c->p += n;
+    *v = x;
+    return true;
+}
+
+static bool lit(cursor *c, char ch)
+{
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
+/* YYYY-MM-DD; *why gets the reason of a range error. */
+static bool parse_date(cursor *c, tdo_datetime *dt, const char **why)
+{
+    int y, m, d;
+
+    if (!digits(c, 4, &y) || !lit(c, '-') || !digits(c, 2, &m) ||
+        !lit(c, '-') || !digits(c, 2, &d))
+        return false;
+    if (y < 1) {
+        *why = "year is out of range";
+        return false;
+    }
+    if (m < 1 || m > 12) {
+        *why = "month must be in 1..12";
+        return false;
+    }
+    if (d < 1 || d > days_in_month(y, m)) {
+        *why = "day is out of range for month";
+        return false;
+    }
+    dt->year = y;
+    dt->month = (uint8_t)m;
+    dt->day = (uint8_t)d;
+    return true;
+}
+
+/* HH:MM[:SS[.f{1,6}]][Z|+HH:MM|+HHMM|+HH] */
+static bool parse_time(cursor *c, tdo_datetime *dt, const char **why)
+{
+    int h, mi, s = 0, us = 0;
+
+    if (!digits(c, 2, &h) || !lit(c, ':') || !digits(c, 2, &mi))
+        return false;
+    if (lit(c, ':')) {
+        if (!digits(c, 2, &s))
+            return false;
+        if (lit(c, '.')) {
+            int n = 0;
+
+            while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+                if (++n > 6)
+                    return false;
+                us = us * 10 + (*c->p++ - '0');
+            }
+            if (n == 0)
+                return false;
+            for (; n < 6; n++)
+                us *= 10;
+        }
+    }
+    if (h > 23) {
+        *why = "hour must be in 0..23";
+        return false;
+    }
+    if (mi > 59) {
+        *why = "minute must be in 0..59";
+        return false;
+    }
+    if (s > 59) {
+        *why = "second must be in 0..59";
+        return false;
+    }
+    dt->hour = (uint8_t)h;
+    dt->minute = (uint8_t)mi;
+    dt->second = (uint8_t)s;
+    dt->usec = us;
+    dt->has_offset = false;
+    dt->offset_min = 0;
+    if (lit(c, 'Z') || lit(c, 'z')) {
+        dt->has_offset = true;
+    } else if (c->p < c->end && (*c->p == '+' || *c->p == '-')) {
+        bool neg = *c->p++ == '-';
+        int oh, om = 0;
+
+        if (!digits(c, 2, &oh))
+            return false;
+        if (lit(c, ':')) {
+            if (!digits(c, 2, &om))
+                return false;
+        } else if (c->p < c->end) {
+            if (!digits(c, 2, &om))
+                return false;
+        }
+        if (oh > 23 || om > 59) {
+            *why = "UTC offset must be within a day";
+            return false;
+        }
+        dt->has_offset = true;
+        dt->offset_min = (int16_t)((neg ? -1 : 1) * (oh * 60 + om));
+    }
+    return true;
+}
+
+static const char *kind_name(tdo_type kind)
+{
+    return kind == TDO_DATE ? "date" : kind == TDO_TIME ? "time" : "datetime";
+}
+
+/* Parses an ISO 8601 date, time or datetime (see testudo.h); surrounding
+ * white space is ignored.  A DATE accepts a datetime text and keeps its
+ * date.  ParamsError quoting the text on bad input. */
+TDO_API tdo_status tdo_datetime_parse(const char *s, size_t len, tdo_type kind,
+                                      tdo_datetime *out, tdo_error *err)
+{
+    cursor c = {s, s + len};
+    tdo_datetime dt;
+    const char *why = NULL;
+    bool ok;
+
+    memset(&dt, 0, sizeof(dt));
+    while (c.p < c.end && (*c.p == ' ' || *c.p == '\t'))
+        c.p++;
+    while (c.end > c.p && (c.end[-1] == ' ' || c.end[-1] == '\t' ||
+                           c.end[-1] == '\n' || c.end[-1] == '\r'))
+        c.end--;
+    if (kind == TDO_TIME) {
+        ok = parse_time(&c, &dt, &why);
+    } else {
+        ok = parse_date(&c, &dt, &why);
+        if (ok && c.p < c.end) {
+            tdo_datetime t = dt;
+
+            ok = (lit(&c, 'T') || lit(&c, 't') || lit(&c, ' ')) &&
+                 parse_time(&c, &t, &why);
+            if (ok && kind != TDO_DATE)
+                dt = t;
+        }
+    }
+    if (ok && c.p != c.end)
+        ok = false;
+    if (!ok) {
+        if (why)
+            return tdo_error_set(err, TDO_ERR_PARAMS, "invalid %s '%.*s': %s",
+                                 kind_name(kind), (int)len, s, why);
+        return tdo_error_set(err, TDO_ERR_PARAMS, "invalid %s '%.*s'",
+                             kind_name(kind), (int)len, s);
+    }
+    *out = dt;
+    return TDO_OK;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+static size_t finish(const char *tmp, size_t n, char *buf, size_t cap)
+{
+    if (cap > 0) {
+        size_t k = n < cap ? n : cap - 1;
+
+        memcpy(buf, tmp, k);
+        buf[k] = '\0';
+    }
+    return n;
+}
+
+/* Writes ISO 8601 text of dt as kind into buf (NUL terminated, truncated
+ * to cap; buf may be NULL when cap is 0) and returns the full length; sep
+ * is 'T' or ' ' (0 means 'T'); microseconds only when nonzero unless
+ * fixed_usec; offset as +HH:MM when has_offset. */
+TDO_API size_t tdo_datetime_format(const tdo_datetime *dt, tdo_type kind,
+                                   char sep, bool fixed_usec, char *buf,
+                                   size_t cap)
+{
+    char tmp[96];
+    int n = 0;
+
+    if (kind != TDO_TIME)
+        n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%04d-%02d-%02d",
+                      (int)dt->year, dt->month, dt->day);
+    if (kind == TDO_DATETIME)
+        tmp[n++] = sep ? sep : 'T';
+    if (kind != TDO_DATE) {
+        n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%02d:%02d:%02d",
+                      dt->hour, dt->minute, dt->second);
+        if (dt->usec || fixed_usec)
+            n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, ".%06d",
+                          (int)dt->usec);
+        if (dt->has_offset) {
+            int off = dt->offset_min;
+            char sign = off < 0 ? '-' : '+';
+
+            if (off < 0)
+                off = -off;
+            n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%c%02d:%02d", sign,
+                          off / 60, off % 60);
+        }
+    }
+    return finish(tmp, (size_t)n, buf, cap);
+}
+
+/* Sets out to the current time: UTC with offset 0 when utc, else the
+ * local wall clock, naive. */
+TDO_API void tdo_datetime_now(bool utc, tdo_datetime *out)
+{
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (utc)
+        gmtime_r(&ts.tv_sec, &tm);
+    else
+        localtime_r(&ts.tv_sec, &tm);
+    memset(out, 0, sizeof(*out));
+    out->year = tm.tm_year + 1900;
+    out->month = (uint8_t)(tm.tm_mon + 1);
+    out->day = (uint8_t)tm.tm_mday;
+    out->hour = (uint8_t)tm.tm_hour;
+    out->minute = (uint8_t)tm.tm_min;
+    out->second = (uint8_t)(tm.tm_sec > 59 ? 59 : tm.tm_sec);
+    out->usec = (int32_t)(ts.tv_nsec / 1000);
+    out->has_offset = utc;
+    out->offset_min = 0;
+}
+
+/* ---- arithmetic ------------------------------------------------------- */
+
+/* The value of dt as kind, in microseconds (UTC instant for aware). */
+static int64_t instant_us(const tdo_datetime *dt, tdo_type kind)
+{
+    switch (kind) {
+    case TDO_DATE:
+        return days_from_civil(dt->year, dt->month, dt->day) * US_PER_DAY;
+    case TDO_TIME:
+        return time_us(dt) - offset_us(dt);
+    default:
+        return wall_us(dt) - offset_us(dt);
+    }
+}
+
+/* Compares two values of one kind (aware ones by their UTC instant; at
+ * the same instant a naive value sorts before an aware one). */
+TDO_API int tdo_datetime_cmp(const tdo_datetime *a, const tdo_datetime *b,
+                             tdo_type kind)
+{
+    int64_t x = instant_us(a, kind), y = instant_us(b, kind);
+
+    if (x != y)
+        return x < y ? -1 : 1;
+    if (kind != TDO_DATE && a->has_offset != b->has_offset)
+        return a->has_offset ? 1 : -1;
+    return 0;
+}
+
+/* out = dt + us microseconds.  DATE adds whole days (floor of us in days)
+ * and zeroes the time fields; TIME wraps around midnight and zeroes the
+ * date fields; DATETIME keeps the offset.  ParamsError when the result
+ * leaves the years 1..9999. */
+TDO_API tdo_status tdo_datetime_add(const tdo_datetime *dt, tdo_type kind,
+                                    int64_t us, tdo_datetime *out,
+                                    tdo_error *err)
+{
+    static const int64_t max_days = 3652058; /* 9999-12-31 */
+    tdo_datetime r = *dt;
+    int64_t total;
+
+    if (kind == TDO_TIME) {
+        total = time_us(dt) + us % US_PER_DAY;
+        total = ((total % US_PER_DAY) + US_PER_DAY) % US_PER_DAY;
+        r.year = 0;
+        r.month = r.day = 0;
+        set_time_us(&r, total);
+        *out = r;
+        return TDO_OK;
+    }
+    if (kind == TDO_DATE) {
+        int64_t days = days_from_civil(dt->year, dt->month, dt->day) +
+                       floor_div(us, US_PER_DAY);
+
+        if (days < 0 || days > max_days)
+            goto range;
+        memset(&r, 0, sizeof(r));
+        civil_from_days(days, &r.year, &r.month, &r.day);
+        *out = r;
+        return TDO_OK;
+    }
+    if (__builtin_add_overflow(wall_us(dt), us, &total) || total < 0 ||
+        total / US_PER_DAY > max_days)
+        goto range;
+    civil_from_days(total / US_PER_DAY, &r.year, &r.month, &r.day);
+    set_time_us(&r, total % US_PER_DAY);
+    *out = r;
+    return TDO_OK;
+range:
+    return tdo_error_set(err, TDO_ERR_PARAMS, "%s value out of range",
+                         kind_name(kind));
+}
+
+/* Returns a - b in microseconds (aware values by their UTC instant). */
+TDO_API int64_t tdo_datetime_diff(const tdo_datetime *a, const tdo_datetime *b,
+                                  tdo_type kind)
+{
+    return instant_us(a, kind) - instant_us(b, kind);
+}
+
+/* Writes a duration as Python's timedelta prints ("1 day, 0:00:30",
+ * "-1 day, 23:59:59.500000") into buf (truncated to cap); returns the
+ * full length. */
+TDO_API size_t tdo_duration_format(int64_t us, char *buf, size_t cap)
+{
+    char tmp[80];
+    int64_t days = floor_div(us, US_PER_DAY);
+    int64_t rest = us % US_PER_DAY; /* made 0 <= rest < one day */
+    int64_t secs;
+    int n = 0;
+
+    if (rest < 0)
+        rest += US_PER_DAY;
+    secs = rest / US_PER_SEC;
+
+    if (days != 0)
+        n += snprintf(tmp, sizeof(tmp), "%lld day%s, ", (long long)days,
+                      days == 1 || days == -1 ? "" : "s");
+    n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%d:%02d:%02d",
+                  (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    if (rest % US_PER_SEC)
+        n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, ".%06d",
+                      (int)(rest % US_PER_SEC));
+    return finish(tmp, (size_t)n, buf, cap);
+}

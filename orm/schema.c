@@ -1,0 +1,362 @@
+/*
+ * schema.c -- DDL from the registry: CREATE TABLE per non-abstract model
+ * (relation targets first), CREATE INDEX for index=true fields and
+ * Meta.indexes, UNIQUE constraints for unique_together.
+ */
+#include "tdo_int.h"
+
+#include <inttypes.h>
+#include <math.h>
+
+static tdo_status nomem(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+}
+
+static bool has_column(const tdo_field *f)
+{
+    return f->type != TDO_F_M2M && f->column;
+}
+
+static bool is_fk(const tdo_field *f)
+{
+    return f->type == TDO_F_FK || f->type == TDO_F_O2O;
+}
+
+static const char *on_delete_sql(tdo_on_delete od)
+{
+    switch (od) {
+    case TDO_CASCADE:
+        return "CASCADE";
+    case TDO_RESTRICT:
+        return "RESTRICT";
+    case TDO_SET_NULL:
+        return "SET NULL";
+    case TDO_SET_DEFAULT:
+        return "SET DEFAULT";
+    case TDO_NO_ACTION:
+        return "NO ACTION";
+    }
+    return "CASCADE";
+}
+
+/* 32-bit FNV-1a over the NUL-separated strings. */
+static uint32_t hash_add(uint32_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    h ^= 0xff; /* separator */
+    h *= 16777619u;
+    return h;
+}
+
+/* Appends a deterministic constraint/index name of at most 63 bytes:
+ * <prefix>_<table>_<col>_<col>..._<6 hex digits of a hash of all>. */
+static void index_name(tdo_sb *sb, const char *prefix, const char *table,
+                       const char *const *cols, size_t n)
+{
+    uint32_t h = hash_add(2166136261u, prefix);
+    h = hash_add(h, table);
+    tdo_sb mid = TDO_SB_INIT;
+    tdo_sb_adds(&mid, table);
+    for (size_t i = 0; i < n; i++) {
+        h = hash_add(h, cols[i]);
+        tdo_sb_addc(&mid, '_');
+        tdo_sb_adds(&mid, cols[i]);
+    }
+    /* prefix + '_' + mid + '_' + 6 hex <= 63 */
+    size_t room = 63 - strlen(prefix) - 1 - 1 - 6;
+    size_t len = mid.len < room ? mid.len : room;
+    tdo_sb_adds(sb, prefix);
+    tdo_sb_addc(sb, '_');
+    tdo_sb_add(sb, mid.buf, len);
+    tdo_sb_addf(sb, "_%06" PRIx32, h & 0xffffff);
+    if (mid.oom)
+        sb->oom = true;
+    tdo_sb_release(&mid);
+}
+
+/* Appends a DEFAULT clause for simple constant defaults. */
+static void default_clause(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
+{
+    if (!(f->flags & TDO_FIELD_CONST_DEFAULT) || (f->flags & TDO_FIELD_PK))
+        return;
+    const tdo_value *v = &f->default_value;
+    char buf[64];
+    switch (v->type) {
+    case TDO_BOOL:
+        if (d->features & TDO_DF_BOOL_LITERALS)
+            tdo_sb_adds(sb, v->u.b ? " DEFAULT TRUE" : " DEFAULT FALSE");
+        else
+            tdo_sb_adds(sb, v->u.b ? " DEFAULT 1" : " DEFAULT 0");
+        break;
+    case TDO_INT:
+        if (f->type == TDO_F_BOOL)
+            tdo_sb_adds(sb, v->u.i ? " DEFAULT 1" : " DEFAULT 0");
+        else
+            tdo_sb_addf(sb, " DEFAULT %" PRId64, v->u.i);
+        break;
+    case TDO_DOUBLE:
+        if (isfinite(v->u.d)) {
+            tdo_sb_adds(sb, " DEFAULT ");
+            tdo_value_format(sb, v, false);
+        }
+        break;
+    case TDO_DECIMAL:
+        tdo_decimal_format(&v->u.dec, buf, sizeof(buf));
+        tdo_sb_addf(sb, " DEFAULT %s", buf);
+        break;
+    case TDO_TEXT:
+        if (f->type != TDO_F_CHAR && f->type != TDO_F_CHARENUM &&
+            f->type != TDO_F_TEXT)
+            break;
+        if (memchr(v->u.s.ptr, '\0', v->u.s.len))
+            break;
+        tdo_sb_adds(sb, " DEFAULT '");
+        for (size_t i = 0; i < v->u.s.len; i++) {
+            if (v->u.s.ptr[i] == '\'')
+                tdo_sb_addc(sb, '\'');
+            tdo_sb_addc(sb, v->u.s.ptr[i]);
+        }
+        tdo_sb_addc(sb, '\'');
+        break;
+    default:
+        break;
+    }
+}
+
+static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
+{
+    d->quote_ident(sb, f->column);
+    tdo_sb_addc(sb, ' ');
+    d->column_type(sb, f);
+    bool pk = f->flags & TDO_FIELD_PK;
+    if (pk && (f->flags & TDO_FIELD_GENERATED)) {
+        tdo_sb_adds(sb, " NOT NULL"); /* the type carries the key clause */
+        return;
+    }
+    if (pk || !(f->flags & TDO_FIELD_NULL))
+        tdo_sb_adds(sb, " NOT NULL");
+    if (pk)
+        tdo_sb_adds(sb, " PRIMARY KEY");
+    else if ((f->flags & TDO_FIELD_UNIQUE) || f->type == TDO_F_O2O)
+        tdo_sb_adds(sb, " UNIQUE");
+    default_clause(sb, d, f);
+    if (is_fk(f) && (f->flags & TDO_FIELD_DB_CONSTRAINT) && f->related_model) {
+        const tdo_model *rm = f->related_model;
+        const tdo_field *rpk = tdo_model_pk(rm);
+        if (rpk && rpk->column) {
+            tdo_sb_adds(sb, " REFERENCES ");
+            d->quote_ident(sb, tdo_model_table(rm));
+            tdo_sb_adds(sb, " (");
+            d->quote_ident(sb, rpk->column);
+            tdo_sb_addf(sb, ") ON DELETE %s", on_delete_sql(f->on_delete));
+        }
+    }
+}
+
+/* Appends ("a", "b") of the columns of the named fields; FieldError for
+ * an unknown name. */
+static tdo_status column_list(tdo_sb *sb, const tdo_dialect *d,
+                              const tdo_model *m, const char *const *names,
+                              size_t n, const char **cols, tdo_error *err)
+{
+    tdo_sb_adds(sb, "(");
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_field_by_name(m, names[i]);
+        if (!f || !has_column(f))
+            return tdo_model_field_error(m, names[i], err);
+        cols[i] = f->column;
+        if (i)
+            tdo_sb_adds(sb, ", ");
+        d->quote_ident(sb, f->column);
+    }
+    tdo_sb_adds(sb, ")");
+    return TDO_OK;
+}
+
+static void create_index(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
+                         const char *const *cols, size_t n, bool safe)
+{
+    tdo_sb_adds(sb,
+                safe ? ";\nCREATE INDEX IF NOT EXISTS " : ";\nCREATE INDEX ");
+    tdo_sb name = TDO_SB_INIT;
+    index_name(&name, "idx", tdo_model_table(m), cols, n);
+    d->quote_ident(sb, name.buf);
+    if (name.oom)
+        sb->oom = true;
+    tdo_sb_release(&name);
+    tdo_sb_adds(sb, " ON ");
+    d->quote_ident(sb, tdo_model_table(m));
+    tdo_sb_adds(sb, " (");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tdo_sb_adds(sb, ", ");
+        d->quote_ident(sb, cols[i]);
+    }
+    tdo_sb_adds(sb, ")");
+}
+
+/* Appends the statements of one model; first: no ";\n" before it. */
+static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
+                            const tdo_model *m, bool safe, bool first,
+                            tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    size_t nf = tdo_model_nfields(m), ni = tdo_model_nindexes(m);
+    if (!first)
+        tdo_sb_adds(sb, ";\n");
+    tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
+    d->quote_ident(sb, tdo_model_table(m));
+    tdo_sb_adds(sb, " (");
+    bool any = false;
+    for (size_t i = 0; i < nf; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!has_column(f))
+            continue; /* issue 4: m2m through tables are made after all */
+        tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
+        column_def(sb, d, f);
+        any = true;
+    }
+    size_t maxn = 1;
+    for (size_t i = 0; i < ni; i++) {
+        size_t n;
+        tdo_model_index(m, i, &n, NULL);
+        if (n > maxn)
+            maxn = n;
+    }
+    const char **cols = tdo_calloc(maxn, sizeof(*cols));
+    if (!cols)
+        return nomem(err);
+    for (size_t i = 0; i < ni; i++) {
+        size_t n;
+        bool unique;
+        const char *const *names = tdo_model_index(m, i, &n, &unique);
+        if (!unique || !n)
+            continue;
+        tdo_sb_adds(sb, any ? ",\n    CONSTRAINT " : "\n    CONSTRAINT ");
+        any = true;
+        tdo_sb list = TDO_SB_INIT, name = TDO_SB_INIT;
+        st = column_list(&list, d, m, names, n, cols, err);
+        if (!st) {
+            index_name(&name, "uid", tdo_model_table(m), cols, n);
+            d->quote_ident(sb, name.buf);
+            tdo_sb_adds(sb, " UNIQUE ");
+            tdo_sb_add(sb, list.buf, list.len);
+            if (list.oom || name.oom)
+                sb->oom = true;
+        }
+        tdo_sb_release(&list);
+        tdo_sb_release(&name);
+        if (st)
+            goto out;
+    }
+    tdo_sb_adds(sb, "\n)");
+    for (size_t i = 0; i < nf; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        /* unique columns and the key are indexed already */
+        if (!has_column(f) || !(f->flags & TDO_FIELD_INDEX) ||
+            (f->flags & (TDO_FIELD_PK | TDO_FIELD_UNIQUE)) ||
+            f->type == TDO_F_O2O)
+            continue;
+        const char *c = f->column;
+        create_index(sb, d, m, &c, 1, safe);
+    }
+    for (size_t i = 0; i < ni; i++) {
+        size_t n;
+        bool unique;
+        const char *const *names = tdo_model_index(m, i, &n, &unique);
+        if (unique || !n)
+            continue;
+        tdo_sb list = TDO_SB_INIT;
+        st = column_list(&list, d, m, names, n, cols, err);
+        tdo_sb_release(&list);
+        if (st)
+            goto out;
+        create_index(sb, d, m, cols, n, safe);
+    }
+out:
+    tdo_free(cols);
+    return st;
+}
+
+/* Whether every relation target of m among todo[0..n) is done or m. */
+static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
+{
+    size_t nf = tdo_model_nfields(m);
+    for (size_t i = 0; i < nf; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!is_fk(f) || !f->related_model || f->related_model == m)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (todo[j] == f->related_model)
+                return false;
+    }
+    return true;
+}
+
+/* Returns the DDL of every non-abstract model of ctx (or of only), FK
+ * targets first; safe: IF NOT EXISTS.  *out is malloc'd; free() it. */
+tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
+                          const tdo_model *only, bool safe, char **out,
+                          tdo_error *err)
+{
+    *out = NULL;
+    size_t nm = tdo_ctx_nmodels(ctx), n = 0;
+    tdo_model **todo = tdo_calloc(nm ? nm : 1, sizeof(*todo));
+    if (!todo)
+        return nomem(err);
+    if (only) {
+        if (!tdo_model_abstract(only))
+            todo[n++] = (tdo_model *)only;
+    } else {
+        for (size_t i = 0; i < nm; i++) {
+            tdo_model *m = tdo_ctx_model_at(ctx, i);
+            if (!tdo_model_abstract(m))
+                todo[n++] = m;
+        }
+    }
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_status st = TDO_OK;
+    bool first = true;
+    while (n && !st) {
+        /* the first model whose targets are all created; on a cycle the
+         * first one left (SQLite checks references at run time) */
+        size_t pick = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ready(todo[i], todo, n)) {
+                pick = i;
+                break;
+            }
+        st = model_sql(&sb, d, todo[pick], safe, first, err);
+        first = false;
+        memmove(todo + pick, todo + pick + 1, (n - pick - 1) * sizeof(*todo));
+        n--;
+    }
+    /* issue 4: m2m through tables go here, after every table */
+    if (!first && !st)
+        tdo_sb_addc(&sb, ';');
+    tdo_free(todo);
+    if (st) {
+        tdo_sb_release(&sb);
+        return st;
+    }
+    if (!(*out = tdo_sb_detach(&sb)))
+        return nomem(err);
+    return TDO_OK;
+}
+
+/* Runs the DDL of every non-abstract model of ctx on conn. */
+tdo_status tdo_generate_schemas(tdo_ctx *ctx, tdo_conn *conn, bool safe,
+                                tdo_error *err)
+{
+    char *sql = NULL;
+    tdo_status st =
+        tdo_schema_sql(ctx, tdo_conn_dialect(conn), NULL, safe, &sql, err);
+    if (!st && *sql)
+        st = tdo_conn_execute_script(conn, sql, err);
+    tdo_free(sql);
+    return st;
+}

@@ -12,6 +12,8 @@
 /* Every driver, found by URL scheme.  A new backend is one line here. */
 static const tdo_backend *const backends[] = {
     &tdo_backend_sqlite,
+    &tdo_backend_pg,
+    &tdo_backend_mysql,
     NULL,
 };
 

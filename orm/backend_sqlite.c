@@ -89,6 +89,24 @@ static tdo_status url_pragma(sq_db *d, const tdo_dsn *dsn, const char *key,
     return rc == SQLITE_OK ? TDO_OK : sq_error(d->db, rc, err);
 }
 
+/* Collation TDO_DECIMAL: orders decimal text numerically and exactly, for
+ * DecimalFields too wide for a REAL (see dialect_sqlite.c); text that is
+ * not a decimal sorts after decimals, bytewise. */
+static int decimal_collate(void *ud, int na, const void *a, int nb,
+                           const void *b)
+{
+    (void)ud;
+    tdo_decimal da, db;
+    bool oka = !tdo_decimal_parse(a, (size_t)na, &da, NULL);
+    bool okb = !tdo_decimal_parse(b, (size_t)nb, &db, NULL);
+    if (oka && okb)
+        return tdo_decimal_cmp(&da, &db);
+    if (oka != okb)
+        return oka ? -1 : 1;
+    int c = memcmp(a, b, (size_t)(na < nb ? na : nb));
+    return c ? c : (na > nb) - (na < nb);
+}
+
 static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
@@ -111,6 +129,9 @@ static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     sqlite3_busy_timeout(d->db, 5000);
     tdo_status st = TDO_OK;
     rc = sqlite3_exec(d->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_collation(d->db, "TDO_DECIMAL", SQLITE_UTF8, NULL,
+                                      decimal_collate);
     if (rc != SQLITE_OK)
         st = sq_error(d->db, rc, err);
     static const char *const pragmas[] = {"foreign_keys", "journal_mode",

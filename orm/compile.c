@@ -288,7 +288,7 @@ static void like_sql(cstate *cs, const tdo_field *f, const tdo_value *v,
         add(cs, " LIKE ");
         pattern_param(cs, v, lead, trail, false);
     }
-    add(cs, " ESCAPE '\\'");
+    add(cs, cs->d->like_escape ? cs->d->like_escape : " ESCAPE '\\'");
 }
 
 /* Appends "<op> rhs" for a comparison: an expression or the value. */
@@ -529,15 +529,26 @@ static tdo_status target_rows(cstate *cs, const tdo_query *q, tdo_error *err)
         return where_clause(cs, q, err);
     const tdo_field *pk = tdo_model_pk(q->model);
     tdo_status st;
+    /* MySQL refuses LIMIT in an IN subquery and a subquery reading the
+     * table being changed: it reads them from a derived table instead */
+    bool wrap = cs->d->features & TDO_DF_WRAP_LIMIT_SUBQUERY;
     add(cs, " WHERE ");
     column(cs, pk);
     add(cs, " IN (SELECT ");
     column(cs, pk);
+    if (wrap) {
+        add(cs, " FROM (SELECT ");
+        column(cs, pk);
+    }
     from_table(cs, q);
     if ((st = where_clause(cs, q, err)))
         return st;
     order_clause(cs, q);
     limit_clause(cs, q->limit, q->offset);
+    if (wrap) {
+        add(cs, ") AS ");
+        ident(cs, "sub");
+    }
     add(cs, ")");
     return TDO_OK;
 }
@@ -655,7 +666,10 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     cs_init(&cs, d, m);
     bool or_ignore =
         ignore_conflicts && (d->features & TDO_DF_INSERT_OR_IGNORE);
-    add(&cs, or_ignore ? "INSERT OR IGNORE INTO " : "INSERT INTO ");
+    if (!or_ignore)
+        add(&cs, "INSERT INTO ");
+    else
+        add(&cs, d->insert_ignore ? d->insert_ignore : "INSERT OR IGNORE INTO ");
     ident(&cs, tdo_model_table(m));
     if (!nfields) {
         add(&cs, " DEFAULT VALUES");

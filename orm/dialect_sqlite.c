@@ -4,7 +4,9 @@
  * datetimes as fixed-width text "YYYY-MM-DD HH:MM:SS.ffffff" (+HH:MM
  * only when use_tz), dates "YYYY-MM-DD", booleans 0/1, durations as
  * integer microseconds, decimals bound as text into DECIMAL(p,s) columns
- * and read back (INTEGER, REAL or TEXT) quantized to decimal_places.
+ * (up to 15 digits, exact in NUMERIC affinity) or DECIMAL_TEXT(p,s)
+ * columns ordered by the TDO_DECIMAL collation that backend_sqlite.c
+ * registers (wider ones), and read back quantized to decimal_places.
  */
 #include "tdo_int.h"
 
@@ -64,7 +66,15 @@ static void base_type(tdo_sb *sb, const tdo_field *f, bool key_clause)
         tdo_sb_adds(sb, "REAL");
         break;
     case TDO_F_DECIMAL:
-        tdo_sb_addf(sb, "DECIMAL(%d,%d)", f->max_digits, f->decimal_places);
+        /* A REAL keeps 15 significant digits: up to that, NUMERIC affinity
+         * stores decimals exactly and compares them natively; wider ones
+         * are stored as text and compared by testudo's exact collation. */
+        if (f->max_digits <= 15)
+            tdo_sb_addf(sb, "DECIMAL(%d,%d)", f->max_digits,
+                        f->decimal_places);
+        else
+            tdo_sb_addf(sb, "DECIMAL_TEXT(%d,%d) COLLATE TDO_DECIMAL",
+                        f->max_digits, f->decimal_places);
         break;
     case TDO_F_CHAR:
         tdo_sb_addf(sb, "VARCHAR(%d)", f->max_length);
@@ -446,10 +456,13 @@ const tdo_dialect tdo_dialect_sqlite = {
 
 static const tdo_dialect *const dialects[] = {
     &tdo_dialect_sqlite,
+    &tdo_dialect_postgres,
+    &tdo_dialect_mysql,
     NULL,
 };
 
-/* Finds a dialect by name ("sqlite"); NULL if none.  Static. */
+/* Finds a dialect by name ("sqlite", "postgres", "mysql"); NULL if none.
+ * Static. */
 const tdo_dialect *tdo_dialect_by_name(const char *name)
 {
     for (size_t i = 0; name && dialects[i]; i++)

@@ -254,6 +254,8 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
             goto out;
     }
     tdo_sb_adds(sb, "\n)");
+    if (d->table_options)
+        tdo_sb_adds(sb, d->table_options);
     for (size_t i = 0; i < nf; i++) {
         const tdo_field *f = tdo_model_field(m, i);
         /* unique columns and the key are indexed already */

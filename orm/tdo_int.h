@@ -145,6 +145,8 @@ typedef struct tdo_backend {
 } tdo_backend;
 
 extern const tdo_backend tdo_backend_sqlite;
+extern const tdo_backend tdo_backend_pg;
+extern const tdo_backend tdo_backend_mysql;
 
 struct tdo_conn {
     tdo_ctx *ctx;
@@ -289,6 +291,8 @@ tdo_status tdo_query_resolve_field(const tdo_model *m, const char *name,
 #define TDO_DF_GLOB 0x0020 /* LIKE ignores case: case-sensitive patterns GLOB */
 #define TDO_DF_INSERT_OR_IGNORE 0x0040 /* INSERT OR IGNORE (else ON CONFLICT
                                           DO NOTHING) */
+#define TDO_DF_WRAP_LIMIT_SUBQUERY 0x0080 /* "IN (SELECT .. LIMIT)" must read
+                                             from a derived table */
 
 struct tdo_dialect {
     int version;      /* TDO_DIALECT_VERSION */
@@ -313,8 +317,18 @@ struct tdo_dialect {
      * out may borrow from in; f NULL: out = in */
     tdo_status (*from_db)(const tdo_field *f, const tdo_value *in,
                           tdo_value *out, bool use_tz, tdo_error *err);
+    /* the ESCAPE clause of LIKE, with a leading space (SQL text, NULL:
+     * the standard  ESCAPE '\'  with one backslash) */
+    const char *like_escape;
+    /* the head of an INSERT that ignores conflicts (TDO_DF_INSERT_OR_IGNORE);
+     * NULL: "INSERT OR IGNORE INTO " */
+    const char *insert_ignore;
+    /* appended after the ")" of CREATE TABLE (" ENGINE=InnoDB"); or NULL */
+    const char *table_options;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;
+extern const tdo_dialect tdo_dialect_postgres;
+extern const tdo_dialect tdo_dialect_mysql;
 
 #endif /* TDO_INT_H */

@@ -1,0 +1,867 @@
+/*
+ * backend_mysql.c -- the MySQL/MariaDB driver over libmariadb: sessions in
+ * utf8mb4 with time_zone +00:00, server-side prepared statements in a
+ * bounded per-session cache keyed by SQL text (statements the server will
+ * not prepare run as plain queries), results buffered on the client and
+ * read through typed bindings, the last insert id, cancellation with KILL
+ * QUERY sent from a helper thread over a second connection, and the
+ * mapping of MySQL error numbers to tdo statuses.  A lost connection is
+ * opened again on the next statement.
+ */
+#include "tdo_int.h"
+
+#include <inttypes.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+
+#define CACHE_MAX 64 /* prepared statements kept per session */
+
+typedef struct my_db my_db;
+
+/* How a result column is read. */
+enum col_kind { COL_INT, COL_DOUBLE, COL_TIME, COL_STRING };
+
+typedef struct my_col {
+    enum col_kind kind;
+    enum enum_field_types type;
+    bool blob;    /* binary character set: bytes, not text */
+    bool decimal; /* DECIMAL: exact */
+    bool uns;     /* UNSIGNED integer */
+    int64_t i;
+    double d;
+    MYSQL_TIME t;
+    char *buf; /* COL_STRING; owned */
+    unsigned long cap, len;
+    my_bool is_null, error;
+    char tbuf[48]; /* COL_TIME as text */
+} my_col;
+
+/* One statement handed out by prepare(). */
+typedef struct my_stmt {
+    my_db *db;
+    MYSQL_STMT *st;     /* NULL: a plain query (text) */
+    char *sql;          /* owned */
+    bool cached;        /* lives in db->cache */
+    bool in_use;        /* handed out, not released yet */
+    uint64_t last_used; /* LRU tick */
+    int64_t changes;
+    MYSQL_RES *meta; /* result metadata, or NULL: no result set */
+    MYSQL_RES *res;  /* plain query result */
+    MYSQL_ROW row;   /* plain query: current row */
+    unsigned long *lens;
+    unsigned ncols;
+    MYSQL_BIND *rbind;
+    my_col *cols;
+} my_stmt;
+
+struct my_db {
+    MYSQL *conn;
+    int refs;
+    bool closed;
+    bool lost; /* the connection broke: open it again before the next use */
+    my_stmt *cache[CACHE_MAX];
+    size_t ncache;
+    uint64_t tick, hits;
+    int64_t last_id; /* id of the last row inserted */
+    /* what a second connection needs (cancel) */
+    char *host, *user, *password, *database, *socket, *charset;
+    unsigned port;
+    unsigned timeout;
+    volatile unsigned long thread_id;
+    /* the cancel helper: cancel() posts sem, the thread sends KILL QUERY */
+    pthread_t th;
+    bool th_started;
+    sem_t sem;
+    volatile sig_atomic_t quit;
+    /* cancel() calls so far: a statement during which it grew was
+     * interrupted (SLEEP() and BENCHMARK() end quietly when killed) */
+    volatile sig_atomic_t cancels;
+};
+
+static tdo_status nomem(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+}
+
+static tdo_status map_error(my_db *d, unsigned no, const char *state,
+                            const char *msg, tdo_error *err)
+{
+    tdo_status code = TDO_ERR_OPERATIONAL;
+    switch (no) {
+    case 1022: /* ER_DUP_KEY */
+    case 1048: /* ER_BAD_NULL_ERROR */
+    case 1062: /* ER_DUP_ENTRY */
+    case 1169: /* ER_DUP_UNIQUE */
+    case 1216: /* ER_NO_REFERENCED_ROW */
+    case 1217: /* ER_ROW_IS_REFERENCED */
+    case 1364: /* ER_NO_DEFAULT_FOR_FIELD */
+    case 1451: /* ER_ROW_IS_REFERENCED_2 */
+    case 1452: /* ER_NO_REFERENCED_ROW_2 */
+    case 1557: /* ER_FOREIGN_DUPLICATE_KEY */
+    case 1586: /* ER_DUP_ENTRY_WITH_KEY_NAME */
+    case 3819: /* ER_CHECK_CONSTRAINT_VIOLATED (MySQL) */
+    case 4025: /* ER_CONSTRAINT_FAILED (MariaDB) */
+        code = TDO_ERR_INTEGRITY;
+        break;
+    case 1317: /* ER_QUERY_INTERRUPTED */
+    case 3024: /* ER_QUERY_TIMEOUT */
+        code = TDO_ERR_INTERRUPTED;
+        break;
+    case 2006: /* CR_SERVER_GONE_ERROR */
+    case 2013: /* CR_SERVER_LOST */
+    case 2055: /* CR_SERVER_LOST_EXTENDED */
+    case 1927: /* ER_CONNECTION_KILLED */
+    case 1053: /* ER_SERVER_SHUTDOWN */
+        if (d)
+            d->lost = true;
+        break;
+    default:
+        break;
+    }
+    tdo_status st =
+        tdo_error_set(err, code, "%s", msg && *msg ? msg : "MySQL error");
+    if (err) {
+        err->driver_code = (int)no;
+        if (state && strlen(state) == 5 && strcmp(state, "00000") != 0)
+            memcpy(err->sqlstate, state, 6);
+    }
+    return st;
+}
+
+static tdo_status conn_error(my_db *d, tdo_error *err)
+{
+    return map_error(d, mysql_errno(d->conn), mysql_sqlstate(d->conn),
+                     mysql_error(d->conn), err);
+}
+
+static tdo_status stmt_error(my_stmt *s, tdo_error *err)
+{
+    return map_error(s->db, mysql_stmt_errno(s->st), mysql_stmt_sqlstate(s->st),
+                     mysql_stmt_error(s->st), err);
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+/* Opens a connection with the session's parameters; NULL on failure
+ * (*why gets a malloc'd message when it can). */
+static MYSQL *open_conn(my_db *d, char **why)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (!m)
+        return NULL;
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, d->charset);
+    mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (d->timeout)
+        mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &d->timeout);
+    if (!mysql_real_connect(m, d->host, d->user, d->password, d->database,
+                            d->port, d->socket,
+                            CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS)) {
+        if (why)
+            *why = tdo_strdup(mysql_error(m));
+        mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The cancel helper: waits for cancel() and kills the running query of
+ * the session from a connection of its own. */
+static void *cancel_main(void *arg)
+{
+    my_db *d = arg;
+    mysql_thread_init();
+    for (;;) {
+        while (sem_wait(&d->sem) != 0)
+            ;
+        if (d->quit)
+            break;
+        MYSQL *m = open_conn(d, NULL);
+        if (m) {
+            char sql[64];
+            snprintf(sql, sizeof(sql), "KILL QUERY %lu", d->thread_id);
+            mysql_query(m, sql);
+            mysql_close(m);
+        }
+    }
+    mysql_thread_end();
+    return NULL;
+}
+
+static void stmt_free_result(my_stmt *s)
+{
+    if (s->st && s->meta)
+        mysql_stmt_free_result(s->st);
+    if (s->meta)
+        mysql_free_result(s->meta);
+    if (s->res)
+        mysql_free_result(s->res);
+    s->meta = s->res = NULL;
+    s->row = NULL;
+    for (unsigned i = 0; s->cols && i < s->ncols; i++)
+        tdo_free(s->cols[i].buf);
+    tdo_free(s->cols);
+    tdo_free(s->rbind);
+    s->cols = NULL;
+    s->rbind = NULL;
+    s->ncols = 0;
+}
+
+static void stmt_destroy(my_stmt *s)
+{
+    stmt_free_result(s);
+    if (s->st)
+        mysql_stmt_close(s->st);
+    tdo_free(s->sql);
+    tdo_free(s);
+}
+
+static void db_unref(my_db *d)
+{
+    if (--d->refs > 0)
+        return;
+    if (d->th_started) {
+        d->quit = 1;
+        sem_post(&d->sem);
+        pthread_join(d->th, NULL);
+    }
+    sem_destroy(&d->sem);
+    if (d->conn)
+        mysql_close(d->conn);
+    tdo_free(d->host);
+    tdo_free(d->user);
+    tdo_free(d->password);
+    tdo_free(d->database);
+    tdo_free(d->socket);
+    tdo_free(d->charset);
+    tdo_free(d);
+}
+
+static bool dup_opt(char **dst, const char *src)
+{
+    if (!src)
+        return true;
+    return (*dst = tdo_strdup(src)) != NULL;
+}
+
+static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
+{
+    *out = NULL;
+    my_db *d = tdo_calloc(1, sizeof(*d));
+    if (!d)
+        return nomem(err);
+    d->refs = 1;
+    sem_init(&d->sem, 0, 0);
+    const char *host = tdo_dsn_param(dsn, "host");
+    if (!host)
+        host = dsn->host;
+    const char *charset = tdo_dsn_param(dsn, "charset");
+    const char *to = tdo_dsn_param(dsn, "connect_timeout");
+    bool ok = true;
+    if (host && host[0] == '/') /* a unix socket */
+        ok = dup_opt(&d->socket, host) && dup_opt(&d->host, "localhost");
+    else
+        ok = dup_opt(&d->host, host ? host : "localhost");
+    ok = ok && dup_opt(&d->user, dsn->user) &&
+         dup_opt(&d->password, dsn->password) &&
+         dup_opt(&d->database, dsn->database) &&
+         dup_opt(&d->charset, charset ? charset : "utf8mb4");
+    if (!ok) {
+        db_unref(d);
+        return nomem(err);
+    }
+    d->port = (unsigned)dsn->port;
+    d->timeout = to ? (unsigned)strtoul(to, NULL, 10) : 0;
+    char *why = NULL;
+    if (!(d->conn = open_conn(d, &why))) {
+        tdo_status st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "%s",
+                                      why ? why : "cannot connect to MySQL");
+        tdo_free(why);
+        db_unref(d);
+        return st;
+    }
+    d->thread_id = mysql_thread_id(d->conn);
+    if (pthread_create(&d->th, NULL, cancel_main, d) == 0)
+        d->th_started = true;
+    *out = d;
+    return TDO_OK;
+}
+
+static void my_close(void *db)
+{
+    my_db *d = db;
+    if (!d)
+        return;
+    d->closed = true;
+    for (size_t i = 0; i < d->ncache; i++) {
+        my_stmt *s = d->cache[i];
+        if (s->in_use)
+            s->cached = false; /* release() destroys it */
+        else
+            stmt_destroy(s);
+    }
+    d->ncache = 0;
+    db_unref(d);
+}
+
+/* Opens the session again after a lost connection. */
+static tdo_status ensure_connected(my_db *d, tdo_error *err)
+{
+    if (d->closed)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "the connection is closed");
+    if (!d->lost && d->conn)
+        return TDO_OK;
+    for (size_t i = 0; i < d->ncache; i++) {
+        my_stmt *s = d->cache[i];
+        if (s->in_use)
+            s->cached = false;
+        else
+            stmt_destroy(s);
+    }
+    d->ncache = 0;
+    char *why = NULL;
+    MYSQL *m = open_conn(d, &why);
+    if (!m) {
+        tdo_status st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "%s",
+                                      why ? why : "cannot connect to MySQL");
+        tdo_free(why);
+        return st;
+    }
+    /* statements still handed out keep working on their buffered rows */
+    mysql_close(d->conn);
+    d->conn = m;
+    d->lost = false;
+    d->thread_id = mysql_thread_id(m);
+    return TDO_OK;
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+static void cache_add(my_db *d, my_stmt *s)
+{
+    size_t slot = d->ncache;
+    if (d->ncache == CACHE_MAX) {
+        slot = CACHE_MAX;
+        for (size_t i = 0; i < d->ncache; i++)
+            if (!d->cache[i]->in_use &&
+                (slot == CACHE_MAX ||
+                 d->cache[i]->last_used < d->cache[slot]->last_used))
+                slot = i;
+        if (slot == CACHE_MAX)
+            return;
+        stmt_destroy(d->cache[slot]);
+    } else {
+        d->ncache++;
+    }
+    d->cache[slot] = s;
+    s->cached = true;
+}
+
+static tdo_status my_prepare(void *db, const char *sql, void **out,
+                             tdo_error *err)
+{
+    my_db *d = db;
+    *out = NULL;
+    tdo_status st = ensure_connected(d, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < d->ncache; i++) {
+        my_stmt *s = d->cache[i];
+        if (!s->in_use && strcmp(s->sql, sql) == 0) {
+            s->in_use = true;
+            s->last_used = ++d->tick;
+            s->changes = 0;
+            d->hits++;
+            d->refs++;
+            *out = s;
+            return TDO_OK;
+        }
+    }
+    my_stmt *s = tdo_calloc(1, sizeof(*s));
+    if (!s || !(s->sql = tdo_strdup(sql))) {
+        tdo_free(s);
+        return nomem(err);
+    }
+    s->db = d;
+    if (!(s->st = mysql_stmt_init(d->conn))) {
+        stmt_destroy(s);
+        return conn_error(d, err);
+    }
+    my_bool on = 1;
+    mysql_stmt_attr_set(s->st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+    if (mysql_stmt_prepare(s->st, sql, (unsigned long)strlen(sql))) {
+        if (mysql_stmt_errno(s->st) != 1295) { /* ER_UNSUPPORTED_PS */
+            st = stmt_error(s, err);
+            stmt_destroy(s);
+            return st;
+        }
+        mysql_stmt_close(s->st); /* run as a plain query */
+        s->st = NULL;
+    }
+    s->in_use = true;
+    s->last_used = ++d->tick;
+    cache_add(d, s);
+    d->refs++;
+    *out = s;
+    return TDO_OK;
+}
+
+/* Binds the result columns of a prepared statement by their type. */
+static tdo_status bind_result(my_stmt *s, tdo_error *err)
+{
+    MYSQL_FIELD *fs = mysql_fetch_fields(s->meta);
+    s->ncols = mysql_num_fields(s->meta);
+    s->rbind = tdo_calloc(s->ncols ? s->ncols : 1, sizeof(*s->rbind));
+    s->cols = tdo_calloc(s->ncols ? s->ncols : 1, sizeof(*s->cols));
+    if (!s->rbind || !s->cols)
+        return nomem(err);
+    for (unsigned i = 0; i < s->ncols; i++) {
+        my_col *c = &s->cols[i];
+        MYSQL_BIND *b = &s->rbind[i];
+        c->type = fs[i].type;
+        c->uns = fs[i].flags & UNSIGNED_FLAG;
+        b->is_null = &c->is_null;
+        b->error = &c->error;
+        b->length = &c->len;
+        switch (fs[i].type) {
+        case MYSQL_TYPE_TINY:
+        case MYSQL_TYPE_SHORT:
+        case MYSQL_TYPE_INT24:
+        case MYSQL_TYPE_LONG:
+        case MYSQL_TYPE_LONGLONG:
+        case MYSQL_TYPE_YEAR:
+            c->kind = COL_INT;
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &c->i;
+            b->is_unsigned = c->uns;
+            break;
+        case MYSQL_TYPE_FLOAT:
+        case MYSQL_TYPE_DOUBLE:
+            c->kind = COL_DOUBLE;
+            b->buffer_type = MYSQL_TYPE_DOUBLE;
+            b->buffer = &c->d;
+            break;
+        case MYSQL_TYPE_DATE:
+        case MYSQL_TYPE_TIME:
+        case MYSQL_TYPE_DATETIME:
+        case MYSQL_TYPE_TIMESTAMP:
+            c->kind = COL_TIME;
+            b->buffer_type = fs[i].type;
+            b->buffer = &c->t;
+            break;
+        default:
+            c->kind = COL_STRING;
+            c->blob = fs[i].charsetnr == 63 &&
+                      fs[i].type != MYSQL_TYPE_NEWDECIMAL &&
+                      fs[i].type != MYSQL_TYPE_DECIMAL;
+            c->decimal = fs[i].type == MYSQL_TYPE_NEWDECIMAL ||
+                         fs[i].type == MYSQL_TYPE_DECIMAL;
+            c->cap = fs[i].max_length + 1;
+            if (c->cap < 64)
+                c->cap = 64;
+            if (!(c->buf = tdo_malloc(c->cap)))
+                return nomem(err);
+            b->buffer_type = c->blob ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+            b->buffer = c->buf;
+            b->buffer_length = c->cap;
+            break;
+        }
+    }
+    if (mysql_stmt_bind_result(s->st, s->rbind))
+        return stmt_error(s, err);
+    return TDO_OK;
+}
+
+/* Runs a statement the server will not prepare, as a plain query. */
+static tdo_status exec_text(my_stmt *s, size_t n, tdo_error *err)
+{
+    my_db *d = s->db;
+    if (n)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "this statement cannot take parameters");
+    if (mysql_real_query(d->conn, s->sql, (unsigned long)strlen(s->sql)))
+        return conn_error(d, err);
+    s->res = mysql_store_result(d->conn);
+    if (!s->res && mysql_field_count(d->conn))
+        return conn_error(d, err);
+    if (s->res)
+        s->ncols = mysql_num_fields(s->res);
+    else
+        s->changes = (int64_t)mysql_affected_rows(d->conn);
+    while (mysql_more_results(d->conn) && mysql_next_result(d->conn) == 0) {
+        MYSQL_RES *r = mysql_store_result(d->conn);
+        if (r)
+            mysql_free_result(r);
+    }
+    return TDO_OK;
+}
+
+static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
+                          tdo_error *err);
+
+static tdo_status my_execute(void *stmt, const tdo_value *params, size_t n,
+                             tdo_error *err)
+{
+    my_stmt *s = stmt;
+    sig_atomic_t before = s->db->cancels;
+    tdo_status st = execute(s, params, n, err);
+    if (!st && s->db->cancels != before)
+        st = tdo_error_set(err, TDO_ERR_INTERRUPTED,
+                           "Query execution was interrupted");
+    return st;
+}
+
+/* Binds the parameters, runs the statement and binds its result. */
+static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
+                          tdo_error *err)
+{
+    stmt_free_result(s);
+    s->changes = 0;
+    if (!s->st)
+        return exec_text(s, n, err);
+    unsigned long want = mysql_stmt_param_count(s->st);
+    if (want != n)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "incorrect number of parameters: the statement "
+                             "uses %lu, %zu given",
+                             want, n);
+    MYSQL_BIND *b = NULL;
+    int64_t *ints = NULL;
+    char(*scratch)[64] = NULL;
+    tdo_status st = TDO_OK;
+    if (n) {
+        b = tdo_calloc(n, sizeof(*b));
+        ints = tdo_calloc(n, sizeof(*ints));
+        scratch = tdo_calloc(n, sizeof(*scratch));
+        if (!b || !ints || !scratch) {
+            st = nomem(err);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tdo_value *v = &params[i];
+        size_t len;
+        switch (v->type) {
+        case TDO_NULL:
+            b[i].buffer_type = MYSQL_TYPE_NULL;
+            break;
+        case TDO_BOOL:
+        case TDO_INT:
+        case TDO_DURATION:
+            ints[i] = v->type == TDO_BOOL  ? v->u.b
+                      : v->type == TDO_INT ? v->u.i
+                                           : v->u.us;
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = &ints[i];
+            break;
+        case TDO_DOUBLE:
+            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
+            b[i].buffer = (void *)&v->u.d;
+            break;
+        case TDO_TEXT:
+        case TDO_UUID:
+        case TDO_JSON:
+        case TDO_BLOB:
+            b[i].buffer_type =
+                v->type == TDO_BLOB ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+            b[i].buffer = (void *)(v->u.s.len ? v->u.s.ptr : "");
+            b[i].buffer_length = (unsigned long)v->u.s.len;
+            break;
+        case TDO_DECIMAL:
+            len = tdo_decimal_format(&v->u.dec, scratch[i], 64);
+            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer = scratch[i];
+            b[i].buffer_length = (unsigned long)(len < 64 ? len : 63);
+            break;
+        case TDO_DATE:
+        case TDO_TIME:
+        case TDO_DATETIME:
+            len = tdo_datetime_format(&v->u.dt, v->type, ' ',
+                                      v->type != TDO_DATE, scratch[i], 64);
+            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer = scratch[i];
+            b[i].buffer_length = (unsigned long)(len < 64 ? len : 63);
+            break;
+        }
+    }
+    if ((n && mysql_stmt_bind_param(s->st, b)) || mysql_stmt_execute(s->st)) {
+        st = stmt_error(s, err);
+        goto out;
+    }
+    if (mysql_stmt_field_count(s->st) == 0) {
+        my_ulonglong ch = mysql_stmt_affected_rows(s->st);
+        s->changes = ch == (my_ulonglong)-1 ? 0 : (int64_t)ch;
+        my_ulonglong id = mysql_stmt_insert_id(s->st);
+        if (id && s->changes > 0)
+            s->db->last_id = (int64_t)id + s->changes - 1;
+        goto out;
+    }
+    if (mysql_stmt_store_result(s->st)) {
+        st = stmt_error(s, err);
+        goto out;
+    }
+    if (!(s->meta = mysql_stmt_result_metadata(s->st))) {
+        st = stmt_error(s, err);
+        goto out;
+    }
+    st = bind_result(s, err);
+out:
+    tdo_free(b);
+    tdo_free(ints);
+    tdo_free(scratch);
+    return st;
+}
+
+static tdo_status my_step(void *stmt, bool *has_row, tdo_error *err)
+{
+    my_stmt *s = stmt;
+    *has_row = false;
+    if (s->res) {
+        s->row = mysql_fetch_row(s->res);
+        s->lens = s->row ? mysql_fetch_lengths(s->res) : NULL;
+        *has_row = s->row != NULL;
+        return TDO_OK;
+    }
+    if (!s->meta)
+        return TDO_OK;
+    int rc = mysql_stmt_fetch(s->st);
+    if (rc == MYSQL_NO_DATA)
+        return TDO_OK;
+    if (rc == 1)
+        return stmt_error(s, err);
+    if (rc == MYSQL_DATA_TRUNCATED) {
+        /* a value longer than the buffer: grow it and read it again */
+        for (unsigned i = 0; i < s->ncols; i++) {
+            my_col *c = &s->cols[i];
+            if (c->kind != COL_STRING || c->is_null || c->len < c->cap)
+                continue;
+            char *nb = tdo_realloc(c->buf, c->len + 1);
+            if (!nb)
+                return nomem(err);
+            c->buf = nb;
+            c->cap = c->len + 1;
+            s->rbind[i].buffer = nb;
+            s->rbind[i].buffer_length = c->cap;
+            if (mysql_stmt_fetch_column(s->st, &s->rbind[i], i, 0))
+                return stmt_error(s, err);
+        }
+    }
+    *has_row = true;
+    return TDO_OK;
+}
+
+static size_t my_ncols(void *stmt)
+{
+    my_stmt *s = stmt;
+    return s->ncols;
+}
+
+static const char *my_colname(void *stmt, size_t i)
+{
+    my_stmt *s = stmt;
+    MYSQL_RES *r = s->meta ? s->meta : s->res;
+    if (!r || i >= s->ncols)
+        return NULL;
+    return mysql_fetch_fields(r)[i].name;
+}
+
+/* Formats a MYSQL_TIME as ISO text of its kind into c->tbuf. */
+static size_t time_text(my_col *c)
+{
+    const MYSQL_TIME *t = &c->t;
+    char frac[24] = "";
+    if (t->second_part)
+        snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+    if (c->type == MYSQL_TYPE_DATE)
+        return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u",
+                                t->year, t->month, t->day);
+    if (c->type == MYSQL_TYPE_TIME)
+        return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%s%02u:%02u:%02u%s",
+                                t->neg ? "-" : "", t->hour + t->day * 24,
+                                t->minute, t->second, frac);
+    return (size_t)snprintf(
+        c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u %02u:%02u:%02u%s", t->year,
+        t->month, t->day, t->hour, t->minute, t->second, frac);
+}
+
+/* Text of a DECIMAL as an exact decimal, else as text. */
+static tdo_value decimal_or_text(const char *p, size_t len)
+{
+    tdo_decimal dec;
+    tdo_error e2 = TDO_ERROR_INIT;
+    if (!tdo_decimal_parse(p, len, &dec, &e2))
+        return tdo_value_decimal(&dec);
+    tdo_error_release(&e2);
+    return tdo_value_text(p, len);
+}
+
+static tdo_status my_column(void *stmt, size_t i, tdo_value *out,
+                            tdo_error *err)
+{
+    my_stmt *s = stmt;
+    *out = tdo_value_null();
+    if (i >= s->ncols)
+        return TDO_OK;
+    if (s->res) { /* plain query: text */
+        if (!s->row || !s->row[i])
+            return TDO_OK;
+        MYSQL_FIELD *f = &mysql_fetch_fields(s->res)[i];
+        const char *p = s->row[i];
+        size_t len = s->lens[i];
+        if (IS_NUM(f->type) && f->type != MYSQL_TYPE_NEWDECIMAL &&
+            f->type != MYSQL_TYPE_DECIMAL) {
+            if (f->type == MYSQL_TYPE_FLOAT || f->type == MYSQL_TYPE_DOUBLE)
+                *out = tdo_value_double(strtod(p, NULL));
+            else
+                *out = tdo_value_int(strtoll(p, NULL, 10));
+        } else if (f->type == MYSQL_TYPE_NEWDECIMAL) {
+            *out = decimal_or_text(p, len);
+        } else if (f->charsetnr == 63) {
+            *out = tdo_value_blob(p, len);
+        } else {
+            *out = tdo_value_text(p, len);
+        }
+        return TDO_OK;
+    }
+    if (!s->cols)
+        return TDO_OK;
+    my_col *c = &s->cols[i];
+    if (c->is_null)
+        return TDO_OK;
+    switch (c->kind) {
+    case COL_INT:
+        if (c->uns && (uint64_t)c->i > INT64_MAX) {
+            size_t n = (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%" PRIu64,
+                                        (uint64_t)c->i);
+            *out = decimal_or_text(c->tbuf, n);
+        } else {
+            *out = tdo_value_int(c->i);
+        }
+        break;
+    case COL_DOUBLE:
+        *out = tdo_value_double(c->d);
+        break;
+    case COL_TIME:
+        *out = tdo_value_text(c->tbuf, time_text(c));
+        break;
+    case COL_STRING: {
+        size_t len = c->len < c->cap ? c->len : c->cap - 1;
+        if (c->decimal)
+            *out = decimal_or_text(c->buf, len);
+        else if (c->blob)
+            *out = tdo_value_blob(c->buf, len);
+        else
+            *out = tdo_value_text(c->buf, len);
+        break;
+    }
+    }
+    return TDO_OK;
+}
+
+static int64_t my_changes(void *stmt)
+{
+    my_stmt *s = stmt;
+    return s->changes;
+}
+
+static tdo_status my_last_insert_id(void *db, tdo_value *out, tdo_error *err)
+{
+    my_db *d = db;
+    *out = d->last_id ? tdo_value_int(d->last_id) : tdo_value_null();
+    return TDO_OK;
+}
+
+static void my_release(void *stmt)
+{
+    my_stmt *s = stmt;
+    if (!s)
+        return;
+    my_db *d = s->db;
+    if (s->cached && !d->closed) {
+        stmt_free_result(s);
+        if (s->st)
+            mysql_stmt_reset(s->st);
+        s->in_use = false;
+    } else {
+        stmt_destroy(s);
+    }
+    db_unref(d);
+}
+
+static tdo_status my_exec_script(void *db, const char *sql, tdo_error *err)
+{
+    my_db *d = db;
+    tdo_status st = ensure_connected(d, err);
+    if (st)
+        return st;
+    if (mysql_real_query(d->conn, sql, (unsigned long)strlen(sql)))
+        return conn_error(d, err);
+    for (;;) {
+        MYSQL_RES *r = mysql_store_result(d->conn);
+        if (r)
+            mysql_free_result(r);
+        else if (mysql_field_count(d->conn))
+            return conn_error(d, err);
+        int rc = mysql_next_result(d->conn);
+        if (rc < 0)
+            break;
+        if (rc > 0)
+            return conn_error(d, err);
+    }
+    return TDO_OK;
+}
+
+static void my_cancel(void *db)
+{
+    my_db *d = db;
+    if (d->th_started) {
+        d->cancels++;
+        sem_post(&d->sem);
+    }
+}
+
+static bool my_in_transaction(void *db)
+{
+    my_db *d = db;
+    return d->conn && (d->conn->server_status & SERVER_STATUS_IN_TRANS);
+}
+
+static const char *my_server_version(void *db)
+{
+    my_db *d = db;
+    const char *v = d->conn ? mysql_get_server_info(d->conn) : NULL;
+    return v ? v : "";
+}
+
+static uint64_t my_cache_hits(void *db)
+{
+    my_db *d = db;
+    return d->hits;
+}
+
+static const char *const my_schemes[] = {"mysql", "asyncmy", "mariadb", NULL};
+
+const tdo_backend tdo_backend_mysql = {
+    .name = "mysql",
+    .schemes = my_schemes,
+    .dialect = &tdo_dialect_mysql,
+    .connect = my_connect,
+    .close = my_close,
+    .prepare = my_prepare,
+    .execute = my_execute,
+    .step = my_step,
+    .ncols = my_ncols,
+    .colname = my_colname,
+    .column = my_column,
+    .changes = my_changes,
+    .last_insert_id = my_last_insert_id,
+    .release = my_release,
+    .exec_script = my_exec_script,
+    .cancel = my_cancel,
+    .in_transaction = my_in_transaction,
+    .server_version = my_server_version,
+    .cache_hits = my_cache_hits,
+};

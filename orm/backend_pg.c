@@ -1,0 +1,624 @@
+/*
+ * backend_pg.c -- the PostgreSQL driver over libpq: sessions opened from
+ * the parsed URL, server-side prepared statements (named s1, s2 ...) in a
+ * bounded per-session cache keyed by SQL text, parameters sent as text
+ * (bytes in binary), whole results read in text form and decoded by
+ * column type OID, cancellation with PQcancel, and the mapping of
+ * SQLSTATEs to tdo statuses.  A lost connection is reset on the next
+ * statement.
+ */
+#include "tdo_int.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+
+#define CACHE_MAX 64 /* prepared statements kept per session */
+
+/* Type OIDs of pg_type.h (stable across server versions). */
+#define OID_BOOL    16
+#define OID_BYTEA   17
+#define OID_INT8    20
+#define OID_INT2    21
+#define OID_INT4    23
+#define OID_OID     26
+#define OID_FLOAT4  700
+#define OID_FLOAT8  701
+#define OID_NUMERIC 1700
+
+typedef struct pg_cached {
+    char *sql;          /* owned */
+    char name[24];      /* server-side name */
+    uint64_t last_used; /* LRU tick */
+} pg_cached;
+
+/* One session; refcounted by the statements handed out, so that a cursor
+ * outlives close(). */
+typedef struct pg_db {
+    PGconn *conn;
+    PGcancel *cancel; /* for PQcancel, from any thread or a signal handler */
+    int refs;
+    bool closed;
+    pg_cached cache[CACHE_MAX];
+    size_t ncache;
+    uint64_t tick;
+    uint64_t hits;
+    uint64_t next_name;
+} pg_db;
+
+/* One prepared statement handed out by prepare(); it holds its whole
+ * result once executed. */
+typedef struct pg_stmt {
+    pg_db *db;
+    char name[24];         /* "" when not prepared (the unnamed statement) */
+    PGresult *res;         /* result of the execution, or NULL */
+    int row, nrows;        /* current row (-1 before the first) */
+    int64_t changes;       /* rows changed by an INSERT/UPDATE/DELETE */
+    unsigned char **bytes; /* per column: unescaped bytea of the row */
+} pg_stmt;
+
+static tdo_status nomem(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+}
+
+/* Sets err from a libpq message (trailing newlines dropped). */
+static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
+{
+    size_t len = msg ? strlen(msg) : 0;
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        len--;
+    if (!len)
+        return tdo_error_set(err, code, "PostgreSQL error");
+    return tdo_error_set(err, code, "%.*s", (int)len, msg);
+}
+
+/* Maps a failed result (or a failure without one) to a status: class 23
+ * IntegrityError, 57014 Interrupted, the rest (08 lost connections
+ * included) OperationalError; keeps the server's message. */
+static tdo_status result_error(pg_db *d, const PGresult *res, tdo_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    tdo_status code = TDO_ERR_OPERATIONAL;
+    if (state && strncmp(state, "23", 2) == 0)
+        code = TDO_ERR_INTEGRITY;
+    else if (state && strcmp(state, "57014") == 0)
+        code = TDO_ERR_INTERRUPTED;
+    if (!msg && res)
+        msg = PQresultErrorMessage(res);
+    if (!msg || !*msg)
+        msg = PQerrorMessage(d->conn);
+    tdo_status st = set_msg(err, code, msg);
+    if (err && state && strlen(state) == 5)
+        memcpy(err->sqlstate, state, 6);
+    return st;
+}
+
+static void cache_clear(pg_db *d)
+{
+    for (size_t i = 0; i < d->ncache; i++)
+        tdo_free(d->cache[i].sql);
+    d->ncache = 0;
+}
+
+static void db_unref(pg_db *d)
+{
+    if (--d->refs > 0)
+        return;
+    cache_clear(d);
+    PQfreeCancel(d->cancel);
+    PQfinish(d->conn);
+    tdo_free(d);
+}
+
+/* Runs a statement of session setup; true when it worked. */
+static bool exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* Server notices (NOTICE, WARNING) are dropped: the core never prints. */
+static void ignore_notice(void *arg, const char *message)
+{
+}
+
+/* Sets the session up after (re)connecting: UTC, ISO dates, no notice
+ * printing. */
+static tdo_status session_setup(pg_db *d, tdo_error *err)
+{
+    PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
+    if (!exec_ok(d->conn, "SET TIME ZONE 'UTC'; SET DateStyle TO 'ISO, YMD'"))
+        return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
+    PQfreeCancel(d->cancel);
+    d->cancel = PQgetCancel(d->conn);
+    return TDO_OK;
+}
+
+/* URL parameters passed through to libpq as they are. */
+static const char *const pass_keys[] = {
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "application_name",
+    "connect_timeout",
+    "options",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "passfile",
+    "host",
+    "hostaddr",
+    "gssencmode",
+    NULL,
+};
+
+static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
+{
+    *out = NULL;
+    const char *keys[32], *vals[32];
+    size_t n = 0;
+    char port[16];
+    if (dsn->host) {
+        keys[n] = "host";
+        vals[n++] = dsn->host;
+    }
+    if (dsn->port) {
+        snprintf(port, sizeof(port), "%d", dsn->port);
+        keys[n] = "port";
+        vals[n++] = port;
+    }
+    if (dsn->user) {
+        keys[n] = "user";
+        vals[n++] = dsn->user;
+    }
+    if (dsn->password) {
+        keys[n] = "password";
+        vals[n++] = dsn->password;
+    }
+    if (dsn->database) {
+        keys[n] = "dbname";
+        vals[n++] = dsn->database;
+    }
+    for (size_t i = 0; pass_keys[i]; i++) {
+        const char *v = tdo_dsn_param(dsn, pass_keys[i]);
+        if (v) {
+            keys[n] = pass_keys[i];
+            vals[n++] = v;
+        }
+    }
+    /* Tortoise's ssl=true/false */
+    const char *ssl = tdo_dsn_param(dsn, "ssl");
+    if (ssl && !tdo_dsn_param(dsn, "sslmode")) {
+        keys[n] = "sslmode";
+        vals[n++] = (!strcmp(ssl, "false") || !strcmp(ssl, "0") ||
+                     !strcmp(ssl, "disable"))
+                        ? "disable"
+                        : "require";
+    }
+    if (!tdo_dsn_param(dsn, "application_name")) {
+        keys[n] = "application_name";
+        vals[n++] = "testudo";
+    }
+    keys[n] = "client_encoding";
+    vals[n++] = "UTF8";
+    keys[n] = NULL;
+    vals[n] = NULL;
+
+    pg_db *d = tdo_calloc(1, sizeof(*d));
+    if (!d)
+        return nomem(err);
+    d->refs = 1;
+    d->conn = PQconnectdbParams(keys, vals, 0);
+    if (!d->conn) {
+        tdo_free(d);
+        return nomem(err);
+    }
+    tdo_status st = TDO_OK;
+    if (PQstatus(d->conn) != CONNECTION_OK)
+        st = set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
+    else
+        st = session_setup(d, err);
+    if (st) {
+        db_unref(d);
+        return st;
+    }
+    *out = d;
+    return TDO_OK;
+}
+
+static void pg_close(void *db)
+{
+    pg_db *d = db;
+    if (!d)
+        return;
+    d->closed = true;
+    db_unref(d);
+}
+
+/* Makes sure the session is connected: a lost connection is reset (the
+ * server forgot the prepared statements). */
+static tdo_status ensure_connected(pg_db *d, tdo_error *err)
+{
+    if (d->closed)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "the connection is closed");
+    if (PQstatus(d->conn) == CONNECTION_OK)
+        return TDO_OK;
+    cache_clear(d);
+    PQreset(d->conn);
+    if (PQstatus(d->conn) != CONNECTION_OK)
+        return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
+    return session_setup(d, err);
+}
+
+/* Prepares sql as name on the server. */
+static tdo_status server_prepare(pg_db *d, const char *name, const char *sql,
+                                 tdo_error *err)
+{
+    PGresult *r = PQprepare(d->conn, name, sql, 0, NULL);
+    tdo_status st = TDO_OK;
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+        st = result_error(d, r, err);
+    PQclear(r);
+    return st;
+}
+
+static tdo_status pg_prepare(void *db, const char *sql, void **out,
+                             tdo_error *err)
+{
+    pg_db *d = db;
+    *out = NULL;
+    tdo_status st = ensure_connected(d, err);
+    if (st)
+        return st;
+    pg_stmt *s = tdo_calloc(1, sizeof(*s));
+    if (!s)
+        return nomem(err);
+    s->row = -1;
+    for (size_t i = 0; i < d->ncache; i++) {
+        if (strcmp(d->cache[i].sql, sql) == 0) {
+            d->cache[i].last_used = ++d->tick;
+            d->hits++;
+            memcpy(s->name, d->cache[i].name, sizeof(s->name));
+            goto done;
+        }
+    }
+    /* a new cache entry: the least recently used one makes room */
+    size_t slot = d->ncache;
+    if (slot == CACHE_MAX) {
+        slot = 0;
+        for (size_t i = 1; i < d->ncache; i++)
+            if (d->cache[i].last_used < d->cache[slot].last_used)
+                slot = i;
+    }
+    char *key = tdo_strdup(sql);
+    if (!key) {
+        tdo_free(s);
+        return nomem(err);
+    }
+    snprintf(s->name, sizeof(s->name), "s%" PRIu64, ++d->next_name);
+    if ((st = server_prepare(d, s->name, sql, err))) {
+        tdo_free(key);
+        tdo_free(s);
+        return st;
+    }
+    if (slot < d->ncache) {
+        char dealloc[48];
+        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s",
+                 d->cache[slot].name);
+        exec_ok(d->conn, dealloc);
+        tdo_free(d->cache[slot].sql);
+    } else {
+        d->ncache++;
+    }
+    d->cache[slot].sql = key;
+    memcpy(d->cache[slot].name, s->name, sizeof(s->name));
+    d->cache[slot].last_used = ++d->tick;
+done:
+    s->db = d;
+    d->refs++;
+    *out = s;
+    return TDO_OK;
+}
+
+/* Appends the text form of v to sb (NUL terminated); false for NULL. */
+static bool text_param(tdo_sb *sb, const tdo_value *v)
+{
+    char buf[64];
+    size_t n;
+    switch (v->type) {
+    case TDO_NULL:
+        return false;
+    case TDO_BOOL:
+        tdo_sb_adds(sb, v->u.b ? "true" : "false");
+        break;
+    case TDO_INT:
+        tdo_sb_addf(sb, "%" PRId64, v->u.i);
+        break;
+    case TDO_DURATION:
+        tdo_sb_addf(sb, "%" PRId64, v->u.us);
+        break;
+    case TDO_DOUBLE:
+        if (isnan(v->u.d))
+            tdo_sb_adds(sb, "NaN");
+        else if (isinf(v->u.d))
+            tdo_sb_adds(sb, v->u.d > 0 ? "Infinity" : "-Infinity");
+        else
+            tdo_sb_addf(sb, "%.17g", v->u.d);
+        break;
+    case TDO_TEXT:
+    case TDO_UUID:
+    case TDO_JSON:
+    case TDO_BLOB:
+        tdo_sb_add(sb, v->u.s.ptr, v->u.s.len);
+        break;
+    case TDO_DECIMAL:
+        n = tdo_decimal_format(&v->u.dec, buf, sizeof(buf));
+        tdo_sb_add(sb, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+        break;
+    case TDO_DATE:
+    case TDO_TIME:
+    case TDO_DATETIME:
+        n = tdo_datetime_format(&v->u.dt, v->type, ' ', v->type != TDO_DATE,
+                                buf, sizeof(buf));
+        tdo_sb_add(sb, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+        break;
+    }
+    tdo_sb_addc(sb, '\0');
+    return true;
+}
+
+static void free_bytes(pg_stmt *s)
+{
+    if (!s->bytes || !s->res)
+        return;
+    int nf = PQnfields(s->res);
+    for (int i = 0; i < nf; i++) {
+        if (s->bytes[i])
+            PQfreemem(s->bytes[i]);
+        s->bytes[i] = NULL;
+    }
+}
+
+static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
+                             tdo_error *err)
+{
+    pg_stmt *s = stmt;
+    pg_db *d = s->db;
+    if (n > 65535)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "too many parameters (%zu, at most 65535)", n);
+    const char **pv = NULL;
+    int *plen = NULL, *pfmt = NULL;
+    size_t *off = NULL;
+    tdo_sb text = TDO_SB_INIT;
+    tdo_status st = TDO_OK;
+    if (n) {
+        pv = tdo_calloc(n, sizeof(*pv));
+        plen = tdo_calloc(n, sizeof(*plen));
+        pfmt = tdo_calloc(n, sizeof(*pfmt));
+        off = tdo_calloc(n, sizeof(*off));
+        if (!pv || !plen || !pfmt || !off) {
+            st = nomem(err);
+            goto out;
+        }
+    }
+    /* text forms first (the buffer moves as it grows), pointers after */
+    for (size_t i = 0; i < n; i++) {
+        off[i] = text.len;
+        if (params[i].type == TDO_BLOB) {
+            pfmt[i] = 1;
+            plen[i] = (int)params[i].u.s.len;
+        } else if (!text_param(&text, &params[i])) {
+            off[i] = SIZE_MAX;
+        }
+    }
+    if (text.oom) {
+        st = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pfmt[i])
+            pv[i] = params[i].u.s.len ? params[i].u.s.ptr : "";
+        else if (off[i] != SIZE_MAX)
+            pv[i] = text.buf + off[i];
+    }
+    free_bytes(s);
+    PQclear(s->res);
+    s->res = PQexecPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0);
+    s->row = -1;
+    s->nrows = 0;
+    s->changes = 0;
+    ExecStatusType es = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+    if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+        s->nrows = es == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+        const char *cmd = PQcmdStatus(s->res);
+        if (cmd && strncmp(cmd, "SELECT", 6) != 0)
+            s->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+        int nf = PQnfields(s->res);
+        if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes))))
+            st = nomem(err);
+    } else if (es == PGRES_EMPTY_QUERY) {
+        st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "empty statement");
+    } else {
+        st = result_error(d, s->res, err);
+    }
+out:
+    tdo_free(pv);
+    tdo_free(plen);
+    tdo_free(pfmt);
+    tdo_free(off);
+    tdo_sb_release(&text);
+    return st;
+}
+
+static tdo_status pg_step(void *stmt, bool *has_row, tdo_error *err)
+{
+    pg_stmt *s = stmt;
+    free_bytes(s);
+    if (s->row < s->nrows)
+        s->row++;
+    *has_row = s->row < s->nrows;
+    return TDO_OK;
+}
+
+static size_t pg_ncols(void *stmt)
+{
+    pg_stmt *s = stmt;
+    return s->res ? (size_t)PQnfields(s->res) : 0;
+}
+
+static const char *pg_colname(void *stmt, size_t i)
+{
+    pg_stmt *s = stmt;
+    return s->res ? PQfname(s->res, (int)i) : NULL;
+}
+
+static tdo_status pg_column(void *stmt, size_t i, tdo_value *out,
+                            tdo_error *err)
+{
+    pg_stmt *s = stmt;
+    int c = (int)i;
+    *out = tdo_value_null();
+    if (!s->res || s->row < 0 || s->row >= s->nrows || c >= PQnfields(s->res) ||
+        PQgetisnull(s->res, s->row, c))
+        return TDO_OK;
+    const char *p = PQgetvalue(s->res, s->row, c);
+    size_t len = (size_t)PQgetlength(s->res, s->row, c);
+    char *end;
+    switch (PQftype(s->res, c)) {
+    case OID_BOOL:
+        *out = tdo_value_bool(p[0] == 't');
+        return TDO_OK;
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+        *out = tdo_value_int(strtoll(p, &end, 10));
+        return TDO_OK;
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        *out = tdo_value_double(strtod(p, &end));
+        return TDO_OK;
+    case OID_NUMERIC: {
+        tdo_decimal dec;
+        tdo_error e2 = TDO_ERROR_INIT;
+        if (!tdo_decimal_parse(p, len, &dec, &e2)) {
+            *out = tdo_value_decimal(&dec);
+            return TDO_OK;
+        }
+        tdo_error_release(&e2); /* NaN, or too many digits: as text */
+        *out = tdo_value_text(p, len);
+        return TDO_OK;
+    }
+    case OID_BYTEA: {
+        size_t blen = 0;
+        if (s->bytes[c])
+            PQfreemem(s->bytes[c]);
+        s->bytes[c] = PQunescapeBytea((const unsigned char *)p, &blen);
+        if (!s->bytes[c])
+            return nomem(err);
+        *out = tdo_value_blob(s->bytes[c], blen);
+        return TDO_OK;
+    }
+    default:
+        *out = tdo_value_text(p, len);
+        return TDO_OK;
+    }
+}
+
+static int64_t pg_changes(void *stmt)
+{
+    pg_stmt *s = stmt;
+    return s->changes;
+}
+
+static void pg_release(void *stmt)
+{
+    pg_stmt *s = stmt;
+    if (!s)
+        return;
+    free_bytes(s);
+    tdo_free(s->bytes);
+    PQclear(s->res);
+    pg_db *d = s->db;
+    tdo_free(s);
+    db_unref(d);
+}
+
+static tdo_status pg_exec_script(void *db, const char *sql, tdo_error *err)
+{
+    pg_db *d = db;
+    tdo_status st = ensure_connected(d, err);
+    if (st)
+        return st;
+    PGresult *r = PQexec(d->conn, sql);
+    ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
+        es != PGRES_EMPTY_QUERY)
+        st = result_error(d, r, err);
+    PQclear(r);
+    return st;
+}
+
+static void pg_cancel(void *db)
+{
+    pg_db *d = db;
+    char errbuf[256];
+    if (d->cancel)
+        PQcancel(d->cancel, errbuf, (int)sizeof(errbuf));
+}
+
+static bool pg_in_transaction(void *db)
+{
+    pg_db *d = db;
+    PGTransactionStatusType ts = PQtransactionStatus(d->conn);
+    return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
+           ts == PQTRANS_ACTIVE;
+}
+
+static const char *pg_server_version(void *db)
+{
+    pg_db *d = db;
+    const char *v = PQparameterStatus(d->conn, "server_version");
+    return v ? v : "";
+}
+
+static uint64_t pg_cache_hits(void *db)
+{
+    pg_db *d = db;
+    return d->hits;
+}
+
+static const char *const pg_schemes[] = {"postgres", "postgresql", "asyncpg",
+                                         "psycopg", NULL};
+
+const tdo_backend tdo_backend_pg = {
+    .name = "postgres",
+    .schemes = pg_schemes,
+    .dialect = &tdo_dialect_postgres,
+    .connect = pg_connect,
+    .close = pg_close,
+    .prepare = pg_prepare,
+    .execute = pg_execute,
+    .step = pg_step,
+    .ncols = pg_ncols,
+    .colname = pg_colname,
+    .column = pg_column,
+    .changes = pg_changes,
+    .last_insert_id = NULL, /* INSERT ... RETURNING */
+    .release = pg_release,
+    .exec_script = pg_exec_script,
+    .cancel = pg_cancel,
+    .in_transaction = pg_in_transaction,
+    .server_version = pg_server_version,
+    .cache_hits = pg_cache_hits,
+};

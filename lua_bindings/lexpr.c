@@ -1,0 +1,427 @@
+/*
+ * lexpr.c -- orm.Q (filter trees: | & ~, structural ==) and orm.F
+ * (field expressions: + - * / and unary minus).
+ */
+#include "ltdo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lq {
+    tdo_qnode *q; /* one reference; NULL after __gc */
+} lq;
+
+typedef struct lf {
+    tdo_expr *e; /* one reference; NULL after __gc */
+} lf;
+
+/* ------------------------------------------------------------------ */
+/* Q                                                                   */
+/* ------------------------------------------------------------------ */
+
+static lq *push_q(lua_State *L)
+{
+    lq *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->q = NULL;
+    luaL_setmetatable(L, LTDO_Q);
+    return u;
+}
+
+tdo_qnode *ltdo_toq(lua_State *L, int idx)
+{
+    lq *u = lua_type(L, idx) == LUA_TUSERDATA ? luaL_testudata(L, idx, LTDO_Q)
+                                              : NULL;
+    return u ? u->q : NULL;
+}
+
+static int q_gc(lua_State *L)
+{
+    lq *u = luaL_checkudata(L, 1, LTDO_Q);
+    tdo_qnode_free(u->q);
+    u->q = NULL;
+    return 0;
+}
+
+static int oom(lua_State *L)
+{
+    return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+}
+
+/* Pushes a new Q holding op(a, b) (b NULL for NOT). */
+static void push_combined(lua_State *L, char op, tdo_qnode *a, tdo_qnode *b)
+{
+    lq *u = push_q(L);
+    tdo_qnode_ref(a);
+    tdo_qnode_ref(b);
+    u->q = op == '&'   ? tdo_q_and(a, b)
+           : op == '|' ? tdo_q_or(a, b)
+                       : tdo_q_not(a);
+    if (u->q == NULL)
+        oom(L);
+}
+
+static int q_binop(lua_State *L, char op)
+{
+    tdo_qnode *a = ltdo_toq(L, 1), *b = ltdo_toq(L, 2);
+    if (!a || !b)
+        return ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                          "%s operation requires a "
+                          "Q node",
+                          op == '&' ? "AND" : "OR");
+    push_combined(L, op, a, b);
+    return 1;
+}
+
+static int q_band(lua_State *L)
+{
+    return q_binop(L, '&');
+}
+
+static int q_bor(lua_State *L)
+{
+    return q_binop(L, '|');
+}
+
+static int q_bnot(lua_State *L)
+{
+    tdo_qnode *a = ltdo_toq(L, 1);
+    if (!a)
+        return ltdo_raise(L, TDO_ERR_OPERATIONAL, "NOT requires a Q node");
+    push_combined(L, '~', a, NULL);
+    return 1;
+}
+
+static int q_eq(lua_State *L)
+{
+    tdo_qnode *a = ltdo_toq(L, 1), *b = ltdo_toq(L, 2);
+    lua_pushboolean(L, a && b && tdo_qnode_equal(a, b));
+    return 1;
+}
+
+static int q_tostring(lua_State *L)
+{
+    tdo_qnode *a = ltdo_toq(L, 1);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_sb_adds(&sb, "<Q: ");
+    tdo_qnode_format(&sb, a);
+    tdo_sb_addc(&sb, '>');
+    lua_pushlstring(L, sb.buf, sb.len);
+    tdo_sb_release(&sb);
+    return 1;
+}
+
+/* Pushes a Q for one lookup key = value (value at vidx). */
+static void push_lookup(lua_State *L, const char *key, int vidx)
+{
+    tdo_expr *e = ltdo_tof(L, vidx);
+    lq *u;
+    tdo_value v;
+    if (e) {
+        u = push_q(L);
+        u->q = tdo_q_lookup_expr(key, tdo_expr_ref(e));
+        if (u->q == NULL)
+            oom(L);
+        return;
+    }
+    if (ltdo_toq(L, vidx))
+        ltdo_raise(L, TDO_ERR_PARAMS,
+                   "a Q object cannot be the value of "
+                   "lookup '%s'",
+                   key);
+    if (lua_type(L, vidx) == LUA_TTABLE && !ltdo_instance_model(L, vidx)) {
+        /* in / not_in / range: the array part */
+        size_t n = lua_rawlen(L, vidx);
+        tdo_value *vals =
+            lua_newuserdatauv(L, (n ? n : 1) * sizeof(tdo_value), 0);
+        int anchor = lua_gettop(L);
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, vidx, (lua_Integer)i + 1);
+            if (!ltdo_to_value(L, -1, &vals[i]))
+                ltdo_raise(L, TDO_ERR_PARAMS,
+                           "bad value in the list of lookup '%s' (a %s)", key,
+                           luaL_typename(L, -1));
+            /* strings stay anchored by the list table */
+            lua_pop(L, 1);
+        }
+        u = push_q(L);
+        u->q = tdo_q_lookup(key, vals, n);
+        if (u->q == NULL)
+            oom(L);
+        lua_remove(L, anchor);
+        return;
+    }
+    if (lua_type(L, vidx) == LUA_TTABLE)
+        lua_pop(L, 1); /* the model pushed by ltdo_instance_model */
+    if (!ltdo_to_value(L, vidx, &v))
+        ltdo_raise(L, TDO_ERR_PARAMS, "bad value for lookup '%s' (a %s)", key,
+                   luaL_typename(L, vidx));
+    u = push_q(L);
+    u->q = tdo_q_lookup(key, &v, 1);
+    if (u->q == NULL)
+        oom(L);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
+{
+    luaL_checkstack(L, 40, "testudo");
+    idx = lua_absindex(L, idx);
+    char join = '&';
+    if (lua_isnoneornil(L, idx)) {
+        lq *u = push_q(L);
+        u->q = tdo_q_empty();
+        if (!u->q)
+            oom(L);
+        return u->q;
+    }
+    if (ltdo_toq(L, idx)) {
+        lua_pushvalue(L, idx);
+        return ltdo_toq(L, -1);
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (honour_join) {
+        lua_getfield(L, idx, "join_type");
+        if (!lua_isnil(L, -1)) {
+            const char *jt = lua_tostring(L, -1);
+            if (jt && (strcmp(jt, "OR") == 0 || strcmp(jt, "or") == 0))
+                join = '|';
+            else if (!jt || (strcmp(jt, "AND") && strcmp(jt, "and")))
+                ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                           "join_type must be AND or OR");
+        }
+        lua_pop(L, 1);
+    }
+    /* the lookup keys, sorted for a stable SQL text */
+    size_t nkeys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            if (!(honour_join && strcmp(lua_tostring(L, -1), "join_type") == 0))
+                nkeys++;
+        } else if (lua_type(L, -1) != LUA_TNUMBER)
+            ltdo_raise(L, TDO_ERR_PARAMS, "bad filter key (a %s)",
+                       luaL_typename(L, -1));
+    }
+    const char **keys =
+        lua_newuserdatauv(L, (nkeys ? nkeys : 1) * sizeof(char *), 0);
+    int keys_idx = lua_gettop(L);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING &&
+            !(honour_join && strcmp(lua_tostring(L, -1), "join_type") == 0) &&
+            k < nkeys)
+            keys[k++] = lua_tostring(L, -1); /* anchored by the table */
+    }
+    nkeys = k;
+    qsort(keys, nkeys, sizeof *keys, cmp_keys);
+
+    /* kwargs first, joined by join, then the positional Q children */
+    lq *acc = push_q(L);
+    int acc_idx = lua_gettop(L);
+    for (size_t i = 0; i < nkeys; i++) {
+        lua_getfield(L, idx, keys[i]);
+        push_lookup(L, keys[i], lua_gettop(L));
+        tdo_qnode *piece = ltdo_toq(L, -1);
+        tdo_qnode *old = acc->q;
+        acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(piece))
+                             : tdo_q_or(old, tdo_qnode_ref(piece));
+        if (!acc->q)
+            oom(L);
+        lua_pop(L, 2);
+    }
+    size_t n = lua_rawlen(L, idx);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        tdo_qnode *child = ltdo_toq(L, -1);
+        if (!child)
+            ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                       "All ordered arguments must be Q nodes (argument %d is "
+                       "a %s)",
+                       (int)i, luaL_typename(L, -1));
+        tdo_qnode *old = acc->q;
+        acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(child))
+                             : tdo_q_or(old, tdo_qnode_ref(child));
+        if (!acc->q)
+            oom(L);
+        lua_pop(L, 1);
+    }
+    if (acc->q == NULL && (acc->q = tdo_q_empty()) == NULL)
+        oom(L);
+    lua_remove(L, keys_idx);
+    (void)acc_idx;
+    return acc->q;
+}
+
+static int l_Q(lua_State *L)
+{
+    if (lua_gettop(L) > 1 ||
+        (!lua_isnoneornil(L, 1) && !lua_istable(L, 1) && !ltdo_toq(L, 1))) {
+        /* Q(q1, q2, ...) positional form */
+        int n = lua_gettop(L);
+        lua_createtable(L, n, 0);
+        for (int i = 1; i <= n; i++) {
+            if (lua_istable(L, i) && !ltdo_toq(L, i)) {
+                /* a trailing options table */
+                lua_pushnil(L);
+                while (lua_next(L, i)) {
+                    lua_pushvalue(L, -2);
+                    lua_insert(L, -2);
+                    lua_settable(L, n + 1);
+                }
+            } else {
+                lua_pushvalue(L, i);
+                lua_rawseti(L, n + 1, i);
+            }
+        }
+        ltdo_build_q(L, n + 1, true);
+        return 1;
+    }
+    ltdo_build_q(L, 1, true);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* F                                                                   */
+/* ------------------------------------------------------------------ */
+
+static lf *push_f(lua_State *L)
+{
+    lf *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->e = NULL;
+    luaL_setmetatable(L, LTDO_F);
+    return u;
+}
+
+tdo_expr *ltdo_tof(lua_State *L, int idx)
+{
+    lf *u = lua_type(L, idx) == LUA_TUSERDATA ? luaL_testudata(L, idx, LTDO_F)
+                                              : NULL;
+    return u ? u->e : NULL;
+}
+
+static int f_gc(lua_State *L)
+{
+    lf *u = luaL_checkudata(L, 1, LTDO_F);
+    tdo_expr_free(u->e);
+    u->e = NULL;
+    return 0;
+}
+
+static int l_F(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lf *u = push_f(L);
+    u->e = tdo_expr_field(name);
+    if (!u->e)
+        oom(L);
+    return 1;
+}
+
+/* Returns a new reference to an expression for the operand at idx. */
+static tdo_expr *operand(lua_State *L, int idx)
+{
+    tdo_expr *e = ltdo_tof(L, idx);
+    if (e)
+        return tdo_expr_ref(e);
+    tdo_value v;
+    if (!ltdo_to_value(L, idx, &v) || v.type == TDO_NULL)
+        ltdo_raise(L, TDO_ERR_PARAMS,
+                   "attempt to perform arithmetic on an F expression and a %s",
+                   luaL_typename(L, idx));
+    e = tdo_expr_value(&v);
+    if (!e)
+        oom(L);
+    return e;
+}
+
+static int f_arith(lua_State *L, char op)
+{
+    lf *u = push_f(L);
+    tdo_expr *a = operand(L, 1);
+    /* a is owned here: keep it in the result box while converting b */
+    u->e = a;
+    tdo_expr *b = operand(L, 2);
+    u->e = tdo_expr_binop(op, a, b);
+    if (!u->e)
+        oom(L);
+    return 1;
+}
+
+static int f_add(lua_State *L)
+{
+    return f_arith(L, '+');
+}
+static int f_sub(lua_State *L)
+{
+    return f_arith(L, '-');
+}
+static int f_mul(lua_State *L)
+{
+    return f_arith(L, '*');
+}
+static int f_div(lua_State *L)
+{
+    return f_arith(L, '/');
+}
+
+static int f_unm(lua_State *L)
+{
+    lf *u = push_f(L);
+    u->e = tdo_expr_neg(operand(L, 1));
+    if (!u->e)
+        oom(L);
+    return 1;
+}
+
+static int f_tostring(lua_State *L)
+{
+    tdo_expr *e = ltdo_tof(L, 1);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_expr_format(&sb, e);
+    lua_pushlstring(L, sb.buf, sb.len);
+    tdo_sb_release(&sb);
+    return 1;
+}
+
+static const luaL_Reg q_metameth[] = {
+    {"__gc", q_gc},
+    {"__close", q_gc},
+    {"__band", q_band},
+    {"__bor", q_bor},
+    {"__bnot", q_bnot},
+    {"__eq", q_eq},
+    {"__tostring", q_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg f_metameth[] = {
+    {"__gc", f_gc},   {"__close", f_gc},          {"__add", f_add},
+    {"__sub", f_sub}, {"__mul", f_mul},           {"__div", f_div},
+    {"__unm", f_unm}, {"__tostring", f_tostring}, {NULL, NULL},
+};
+
+void ltdo_open_expr(lua_State *L, int orm_idx)
+{
+    orm_idx = lua_absindex(L, orm_idx);
+    luaL_newmetatable(L, LTDO_Q);
+    luaL_setfuncs(L, q_metameth, 0);
+    lua_pushliteral(L, "Q");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, LTDO_F);
+    luaL_setfuncs(L, f_metameth, 0);
+    lua_pushliteral(L, "F");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_Q);
+    lua_setfield(L, orm_idx, "Q");
+    lua_pushcfunction(L, l_F);
+    lua_setfield(L, orm_idx, "F");
+}

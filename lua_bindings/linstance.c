@@ -1,0 +1,903 @@
+/*
+ * linstance.c -- model instances: Lua tables whose metatable is their
+ * model.  Metamethods (__index for pk and relations, __newindex, __eq,
+ * __tostring), construction with defaults, save (insert or update),
+ * delete, bulk_create, raw(), and decoding rows into instances.
+ *
+ * Whether an instance is stored in the database is kept in the weak
+ * state table "saved"; related objects assigned or loaded through a
+ * foreign key are cached in the weak table "related".
+ */
+#include "ltdo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ltdo_push_saved(lua_State *L)
+{
+    ltdo_state_get(L, "saved");
+}
+
+static void set_saved(lua_State *L, int t, bool saved)
+{
+    t = lua_absindex(L, t);
+    ltdo_push_saved(L);
+    lua_pushvalue(L, t);
+    if (saved)
+        lua_pushboolean(L, 1);
+    else
+        lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+static bool is_saved(lua_State *L, int t)
+{
+    t = lua_absindex(L, t);
+    ltdo_push_saved(L);
+    lua_pushvalue(L, t);
+    lua_rawget(L, -2);
+    bool r = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return r;
+}
+
+/* Pushes related[t] (creating it when create), or nil. */
+static void push_related(lua_State *L, int t, bool create)
+{
+    t = lua_absindex(L, t);
+    ltdo_state_get(L, "related");
+    lua_pushvalue(L, t);
+    if (lua_rawget(L, -2) == LUA_TNIL && create) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, t);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+}
+
+/* Returns the model table's raw string field k (pushing nothing). */
+static const char *raw_str(lua_State *L, int model, const char *k)
+{
+    lua_pushstring(L, k);
+    lua_rawget(L, model);
+    const char *s = lua_tostring(L, -1); /* anchored by the model table */
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Pushes the primary key value of instance t (model at model idx). */
+static void push_pk(lua_State *L, int t, int model)
+{
+    const char *pk = raw_str(L, model, "__pk");
+    if (pk)
+        lua_getfield(L, t, pk);
+    else
+        lua_pushnil(L);
+}
+
+int ltdo_inst_index(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    /* 1 = instance, 2 = key */
+    if (!lua_getmetatable(L, 1))
+        return 0;
+    int model = lua_gettop(L);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        if (strcmp(k, "pk") == 0) {
+            const char *pk = raw_str(L, model, "__pk");
+            if (pk == NULL)
+                return 0;
+            lua_pushstring(L, pk);
+            lua_rawget(L, 1);
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, model) != LUA_TNIL)
+            return 1;
+        lua_pop(L, 1);
+        /* a relation: customer -> the related instance */
+        lua_pushliteral(L, "__fk");
+        if (lua_rawget(L, model) == LUA_TTABLE) {
+            lua_pushvalue(L, 2);
+            if (lua_rawget(L, -2) == LUA_TSTRING) {
+                int attr = lua_gettop(L);
+                lua_pushvalue(L, attr);
+                lua_rawget(L, 1); /* the id */
+                int id = lua_gettop(L);
+                if (lua_isnil(L, id))
+                    return 1;
+                push_related(L, 1, false);
+                if (lua_istable(L, -1)) {
+                    lua_pushvalue(L, 2);
+                    lua_rawget(L, -2);
+                    if (lua_istable(L, -1)) {
+                        lua_getfield(L, -1, "pk");
+                        if (lua_compare(L, -1, id, LUA_OPEQ)) {
+                            lua_pop(L, 1);
+                            return 1;
+                        }
+                        lua_pop(L, 1);
+                    }
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+                /* load it: RelatedModel:get_or_none{pk = id} */
+                tdo_model *m = ltdo_tomodel(L, model);
+                const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
+                if (f == NULL)
+                    return 0;
+                ltdo_resolve(L);
+                if (f->related_model == NULL)
+                    return 0;
+                ltdo_push_model(L, f->related_model);
+                if (!lua_istable(L, -1))
+                    return 0;
+                lua_getfield(L, -1, "get_or_none");
+                lua_insert(L, -2);
+                lua_createtable(L, 0, 1);
+                lua_pushvalue(L, id);
+                lua_setfield(L, -2, "pk");
+                lua_call(L, 2, 1);
+                if (!lua_isnil(L, -1)) {
+                    push_related(L, 1, true);
+                    lua_pushvalue(L, 2);
+                    lua_pushvalue(L, -3);
+                    lua_rawset(L, -3);
+                    lua_pop(L, 1);
+                }
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    /* methods of orm.Model through the model's metatable */
+    lua_pushvalue(L, 2);
+    lua_gettable(L, model);
+    return 1;
+}
+
+/* Stores v (at vidx) as attribute k of instance t; relations take an
+ * instance (its pk is stored under <name>_id) or an id. */
+static void set_attr(lua_State *L, int t, const char *k, int vidx)
+{
+    luaL_checkstack(L, 40, "testudo");
+    t = lua_absindex(L, t);
+    vidx = lua_absindex(L, vidx);
+    lua_getmetatable(L, t);
+    int model = lua_gettop(L);
+    if (strcmp(k, "pk") == 0) {
+        const char *pk = raw_str(L, model, "__pk");
+        if (pk) {
+            lua_pushvalue(L, vidx);
+            lua_setfield(L, t, pk);
+        }
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushliteral(L, "__fk");
+    if (lua_rawget(L, model) == LUA_TTABLE) {
+        lua_pushstring(L, k);
+        if (lua_rawget(L, -2) == LUA_TSTRING) {
+            int attr = lua_gettop(L);
+            push_related(L, t, true);
+            int rel = lua_gettop(L);
+            lua_pushstring(L, k);
+            if (ltdo_instance_model(L, vidx)) {
+                lua_pop(L, 1);
+                lua_getfield(L, vidx, "pk");
+                if (lua_isnil(L, -1))
+                    ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                               "You should first call .save() on %s before "
+                               "referring to it",
+                               luaL_tolstring(L, vidx, NULL));
+                lua_pushvalue(L, attr);
+                lua_insert(L, -2);
+                lua_rawset(L, t);
+                lua_pushvalue(L, vidx);
+            } else {
+                lua_pushvalue(L, attr);
+                if (ltdo_isnull(L, vidx))
+                    lua_pushnil(L);
+                else
+                    lua_pushvalue(L, vidx);
+                lua_rawset(L, t);
+                lua_pushnil(L);
+            }
+            lua_rawset(L, rel);
+            lua_settop(L, model - 1);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    lua_pushstring(L, k);
+    lua_pushvalue(L, vidx);
+    lua_rawset(L, t);
+}
+
+int ltdo_inst_newindex(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        set_attr(L, 1, lua_tostring(L, 2), 3);
+        return 0;
+    }
+    lua_rawset(L, 1);
+    return 0;
+}
+
+int ltdo_inst_eq(lua_State *L)
+{
+    if (!lua_istable(L, 1) || !lua_istable(L, 2) || !lua_getmetatable(L, 1) ||
+        !lua_getmetatable(L, 2) || !lua_rawequal(L, -1, -2)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    int model = lua_gettop(L);
+    push_pk(L, 1, model);
+    push_pk(L, 2, model);
+    lua_pushboolean(L, !lua_isnil(L, -1) && lua_compare(L, -1, -2, LUA_OPEQ));
+    return 1;
+}
+
+int ltdo_inst_repr(lua_State *L)
+{
+    if (!lua_getmetatable(L, 1))
+        return luaL_tolstring(L, 1, NULL), 1;
+    int model = lua_gettop(L);
+    const char *name = raw_str(L, model, "__name");
+    push_pk(L, 1, model);
+    if (lua_isnil(L, -1))
+        lua_pushfstring(L, "<%s>", name ? name : "?");
+    else
+        lua_pushfstring(L, "<%s: %s>", name ? name : "?",
+                        luaL_tolstring(L, -1, NULL));
+    return 1;
+}
+
+int ltdo_inst_tostring(lua_State *L)
+{
+    return ltdo_inst_repr(L);
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Pushes _meta.fields_map[name] of the model at model (or nil). */
+static void push_field_object(lua_State *L, int model, const char *name)
+{
+    lua_getfield(L, model, "_meta");
+    lua_getfield(L, -1, "fields_map");
+    lua_getfield(L, -1, name);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
+/* Converts attribute attr of t to f's canonical value and stores it back
+ * (JSON values are kept as given). */
+static void canonicalize(lua_State *L, int t, const tdo_field *f,
+                         const char *attr, ltdo_vals *vb)
+{
+    lua_getfield(L, t, attr);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    tdo_value *v = ltdo_field_value(L, -1, f, vb, false);
+    if (f->type != TDO_F_JSON) {
+        ltdo_push_value(L, v);
+        lua_setfield(L, t, attr);
+    }
+    lua_pop(L, 1);
+}
+
+/* Applies the defaults of the fields missing from t. */
+static void apply_defaults(lua_State *L, int t, int model, tdo_model *m)
+{
+    size_t n = tdo_model_nfields(m);
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!(f->flags & TDO_FIELD_HAS_DEFAULT) || f->type == TDO_F_M2M)
+            continue;
+        const char *attr = ltdo_field_attr(L, f);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, t) != LUA_TNIL) {
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_pop(L, 1);
+        push_field_object(L, model, f->name);
+        lua_getfield(L, -1, "default");
+        lua_remove(L, -2);
+        if (lua_isfunction(L, -1)) {
+            if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+                lua_error(L);
+        } else if (lua_isnil(L, -1) && (f->flags & TDO_FIELD_CONST_DEFAULT)) {
+            lua_pop(L, 1);
+            ltdo_push_value(L, &f->default_value);
+        }
+        if (ltdo_isnull(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+        }
+        lua_setfield(L, t, attr);
+        lua_pop(L, 1);
+    }
+}
+
+/* Raises a FieldError for an unknown attribute k of m. */
+static int unknown_field(lua_State *L, tdo_model *m, const char *k)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_model_field_error(m, k, &err);
+    return ltdo_error(L, &err);
+}
+
+/* Sets the keys of the table kw on instance t, checking the names. */
+static void set_kwargs(lua_State *L, int t, tdo_model *m, int kw)
+{
+    lua_pushnil(L);
+    while (lua_next(L, kw)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS, "field names must be strings");
+        const char *k = lua_tostring(L, -2);
+        const tdo_field *f = ltdo_field_by_attr(m, k);
+        if (f == NULL)
+            unknown_field(L, m, k);
+        if (f->type == TDO_F_M2M)
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "You can't set m2m relations through init, use "
+                       "%s.add()",
+                       k);
+        set_attr(L, t, k, -1);
+        lua_pop(L, 1);
+    }
+}
+
+/* Model{...}: a new unsaved instance with defaults applied. */
+int ltdo_inst_new(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    if (tdo_model_abstract(m))
+        return ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                          "model '%s' is abstract: it has no instances",
+                          tdo_model_name(m));
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_createtable(L, 0, (int)tdo_model_nfields(m));
+    int t = 3;
+    lua_pushvalue(L, 1);
+    lua_setmetatable(L, t);
+    if (!lua_isnil(L, 2))
+        set_kwargs(L, t, m, 2);
+    apply_defaults(L, t, 1, m);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (f->type == TDO_F_M2M)
+            continue;
+        const char *attr = ltdo_field_attr(L, f);
+        canonicalize(L, t, f, attr, vb);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, t);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Saving                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Runs the Lua validators of field f on the value at vidx. */
+static void run_validators(lua_State *L, int model, const tdo_field *f,
+                           int vidx)
+{
+    vidx = lua_absindex(L, vidx);
+    push_field_object(L, model, f->name);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "validators");
+    if (!lua_istable(L, -1) || lua_isnil(L, vidx)) {
+        lua_pop(L, 2);
+        return;
+    }
+    int vl = lua_gettop(L);
+    size_t n = lua_rawlen(L, vl);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, vl, (lua_Integer)i);
+        lua_pushvalue(L, vidx);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            const char *msg = ltdo_error_message(L, -1);
+            ltdo_raise(L, TDO_ERR_VALIDATION, "%s: %s", f->name, msg);
+        }
+    }
+    lua_pop(L, 2);
+}
+
+/* Prepares instance t for writing: auto_now values, canonical values
+ * (stored back), validation.  Appends the fields to fields[] (capacity
+ * nfields of the model) and their values to vb; returns the count.
+ * only_idx: a list of attribute names (update_fields), or 0. */
+static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
+                          bool creating, int only_idx, const tdo_field **fields,
+                          ltdo_vals *vb, const tdo_datetime *now)
+{
+    size_t n = tdo_model_nfields(m), k = 0;
+    const tdo_field *pk = tdo_model_pk(m);
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (f->type == TDO_F_M2M)
+            continue;
+        int top = lua_gettop(L);
+        const char *attr = ltdo_field_attr(L, f);
+        if (only_idx) {
+            bool listed = false;
+            size_t nl = lua_rawlen(L, only_idx);
+            for (size_t j = 1; j <= nl && !listed; j++) {
+                lua_rawgeti(L, only_idx, (lua_Integer)j);
+                const char *s = lua_tostring(L, -1);
+                listed = s && (strcmp(s, attr) == 0 || strcmp(s, f->name) == 0);
+                lua_pop(L, 1);
+            }
+            if (!listed) {
+                lua_settop(L, top);
+                continue;
+            }
+        }
+        if ((f->flags & TDO_FIELD_AUTO_NOW) ||
+            ((f->flags & TDO_FIELD_AUTO_NOW_ADD) && creating)) {
+            lua_getfield(L, t, attr);
+            bool missing = lua_isnil(L, -1);
+            lua_pop(L, 1);
+            if ((f->flags & TDO_FIELD_AUTO_NOW) || missing) {
+                ltdo_push_datetime(L, now,
+                                   f->type == TDO_F_DATE   ? TDO_DATE
+                                   : f->type == TDO_F_TIME ? TDO_TIME
+                                                           : TDO_DATETIME);
+                lua_setfield(L, t, attr);
+            }
+        }
+        lua_getfield(L, t, attr);
+        if (f == pk) {
+            if (!creating ||
+                (lua_isnil(L, -1) && (f->flags & TDO_FIELD_GENERATED))) {
+                lua_settop(L, top);
+                continue;
+            }
+        }
+        tdo_value *v = ltdo_field_value(L, -1, f, vb, true);
+        if (f->type != TDO_F_JSON) {
+            ltdo_push_value(L, v);
+            lua_replace(L, -2);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, t, attr);
+        }
+        run_validators(L, model, f, -1);
+        fields[k++] = f;
+        lua_settop(L, top);
+    }
+    return k;
+}
+
+static bool use_tz(lua_State *L)
+{
+    return tdo_ctx_use_tz(ltdo_ctx(L)->ctx);
+}
+
+/* Checks that the value at idx is an instance and returns its model
+ * (pushed). */
+static tdo_model *check_instance(lua_State *L, int idx)
+{
+    tdo_model *m = ltdo_instance_model(L, idx);
+    if (m == NULL)
+        luaL_typeerror(L, idx, "model instance");
+    return m;
+}
+
+/* Pushes a value array for the pk and returns its slot. */
+static tdo_value *pk_slot(lua_State *L, ltdo_vals **out)
+{
+    ltdo_vals *vb = ltdo_vals_new(L);
+    *out = vb;
+    return ltdo_vals_add(L, vb);
+}
+
+/* obj:save{update_fields=, force_create=, force_update=} */
+static int inst_save(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 2);
+    tdo_model *m = check_instance(L, 1);
+    int model = 3;
+    bool force_create = false, force_update = false;
+    int only = 0;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "update_fields");
+        if (lua_istable(L, -1)) {
+            only = lua_gettop(L);
+            size_t nl = lua_rawlen(L, only);
+            for (size_t j = 1; j <= nl; j++) {
+                lua_rawgeti(L, only, (lua_Integer)j);
+                const char *s = lua_tostring(L, -1);
+                if (!s || !ltdo_field_by_attr(m, s))
+                    unknown_field(L, m, s ? s : "?");
+                lua_pop(L, 1);
+            }
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, 2, "force_create");
+        force_create = lua_toboolean(L, -1);
+        lua_getfield(L, 2, "force_update");
+        force_update = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    bool creating = force_create || (!is_saved(L, 1) && !force_update);
+    if (creating)
+        only = 0;
+    size_t n = tdo_model_nfields(m);
+    const tdo_field **fields =
+        lua_newuserdatauv(L, (n ? n : 1) * sizeof(*fields), 0);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    tdo_datetime now;
+    tdo_datetime_now(use_tz(L), &now);
+    size_t k = prepare_row(L, 1, model, m, creating, only, fields, vb, &now);
+    tdo_error err = TDO_ERROR_INIT;
+    const tdo_field *pkf = tdo_model_pk(m);
+    if (creating) {
+        ltdo_vals *pkb;
+        tdo_value *pk = pk_slot(L, &pkb);
+        if (tdo_insert(conn, m, fields, k, vb->v, 1, false, pk, &err))
+            return ltdo_error(L, &err);
+        if (pkf && pk->type != TDO_NULL) {
+            ltdo_field_attr(L, pkf);
+            ltdo_push_value(L, pk);
+            lua_rawset(L, 1);
+        }
+        set_saved(L, 1, true);
+        return 0;
+    }
+    if (k == 0)
+        return 0;
+    ltdo_vals *pkb;
+    tdo_value *pk = pk_slot(L, &pkb);
+    (void)pk;
+    lua_getfield(L, 1, "pk");
+    if (lua_isnil(L, -1))
+        return ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                          "cannot update an instance without a primary key");
+    tdo_value *pkv = ltdo_field_value(L, -1, pkf, pkb, false);
+    int64_t changed = 0;
+    if (tdo_update_pk(conn, m, fields, vb->v, k, pkv, &changed, &err))
+        return ltdo_error(L, &err);
+    if (force_update && changed == 0)
+        return ltdo_raise(L, TDO_ERR_INTEGRITY,
+                          "Can't update object that doesn't exist. PK: %s",
+                          luaL_tolstring(L, -1, NULL));
+    return 0;
+}
+
+/* obj:delete() (Model:delete() deletes every row, as a queryset does) */
+static int inst_delete(lua_State *L)
+{
+    if (ltdo_tomodel(L, 1))
+        return ltdo_qs_method(L, "delete");
+    tdo_model *m = check_instance(L, 1);
+    lua_getfield(L, 1, "pk");
+    if (lua_isnil(L, -1))
+        return ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                          "Can't delete unpersisted record");
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    tdo_value *pk = ltdo_field_value(L, -2, tdo_model_pk(m), vb, false);
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t changed = 0;
+    if (tdo_delete_pk(conn, m, pk, &changed, &err))
+        return ltdo_error(L, &err);
+    set_saved(L, 1, false);
+    return 0;
+}
+
+/* Model:bulk_create(list, {batch_size=, ignore_conflicts=}) */
+static int model_bulk_create(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 3);
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int batch = 0;
+    bool ignore = false;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "batch_size");
+        batch = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "ignore_conflicts");
+        ignore = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    size_t nrows = lua_rawlen(L, 2);
+    if (nrows == 0) {
+        lua_pushvalue(L, 2);
+        return 1;
+    }
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    size_t nf = tdo_model_nfields(m);
+    /* every object must be an unsaved instance of m; the pk is written
+     * when every object has one */
+    bool all_pk = true;
+    for (size_t i = 1; i <= nrows; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i);
+        if (check_instance(L, -1) != m)
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "bulk_create: object %d is not a %s", (int)i,
+                              tdo_model_name(m));
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "pk");
+        if (lua_isnil(L, -1))
+            all_pk = false;
+        lua_pop(L, 2);
+    }
+    const tdo_field **fields =
+        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*fields), 0);
+    const tdo_field **rowf =
+        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*fields), 0);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    int vbi = lua_gettop(L);
+    tdo_datetime now;
+    tdo_datetime_now(use_tz(L), &now);
+    size_t k = 0;
+    const tdo_field *pkf = tdo_model_pk(m);
+    for (size_t i = 1; i <= nrows; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i);
+        int obj = lua_gettop(L);
+        if (!all_pk && pkf && (pkf->flags & TDO_FIELD_GENERATED)) {
+            /* a generated pk is left to the database for every row */
+            ltdo_field_attr(L, pkf);
+            lua_pushnil(L);
+            lua_rawset(L, obj);
+        }
+        size_t kr = prepare_row(L, obj, 1, m, true, 0, i == 1 ? fields : rowf,
+                                vb, &now);
+        if (i == 1)
+            k = kr;
+        else if (kr != k)
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "bulk_create: objects differ in their fields");
+        lua_settop(L, vbi);
+    }
+    size_t per = batch > 0 ? (size_t)batch : nrows;
+    ltdo_vals *pkb = ltdo_vals_new(L);
+    for (size_t i = 0; i < nrows; i++)
+        ltdo_vals_add(L, pkb);
+    tdo_error err = TDO_ERROR_INIT;
+    for (size_t start = 0; start < nrows; start += per) {
+        size_t cnt = nrows - start < per ? nrows - start : per;
+        if (tdo_insert(conn, m, fields, k, vb->v + start * k, cnt, ignore,
+                       ignore ? NULL : pkb->v + start, &err))
+            return ltdo_error(L, &err);
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        if (!ignore && pkf && pkb->v[i].type != TDO_NULL) {
+            ltdo_field_attr(L, pkf);
+            ltdo_push_value(L, &pkb->v[i]);
+            lua_rawset(L, -3);
+        }
+        if (!ignore)
+            set_saved(L, -1, true);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 2);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows                                                                */
+/* ------------------------------------------------------------------ */
+
+void ltdo_push_instance_row(lua_State *L, tdo_rows *r, int model_idx,
+                            int names_idx, int saved_idx)
+{
+    size_t n = tdo_rows_ncols(r);
+    tdo_error err = TDO_ERROR_INIT;
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        tdo_value v;
+        if (tdo_rows_get(r, i, &v, &err))
+            ltdo_error(L, &err);
+        if (v.type == TDO_NULL)
+            continue;
+        lua_rawgeti(L, names_idx, (lua_Integer)i + 1);
+        ltdo_push_value(L, &v);
+        lua_rawset(L, -3);
+    }
+    lua_pushvalue(L, model_idx);
+    lua_setmetatable(L, -2);
+    if (saved_idx) {
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, saved_idx);
+    }
+}
+
+static void rows_free(void *p)
+{
+    tdo_rows_free(p);
+}
+
+/* Model:raw(sql, params): instances from any SELECT on the model's
+ * table; columns are matched to fields by attribute or column name. */
+static int model_raw(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 3);
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    const char *sql = luaL_checkstring(L, 2);
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    ltdo_vals *pv = ltdo_vals_new(L); /* 4 */
+    size_t np = 0;
+    if (lua_istable(L, 3)) {
+        np = lua_rawlen(L, 3);
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, 3, (lua_Integer)i);
+            tdo_value v;
+            if (!ltdo_to_value(L, -1, &v))
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "raw: bad parameter %d (a %s)", (int)i,
+                                  luaL_typename(L, -1));
+            tdo_value *slot = ltdo_vals_add(L, pv);
+            if (tdo_value_copy(slot, &v))
+                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+            lua_pop(L, 1);
+        }
+    }
+    ltdo_box *box = ltdo_box_new(L, rows_free); /* 5 */
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_rows *rows = NULL;
+    if (tdo_conn_execute(conn, sql, pv->v, np, &rows, NULL, &err))
+        return ltdo_error(L, &err);
+    box->p = rows;
+    size_t nc = rows ? tdo_rows_ncols(rows) : 0;
+    const tdo_field **cf =
+        lua_newuserdatauv(L, (nc ? nc : 1) * sizeof(*cf), 0); /* 6 */
+    lua_createtable(L, (int)nc, 0);                           /* 7 names */
+    for (size_t i = 0; i < nc; i++) {
+        const char *cn = tdo_rows_colname(rows, i);
+        const tdo_field *f = ltdo_field_by_attr(m, cn);
+        for (size_t j = 0; !f && j < tdo_model_nfields(m); j++) {
+            const tdo_field *g = tdo_model_field(m, j);
+            if (g->column && strcmp(g->column, cn) == 0)
+                f = g;
+        }
+        cf[i] = f;
+        if (f)
+            ltdo_field_attr(L, f);
+        else
+            lua_pushstring(L, cn);
+        lua_rawseti(L, 7, (lua_Integer)i + 1);
+    }
+    ltdo_push_saved(L);                /* 8 */
+    lua_newtable(L);                   /* 9 result */
+    ltdo_vals *tmp = ltdo_vals_new(L); /* 10 */
+    size_t count = 0;
+    for (;;) {
+        bool has = false;
+        if (rows == NULL || tdo_rows_next(rows, &has, &err))
+            break;
+        if (!has)
+            break;
+        lua_createtable(L, 0, (int)nc);
+        for (size_t i = 0; i < nc; i++) {
+            tdo_value v;
+            if (tdo_rows_get(rows, i, &v, &err))
+                return ltdo_error(L, &err);
+            if (v.type == TDO_NULL)
+                continue;
+            lua_rawgeti(L, 7, (lua_Integer)i + 1);
+            if (cf[i] && cf[i]->type != TDO_F_M2M) {
+                tdo_value *c = ltdo_vals_add(L, tmp);
+                if (tdo_field_coerce(cf[i], &v, c, &err))
+                    return ltdo_error(L, &err);
+                ltdo_push_value(L, c);
+            } else {
+                ltdo_push_value(L, &v);
+            }
+            lua_rawset(L, -3);
+        }
+        lua_pushvalue(L, 1);
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, 8);
+        lua_rawseti(L, 9, (lua_Integer)++count);
+    }
+    if (err.code)
+        return ltdo_error(L, &err);
+    ltdo_box_close(box);
+    lua_pushvalue(L, 9);
+    return 1;
+}
+
+/* C._set_saved(obj, flag) / C._is_saved(obj) for the Lua parts */
+static int c_set_saved(lua_State *L)
+{
+    set_saved(L, 1, lua_toboolean(L, 2));
+    return 0;
+}
+
+static int c_is_saved(lua_State *L)
+{
+    lua_pushboolean(L, is_saved(L, 1));
+    return 1;
+}
+
+/* C.canonical(obj, attr): stores attr of obj in canonical form. */
+static int c_canonical(lua_State *L)
+{
+    tdo_model *m = check_instance(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    const tdo_field *f = ltdo_field_by_attr(m, k);
+    if (f == NULL)
+        return unknown_field(L, m, k);
+    if (f->type == TDO_F_M2M)
+        return ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                          "%s is a many-to-many relation", k);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    const char *attr = ltdo_field_attr(L, f);
+    canonicalize(L, 1, f, attr, vb);
+    return 0;
+}
+
+/* C.set_attr(obj, key, value): sets with relation handling and checks. */
+static int c_set_attr(lua_State *L)
+{
+    tdo_model *m = check_instance(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    const tdo_field *f = ltdo_field_by_attr(m, k);
+    if (f == NULL)
+        return unknown_field(L, m, k);
+    set_attr(L, 1, k, 3);
+    if (f->type != TDO_F_M2M) {
+        ltdo_vals *vb = ltdo_vals_new(L);
+        const char *attr = ltdo_field_attr(L, f);
+        canonicalize(L, 1, f, attr, vb);
+    }
+    return 0;
+}
+
+static const luaL_Reg inst_meth[] = {
+    {"save", inst_save},
+    {"delete", inst_delete},
+    {"bulk_create", model_bulk_create},
+    {"raw", model_raw},
+    {NULL, NULL},
+};
+
+static const luaL_Reg c_meth[] = {
+    {"set_saved", c_set_saved},
+    {"is_saved", c_is_saved},
+    {"canonical", c_canonical},
+    {"set_attr", c_set_attr},
+    {NULL, NULL},
+};
+
+void ltdo_open_instance(lua_State *L, int base_idx, int C_idx)
+{
+    base_idx = lua_absindex(L, base_idx);
+    C_idx = lua_absindex(L, C_idx);
+    lua_pushvalue(L, base_idx);
+    luaL_setfuncs(L, inst_meth, 0);
+    lua_pop(L, 1);
+    lua_pushvalue(L, C_idx);
+    luaL_setfuncs(L, c_meth, 0);
+    lua_pop(L, 1);
+}

@@ -1,0 +1,904 @@
+/*
+ * lmodel.c -- orm.Model and Model:extend(name, body): declares a model in
+ * the core registry and builds its Lua table (the class of its instances:
+ * methods, metamethods, _meta, DoesNotExist ...).
+ *
+ * A model table holds, raw: __tdo (a ModelRef userdata whose user value
+ * keeps the context alive), __pk (the primary key attribute), __fk
+ * ({customer = "customer_id"}), _meta, the instance metamethods, the body's
+ * functions, DoesNotExist and MultipleObjectsReturned.  Its metatable is
+ * ModelMeta (__index = orm.Model, __call = a new unsaved instance).
+ */
+#include "ltdo.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Lookups between model tables and C models                           */
+/* ------------------------------------------------------------------ */
+
+tdo_model *ltdo_tomodel(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx))
+        return NULL;
+    if (lua_getfield(L, idx, "__tdo") != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    lmodelref *r = luaL_testudata(L, -1, LTDO_MODELREF);
+    lua_pop(L, 1);
+    /* instances reach __tdo through __index: only raw model tables count */
+    if (r) {
+        lua_pushliteral(L, "__tdo");
+        if (lua_rawget(L, idx) == LUA_TNIL)
+            r = NULL;
+        lua_pop(L, 1);
+    }
+    return r ? r->m : NULL;
+}
+
+tdo_model *ltdo_checkmodel(lua_State *L, int idx)
+{
+    tdo_model *m = ltdo_tomodel(L, idx);
+    if (m == NULL)
+        luaL_typeerror(L, idx, "Model");
+    return m;
+}
+
+void ltdo_push_model(lua_State *L, const tdo_model *m)
+{
+    intptr_t ref = (intptr_t)tdo_model_userdata(m);
+    if (ref <= 0) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)ref);
+}
+
+tdo_model *ltdo_instance_model(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+        return NULL;
+    tdo_model *m = ltdo_tomodel(L, -1);
+    if (m == NULL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    /* the value itself must not be a model table */
+    lua_pushliteral(L, "__tdo");
+    if (lua_rawget(L, idx) != LUA_TNIL) {
+        lua_pop(L, 2);
+        return NULL;
+    }
+    lua_pop(L, 1);
+    return m;
+}
+
+bool ltdo_field_has_column(const tdo_field *f)
+{
+    return f->type != TDO_F_M2M;
+}
+
+static bool is_fk(const tdo_field *f)
+{
+    return f->type == TDO_F_FK || f->type == TDO_F_O2O;
+}
+
+const char *ltdo_field_attr(lua_State *L, const tdo_field *f)
+{
+    if (is_fk(f))
+        return lua_pushfstring(L, "%s_id", f->name);
+    lua_pushstring(L, f->name);
+    return lua_tostring(L, -1);
+}
+
+const tdo_field *ltdo_field_by_attr(const tdo_model *m, const char *key)
+{
+    if (strcmp(key, "pk") == 0)
+        return tdo_model_pk(m);
+    const tdo_field *f = tdo_model_field_by_name(m, key);
+    if (f)
+        return f;
+    size_t n = strlen(key);
+    if (n > 3 && strcmp(key + n - 3, "_id") == 0 && n < 256) {
+        char buf[256];
+        memcpy(buf, key, n - 3);
+        buf[n - 3] = '\0';
+        f = tdo_model_field_by_name(m, buf);
+        if (f && is_fk(f))
+            return f;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Field specs -> templates                                            */
+/* ------------------------------------------------------------------ */
+
+static bool optbool(lua_State *L, int t, const char *k, bool def)
+{
+    lua_getfield(L, t, k);
+    bool v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int optint(lua_State *L, int t, const char *k, int def)
+{
+    lua_getfield(L, t, k);
+    int v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isinteger(L, -1))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION, "%s must be an integer", k);
+        v = (int)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Returns spec[k] as a string anchored in the anchor table, or NULL. */
+static char *optstr(lua_State *L, int t, const char *k, int anchor)
+{
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION, "%s must be a string", k);
+    const char *s = lua_tostring(L, -1);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    return (char *)s;
+}
+
+/* Anchors the string on top of the stack and returns it. */
+static char *anchor_top(lua_State *L, int anchor)
+{
+    const char *s = lua_tostring(L, -1);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    return (char *)s;
+}
+
+static tdo_on_delete on_delete_of(lua_State *L, const char *s)
+{
+    static const char *const names[] = {"CASCADE", "RESTRICT", "SET NULL",
+                                        "SET DEFAULT", "NO ACTION"};
+    char buf[32];
+    size_t i;
+    for (i = 0; s[i] && i < sizeof buf - 1; i++)
+        buf[i] = s[i] == '_'                    ? ' '
+                 : (s[i] >= 'a' && s[i] <= 'z') ? (char)(s[i] - 32)
+                                                : s[i];
+    buf[i] = '\0';
+    for (int k = 0; k < 5; k++)
+        if (strcmp(buf, names[k]) == 0)
+            return (tdo_on_delete)k;
+    ltdo_raise(L, TDO_ERR_CONFIGURATION, "unknown on_delete '%s'", s);
+    return TDO_CASCADE;
+}
+
+/* Pushes "app.Name" for a related-model reference at idx (a string or a
+ * model table). */
+static char *related_ref(lua_State *L, int idx, int anchor)
+{
+    tdo_model *rm = ltdo_tomodel(L, idx);
+    if (rm) {
+        lua_pushfstring(L, "%s.%s", tdo_model_app(rm), tdo_model_name(rm));
+        return anchor_top(L, anchor);
+    }
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return NULL;
+    lua_pushvalue(L, idx);
+    return anchor_top(L, anchor);
+}
+
+/* Fills *t from the field spec at spec for the attribute name. */
+static void spec_template(lua_State *L, int spec, const char *name,
+                          tdo_field *t, int anchor)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_getfield(L, spec, "__type");
+    const char *tn = lua_tostring(L, -1);
+    tdo_field_type type = tdo_field_type_by_name(tn);
+    lua_pop(L, 1);
+    if (type == TDO_F_COUNT)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION, "field '%s': unknown type %s",
+                   name, tn ? tn : "?");
+    *t = tdo_field_template(name, type);
+    unsigned fl = t->flags;
+    if (optbool(L, spec, "null", false))
+        fl |= TDO_FIELD_NULL;
+    if (optbool(L, spec, "unique", false))
+        fl |= TDO_FIELD_UNIQUE;
+    if (optbool(L, spec, "index", false) || optbool(L, spec, "db_index", false))
+        fl |= TDO_FIELD_INDEX;
+    if (optbool(L, spec, "primary_key", false) || optbool(L, spec, "pk", false))
+        fl |= TDO_FIELD_PK;
+    if (optbool(L, spec, "generated", false))
+        fl |= TDO_FIELD_GENERATED;
+    if (optbool(L, spec, "auto_now", false))
+        fl |= TDO_FIELD_AUTO_NOW;
+    if (optbool(L, spec, "auto_now_add", false))
+        fl |= TDO_FIELD_AUTO_NOW_ADD;
+    if (!optbool(L, spec, "db_constraint", true))
+        fl &= ~(unsigned)TDO_FIELD_DB_CONSTRAINT;
+    t->column = optstr(L, spec, "source_field", anchor);
+    t->max_length = optint(L, spec, "max_length", 0);
+    t->max_digits = optint(L, spec, "max_digits", 0);
+    t->decimal_places = optint(L, spec, "decimal_places", 0);
+    t->description = optstr(L, spec, "description", anchor);
+
+    /* default: a value (constant) or a function (called per instance) */
+    lua_getfield(L, spec, "default");
+    if (!lua_isnil(L, -1)) {
+        fl |= TDO_FIELD_HAS_DEFAULT;
+        tdo_value v;
+        if (!lua_isfunction(L, -1) && type != TDO_F_JSON &&
+            ltdo_to_value(L, -1, &v)) {
+            /* strings stay anchored by the spec table */
+            fl |= TDO_FIELD_CONST_DEFAULT;
+            t->default_value = v;
+        }
+    }
+    lua_pop(L, 1);
+
+    /* enum values */
+    lua_getfield(L, spec, "enum_type");
+    if (lua_istable(L, -1)) {
+        int et = lua_gettop(L);
+        size_t n = lua_rawlen(L, et);
+        if (n == 0) {
+            /* an enum-like table {USER = "user", ...}: its values */
+            lua_newtable(L);
+            lua_pushnil(L);
+            while (lua_next(L, et)) {
+                lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
+            }
+            lua_getglobal(L, "table");
+            lua_getfield(L, -1, "sort");
+            lua_remove(L, -2);
+            lua_pushvalue(L, -2);
+            lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+            lua_replace(L, et);
+            n = lua_rawlen(L, et);
+        }
+        tdo_value *vals =
+            lua_newuserdatauv(L, (n ? n : 1) * sizeof(tdo_value), 0);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, et, (lua_Integer)i + 1);
+            if (!ltdo_to_value(L, -1, &vals[i]))
+                ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                           "field '%s': bad enum value", name);
+            lua_pop(L, 1);
+        }
+        t->enum_values = vals;
+        t->n_enum = n;
+    } else if (!lua_isnil(L, -1)) {
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "field '%s': enum_type must be a table of values", name);
+    }
+    lua_pop(L, 1);
+
+    /* relations */
+    if (type == TDO_F_FK || type == TDO_F_O2O || type == TDO_F_M2M) {
+        lua_rawgeti(L, spec, 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_getfield(L, spec, "model_name");
+        }
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_getfield(L, spec, "to");
+        }
+        t->related_ref = related_ref(L, lua_gettop(L), anchor);
+        lua_pop(L, 1);
+        if (t->related_ref == NULL)
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "field '%s': a relation needs the related model "
+                       "(\"app.Model\")",
+                       name);
+        t->related_name = optstr(L, spec, "related_name", anchor);
+        const char *od = optstr(L, spec, "on_delete", anchor);
+        t->on_delete = od ? on_delete_of(L, od) : TDO_CASCADE;
+        t->through = optstr(L, spec, "through", anchor);
+        t->forward_key = optstr(L, spec, "forward_key", anchor);
+        t->backward_key = optstr(L, spec, "backward_key", anchor);
+    }
+    t->flags = fl;
+}
+
+static bool is_spec(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, LTDO_FIELDSPEC);
+    bool r = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return r;
+}
+
+typedef struct specref {
+    const char *name;
+    lua_Integer seq;
+} specref;
+
+static int cmp_spec(const void *a, const void *b)
+{
+    const specref *x = a, *y = b;
+    return x->seq < y->seq   ? -1
+           : x->seq > y->seq ? 1
+                             : strcmp(x->name, y->name);
+}
+
+typedef struct group {
+    const char **names;
+    size_t n;
+} group;
+
+/* Parses Meta[key] (indexes / unique_together): a list of lists of names,
+ * or one list of names; returns the groups (anchored userdata). */
+static group *parse_groups(lua_State *L, int meta, const char *key,
+                           size_t *ngroups, int anchor)
+{
+    *ngroups = 0;
+    lua_getfield(L, meta, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (!lua_istable(L, -1))
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "Meta.%s must be a list of lists of field names", key);
+    int t = lua_gettop(L);
+    lua_pushvalue(L, t);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    size_t n = lua_rawlen(L, t);
+    bool flat = n > 0 && (lua_rawgeti(L, t, 1), lua_type(L, -1)) == LUA_TSTRING;
+    if (n > 0)
+        lua_pop(L, 1);
+    size_t ng = flat ? 1 : n;
+    group *g = lua_newuserdatauv(L, (ng ? ng : 1) * sizeof(group), 0);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    for (size_t i = 0; i < ng; i++) {
+        int list;
+        if (flat) {
+            lua_pushvalue(L, t);
+        } else {
+            lua_rawgeti(L, t, (lua_Integer)i + 1);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                /* { "role" } inside: a one-name group */
+                lua_createtable(L, 1, 0);
+                lua_insert(L, -2);
+                lua_rawseti(L, -2, 1);
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+            }
+        }
+        list = lua_gettop(L);
+        if (!lua_istable(L, list))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "Meta.%s must be a list of lists of field names", key);
+        size_t m = lua_rawlen(L, list);
+        const char **names =
+            lua_newuserdatauv(L, (m ? m : 1) * sizeof(char *), 0);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        for (size_t j = 0; j < m; j++) {
+            lua_rawgeti(L, list, (lua_Integer)j + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                           "Meta.%s: field names must be strings", key);
+            names[j] = lua_tostring(L, -1); /* anchored by list */
+            lua_pop(L, 1);
+        }
+        g[i].names = names;
+        g[i].n = m;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *ngroups = ng;
+    return g;
+}
+
+/* ------------------------------------------------------------------ */
+/* _meta                                                               */
+/* ------------------------------------------------------------------ */
+
+static void setstr(lua_State *L, const char *k, const char *v)
+{
+    if (v) {
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+static void setbool(lua_State *L, const char *k, bool v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static const char *const on_delete_names[] = {"CASCADE", "RESTRICT", "SET NULL",
+                                              "SET DEFAULT", "NO ACTION"};
+
+/* Pushes the field object of f; spec (0: none) is its declaration or the
+ * parent's field object, for the Lua-only options. */
+static void push_field_object(lua_State *L, const tdo_field *f, int spec)
+{
+    lua_createtable(L, 0, 20);
+    setstr(L, "field_type", tdo_field_type_name(f->type));
+    setstr(L, "name", f->name);
+    if (f->column)
+        setstr(L, "source_field", f->column);
+    setbool(L, "null", f->flags & TDO_FIELD_NULL);
+    setbool(L, "unique", f->flags & TDO_FIELD_UNIQUE);
+    setbool(L, "index", f->flags & TDO_FIELD_INDEX);
+    setbool(L, "pk", f->flags & TDO_FIELD_PK);
+    setbool(L, "generated", f->flags & TDO_FIELD_GENERATED);
+    if (f->flags & TDO_FIELD_AUTO_NOW)
+        setbool(L, "auto_now", true);
+    if (f->flags & TDO_FIELD_AUTO_NOW_ADD)
+        setbool(L, "auto_now_add", true);
+    if (f->max_length > 0) {
+        lua_pushinteger(L, f->max_length);
+        lua_setfield(L, -2, "max_length");
+    }
+    if (f->type == TDO_F_DECIMAL) {
+        lua_pushinteger(L, f->max_digits);
+        lua_setfield(L, -2, "max_digits");
+        lua_pushinteger(L, f->decimal_places);
+        lua_setfield(L, -2, "decimal_places");
+    }
+    setstr(L, "description", f->description);
+    if (f->related_ref) {
+        setstr(L, "related_model", f->related_ref);
+        setstr(L, "related_name", f->related_name);
+        setstr(L, "on_delete", on_delete_names[f->on_delete % 5]);
+        setstr(L, "through", f->through);
+        setstr(L, "forward_key", f->forward_key);
+        setstr(L, "backward_key", f->backward_key);
+        setbool(L, "db_constraint", f->flags & TDO_FIELD_DB_CONSTRAINT);
+    }
+    if (f->type == TDO_F_FK || f->type == TDO_F_O2O) {
+        lua_pushfstring(L, "%s_id", f->name);
+        lua_setfield(L, -2, "attr");
+    } else {
+        setstr(L, "attr", f->name);
+    }
+    if (f->n_enum) {
+        lua_createtable(L, (int)f->n_enum, 0);
+        for (size_t i = 0; i < f->n_enum; i++) {
+            ltdo_push_value(L, &f->enum_values[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, -2, "enum_type");
+    }
+    if (spec) {
+        static const char *const lua_only[] = {"default", "validators", NULL};
+        for (int i = 0; lua_only[i]; i++) {
+            lua_getfield(L, spec, lua_only[i]);
+            lua_setfield(L, -2, lua_only[i]);
+        }
+    }
+    if (f->flags & TDO_FIELD_CONST_DEFAULT) {
+        lua_getfield(L, -1, "default");
+        bool none = lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (none) {
+            ltdo_push_value(L, &f->default_value);
+            lua_setfield(L, -2, "default");
+        }
+    }
+}
+
+/* Pushes _meta for model m; body and parent tables at their indexes. */
+static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
+                      int meta, int cls)
+{
+    luaL_checkstack(L, 40, "testudo");
+    size_t n = tdo_model_nfields(m);
+    lua_createtable(L, 0, 16);
+    int mt = lua_gettop(L);
+    setstr(L, "app", tdo_model_app(m));
+    setstr(L, "name", tdo_model_name(m));
+    setstr(L, "db_table", tdo_model_table(m));
+    setbool(L, "abstract", tdo_model_abstract(m));
+    setstr(L, "description", tdo_model_description(m));
+    const tdo_field *pk = tdo_model_pk(m);
+    if (pk)
+        setstr(L, "pk_attr", pk->name);
+    lua_newtable(L); /* fields */
+    lua_newtable(L); /* fields_map */
+    lua_newtable(L); /* fk_fields */
+    lua_newtable(L); /* m2m_fields */
+    lua_newtable(L); /* fields_db_projection: attr -> column */
+    int fields = mt + 1, map = mt + 2, fks = mt + 3, m2ms = mt + 4,
+        proj = mt + 5;
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        int top = lua_gettop(L);
+        int spec = 0;
+        lua_getfield(L, body, f->name);
+        if (is_spec(L, -1)) {
+            spec = lua_gettop(L);
+        } else if (parent) {
+            lua_getfield(L, parent, "_meta");
+            if (lua_istable(L, -1)) {
+                lua_getfield(L, -1, "fields_map");
+                if (lua_istable(L, -1)) {
+                    lua_getfield(L, -1, f->name);
+                    if (lua_istable(L, -1))
+                        spec = lua_gettop(L);
+                }
+            }
+        }
+        push_field_object(L, f, spec);
+        lua_pushvalue(L, cls);
+        lua_setfield(L, -2, "model");
+        lua_setfield(L, map, f->name);
+        lua_settop(L, top);
+        if (f->type == TDO_F_M2M) {
+            lua_pushstring(L, f->name);
+            lua_rawseti(L, m2ms, (lua_Integer)lua_rawlen(L, m2ms) + 1);
+            continue;
+        }
+        const char *attr = ltdo_field_attr(L, f);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, fields, (lua_Integer)lua_rawlen(L, fields) + 1);
+        lua_pushstring(L, f->column ? f->column : attr);
+        lua_setfield(L, proj, attr);
+        lua_pop(L, 1);
+        if (is_fk(f)) {
+            lua_pushstring(L, f->name);
+            lua_rawseti(L, fks, (lua_Integer)lua_rawlen(L, fks) + 1);
+        }
+    }
+    lua_setfield(L, mt, "fields_db_projection");
+    lua_setfield(L, mt, "m2m_fields");
+    lua_setfield(L, mt, "fk_fields");
+    lua_setfield(L, mt, "fields_map");
+    lua_setfield(L, mt, "fields");
+
+    /* indexes and unique_together */
+    lua_newtable(L);
+    lua_newtable(L);
+    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
+        size_t nf;
+        bool uniq;
+        const char *const *names = tdo_model_index(m, i, &nf, &uniq);
+        lua_createtable(L, (int)nf, 0);
+        for (size_t j = 0; j < nf; j++) {
+            lua_pushstring(L, names[j]);
+            lua_rawseti(L, -2, (lua_Integer)j + 1);
+        }
+        int dest = uniq ? -3 : -2;
+        lua_rawseti(L, dest, (lua_Integer)lua_rawlen(L, dest) + 1);
+    }
+    lua_setfield(L, mt, "indexes");
+    lua_setfield(L, mt, "unique_together");
+    lua_getfield(L, meta, "ordering");
+    if (lua_isnil(L, -1) && parent) {
+        lua_pop(L, 1);
+        lua_getfield(L, parent, "_meta");
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "ordering");
+            lua_remove(L, -2);
+        }
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        lua_createtable(L, 1, 0);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+    }
+    lua_setfield(L, mt, "ordering");
+}
+
+/* ------------------------------------------------------------------ */
+/* Model:extend                                                        */
+/* ------------------------------------------------------------------ */
+
+static const char *const reserved[] = {
+    "__tdo",   "__pk",       "__fk", "_meta",        "__name",
+    "__index", "__newindex", "__eq", "DoesNotExist", "MultipleObjectsReturned",
+    NULL};
+
+static bool is_reserved(const char *k)
+{
+    for (int i = 0; reserved[i]; i++)
+        if (strcmp(k, reserved[i]) == 0)
+            return true;
+    return false;
+}
+
+static int model_extend(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 3);
+    tdo_model *parent = ltdo_tomodel(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    if (lua_isnil(L, 3)) {
+        lua_newtable(L);
+        lua_replace(L, 3);
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lctx *c = ltdo_ctx(L);
+    lua_newtable(L); /* 4: anchor */
+    int anchor = 4;
+    lua_getfield(L, 3, "Meta"); /* 5: Meta */
+    if (!lua_istable(L, 5)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    int meta = 5;
+
+    const char *app = optstr(L, meta, "app", anchor);
+    if (app == NULL) {
+        ltdo_state_get(L, "current_app");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            app = anchor_top(L, anchor);
+        else
+            lua_pop(L, 1);
+    }
+    if (app == NULL)
+        app = "models";
+    const char *table = optstr(L, meta, "table", anchor);
+    if (table == NULL)
+        table = optstr(L, meta, "db_table", anchor);
+    bool abstract = optbool(L, meta, "abstract", false);
+    const char *desc = optstr(L, meta, "table_description", anchor);
+    if (desc == NULL)
+        desc = optstr(L, meta, "description", anchor);
+
+    /* the field specs of the body, in declaration order */
+    size_t nspecs = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        if (lua_type(L, -2) == LUA_TSTRING && is_spec(L, -1))
+            nspecs++;
+        lua_pop(L, 1);
+    }
+    specref *specs =
+        lua_newuserdatauv(L, (nspecs ? nspecs : 1) * sizeof(specref), 0);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        if (lua_type(L, -2) == LUA_TSTRING && is_spec(L, -1) && k < nspecs) {
+            specs[k].name = lua_tostring(L, -2);
+            lua_getfield(L, -1, "__seq");
+            specs[k].seq = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            k++;
+        }
+        lua_pop(L, 1);
+    }
+    nspecs = k;
+    qsort(specs, nspecs, sizeof *specs, cmp_spec);
+    tdo_field *tmpl =
+        lua_newuserdatauv(L, (nspecs ? nspecs : 1) * sizeof(tdo_field), 0);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    for (size_t i = 0; i < nspecs; i++) {
+        lua_getfield(L, 3, specs[i].name);
+        spec_template(L, lua_gettop(L), specs[i].name, &tmpl[i], anchor);
+        lua_pop(L, 1);
+    }
+    size_t nidx = 0, nuniq = 0;
+    group *idx = parse_groups(L, meta, "indexes", &nidx, anchor);
+    group *uniq = parse_groups(L, meta, "unique_together", &nuniq, anchor);
+
+    /* the core part: no Lua error until it is done */
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_model *old = tdo_ctx_model(c->ctx, app, name);
+    if (old)
+        tdo_model_detach(old);
+    tdo_model *m = NULL;
+    tdo_status st = tdo_model_new(c->ctx, app, name, &m, &err);
+    if (!st && table)
+        st = tdo_model_set_table(m, table, &err);
+    if (!st) {
+        tdo_model_set_abstract(m, abstract);
+        if (desc)
+            st = tdo_model_set_description(m, desc, &err);
+    }
+    if (!st && parent)
+        st = tdo_model_inherit(m, parent, &err);
+    for (size_t i = 0; !st && i < nspecs; i++)
+        st = tdo_model_add_field(m, &tmpl[i], NULL, &err);
+    for (size_t i = 0; !st && i < nidx; i++)
+        st = tdo_model_add_index(m, idx[i].names, idx[i].n, false, &err);
+    for (size_t i = 0; !st && i < nuniq; i++)
+        st = tdo_model_add_index(m, uniq[i].names, uniq[i].n, true, &err);
+    if (!st)
+        st = tdo_model_finish(m, &err);
+    if (st) {
+        if (m)
+            tdo_model_detach(m);
+        return ltdo_error(L, &err);
+    }
+    c->dirty = true;
+
+    /* the class table */
+    lua_createtable(L, 0, 16);
+    int cls = lua_gettop(L);
+    if (parent) {
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            if (lua_type(L, -2) == LUA_TSTRING &&
+                !is_reserved(lua_tostring(L, -2))) {
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, cls);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        if (lua_type(L, -2) == LUA_TSTRING &&
+            strcmp(lua_tostring(L, -2), "Meta") != 0 && !is_spec(L, -1)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, cls);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_pushcfunction(L, ltdo_inst_index);
+    lua_setfield(L, cls, "__index");
+    lua_pushcfunction(L, ltdo_inst_newindex);
+    lua_setfield(L, cls, "__newindex");
+    lua_pushcfunction(L, ltdo_inst_eq);
+    lua_setfield(L, cls, "__eq");
+    lua_getfield(L, cls, "__tostring");
+    if (lua_isnil(L, -1)) {
+        lua_pushcfunction(L, ltdo_inst_tostring);
+        lua_setfield(L, cls, "__tostring");
+    }
+    lua_pop(L, 1);
+    lua_pushstring(L, name);
+    lua_setfield(L, cls, "__name");
+
+    lmodelref *ref = lua_newuserdatauv(L, sizeof *ref, 1);
+    ref->m = m;
+    luaL_setmetatable(L, LTDO_MODELREF);
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
+    lua_setiuservalue(L, -2, 1);
+    lua_setfield(L, cls, "__tdo");
+
+    const tdo_field *pk = tdo_model_pk(m);
+    if (pk) {
+        ltdo_field_attr(L, pk);
+        lua_setfield(L, cls, "__pk");
+    }
+    lua_newtable(L);
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (is_fk(f)) {
+            ltdo_field_attr(L, f);
+            lua_setfield(L, -2, f->name);
+        }
+    }
+    lua_setfield(L, cls, "__fk");
+
+    push_meta(L, m, 3, parent ? 1 : 0, meta, cls);
+    lua_setfield(L, cls, "_meta");
+
+    /* per-model exception classes */
+    ltdo_push_class(L, "DoesNotExist");
+    ltdo_subclass(L, -1, "DoesNotExist");
+    lua_pushvalue(L, cls);
+    lua_setfield(L, -2, "model");
+    lua_setfield(L, cls, "DoesNotExist");
+    lua_pop(L, 1);
+    ltdo_push_class(L, "MultipleObjectsReturned");
+    ltdo_subclass(L, -1, "MultipleObjectsReturned");
+    lua_pushvalue(L, cls);
+    lua_setfield(L, -2, "model");
+    lua_setfield(L, cls, "MultipleObjectsReturned");
+    lua_pop(L, 1);
+
+    ltdo_state_get(L, "ModelMeta");
+    lua_setmetatable(L, cls);
+
+    /* registry: C model -> table; orm.apps[app][name] */
+    lua_pushvalue(L, cls);
+    int r = luaL_ref(L, LUA_REGISTRYINDEX);
+    tdo_model_set_userdata(m, (void *)(intptr_t)r);
+    ltdo_state_get(L, "orm");
+    lua_getfield(L, -1, "apps");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "apps");
+    }
+    lua_getfield(L, -1, app);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, app);
+    }
+    lua_pushvalue(L, cls);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 3);
+
+    if (c->inited) {
+        /* declared after init: bind at once when possible */
+        tdo_error rerr = TDO_ERROR_INIT;
+        if (tdo_ctx_resolve(c->ctx, &rerr) == TDO_OK)
+            c->dirty = false;
+        tdo_error_release(&rerr);
+    }
+    lua_pushvalue(L, cls);
+    return 1;
+}
+
+static int model_tostring(lua_State *L)
+{
+    tdo_model *m = ltdo_tomodel(L, 1);
+    if (m)
+        lua_pushfstring(L, "<Model %s.%s>", tdo_model_app(m),
+                        tdo_model_name(m));
+    else
+        lua_pushliteral(L, "<Model>");
+    return 1;
+}
+
+/* orm._model_of(v): the model of an instance, else nil. */
+static int l_model_of(lua_State *L)
+{
+    if (ltdo_instance_model(L, 1))
+        return 1;
+    lua_pushnil(L);
+    return 1;
+}
+
+void ltdo_open_model(lua_State *L, int orm_idx)
+{
+    orm_idx = lua_absindex(L, orm_idx);
+    luaL_newmetatable(L, LTDO_MODELREF);
+    lua_pop(L, 1);
+
+    lua_newtable(L); /* Base = orm.Model */
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, model_extend);
+    lua_setfield(L, base, "extend");
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, model_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_setmetatable(L, base);
+
+    lua_createtable(L, 0, 4); /* ModelMeta */
+    lua_pushvalue(L, base);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ltdo_inst_new);
+    lua_setfield(L, -2, "__call");
+    lua_pushcfunction(L, model_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "testudo.Model");
+    lua_setfield(L, -2, "__name");
+
+    ltdo_state(L);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "ModelMeta");
+    lua_pushvalue(L, base);
+    lua_setfield(L, -2, "Base");
+    lua_pop(L, 1);
+
+    lua_pushvalue(L, base);
+    lua_setfield(L, orm_idx, "Model");
+    lua_newtable(L);
+    lua_setfield(L, orm_idx, "apps");
+    lua_pushcfunction(L, l_model_of);
+    lua_setfield(L, orm_idx, "_model_of");
+    lua_pop(L, 1);
+}

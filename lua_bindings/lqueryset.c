@@ -1,0 +1,1238 @@
+/*
+ * lqueryset.c -- QuerySet userdata ("testudo.QuerySet"): lazy, immutable
+ * querysets over a core tdo_query; evaluated once and cached.
+ *
+ * User values: 1 = the model table, 2 = the cached result list (or nil),
+ * 3 = the order_by keys (for last()) or nil.
+ */
+#include "ltdo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define UV_MODEL 1
+#define UV_CACHE 2
+#define UV_ORDER 3
+
+typedef struct lqs {
+    tdo_query *q; /* owned; NULL after __gc */
+    size_t count; /* rows in the cache, once evaluated */
+    bool ordered; /* an ordering is set */
+} lqs;
+
+static lqs *checkqs(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, LTDO_QS);
+}
+
+static int qs_gc(lua_State *L)
+{
+    lqs *u = luaL_checkudata(L, 1, LTDO_QS);
+    tdo_query_free(u->q);
+    u->q = NULL;
+    return 0;
+}
+
+static lqs *getqs(lua_State *L, int idx)
+{
+    lqs *u = checkqs(L, idx);
+    if (u->q == NULL)
+        luaL_error(L, "queryset is closed");
+    return u;
+}
+
+/* Pushes a new queryset sharing the model (and order keys when
+ * keep_order) of the queryset at from; its q is still NULL. */
+static lqs *push_derived(lua_State *L, int from, bool keep_order)
+{
+    from = lua_absindex(L, from);
+    lqs *src = checkqs(L, from);
+    lqs *u = lua_newuserdatauv(L, sizeof *u, 3);
+    u->q = NULL;
+    u->count = 0;
+    u->ordered = keep_order && src->ordered;
+    luaL_setmetatable(L, LTDO_QS);
+    lua_getiuservalue(L, from, UV_MODEL);
+    lua_setiuservalue(L, -2, UV_MODEL);
+    if (keep_order) {
+        lua_getiuservalue(L, from, UV_ORDER);
+        lua_setiuservalue(L, -2, UV_ORDER);
+    }
+    return u;
+}
+
+static void push_model_of(lua_State *L, int qs)
+{
+    lua_getiuservalue(L, qs, UV_MODEL);
+}
+
+static tdo_model *qs_model(lua_State *L, int qs)
+{
+    lqs *u = getqs(L, qs);
+    return tdo_query_model(u->q);
+}
+
+/* Sets the order keys (array at keys_idx) on the queryset at qs_idx. */
+static void set_order(lua_State *L, int qs_idx, int keys_idx)
+{
+    lua_pushvalue(L, keys_idx);
+    lua_setiuservalue(L, qs_idx, UV_ORDER);
+}
+
+/* Applies an ordering given as a Lua array at keys to the new queryset
+ * at dst (whose q must already be set), replacing its q. */
+static void apply_order(lua_State *L, int dst, int keys)
+{
+    dst = lua_absindex(L, dst);
+    keys = lua_absindex(L, keys);
+    lqs *u = checkqs(L, dst);
+    size_t n = lua_rawlen(L, keys);
+    const char **k = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, keys, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS, "order_by takes field names");
+        k[i] = lua_tostring(L, -1); /* anchored by keys */
+        lua_pop(L, 1);
+    }
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_query *nq = NULL;
+    if (tdo_query_order_by(u->q, k, n, &nq, &err))
+        ltdo_error(L, &err);
+    tdo_query_free(u->q);
+    u->q = nq;
+    u->ordered = n > 0;
+    set_order(L, dst, keys);
+    lua_pop(L, 1);
+}
+
+void ltdo_push_all(lua_State *L, int model_idx)
+{
+    model_idx = lua_absindex(L, model_idx);
+    tdo_model *m = ltdo_checkmodel(L, model_idx);
+    if (tdo_model_abstract(m))
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "model '%s' is abstract: it has no table",
+                   tdo_model_name(m));
+    lctx *c = ltdo_ctx(L);
+    if (c->dirty) {
+        tdo_error err = TDO_ERROR_INIT;
+        if (tdo_ctx_resolve(c->ctx, &err) == TDO_OK)
+            c->dirty = false;
+        tdo_error_release(&err);
+    }
+    lqs *u = lua_newuserdatauv(L, sizeof *u, 3);
+    u->q = NULL;
+    u->count = 0;
+    u->ordered = false;
+    luaL_setmetatable(L, LTDO_QS);
+    lua_pushvalue(L, model_idx);
+    lua_setiuservalue(L, -2, UV_MODEL);
+    u->q = tdo_query_new(m);
+    if (u->q == NULL)
+        ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+    /* Meta.ordering */
+    lua_getfield(L, model_idx, "_meta");
+    lua_getfield(L, -1, "ordering");
+    if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0)
+        apply_order(L, -3, -1);
+    lua_pop(L, 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Chaining                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Pushes the condition of the arguments from idx on: Q objects and
+ * filter tables, ANDed. */
+static tdo_qnode *args_condition(lua_State *L, int first)
+{
+    int top = lua_gettop(L);
+    if (top < first) {
+        return ltdo_build_q(L, 0, false);
+    }
+    tdo_qnode *acc = ltdo_build_q(L, first, false);
+    int acc_idx = lua_gettop(L);
+    for (int i = first + 1; i <= top; i++) {
+        tdo_qnode *q = ltdo_build_q(L, i, false);
+        /* combine into a fresh Q: acc AND q */
+        lua_getfield(L, LUA_REGISTRYINDEX, LTDO_Q);
+        lua_getfield(L, -1, "__band");
+        lua_remove(L, -2);
+        lua_pushvalue(L, acc_idx);
+        lua_pushvalue(L, -3);
+        lua_call(L, 2, 1);
+        lua_replace(L, acc_idx);
+        lua_pop(L, 1);
+        acc = ltdo_toq(L, acc_idx);
+        (void)q;
+    }
+    return acc;
+}
+
+static int filter_or_exclude(lua_State *L, bool exclude)
+{
+    lqs *u = getqs(L, 1);
+    int top = lua_gettop(L);
+    tdo_qnode *cond = args_condition(L, 2);
+    lqs *n = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_status st = exclude ? tdo_query_exclude(u->q, cond, &n->q, &err)
+                            : tdo_query_filter(u->q, cond, &n->q, &err);
+    if (st)
+        return ltdo_error(L, &err);
+    (void)top;
+    return 1;
+}
+
+static int qs_filter(lua_State *L)
+{
+    return filter_or_exclude(L, false);
+}
+
+static int qs_exclude(lua_State *L)
+{
+    return filter_or_exclude(L, true);
+}
+
+/* A copy of the queryset (Q() matches everything). */
+static int qs_all(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    tdo_qnode *empty = tdo_q_empty();
+    if (empty == NULL)
+        return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+    lqs *n = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_status st = tdo_query_filter(u->q, empty, &n->q, &err);
+    tdo_qnode_free(empty);
+    if (st)
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+static int qs_order_by(lua_State *L)
+{
+    getqs(L, 1);
+    int top = lua_gettop(L);
+    lua_newtable(L);
+    int keys = lua_gettop(L);
+    if (top == 2 && lua_istable(L, 2)) {
+        size_t n = lua_rawlen(L, 2);
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, 2, (lua_Integer)i);
+            lua_rawseti(L, keys, (lua_Integer)i);
+        }
+    } else {
+        for (int i = 2; i <= top; i++) {
+            if (lua_type(L, i) != LUA_TSTRING)
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "order_by takes field names (argument %d "
+                                  "is a %s)",
+                                  i - 1, luaL_typename(L, i));
+            lua_pushvalue(L, i);
+            lua_rawseti(L, keys, i - 1);
+        }
+    }
+    lua_pushcfunction(L, qs_all);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    int dst = lua_gettop(L);
+    apply_order(L, dst, keys);
+    return 1;
+}
+
+static lua_Integer check_count(lua_State *L, int idx, const char *what)
+{
+    if (!lua_isinteger(L, idx)) {
+        if (lua_type(L, idx) == LUA_TNUMBER) {
+            lua_Number x = lua_tonumber(L, idx);
+            if (x == (lua_Number)(lua_Integer)x)
+                return (lua_Integer)x;
+        }
+        ltdo_raise(L, TDO_ERR_PARAMS, "%s takes an integer (got a %s)", what,
+                   luaL_typename(L, idx));
+    }
+    return lua_tointeger(L, idx);
+}
+
+static int qs_limit(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_Integer n = check_count(L, 2, "limit");
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_limit(u->q, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+static int qs_offset(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_Integer n = check_count(L, 2, "offset");
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_offset(u->q, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+static int qs_distinct(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_distinct(u->q, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+/* values / values_list argument parsing: names as arguments, or one table
+ * with names in its array part and aliases (alias = name) in its hash
+ * part; a trailing options table {flat = true}. */
+static int projection(lua_State *L, tdo_projection kind)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lqs *u = getqs(L, 1);
+    int top = lua_gettop(L);
+    bool flat = false;
+    lua_newtable(L); /* names */
+    int names = lua_gettop(L);
+    lua_newtable(L); /* aliases */
+    int aliases = lua_gettop(L);
+    size_t n = 0;
+    for (int i = 2; i <= top; i++) {
+        if (lua_type(L, i) == LUA_TSTRING) {
+            lua_pushvalue(L, i);
+            lua_rawseti(L, names, (lua_Integer)++n);
+            lua_pushvalue(L, i);
+            lua_rawseti(L, aliases, (lua_Integer)n);
+        } else if (lua_istable(L, i)) {
+            size_t an = lua_rawlen(L, i);
+            for (size_t j = 1; j <= an; j++) {
+                lua_rawgeti(L, i, (lua_Integer)j);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    return ltdo_raise(L, TDO_ERR_PARAMS,
+                                      "values takes field names");
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, names, (lua_Integer)++n);
+                lua_rawseti(L, aliases, (lua_Integer)n);
+            }
+            lua_getfield(L, i, "flat");
+            flat = flat || lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            /* aliases, sorted by alias for a stable order */
+            lua_newtable(L);
+            int ak = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, i)) {
+                lua_pop(L, 1);
+                if (lua_type(L, -1) == LUA_TSTRING &&
+                    strcmp(lua_tostring(L, -1), "flat") != 0) {
+                    lua_pushvalue(L, -1);
+                    lua_rawseti(L, ak, (lua_Integer)lua_rawlen(L, ak) + 1);
+                }
+            }
+            lua_getglobal(L, "table");
+            lua_getfield(L, -1, "sort");
+            lua_remove(L, -2);
+            lua_pushvalue(L, ak);
+            lua_call(L, 1, 0);
+            size_t nk = lua_rawlen(L, ak);
+            for (size_t j = 1; j <= nk; j++) {
+                lua_rawgeti(L, ak, (lua_Integer)j);
+                lua_pushvalue(L, -1);
+                lua_gettable(L, i);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    return ltdo_raise(L, TDO_ERR_PARAMS,
+                                      "values: alias '%s' must name a field",
+                                      lua_tostring(L, -2));
+                lua_rawseti(L, names, (lua_Integer)++n);
+                lua_rawseti(L, aliases, (lua_Integer)n);
+            }
+            lua_pop(L, 1);
+        } else {
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "values takes field names (argument %d is a "
+                              "%s)",
+                              i - 1, luaL_typename(L, i));
+        }
+    }
+    if (kind == TDO_PROJ_VALUES_LIST && flat)
+        kind = TDO_PROJ_FLAT;
+    const char **nm = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    const char **al = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, names, (lua_Integer)i + 1);
+        nm[i] = lua_tostring(L, -1); /* anchored by names */
+        lua_rawgeti(L, aliases, (lua_Integer)i + 1);
+        al[i] = lua_tostring(L, -1);
+        lua_pop(L, 2);
+    }
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_values(u->q, kind, nm, al, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+static int qs_values(lua_State *L)
+{
+    return projection(L, TDO_PROJ_VALUES);
+}
+
+static int qs_values_list(lua_State *L)
+{
+    return projection(L, TDO_PROJ_VALUES_LIST);
+}
+
+/* Relations are loaded on access for now: these return a copy. */
+static int qs_same(lua_State *L)
+{
+    lua_settop(L, 1);
+    return qs_all(L);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                             */
+/* ------------------------------------------------------------------ */
+
+static void rows_free(void *p)
+{
+    tdo_rows_free(p);
+}
+
+/* State of a run: indexes of the helper values on the stack. */
+typedef struct run {
+    tdo_rows *rows;
+    tdo_projection proj;
+    int model, names, saved, box;
+} run;
+
+/* Runs q (for the queryset at qs) and pushes: box, model, names, saved. */
+static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
+{
+    luaL_checkstack(L, 40, "testudo");
+    qs = lua_absindex(L, qs);
+    tdo_model *m = tdo_query_model(q);
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    ltdo_box *box = ltdo_box_new(L, rows_free);
+    r->box = lua_gettop(L);
+    push_model_of(L, qs);
+    r->model = lua_gettop(L);
+    size_t nc = tdo_query_ncolumns(q);
+    lua_createtable(L, (int)nc, 0);
+    for (size_t i = 0; i < nc; i++) {
+        lua_pushstring(L, tdo_query_column(q, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    r->names = lua_gettop(L);
+    ltdo_push_saved(L);
+    r->saved = lua_gettop(L);
+    r->proj = tdo_query_projection(q);
+    tdo_error err = TDO_ERROR_INIT;
+    r->rows = NULL;
+    if (tdo_query_run(conn, q, &r->rows, &err))
+        ltdo_error(L, &err);
+    box->p = r->rows;
+}
+
+/* Steps the run and pushes the next row; false (nothing pushed) at the
+ * end. */
+static bool next_row(lua_State *L, run *r)
+{
+    bool has = false;
+    tdo_error err = TDO_ERROR_INIT;
+    if (r->rows == NULL)
+        return false;
+    if (tdo_rows_next(r->rows, &has, &err))
+        ltdo_error(L, &err);
+    if (!has)
+        return false;
+    size_t n = tdo_rows_ncols(r->rows);
+    tdo_value v;
+    switch (r->proj) {
+    case TDO_PROJ_INSTANCES:
+        ltdo_push_instance_row(L, r->rows, r->model, r->names, r->saved);
+        break;
+    case TDO_PROJ_VALUES:
+        lua_createtable(L, 0, (int)n);
+        for (size_t i = 0; i < n; i++) {
+            if (tdo_rows_get(r->rows, i, &v, &err))
+                ltdo_error(L, &err);
+            lua_rawgeti(L, r->names, (lua_Integer)i + 1);
+            ltdo_push_value(L, &v);
+            lua_rawset(L, -3);
+        }
+        break;
+    case TDO_PROJ_VALUES_LIST:
+        lua_createtable(L, (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (tdo_rows_get(r->rows, i, &v, &err))
+                ltdo_error(L, &err);
+            ltdo_push_value(L, &v);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case TDO_PROJ_FLAT:
+        if (tdo_rows_get(r->rows, 0, &v, &err))
+            ltdo_error(L, &err);
+        ltdo_push_value(L, &v);
+        break;
+    }
+    return true;
+}
+
+/* Runs q and pushes the list of results; returns the count. */
+static size_t run_list(lua_State *L, int qs, const tdo_query *q)
+{
+    qs = lua_absindex(L, qs);
+    int top = lua_gettop(L);
+    run r;
+    start_run(L, qs, q, &r);
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    size_t n = 0;
+    while (next_row(L, &r))
+        lua_rawseti(L, list, (lua_Integer)++n);
+    ltdo_box_close(lua_touserdata(L, r.box));
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return n;
+}
+
+/* Evaluates the queryset at idx once; pushes the cached list. */
+static size_t evaluate(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lqs *u = getqs(L, idx);
+    if (lua_getiuservalue(L, idx, UV_CACHE) == LUA_TTABLE)
+        return u->count;
+    lua_pop(L, 1);
+    size_t n = run_list(L, idx, u->q);
+    u->count = n;
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, idx, UV_CACHE);
+    return n;
+}
+
+static int qs_list(lua_State *L)
+{
+    size_t n = evaluate(L, 1);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i);
+        lua_rawseti(L, -2, (lua_Integer)i);
+    }
+    return 1;
+}
+
+static int qs_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)evaluate(L, 1));
+    return 1;
+}
+
+/* iter(): streams rows (constant memory) unless already cached; a NULL
+ * of a flat values_list comes as orm.null so that the loop goes on. */
+static int iter_step(lua_State *L)
+{
+    run r;
+    r.box = lua_upvalueindex(1);
+    ltdo_box *box = lua_touserdata(L, r.box);
+    r.rows = box->p;
+    r.model = lua_upvalueindex(2);
+    r.names = lua_upvalueindex(3);
+    r.saved = lua_upvalueindex(4);
+    r.proj = (tdo_projection)lua_tointeger(L, lua_upvalueindex(5));
+    if (r.rows == NULL)
+        return 0;
+    if (!next_row(L, &r)) {
+        ltdo_box_close(box);
+        return 0;
+    }
+    if (lua_isnil(L, -1)) { /* a NULL of a flat list must not end the loop */
+        lua_pop(L, 1);
+        ltdo_push_null(L);
+    }
+    return 1;
+}
+
+static int cache_step(lua_State *L)
+{
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(2)) + 1;
+    lua_Integer n = lua_tointeger(L, lua_upvalueindex(3));
+    if (i > n)
+        return 0;
+    lua_pushinteger(L, i);
+    lua_replace(L, lua_upvalueindex(2));
+    if (lua_rawgeti(L, lua_upvalueindex(1), i) == LUA_TNIL) {
+        lua_pop(L, 1);
+        ltdo_push_null(L); /* a NULL of a flat list must not end the loop */
+    }
+    return 1;
+}
+
+static int qs_iter(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_settop(L, 1);
+    if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) {
+        lua_pushinteger(L, 0);
+        lua_pushinteger(L, (lua_Integer)u->count);
+        lua_pushcclosure(L, cache_step, 3);
+        return 1;
+    }
+    lua_pop(L, 1);
+    run r;
+    start_run(L, 1, u->q, &r);
+    lua_pushinteger(L, r.proj);
+    lua_pushcclosure(L, iter_step, 5);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    /* the box closes the cursor when the loop breaks */
+    lua_getupvalue(L, -3, 1);
+    return 4;
+}
+
+/* Pushes the first row of q (or nil). */
+static void first_of(lua_State *L, int qs, const tdo_query *q)
+{
+    run r;
+    int top = lua_gettop(L);
+    start_run(L, qs, q, &r);
+    if (!next_row(L, &r))
+        lua_pushnil(L);
+    ltdo_box_close(lua_touserdata(L, r.box));
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+}
+
+/* Pushes a new queryset limited to n rows, ordered by pk when unordered
+ * (reverse: every order key reversed, or -pk). */
+static lqs *limited(lua_State *L, int qs, int64_t n, bool reverse)
+{
+    luaL_checkstack(L, 40, "testudo");
+    qs = lua_absindex(L, qs);
+    lqs *u = getqs(L, qs);
+    if (reverse || !u->ordered) {
+        lua_newtable(L);
+        int keys = lua_gettop(L);
+        if (u->ordered && lua_getiuservalue(L, qs, UV_ORDER) == LUA_TTABLE) {
+            size_t nk = lua_rawlen(L, -1);
+            for (size_t i = 1; i <= nk; i++) {
+                lua_rawgeti(L, -1, (lua_Integer)i);
+                const char *k = lua_tostring(L, -1);
+                if (reverse) {
+                    if (k[0] == '-')
+                        lua_pushstring(L, k + 1);
+                    else
+                        lua_pushfstring(L, "-%s", k);
+                    lua_remove(L, -2);
+                }
+                lua_rawseti(L, keys, (lua_Integer)i);
+            }
+            lua_pop(L, 1);
+        } else {
+            if (u->ordered)
+                lua_pop(L, 1);
+            lua_pushstring(L, reverse ? "-pk" : "pk");
+            lua_rawseti(L, keys, 1);
+        }
+        lua_pushcfunction(L, qs_all);
+        lua_pushvalue(L, qs);
+        lua_call(L, 1, 1);
+        apply_order(L, -1, keys);
+        lua_remove(L, keys);
+        qs = lua_gettop(L);
+        u = getqs(L, qs);
+    }
+    lqs *d = push_derived(L, qs, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_limit(u->q, n, &d->q, &err))
+        ltdo_error(L, &err);
+    return d;
+}
+
+static int qs_first(lua_State *L)
+{
+    lua_settop(L, 1);
+    lqs *d = limited(L, 1, 1, false);
+    first_of(L, lua_gettop(L), d->q);
+    return 1;
+}
+
+static int qs_last(lua_State *L)
+{
+    lua_settop(L, 1);
+    lqs *d = limited(L, 1, 1, true);
+    first_of(L, lua_gettop(L), d->q);
+    return 1;
+}
+
+/* latest("field", ...) / earliest("field", ...) */
+static int latest_earliest(lua_State *L, bool latest)
+{
+    getqs(L, 1);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, qs_order_by);
+    lua_pushvalue(L, 1);
+    for (int i = 2; i <= top; i++) {
+        const char *k = luaL_checkstring(L, i);
+        if (latest) {
+            if (k[0] == '-')
+                lua_pushstring(L, k + 1);
+            else
+                lua_pushfstring(L, "-%s", k);
+        } else {
+            lua_pushvalue(L, i);
+        }
+    }
+    if (top < 2)
+        lua_pushstring(L, latest ? "-pk" : "pk");
+    lua_call(L, lua_gettop(L) - top - 1, 1);
+    lua_replace(L, 1);
+    lua_settop(L, 1);
+    return qs_first(L);
+}
+
+static int qs_latest(lua_State *L)
+{
+    return latest_earliest(L, true);
+}
+
+static int qs_earliest(lua_State *L)
+{
+    return latest_earliest(L, false);
+}
+
+/* Raises the model's class (DoesNotExist / MultipleObjectsReturned). */
+static int raise_model_error(lua_State *L, int qs, const char *cls,
+                             const char *msg)
+{
+    push_model_of(L, qs);
+    lua_getfield(L, -1, cls);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        ltdo_push_class(L, cls);
+    }
+    /* the metatable is the model's subclass (User.DoesNotExist:is(err));
+     * err.class is that subclass for DoesNotExist and, as Tortoise raises
+     * the generic one, orm.exceptions.MultipleObjectsReturned */
+    ltdo_push_error_obj(L, -1, msg, NULL);
+    if (strcmp(cls, "DoesNotExist") != 0) {
+        ltdo_push_class(L, cls);
+        lua_setfield(L, -2, "class");
+    }
+    return lua_error(L);
+}
+
+static int get_impl(lua_State *L, bool or_none)
+{
+    luaL_checkstack(L, 40, "testudo");
+    getqs(L, 1);
+    if (lua_gettop(L) >= 2) {
+        lua_pushcfunction(L, qs_filter);
+        lua_insert(L, 1);
+        lua_call(L, lua_gettop(L) - 1, 1);
+    }
+    lua_settop(L, 1);
+    tdo_model *m = qs_model(L, 1);
+    lqs *u = getqs(L, 1);
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_limit(u->q, 2, &d->q, &err))
+        return ltdo_error(L, &err);
+    size_t n = run_list(L, 2, d->q);
+    if (n == 0) {
+        if (or_none) {
+            lua_pushnil(L);
+            return 1;
+        }
+        lua_pushfstring(L, "%s: Object does not exist", tdo_model_name(m));
+        return raise_model_error(L, 1, "DoesNotExist", lua_tostring(L, -1));
+    }
+    if (n > 1) {
+        lua_pushfstring(L,
+                        "Multiple objects returned for \"%s\", expected "
+                        "exactly one",
+                        tdo_model_name(m));
+        return raise_model_error(L, 1, "MultipleObjectsReturned",
+                                 lua_tostring(L, -1));
+    }
+    lua_rawgeti(L, -1, 1);
+    return 1;
+}
+
+static int qs_get(lua_State *L)
+{
+    return get_impl(L, false);
+}
+
+static int qs_get_or_none(lua_State *L)
+{
+    return get_impl(L, true);
+}
+
+/* count(): from the cache when evaluated. */
+static int qs_count(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) {
+        lua_pushinteger(L, (lua_Integer)u->count);
+        return 1;
+    }
+    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t n = 0;
+    if (tdo_query_count(conn, u->q, &n, &err))
+        return ltdo_error(L, &err);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* exists([filter]) */
+static int qs_exists(lua_State *L)
+{
+    if (lua_gettop(L) >= 2) {
+        lua_pushcfunction(L, qs_filter);
+        lua_insert(L, 1);
+        lua_call(L, lua_gettop(L) - 1, 1);
+    }
+    lqs *u = getqs(L, 1);
+    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_error err = TDO_ERROR_INIT;
+    bool e = false;
+    if (tdo_query_exists(conn, u->q, &e, &err))
+        return ltdo_error(L, &err);
+    lua_pushboolean(L, e);
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* update{field = value | F expr}: returns the rows changed. */
+static int qs_update(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lqs *u = getqs(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    tdo_model *m = tdo_query_model(u->q);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "update takes field = value pairs");
+        n++;
+    }
+    const char **keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        if (k < n)
+            keys[k++] = lua_tostring(L, -1);
+    }
+    qsort(keys, k, sizeof *keys, cmp_str);
+    tdo_assign *as = lua_newuserdatauv(L, (k ? k : 1) * sizeof(*as), 0);
+    size_t *vix = lua_newuserdatauv(L, (k ? k : 1) * sizeof(size_t), 0);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    for (size_t i = 0; i < k; i++) {
+        const tdo_field *f = ltdo_field_by_attr(m, keys[i]);
+        if (f == NULL) {
+            tdo_error err = TDO_ERROR_INIT;
+            tdo_model_field_error(m, keys[i], &err);
+            return ltdo_error(L, &err);
+        }
+        as[i].field = f->name;
+        as[i].value = NULL;
+        as[i].expr = NULL;
+        lua_getfield(L, 2, keys[i]);
+        tdo_expr *e = ltdo_tof(L, -1);
+        if (e) {
+            as[i].expr = e; /* anchored by the table */
+            vix[i] = (size_t)-1;
+        } else {
+            ltdo_field_value(L, -1, f, vb, true);
+            vix[i] = vb->n - 1;
+        }
+        lua_pop(L, 1);
+    }
+    for (size_t i = 0; i < k; i++)
+        if (vix[i] != (size_t)-1)
+            as[i].value = &vb->v[vix[i]];
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t changed = 0;
+    if (tdo_query_update(conn, u->q, as, k, &changed, &err))
+        return ltdo_error(L, &err);
+    lua_pushinteger(L, (lua_Integer)changed);
+    return 1;
+}
+
+static int qs_delete(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t n = 0;
+    if (tdo_query_delete(conn, u->q, &n, &err))
+        return ltdo_error(L, &err);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+static void compiled_free(void *p)
+{
+    tdo_compiled_free(p);
+}
+
+/* sql([kind]): the SQL text and the parameter list, without running. */
+static int qs_sql(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    static const char *const kinds[] = {"select", "count", "exists", "delete",
+                                        NULL};
+    int kind = luaL_checkoption(L, 2, "select", kinds);
+    tdo_stmt_kind sk = kind == 0   ? TDO_STMT_SELECT
+                       : kind == 1 ? TDO_STMT_COUNT
+                       : kind == 2 ? TDO_STMT_EXISTS
+                                   : TDO_STMT_DELETE;
+    tdo_model *m = tdo_query_model(u->q);
+    const tdo_dialect *d = NULL;
+    /* the model's connection when there is one */
+    lctx *c = ltdo_ctx(L);
+    ltdo_state_get(L, "apps_conn");
+    const char *cn = NULL;
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, tdo_model_app(m));
+        cn = lua_tostring(L, -1);
+    }
+    tdo_conn *conn = tdo_ctx_conn(c->ctx, cn ? cn : "default");
+    if (conn)
+        d = tdo_conn_dialect(conn);
+    if (d == NULL)
+        d = tdo_dialect_by_name("sqlite");
+    ltdo_resolve(L);
+    ltdo_box *box = ltdo_box_new(L, compiled_free);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_compiled *comp = NULL;
+    if (tdo_compile(u->q, sk, d, NULL, 0, &comp, &err))
+        return ltdo_error(L, &err);
+    box->p = comp;
+    lua_pushstring(L, tdo_compiled_sql(comp));
+    size_t np = tdo_compiled_nparams(comp);
+    const tdo_value *p = tdo_compiled_params(comp);
+    lua_createtable(L, (int)np, 0);
+    for (size_t i = 0; i < np; i++) {
+        if (p[i].type == TDO_NULL)
+            ltdo_push_null(L);
+        else
+            ltdo_push_value(L, &p[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    ltdo_box_close(box);
+    return 2;
+}
+
+/* in_bulk(ids, field = "pk"): {value = instance} */
+static int qs_in_bulk(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    getqs(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *field = luaL_optstring(L, 3, "pk");
+    lua_settop(L, 3);
+    lua_pushcfunction(L, qs_filter);
+    lua_pushvalue(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushfstring(L, "%s__in", field);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+    lua_call(L, 2, 1);
+    int qs = lua_gettop(L);
+    size_t n = evaluate(L, qs);
+    int list = lua_gettop(L);
+    lua_newtable(L);
+    tdo_model *m = qs_model(L, qs);
+    const tdo_field *f = ltdo_field_by_attr(m, field);
+    const char *attr = f ? ltdo_field_attr(L, f) : field;
+    int attr_idx = lua_gettop(L);
+    (void)attr;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, (lua_Integer)i);
+        lua_pushvalue(L, attr_idx);
+        lua_gettable(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, attr_idx - 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int qs_columns(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    size_t n = tdo_query_ncolumns(u->q);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, tdo_query_column(u->q, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int qs_projection(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    static const char *const names[] = {"instances", "values", "values_list",
+                                        "flat"};
+    tdo_projection p = tdo_query_projection(u->q);
+    lua_pushstring(L, names[(unsigned)p < 4 ? p : 0]);
+    return 1;
+}
+
+static int qs_filtered(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_pushboolean(L, tdo_query_is_filtered(u->q));
+    return 1;
+}
+
+/* Calls table.<fn> with the n values on top of the stack. */
+static void table_call(lua_State *L, const char *fn, int nargs, int nres)
+{
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_insert(L, -1 - nargs);
+    lua_call(L, nargs, nres);
+}
+
+/* Pushes a short representation of the value at idx; cols (0: none) is
+ * the list of column names giving the order of a values row. */
+static void push_repr(lua_State *L, int idx, int depth, int cols)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 8, NULL);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
+        return;
+    }
+    if (ltdo_instance_model(L, idx)) {
+        /* Tortoise's repr, whatever the model's __tostring says */
+        lua_pushcfunction(L, ltdo_inst_repr);
+        lua_pushvalue(L, idx);
+        lua_call(L, 1, 1);
+        lua_remove(L, -2);
+        return;
+    }
+    bool plain = lua_istable(L, idx) && depth < 2;
+    if (plain && lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        plain = false;
+    }
+    if (!plain) {
+        luaL_tolstring(L, idx, NULL);
+        return;
+    }
+    lua_newtable(L);
+    int parts = lua_gettop(L);
+    lua_Integer np = 0;
+    size_t n = lua_rawlen(L, idx);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        push_repr(L, -1, depth + 1, 0);
+        lua_remove(L, -2);
+        lua_rawseti(L, parts, ++np);
+    }
+    lua_newtable(L);
+    int keys = lua_gettop(L);
+    if (cols && n == 0) {
+        size_t nc = lua_rawlen(L, cols);
+        for (size_t i = 1; i <= nc; i++) {
+            lua_rawgeti(L, cols, (lua_Integer)i);
+            lua_rawseti(L, keys, (lua_Integer)i);
+        }
+    }
+    lua_pushnil(L);
+    if (cols && n == 0)
+        lua_pop(L, 1);
+    while (!(cols && n == 0) && lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING &&
+            !(n > 0 && strcmp(lua_tostring(L, -1), "n") == 0)) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, keys, (lua_Integer)lua_rawlen(L, keys) + 1);
+        }
+    }
+    if (!(cols && n == 0)) {
+        lua_pushvalue(L, keys);
+        table_call(L, "sort", 1, 0);
+    }
+    size_t nk = lua_rawlen(L, keys);
+    for (size_t i = 1; i <= nk; i++) {
+        lua_rawgeti(L, keys, (lua_Integer)i);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, idx);
+        push_repr(L, -1, depth + 1, 0);
+        lua_pushfstring(L, "%s = %s", lua_tostring(L, -3), lua_tostring(L, -1));
+        lua_rawseti(L, parts, ++np);
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    lua_pushliteral(L, ", ");
+    table_call(L, "concat", 2, 1);
+    lua_pushfstring(L, "{%s}", lua_tostring(L, -1));
+    lua_remove(L, -2);
+}
+
+static int qs_tostring(lua_State *L)
+{
+    size_t n = evaluate(L, 1);
+    int list = lua_gettop(L);
+    lqs *u = getqs(L, 1);
+    int cols = 0;
+    if (tdo_query_projection(u->q) == TDO_PROJ_VALUES) {
+        qs_columns(L);
+        cols = lua_gettop(L);
+    }
+    lua_newtable(L);
+    int parts = lua_gettop(L);
+    int np = 0;
+    for (size_t i = 1; i <= n && i <= 21; i++) {
+        if (i == 21) {
+            lua_pushliteral(L, "...");
+        } else {
+            lua_rawgeti(L, list, (lua_Integer)i);
+            push_repr(L, -1, 0, cols);
+            lua_remove(L, -2);
+        }
+        lua_rawseti(L, parts, ++np);
+    }
+    lua_pushvalue(L, parts);
+    lua_pushliteral(L, ", ");
+    table_call(L, "concat", 2, 1);
+    lua_pushfstring(L, "<QuerySet [%s]>", lua_tostring(L, -1));
+    return 1;
+}
+
+static int qs_using_db(lua_State *L)
+{
+    lua_settop(L, 1);
+    return qs_all(L);
+}
+
+static const luaL_Reg qs_meth[] = {
+    {"filter", qs_filter},
+    {"exclude", qs_exclude},
+    {"all", qs_all},
+    {"order_by", qs_order_by},
+    {"limit", qs_limit},
+    {"offset", qs_offset},
+    {"distinct", qs_distinct},
+    {"values", qs_values},
+    {"values_list", qs_values_list},
+    {"select_related", qs_same},
+    {"prefetch_related", qs_same},
+    {"using_db", qs_using_db},
+    {"count", qs_count},
+    {"exists", qs_exists},
+    {"first", qs_first},
+    {"last", qs_last},
+    {"latest", qs_latest},
+    {"earliest", qs_earliest},
+    {"get", qs_get},
+    {"get_or_none", qs_get_or_none},
+    {"update", qs_update},
+    {"delete", qs_delete},
+    {"sql", qs_sql},
+    {"in_bulk", qs_in_bulk},
+    {"iter", qs_iter},
+    {"list", qs_list},
+    {"_columns", qs_columns},
+    {"_projection", qs_projection},
+    {"_filtered", qs_filtered},
+    {NULL, NULL},
+};
+
+static int qs_index(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_Integer i = lua_tointeger(L, 2);
+        size_t n = evaluate(L, 1);
+        if (i < 0)
+            i += (lua_Integer)n + 1;
+        lua_rawgeti(L, -1, i);
+        return 1;
+    }
+    const char *k = lua_tostring(L, 2);
+    if (k && strcmp(k, "model") == 0) {
+        push_model_of(L, 1);
+        return 1;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_QS);
+    lua_getfield(L, -1, "__methods");
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int qs_close(lua_State *L)
+{
+    return qs_gc(L);
+}
+
+static const luaL_Reg qs_metameth[] = {
+    {"__index", qs_index}, {"__len", qs_len},     {"__tostring", qs_tostring},
+    {"__gc", qs_gc},       {"__close", qs_close}, {NULL, NULL},
+};
+
+/* Model-level methods: Model:filter{...} is Model:all():filter{...}. */
+int ltdo_qs_method(lua_State *L, const char *name)
+{
+    ltdo_push_all(L, 1);
+    lua_replace(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_QS);
+    lua_getfield(L, -1, "__methods");
+    lua_getfield(L, -1, name);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int model_delegate(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (!ltdo_tomodel(L, 1))
+        return luaL_error(L, "%s: call it on a model (Model:%s(...))", name,
+                          name);
+    return ltdo_qs_method(L, name);
+}
+
+void ltdo_open_queryset(lua_State *L, int base_idx, int C_idx)
+{
+    base_idx = lua_absindex(L, base_idx);
+    luaL_newmetatable(L, LTDO_QS);
+    luaL_setfuncs(L, qs_metameth, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, qs_meth, 0);
+    lua_setfield(L, -2, "__methods");
+    lua_pop(L, 1);
+    for (const luaL_Reg *r = qs_meth; r->name; r++) {
+        if (r->name[0] == '_' || strcmp(r->name, "delete") == 0)
+            continue;
+        lua_pushstring(L, r->name);
+        lua_pushcclosure(L, model_delegate, 1);
+        lua_setfield(L, base_idx, r->name);
+    }
+    (void)C_idx;
+}

@@ -1,0 +1,201 @@
+/*
+ * ltdo.h -- declarations shared by the files of the Lua module "testudo".
+ *
+ * Registry layout (one tdo_ctx per luaopen_testudo call):
+ *   registry["testudo.ctx"]   the current context userdata (struct lctx);
+ *                             its user value is the state table below.
+ *   state table fields:       apps_conn {app = conn name}, models
+ *                             {lightuserdata(tdo_model) = Model}, saved
+ *                             (weak-keyed instance -> true), related
+ *                             (weak-keyed instance -> {name = obj}),
+ *                             errors {name = class}, Base (orm.Model),
+ *                             ModelMeta, json_encode, json_decode, orm.
+ */
+#ifndef LTDO_H
+#define LTDO_H
+
+#include "testudo.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#define LTDO_CTX       "testudo.ctx"
+#define LTDO_CTXMT     "testudo.Context"
+#define LTDO_QS        "testudo.QuerySet"
+#define LTDO_QBOX      "testudo.Query"
+#define LTDO_Q         "testudo.Q"
+#define LTDO_F         "testudo.F"
+#define LTDO_DECIMAL   "testudo.Decimal"
+#define LTDO_DATETIME  "testudo.datetime"
+#define LTDO_DATE      "testudo.date"
+#define LTDO_TIME      "testudo.time"
+#define LTDO_DURATION  "testudo.duration"
+#define LTDO_NULL      "testudo.null"
+#define LTDO_BOX       "testudo.Box"
+#define LTDO_VALS      "testudo.Values"
+#define LTDO_MODELREF  "testudo.ModelRef"
+#define LTDO_FIELDSPEC "testudo.FieldSpec"
+#define LTDO_CONN      "testudo.Connection"
+#define LTDO_ROWS      "testudo.Rows"
+
+/* The context userdata. */
+typedef struct lctx {
+    tdo_ctx *ctx; /* owned; freed by __gc */
+    bool echo;    /* orm._set_echo */
+    bool dirty;   /* models changed since the last tdo_ctx_resolve() */
+    bool inited;  /* orm.init ran */
+} lctx;
+
+/* A model table's handle (raw key "__tdo"); user value: the lctx. */
+typedef struct lmodelref {
+    tdo_model *m; /* belongs to the ctx */
+} lmodelref;
+
+/* A growable array of owned values, released by __gc. */
+typedef struct ltdo_vals {
+    tdo_value *v;
+    size_t n, cap;
+} ltdo_vals;
+
+/* A box around one C object freed by free_fn on __gc/__close. */
+typedef struct ltdo_box {
+    void *p;
+    void (*free_fn)(void *);
+} ltdo_box;
+
+/* ---- ltestudo.c ---------------------------------------------------- */
+
+/* Returns the current context (raises ConfigurationError if none). */
+lctx *ltdo_ctx(lua_State *L);
+/* Pushes the state table of the current context. */
+void ltdo_state(lua_State *L);
+/* Pushes state[key]. */
+int ltdo_state_get(lua_State *L, const char *key);
+/* Resolves the registry when models changed; raises on failure. */
+void ltdo_resolve(lua_State *L);
+/* Returns the connection a model's queries run on (raises
+ * ConfigurationError when there is none). */
+tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m);
+/* Pushes a box holding nothing; set ->p after acquiring the object. */
+ltdo_box *ltdo_box_new(lua_State *L, void (*free_fn)(void *));
+/* Frees the box's object now (idempotent). */
+void ltdo_box_close(ltdo_box *b);
+/* Pushes an empty value array. */
+ltdo_vals *ltdo_vals_new(lua_State *L);
+/* Returns a fresh NULL slot at the end of the array (raises on OOM). */
+tdo_value *ltdo_vals_add(lua_State *L, ltdo_vals *vb);
+
+/* ---- lerror.c -------------------------------------------------------- */
+
+/* Creates the exception classes into the state table and orm.exceptions
+ * (the table at index orm_idx). */
+void ltdo_open_errors(lua_State *L, int orm_idx);
+/* Pushes the class called name (nil if none). */
+void ltdo_push_class(lua_State *L, const char *name);
+/* Pushes a new error object of class cls_idx. */
+void ltdo_push_error_obj(lua_State *L, int cls_idx, const char *msg,
+                         const char *sql);
+/* Raises err (releasing it first) as an error object. */
+int ltdo_error(lua_State *L, tdo_error *err);
+/* Raises a new error of the class of code with a formatted message. */
+int ltdo_raise(lua_State *L, tdo_status code, const char *fmt, ...);
+/* Raises an error of the class at cls_idx. */
+int ltdo_raise_class(lua_State *L, int cls_idx, const char *msg);
+/* Makes a subclass of the class at parent_idx named name; pushes it. */
+void ltdo_subclass(lua_State *L, int parent_idx, const char *name);
+/* Pushes the message of an error object or a string form of any value. */
+const char *ltdo_error_message(lua_State *L, int idx);
+
+/* ---- lvalue.c -------------------------------------------------------- */
+
+void ltdo_open_values(lua_State *L, int orm_idx);
+/* Whether idx is orm.null. */
+bool ltdo_isnull(lua_State *L, int idx);
+void ltdo_push_null(lua_State *L);
+/* Pushes a value as Lua (NULL -> nil). */
+void ltdo_push_value(lua_State *L, const tdo_value *v);
+/* Converts a Lua value to a borrowed tdo_value (strings point into Lua
+ * strings, which must stay anchored); instances become their primary
+ * key.  Returns false when the value has no tdo form (tables, functions). */
+bool ltdo_to_value(lua_State *L, int idx, tdo_value *out);
+/* Converts a Lua value for field f into an owned canonical value appended
+ * to vb (coerce + validate when validate); raises FieldError or
+ * ValidationError naming the field. */
+tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
+                            ltdo_vals *vb, bool validate);
+/* Pushes a new Decimal / datetime-kind / duration userdata. */
+tdo_decimal *ltdo_push_decimal(lua_State *L, const tdo_decimal *d);
+void ltdo_push_datetime(lua_State *L, const tdo_datetime *dt, tdo_type kind);
+void ltdo_push_duration(lua_State *L, int64_t us);
+
+/* ---- lexpr.c --------------------------------------------------------- */
+
+void ltdo_open_expr(lua_State *L, int orm_idx);
+/* Returns the node of a Q userdata at idx, or NULL. */
+tdo_qnode *ltdo_toq(lua_State *L, int idx);
+/* Returns the expression of an F userdata at idx, or NULL. */
+tdo_expr *ltdo_tof(lua_State *L, int idx);
+/* Builds a Q userdata from the filter table at idx (array part: Q
+ * objects, hash part: lookups; a Q or nil is accepted too) joined by AND
+ * (or by the table's join_type when honour_join).  Pushes the Q userdata
+ * and returns its node (owned by the userdata). */
+tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join);
+
+/* ---- lmodel.c -------------------------------------------------------- */
+
+void ltdo_open_model(lua_State *L, int orm_idx);
+/* Returns the C model of a model table at idx, or NULL. */
+tdo_model *ltdo_tomodel(lua_State *L, int idx);
+/* Like ltdo_tomodel() but raises when idx is not a model. */
+tdo_model *ltdo_checkmodel(lua_State *L, int idx);
+/* Pushes the model table of m (nil if unknown). */
+void ltdo_push_model(lua_State *L, const tdo_model *m);
+/* Pushes the model of the instance at idx and returns its C model, or
+ * returns NULL (pushing nothing) when idx is not an instance. */
+tdo_model *ltdo_instance_model(lua_State *L, int idx);
+/* Pushes and returns the attribute key of field f in instances
+ * ("customer_id" for a FK). */
+const char *ltdo_field_attr(lua_State *L, const tdo_field *f);
+/* Whether f has a column (not m2m). */
+bool ltdo_field_has_column(const tdo_field *f);
+/* Finds the field for an attribute key (name, "customer_id" or "pk"). */
+const tdo_field *ltdo_field_by_attr(const tdo_model *m, const char *key);
+
+/* ---- linstance.c ----------------------------------------------------- */
+
+void ltdo_open_instance(lua_State *L, int base_idx, int C_idx);
+/* Pushes the weak "saved" table. */
+void ltdo_push_saved(lua_State *L);
+/* Reads the current row of r into a new instance of the model at
+ * model_idx; names_idx: an array of attribute names per column; saved_idx
+ * the saved table. Pushes it. */
+void ltdo_push_instance_row(lua_State *L, tdo_rows *r, int model_idx,
+                            int names_idx, int saved_idx);
+/* Instance metamethods, shared by every model table. */
+int ltdo_inst_index(lua_State *L);
+int ltdo_inst_newindex(lua_State *L);
+int ltdo_inst_eq(lua_State *L);
+int ltdo_inst_tostring(lua_State *L);
+/* Tortoise's repr of an instance: <User: 1> (or <User> without a pk). */
+int ltdo_inst_repr(lua_State *L);
+int ltdo_inst_new(lua_State *L);
+
+/* ---- lqueryset.c ----------------------------------------------------- */
+
+void ltdo_open_queryset(lua_State *L, int base_idx, int C_idx);
+/* Pushes a new queryset over all rows of the model at model_idx. */
+void ltdo_push_all(lua_State *L, int model_idx);
+/* Replaces argument 1 (a model) by Model:all() and calls the queryset
+ * method name with the arguments; returns its results. */
+int ltdo_qs_method(lua_State *L, const char *name);
+
+/* ---- ltx.c ----------------------------------------------------------- */
+
+void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx);
+/* Runs sql with Lua params (table at params_idx, 0: none) on c and pushes
+ * the rows as an array of tables and the row count. */
+int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
+                       int params_idx);
+
+#endif /* LTDO_H */

@@ -1,0 +1,470 @@
+/*
+ * ltestudo.c -- luaopen_testudo: the context userdata, the state table,
+ * small shared helpers (boxes, value arrays), connections and schemas
+ * for the pure-Lua parts, and the loading of the embedded lua_bindings/testudo
+ * chunks.
+ */
+#include "ltdo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tdo_embedded {
+    const char *name;
+    const char *src;
+    size_t len;
+};
+extern const struct tdo_embedded tdo_lua_sources[];
+
+/* Order in which the embedded chunks run; others follow by name. */
+static const char *const chunk_order[] = {
+    "json", "fields", "validators", "model", "init", "tx", NULL};
+
+/* ------------------------------------------------------------------ */
+/* Context and state                                                   */
+/* ------------------------------------------------------------------ */
+
+static int ctx_gc(lua_State *L)
+{
+    lctx *c = luaL_checkudata(L, 1, LTDO_CTXMT);
+    if (c->ctx) {
+        tdo_ctx_free(c->ctx);
+        c->ctx = NULL;
+    }
+    return 0;
+}
+
+lctx *ltdo_ctx(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
+    lctx *c = luaL_testudata(L, -1, LTDO_CTXMT);
+    lua_pop(L, 1);
+    if (c == NULL || c->ctx == NULL)
+        luaL_error(L, "testudo: no context (module not loaded)");
+    return c;
+}
+
+void ltdo_state(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
+    if (lua_getiuservalue(L, -1, 1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    lua_remove(L, -2);
+}
+
+int ltdo_state_get(lua_State *L, const char *key)
+{
+    ltdo_state(L);
+    int t = lua_getfield(L, -1, key);
+    lua_remove(L, -2);
+    return t;
+}
+
+void ltdo_resolve(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    if (!c->dirty)
+        return;
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_ctx_resolve(c->ctx, &err))
+        ltdo_error(L, &err);
+    c->dirty = false;
+}
+
+tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m)
+{
+    lctx *c = ltdo_ctx(L);
+    tdo_conn *conn = NULL;
+    ltdo_state(L);
+    lua_getfield(L, -1, "apps_conn");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, tdo_model_app(m));
+        if (lua_isstring(L, -1))
+            conn = tdo_ctx_conn(c->ctx, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (conn == NULL)
+        conn = tdo_ctx_conn(c->ctx, "default");
+    if (conn == NULL) {
+        lua_getfield(L, -1, "first_conn");
+        if (lua_isstring(L, -1))
+            conn = tdo_ctx_conn(c->ctx, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (conn == NULL)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "No DB associated to model %s (call orm.init first)",
+                   tdo_model_name(m));
+    ltdo_resolve(L);
+    return conn;
+}
+
+/* ------------------------------------------------------------------ */
+/* Boxes and value arrays                                              */
+/* ------------------------------------------------------------------ */
+
+void ltdo_box_close(ltdo_box *b)
+{
+    if (b && b->p) {
+        void *p = b->p;
+        b->p = NULL;
+        if (b->free_fn)
+            b->free_fn(p);
+    }
+}
+
+static int box_gc(lua_State *L)
+{
+    ltdo_box_close(luaL_checkudata(L, 1, LTDO_BOX));
+    return 0;
+}
+
+ltdo_box *ltdo_box_new(lua_State *L, void (*free_fn)(void *))
+{
+    ltdo_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->p = NULL;
+    b->free_fn = free_fn;
+    luaL_setmetatable(L, LTDO_BOX);
+    return b;
+}
+
+static int vals_gc(lua_State *L)
+{
+    ltdo_vals *vb = luaL_checkudata(L, 1, LTDO_VALS);
+    for (size_t i = 0; i < vb->n; i++)
+        tdo_value_release(&vb->v[i]);
+    free(vb->v);
+    vb->v = NULL;
+    vb->n = vb->cap = 0;
+    return 0;
+}
+
+ltdo_vals *ltdo_vals_new(lua_State *L)
+{
+    ltdo_vals *vb = lua_newuserdatauv(L, sizeof *vb, 0);
+    vb->v = NULL;
+    vb->n = vb->cap = 0;
+    luaL_setmetatable(L, LTDO_VALS);
+    return vb;
+}
+
+tdo_value *ltdo_vals_add(lua_State *L, ltdo_vals *vb)
+{
+    if (vb->n == vb->cap) {
+        size_t cap = vb->cap ? vb->cap * 2 : 16;
+        tdo_value *v = realloc(vb->v, cap * sizeof *v);
+        if (v == NULL)
+            luaL_error(L, "not enough memory");
+        vb->v = v;
+        vb->cap = cap;
+    }
+    tdo_value *slot = &vb->v[vb->n++];
+    *slot = tdo_value_null();
+    return slot;
+}
+
+/* ------------------------------------------------------------------ */
+/* Echo                                                                */
+/* ------------------------------------------------------------------ */
+
+static void echo_trace(void *ud, const char *conn_name, const char *sql,
+                       const tdo_value *params, size_t nparams)
+{
+    lctx *c = ud;
+    if (!c->echo)
+        return;
+    tdo_sb sb = TDO_SB_INIT;
+    bool space = false;
+    for (const char *p = sql; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            while (sb.len > 0 && sb.buf[sb.len - 1] == ' ')
+                sb.buf[--sb.len] = '\0';
+            space = true;
+            continue;
+        }
+        if (space) {
+            if (*p == ' ' || *p == '\t')
+                continue;
+            if (sb.len > 0)
+                tdo_sb_addc(&sb, ' ');
+            space = false;
+        }
+        tdo_sb_addc(&sb, *p);
+    }
+    if (nparams > 0) {
+        tdo_sb_adds(&sb, "  -- params: ");
+        for (size_t i = 0; i < nparams; i++) {
+            if (i)
+                tdo_sb_adds(&sb, ", ");
+            tdo_value_format(&sb, &params[i], true);
+        }
+    }
+    fprintf(stderr, "%s\n", sb.buf);
+    fflush(stderr);
+    tdo_sb_release(&sb);
+}
+
+static int l_set_echo(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    c->echo = lua_toboolean(L, 1);
+    tdo_ctx_set_trace(c->ctx, c->echo ? echo_trace : NULL, c->echo ? c : NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Private functions for the Lua parts (the C table)                   */
+/* ------------------------------------------------------------------ */
+
+/* C.connect(name, url) */
+static int c_connect(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    const char *name = luaL_checkstring(L, 1);
+    const char *url = luaL_checkstring(L, 2);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *conn;
+    if (tdo_connect(c->ctx, name, url, &conn, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static int c_close_connections(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    tdo_close_connections(c->ctx);
+    return 0;
+}
+
+static int c_has_conn(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    lua_pushboolean(L, tdo_ctx_conn(c->ctx, luaL_checkstring(L, 1)) != NULL);
+    return 1;
+}
+
+static int c_set_use_tz(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    tdo_ctx_set_use_tz(c->ctx, lua_toboolean(L, 1));
+    return 0;
+}
+
+static int c_set_inited(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    c->inited = lua_toboolean(L, 1);
+    return 0;
+}
+
+static int c_inited(lua_State *L)
+{
+    lua_pushboolean(L, ltdo_ctx(L)->inited);
+    return 1;
+}
+
+/* C.resolve(force) */
+static int c_resolve(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    if (lua_toboolean(L, 1))
+        c->dirty = true;
+    ltdo_resolve(L);
+    return 0;
+}
+
+/* C.generate_schemas(conn_name, safe) */
+static int c_generate_schemas(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    const char *name = luaL_checkstring(L, 1);
+    bool safe = lua_toboolean(L, 2);
+    tdo_conn *conn = tdo_ctx_conn(c->ctx, name);
+    tdo_error err = TDO_ERROR_INIT;
+    if (conn == NULL)
+        return ltdo_raise(L, TDO_ERR_CONFIGURATION, "no connection named '%s'",
+                          name);
+    c->dirty = true;
+    ltdo_resolve(L);
+    if (tdo_generate_schemas(c->ctx, conn, safe, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static void free_str(void *p)
+{
+    free(p);
+}
+
+/* C.schema_sql(safe, model_or_nil, conn_name_or_nil) */
+static int c_schema_sql(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    bool safe = lua_toboolean(L, 1);
+    tdo_model *only = lua_isnoneornil(L, 2) ? NULL : ltdo_checkmodel(L, 2);
+    const tdo_dialect *d = NULL;
+    if (lua_isstring(L, 3)) {
+        tdo_conn *conn = tdo_ctx_conn(c->ctx, lua_tostring(L, 3));
+        if (conn)
+            d = tdo_conn_dialect(conn);
+    }
+    if (d == NULL)
+        d = tdo_dialect_by_name("sqlite");
+    c->dirty = true;
+    ltdo_resolve(L);
+    ltdo_box *b = ltdo_box_new(L, free_str);
+    tdo_error err = TDO_ERROR_INIT;
+    char *out = NULL;
+    if (tdo_schema_sql(c->ctx, d, only, safe, &out, &err))
+        return ltdo_error(L, &err);
+    b->p = out;
+    lua_pushstring(L, out ? out : "");
+    ltdo_box_close(b);
+    return 1;
+}
+
+/* C.dialect(conn_name) -> name of the dialect or nil */
+static int c_dialect(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    tdo_conn *conn = tdo_ctx_conn(c->ctx, luaL_checkstring(L, 1));
+    if (conn == NULL)
+        return 0;
+    lua_pushstring(L, tdo_dialect_name(tdo_conn_dialect(conn)));
+    return 1;
+}
+
+static const luaL_Reg cfuncs[] = {
+    {"connect", c_connect},
+    {"close_connections", c_close_connections},
+    {"has_conn", c_has_conn},
+    {"set_use_tz", c_set_use_tz},
+    {"set_inited", c_set_inited},
+    {"inited", c_inited},
+    {"resolve", c_resolve},
+    {"generate_schemas", c_generate_schemas},
+    {"schema_sql", c_schema_sql},
+    {"dialect", c_dialect},
+    {NULL, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* Embedded Lua                                                        */
+/* ------------------------------------------------------------------ */
+
+static void run_chunk(lua_State *L, const struct tdo_embedded *e, int orm,
+                      int cfn)
+{
+    lua_pushfstring(L, "=testudo/%s.lua", e->name);
+    const char *chunkname = lua_tostring(L, -1);
+    if (luaL_loadbuffer(L, e->src, e->len, chunkname) != LUA_OK)
+        lua_error(L);
+    lua_remove(L, -2);
+    lua_pushvalue(L, orm);
+    lua_pushvalue(L, cfn);
+    lua_call(L, 2, 0);
+}
+
+static void load_chunks(lua_State *L, int orm, int cfn)
+{
+    for (size_t i = 0; chunk_order[i]; i++)
+        for (const struct tdo_embedded *e = tdo_lua_sources; e->name; e++)
+            if (strcmp(e->name, chunk_order[i]) == 0)
+                run_chunk(L, e, orm, cfn);
+    for (const struct tdo_embedded *e = tdo_lua_sources; e->name; e++) {
+        bool listed = false;
+        for (size_t i = 0; chunk_order[i]; i++)
+            if (strcmp(e->name, chunk_order[i]) == 0)
+                listed = true;
+        if (!listed)
+            run_chunk(L, e, orm, cfn);
+    }
+}
+
+/* Opens the module: returns the orm table. */
+__attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
+{
+    /* helper metatables */
+    luaL_newmetatable(L, LTDO_BOX);
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, LTDO_VALS);
+    lua_pushcfunction(L, vals_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, LTDO_CTXMT);
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    /* the context: userdata first, then the C object */
+    lctx *c = lua_newuserdatauv(L, sizeof *c, 1);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, LTDO_CTXMT);
+    c->ctx = tdo_ctx_new();
+    if (c->ctx == NULL)
+        return luaL_error(L, "testudo: out of memory");
+    lua_newtable(L); /* state */
+    lua_setiuservalue(L, -2, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
+
+    lua_newtable(L); /* orm */
+    int orm = lua_gettop(L);
+    lua_newtable(L); /* C */
+    int cfn = lua_gettop(L);
+    luaL_setfuncs(L, cfuncs, 0);
+
+    ltdo_state(L);
+    int st = lua_gettop(L);
+    lua_pushvalue(L, orm);
+    lua_setfield(L, st, "orm");
+    lua_pushvalue(L, st);
+    lua_setfield(L, cfn, "state");
+    lua_newtable(L);
+    lua_setfield(L, st, "apps_conn");
+    lua_newtable(L);
+    lua_setfield(L, st, "models");
+    for (int i = 0; i < 2; i++) {
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, st, i == 0 ? "saved" : "related");
+    }
+    lua_pop(L, 1);
+
+    lua_pushliteral(L, TDO_VERSION);
+    lua_setfield(L, orm, "VERSION");
+    lua_pushcfunction(L, l_set_echo);
+    lua_setfield(L, orm, "_set_echo");
+
+    ltdo_open_errors(L, orm);
+    ltdo_open_values(L, orm);
+    ltdo_open_expr(L, orm);
+    ltdo_open_model(L, orm);
+    ltdo_state_get(L, "Base");
+    int base = lua_gettop(L);
+    ltdo_open_instance(L, base, cfn);
+    ltdo_open_queryset(L, base, cfn);
+    lua_pop(L, 1);
+    ltdo_open_tx(L, orm, cfn);
+
+    /* the field spec metatable for fields.lua */
+    luaL_newmetatable(L, LTDO_FIELDSPEC);
+    lua_pushliteral(L, "testudo.Field");
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, cfn, "FieldSpec");
+
+    load_chunks(L, orm, cfn);
+    lua_settop(L, orm);
+    return 1;
+}

@@ -1,0 +1,279 @@
+/*
+ * ltx.c -- connections (orm.connection(name)) with execute_query and
+ * execute_script, and the transaction primitives used by tx.lua
+ * (orm.in_transaction, orm.transaction).
+ */
+#include "ltdo.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The connection object: a userdata whose user value is its name. */
+static tdo_conn *conn_by_name(lua_State *L, const char *name)
+{
+    lctx *c = ltdo_ctx(L);
+    tdo_conn *conn = tdo_ctx_conn(c->ctx, name);
+    if (conn == NULL && strcmp(name, "default") == 0) {
+        ltdo_state_get(L, "first_conn");
+        if (lua_isstring(L, -1))
+            conn = tdo_ctx_conn(c->ctx, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    if (conn == NULL)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "no connection named '%s' (call orm.init first)", name);
+    ltdo_resolve(L);
+    return conn;
+}
+
+static tdo_conn *check_conn(lua_State *L, int idx)
+{
+    luaL_checkudata(L, idx, LTDO_CONN);
+    lua_getiuservalue(L, idx, 1);
+    tdo_conn *c = conn_by_name(L, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return c;
+}
+
+static void rows_free(void *p)
+{
+    tdo_rows_free(p);
+}
+
+/* Whether sql gives rows: SELECT, WITH, PRAGMA, VALUES, EXPLAIN, SHOW,
+ * or a statement with RETURNING. */
+static bool returns_rows(const char *sql)
+{
+    static const char *const kw[] = {"select",  "with", "pragma",   "values",
+                                     "explain", "show", "describe", NULL};
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            break;
+        }
+    }
+    for (int i = 0; kw[i]; i++) {
+        size_t n = strlen(kw[i]);
+        if (strncasecmp(p, kw[i], n) == 0 &&
+            !((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z')))
+            return true;
+    }
+    for (const char *q = p; *q; q++)
+        if (strncasecmp(q, "returning", 9) == 0)
+            return true;
+    return false;
+}
+
+int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
+                       int params_idx)
+{
+    luaL_checkstack(L, 40, "testudo");
+    if (params_idx)
+        params_idx = lua_absindex(L, params_idx);
+    ltdo_vals *pv = ltdo_vals_new(L);
+    size_t np = 0;
+    if (params_idx && lua_istable(L, params_idx)) {
+        np = lua_rawlen(L, params_idx);
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, params_idx, (lua_Integer)i);
+            tdo_value v;
+            if (!ltdo_to_value(L, -1, &v))
+                return ltdo_raise(L, TDO_ERR_PARAMS, "bad parameter %d (a %s)",
+                                  (int)i, luaL_typename(L, -1));
+            tdo_value *slot = ltdo_vals_add(L, pv);
+            if (tdo_value_copy(slot, &v))
+                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+            lua_pop(L, 1);
+        }
+    }
+    ltdo_box *box = ltdo_box_new(L, rows_free);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_rows *rows = NULL;
+    int64_t changes = 0;
+    /* the core fills *changes only when no cursor is asked for */
+    if (tdo_conn_execute(c, sql, pv->v, np, returns_rows(sql) ? &rows : NULL,
+                         &changes, &err))
+        return ltdo_error(L, &err);
+    box->p = rows;
+    size_t nc = rows ? tdo_rows_ncols(rows) : 0;
+    lua_createtable(L, (int)nc, 0);
+    int names = lua_gettop(L);
+    for (size_t i = 0; i < nc; i++) {
+        lua_pushstring(L, tdo_rows_colname(rows, i));
+        lua_rawseti(L, names, (lua_Integer)i + 1);
+    }
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    lua_Integer n = 0;
+    while (rows && nc > 0) {
+        bool has = false;
+        if (tdo_rows_next(rows, &has, &err))
+            return ltdo_error(L, &err);
+        if (!has)
+            break;
+        lua_createtable(L, 0, (int)nc);
+        for (size_t i = 0; i < nc; i++) {
+            tdo_value v;
+            if (tdo_rows_get(rows, i, &v, &err))
+                return ltdo_error(L, &err);
+            lua_rawgeti(L, names, (lua_Integer)i + 1);
+            ltdo_push_value(L, &v);
+            lua_rawset(L, -3);
+        }
+        lua_rawseti(L, list, ++n);
+    }
+    if (rows && nc == 0) {
+        bool has = false;
+        while (!tdo_rows_next(rows, &has, &err) && has)
+            ;
+        tdo_error_release(&err);
+    }
+    ltdo_box_close(box);
+    lua_pushinteger(L, nc > 0 ? n : (lua_Integer)changes);
+    return 2;
+}
+
+/* conn:execute_query(sql, params) -> rows, count */
+static int conn_execute_query(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    const char *sql = luaL_checkstring(L, 2);
+    return ltdo_execute_query(L, c, sql, lua_istable(L, 3) ? 3 : 0);
+}
+
+/* conn:execute_script(sql) */
+static int conn_execute_script(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    const char *sql = luaL_checkstring(L, 2);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_conn_execute_script(c, sql, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static int conn_name(lua_State *L)
+{
+    luaL_checkudata(L, 1, LTDO_CONN);
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+}
+
+static int conn_dialect(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    lua_pushstring(L, tdo_dialect_name(tdo_conn_dialect(c)));
+    return 1;
+}
+
+static int conn_url(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    lua_pushstring(L, tdo_conn_url(c));
+    return 1;
+}
+
+static int conn_query_count(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    lua_pushinteger(L, (lua_Integer)tdo_conn_query_count(c));
+    return 1;
+}
+
+static int conn_tostring(lua_State *L)
+{
+    luaL_checkudata(L, 1, LTDO_CONN);
+    lua_getiuservalue(L, 1, 1);
+    lua_pushfstring(L, "<Connection %s>", lua_tostring(L, -1));
+    return 1;
+}
+
+/* orm.connection(name = "default") */
+static int l_connection(lua_State *L)
+{
+    const char *name = luaL_optstring(L, 1, "default");
+    conn_by_name(L, name);
+    lua_newuserdatauv(L, 1, 1);
+    luaL_setmetatable(L, LTDO_CONN);
+    lua_pushstring(L, name);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+/* Transactions for tx.lua: C.begin(name), C.commit(name),
+ * C.rollback(name), C.tx_depth(name). */
+static int c_begin(lua_State *L)
+{
+    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_conn_begin(c, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static int c_commit(lua_State *L)
+{
+    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_conn_commit(c, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static int c_rollback(lua_State *L)
+{
+    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_conn_rollback(c, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+static int c_tx_depth(lua_State *L)
+{
+    lctx *x = ltdo_ctx(L);
+    tdo_conn *c = tdo_ctx_conn(x->ctx, luaL_optstring(L, 1, "default"));
+    lua_pushinteger(L, c ? tdo_conn_tx_depth(c) : 0);
+    return 1;
+}
+
+static const luaL_Reg conn_meth[] = {
+    {"execute_query", conn_execute_query},
+    {"execute_script", conn_execute_script},
+    {"name", conn_name},
+    {"dialect", conn_dialect},
+    {"url", conn_url},
+    {"query_count", conn_query_count},
+    {NULL, NULL},
+};
+
+static const luaL_Reg c_meth[] = {
+    {"begin", c_begin},       {"commit", c_commit}, {"rollback", c_rollback},
+    {"tx_depth", c_tx_depth}, {NULL, NULL},
+};
+
+void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
+{
+    orm_idx = lua_absindex(L, orm_idx);
+    C_idx = lua_absindex(L, C_idx);
+    luaL_newmetatable(L, LTDO_CONN);
+    lua_newtable(L);
+    luaL_setfuncs(L, conn_meth, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, conn_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_connection);
+    lua_setfield(L, orm_idx, "connection");
+    lua_pushvalue(L, C_idx);
+    luaL_setfuncs(L, c_meth, 0);
+    lua_pop(L, 1);
+}

@@ -1,0 +1,289 @@
+-- model.lua -- the parts of orm.Model written in Lua (not on hot paths):
+-- create, get_or_create, update_or_create, bulk_update, describe, and the
+-- instance methods refresh_from_db, update_from_dict, clone, to_table,
+-- fetch_related.
+local orm, C = ...
+local Base = orm.Model
+local state = C.state
+local E = orm.exceptions
+
+local function is_model(v)
+  return type(v) == "table" and rawget(v, "__tdo") ~= nil
+end
+
+local function check_model(self, method)
+  if not is_model(self) then
+    error(E.ParamsError(("%s: call it on a model (Model:%s{...})")
+      :format(method, method)), 3)
+  end
+end
+
+local function check_instance(self, method)
+  local M = orm._model_of(self)
+  if not M then
+    error(E.ParamsError(("%s: call it on an instance (obj:%s(...))")
+      :format(method, method)), 3)
+  end
+  return M
+end
+
+-- The connection name a model's queries run on.
+local function conn_name(M)
+  local name = state.apps_conn and state.apps_conn[M._meta.app]
+  if name and C.has_conn(name) then return name end
+  if C.has_conn("default") then return "default" end
+  return state.first_conn or "default"
+end
+C.conn_name = conn_name
+
+local function in_tx(M, fn)
+  return orm.in_transaction(conn_name(M), fn)
+end
+
+function Base:create(kw)
+  check_model(self, "create")
+  local data = {}
+  for k, v in pairs(kw or {}) do
+    if k ~= "using_db" then data[k] = v end
+  end
+  local obj = self(data)
+  obj:save()
+  return obj
+end
+
+-- Splits get_or_create-style arguments into the lookup and the defaults.
+local function split(kw)
+  local lookup, defaults = {}, {}
+  for k, v in pairs(kw or {}) do
+    if k == "defaults" then
+      defaults = v
+    elseif k ~= "using_db" then
+      lookup[k] = v
+    end
+  end
+  return lookup, defaults
+end
+
+-- The values a new object gets from a lookup: plain field = value pairs.
+local function create_data(lookup, defaults)
+  local data = {}
+  for k, v in pairs(defaults or {}) do data[k] = v end
+  for k, v in pairs(lookup) do
+    if type(k) == "string" and not k:find("__", 1, true) then
+      data[k] = v
+    elseif type(k) == "string" and k:sub(-7) == "__exact" then
+      data[k:sub(1, -8)] = v
+    end
+  end
+  return data
+end
+
+function Base:get_or_create(kw)
+  check_model(self, "get_or_create")
+  local lookup, defaults = split(kw)
+  local obj = self:filter(lookup):get_or_none()
+  if obj then return obj, false end
+  local ok, res = pcall(in_tx, self, function()
+    return self:create(create_data(lookup, defaults))
+  end)
+  if ok then return res, true end
+  if E.IntegrityError:is(res) then
+    obj = self:filter(lookup):get_or_none()
+    if obj then return obj, false end
+  end
+  error(res, 0)
+end
+
+function Base:update_or_create(kw)
+  check_model(self, "update_or_create")
+  local lookup, defaults = split(kw)
+  return in_tx(self, function()
+    local obj = self:filter(lookup):get_or_none()
+    if obj then
+      obj:update_from_dict(defaults)
+      obj:save()
+      return obj, false
+    end
+    return self:create(create_data(lookup, defaults)), true
+  end)
+end
+
+function Base:bulk_update(objs, field_names, opts)
+  check_model(self, "bulk_update")
+  if type(field_names) ~= "table" or #field_names == 0 then
+    error(E.ParamsError("bulk_update needs a list of field names"), 2)
+  end
+  local n = 0
+  in_tx(self, function()
+    for _, obj in ipairs(objs) do
+      obj:save{ update_fields = field_names }
+      n = n + 1
+    end
+  end)
+  return n
+end
+
+-- Instance methods ---------------------------------------------------------
+
+local function attr_of(M, name)
+  local f = M._meta.fields_map[name]
+  if f then return f.attr, f end
+  for _, fo in pairs(M._meta.fields_map) do
+    if fo.attr == name then return fo.attr, fo end
+  end
+  if name == "pk" then return M._meta.pk_attr, M._meta.fields_map[M._meta.pk_attr] end
+  return nil
+end
+
+function Base:refresh_from_db(opts)
+  local M = check_instance(self, "refresh_from_db")
+  local pk = self.pk
+  if pk == nil then
+    error(E.OperationalError("Can't refresh unpersisted record"), 2)
+  end
+  local fresh = M:filter{ pk = pk }:first()
+  if fresh == nil then
+    error(M.DoesNotExist(("%s: Object does not exist"):format(M._meta.name)), 2)
+  end
+  local names = opts and opts.fields or M._meta.fields
+  for _, name in ipairs(names) do
+    local attr = attr_of(M, name)
+    if not attr then
+      error(E.FieldError(("no such field '%s' on model '%s'"):format(name, M._meta.name)), 2)
+    end
+    rawset(self, attr, rawget(fresh, attr))
+  end
+  C.set_saved(self, true)
+  return self
+end
+
+function Base:update_from_dict(data)
+  check_instance(self, "update_from_dict")
+  for k, v in pairs(data or {}) do
+    C.set_attr(self, k, v)
+  end
+  return self
+end
+
+function Base:clone(opts)
+  local M = check_instance(self, "clone")
+  local copy = setmetatable({}, M)
+  for _, attr in ipairs(M._meta.fields) do
+    rawset(copy, attr, rawget(self, attr))
+  end
+  local pk = M._meta.pk_attr
+  if pk then
+    local f = M._meta.fields_map[pk]
+    rawset(copy, f and f.attr or pk, opts and opts.pk or nil)
+  end
+  return copy
+end
+
+function Base:to_table()
+  local M = check_instance(self, "to_table")
+  local t = {}
+  for _, attr in ipairs(M._meta.fields) do
+    t[attr] = rawget(self, attr)
+  end
+  return t
+end
+
+function Base:fetch_related(...)
+  local M = check_instance(self, "fetch_related")
+  for _, name in ipairs({ ... }) do
+    local f = M._meta.fields_map[name]
+    if not f then
+      error(E.FieldError(("no such relation '%s' on model '%s'"):format(name, M._meta.name)), 2)
+    end
+    local _ = self[name]
+  end
+  return self
+end
+
+-- describe ----------------------------------------------------------------
+
+local int_bounds = {
+  IntField = { -2147483648, 2147483647 },
+  SmallIntField = { -32768, 32767 },
+  BigIntField = { math.mininteger, math.maxinteger },
+}
+
+local function describe_field(f)
+  local default = f.default
+  if type(default) == "function" then default = "<function>" end
+  local constraints = {}
+  if f.max_length then constraints.max_length = f.max_length end
+  local b = int_bounds[f.field_type]
+  if b then
+    constraints.ge = f.generated and 1 or b[1]
+    constraints.le = b[2]
+  end
+  local d = {
+    name = f.name,
+    field_type = f.field_type,
+    db_column = f.source_field,
+    nullable = f.null,
+    unique = f.unique,
+    indexed = f.index or f.unique or f.pk,
+    generated = f.generated,
+    default = default,
+    description = f.description,
+    constraints = constraints,
+  }
+  if f.related_model then
+    d.python_type = f.related_model
+    d.related_model = f.related_model
+    d.related_name = f.related_name
+    d.on_delete = f.on_delete
+    d.raw_field = f.field_type ~= "ManyToManyField" and f.attr or nil
+  end
+  if f.field_type == "DecimalField" then
+    d.max_digits = f.max_digits
+    d.decimal_places = f.decimal_places
+  end
+  return d
+end
+
+function Base:describe()
+  check_model(self, "describe")
+  local meta = self._meta
+  local data, fks, o2os, m2ms = {}, {}, {}, {}
+  local pk_field
+  -- data fields in declaration order
+  for _, attr in ipairs(meta.fields) do
+    local f
+    for _, fo in pairs(meta.fields_map) do
+      if fo.attr == attr then f = fo end
+    end
+    if f then
+      if f.pk then
+        pk_field = describe_field(f)
+      elseif f.field_type == "ForeignKeyField" then
+        fks[#fks + 1] = describe_field(f)
+      elseif f.field_type == "OneToOneField" then
+        o2os[#o2os + 1] = describe_field(f)
+      else
+        data[#data + 1] = describe_field(f)
+      end
+    end
+  end
+  for _, name in ipairs(meta.m2m_fields) do
+    m2ms[#m2ms + 1] = describe_field(meta.fields_map[name])
+  end
+  return {
+    name = meta.app .. "." .. meta.name,
+    app = meta.app,
+    table = meta.db_table,
+    abstract = meta.abstract,
+    description = meta.description,
+    pk_field = pk_field,
+    data_fields = data,
+    fk_fields = fks,
+    backward_fk_fields = {},
+    o2o_fields = o2os,
+    backward_o2o_fields = {},
+    m2m_fields = m2ms,
+    unique_together = meta.unique_together,
+    indexes = meta.indexes,
+  }
+end

@@ -1,0 +1,387 @@
+/*
+ * dotcmd.c -- the shell's dot-commands.  One table drives dispatch, .help
+ * and completion, as in SQLite's shell.  Each command is a lua_CFunction
+ * run protected, with its arguments as strings on the stack, so it may
+ * raise: the error prints as one line and the session goes on.
+ */
+#include "shell.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+struct dotcmd {
+    const char *name;  /* without the dot */
+    lua_CFunction fn;  /* NULL: not implemented yet */
+    const char *usage; /* arguments */
+    const char *help;  /* one line */
+};
+
+static const struct dotcmd commands[];
+
+/* Raises unless the argument is on/off; returns it. */
+static bool on_off(lua_State *L, int i, const char *cmd)
+{
+    const char *v = luaL_optstring(L, i, "");
+    if (strcmp(v, "on") == 0)
+        return true;
+    if (strcmp(v, "off") == 0)
+        return false;
+    return luaL_error(L, "usage: .%s on|off", cmd), false;
+}
+
+static void say(const char *fmt, const char *arg)
+{
+    fprintf(shell.out, fmt, arg);
+    fputc('\n', shell.out);
+    fflush(shell.out);
+}
+
+static int cmd_help(lua_State *L)
+{
+    const char *which = luaL_optstring(L, 1, NULL);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    if (which != NULL) {
+        if (which[0] == '.')
+            which++;
+        for (const struct dotcmd *c = commands; c->name; c++) {
+            if (strcmp(c->name, which) != 0)
+                continue;
+            lua_pushfstring(L, ".%s%s%s\n    %s%s\n", c->name,
+                            c->usage[0] ? " " : "", c->usage, c->help,
+                            c->fn ? "" : " (not implemented yet)");
+            luaL_addvalue(&b);
+            luaL_pushresult(&b);
+            shell_page(lua_tostring(L, -1), lua_rawlen(L, -1));
+            return 0;
+        }
+        return luaL_error(L, "no such command '.%s' (see .help)", which);
+    }
+    int width = 0;
+    for (const struct dotcmd *c = commands; c->name; c++) {
+        int w = (int)(strlen(c->name) + strlen(c->usage) + 2);
+        if (w > width)
+            width = w;
+    }
+    for (const struct dotcmd *c = commands; c->name; c++) {
+        char head[128];
+        snprintf(head, sizeof head, ".%s%s%s", c->name, c->usage[0] ? " " : "",
+                 c->usage);
+        lua_pushfstring(L, "%s", head);
+        luaL_addvalue(&b);
+        for (int k = (int)strlen(head); k < width + 2; k++)
+            luaL_addchar(&b, ' ');
+        lua_pushfstring(L, "%s%s\n", c->help,
+                        c->fn ? "" : " (not implemented yet)");
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, "\nAnything else is Lua; an expression is printed. "
+                       "obj:method<...> is obj:method{...}.\n");
+    luaL_pushresult(&b);
+    shell_page(lua_tostring(L, -1), lua_rawlen(L, -1));
+    return 0;
+}
+
+static int cmd_models(lua_State *L)
+{
+    shell_prelude(L, "models_grid");
+    lua_call(L, 0, 1);
+    shell_output_grid(L, -1);
+    return 0;
+}
+
+/* Pushes the model named by the string at i, or raises. */
+static void push_model(lua_State *L, int i)
+{
+    const char *name = lua_tostring(L, i);
+    shell_prelude(L, "find_model");
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) {
+        shell_prelude(L, "model_names");
+        lua_call(L, 0, 1);
+        luaL_error(L, "no such model '%s' (models: %s)", name,
+                   lua_tostring(L, -1));
+    }
+}
+
+static void schema_one(lua_State *L, int model)
+{
+    shell_prelude(L, "schema_grid");
+    lua_pushvalue(L, model);
+    lua_call(L, 1, 3);
+    if (shell.format == FMT_TABLE || shell.format == FMT_LINE)
+        fprintf(shell.out, "%s\n", lua_tostring(L, -2));
+    fflush(shell.out);
+    shell_output_grid(L, -3);
+    const char *tail = lua_tostring(L, -1);
+    if (tail != NULL && tail[0] != '\0' &&
+        (shell.format == FMT_TABLE || shell.format == FMT_LINE))
+        fprintf(shell.out, "%s\n", tail);
+    fflush(shell.out);
+    lua_pop(L, 3);
+}
+
+static int cmd_schema(lua_State *L)
+{
+    int n = lua_gettop(L);
+    bool sql = false;
+    int model = 0;
+    for (int i = 1; i <= n; i++) {
+        const char *a = lua_tostring(L, i);
+        if (strcmp(a, "--sql") == 0)
+            sql = true;
+        else if (model == 0 && a[0] != '-')
+            model = i;
+        else
+            return luaL_error(L, "usage: .schema [Model] [--sql]");
+    }
+    if (model != 0) {
+        push_model(L, model);
+        model = lua_gettop(L);
+    }
+    if (sql) {
+        shell_prelude(L, "schema_sql");
+        if (model != 0)
+            lua_pushvalue(L, model);
+        else
+            lua_pushnil(L);
+        lua_call(L, 1, 1);
+        size_t len;
+        const char *text = luaL_tolstring(L, -1, &len);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addlstring(&b, text, len);
+        if (len == 0 || text[len - 1] != '\n')
+            luaL_addchar(&b, '\n');
+        luaL_pushresult(&b);
+        shell_page(lua_tostring(L, -1), lua_rawlen(L, -1));
+        return 0;
+    }
+    if (model != 0) {
+        schema_one(L, model);
+        return 0;
+    }
+    shell_prelude(L, "all_model_list");
+    lua_call(L, 0, 1);
+    int list = lua_gettop(L);
+    lua_Integer count = (lua_Integer)lua_rawlen(L, list);
+    for (lua_Integer i = 1; i <= count; i++) {
+        if (i > 1)
+            fputc('\n', shell.out);
+        lua_rawgeti(L, list, i);
+        schema_one(L, lua_gettop(L));
+        lua_pop(L, 1);
+    }
+    if (count == 0)
+        say("%s", "(no models)");
+    return 0;
+}
+
+static int cmd_tables(lua_State *L)
+{
+    shell_prelude(L, "tables_grid");
+    lua_call(L, 0, 1);
+    shell_output_grid(L, -1);
+    return 0;
+}
+
+static int cmd_sql(lua_State *L)
+{
+    if (lua_gettop(L) == 0) {
+        say("sql echo is %s", shell.echo_sql ? "on" : "off");
+        return 0;
+    }
+    bool on = on_off(L, 1, "sql");
+    shell_prelude(L, "set_echo");
+    lua_pushboolean(L, on);
+    lua_call(L, 1, 0);
+    shell.echo_sql = on;
+    return 0;
+}
+
+static int cmd_timing(lua_State *L)
+{
+    if (lua_gettop(L) == 0) {
+        say("timing is %s", shell.timing ? "on" : "off");
+        return 0;
+    }
+    shell.timing = on_off(L, 1, "timing");
+    return 0;
+}
+
+static int cmd_mode(lua_State *L)
+{
+    if (lua_gettop(L) == 0) {
+        say("%s", shell_format_name(shell.format));
+        return 0;
+    }
+    const char *name = lua_tostring(L, 1);
+    if (!shell_format_parse(name, &shell.format))
+        return luaL_error(L,
+                          "unknown mode '%s' (table, csv, json, markdown, "
+                          "line)",
+                          name);
+    return 0;
+}
+
+static int cmd_limit(lua_State *L)
+{
+    if (lua_gettop(L) == 0) {
+        if (shell.limit > 0)
+            fprintf(shell.out, "%ld\n", shell.limit);
+        else
+            say("%s", "0 (no limit)");
+        return 0;
+    }
+    const char *s = lua_tostring(L, 1);
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || n < 0)
+        return luaL_error(L, "usage: .limit N (a number of rows, 0 for all)");
+    shell.limit = n;
+    return 0;
+}
+
+static int cmd_read(lua_State *L)
+{
+    if (lua_gettop(L) != 1)
+        return luaL_error(L, "usage: .read FILE");
+    shell_dofile(L, lua_tostring(L, 1)); /* reports its own errors */
+    return 0;
+}
+
+static int cmd_output(lua_State *L)
+{
+    if (shell.out != stdout)
+        fclose(shell.out);
+    shell.out = stdout;
+    if (lua_gettop(L) == 0)
+        return 0;
+    const char *path = lua_tostring(L, 1);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return luaL_error(L, "cannot open %s: %s", path, strerror(errno));
+    shell.out = f;
+    return 0;
+}
+
+static int cmd_open(lua_State *L)
+{
+    if (lua_gettop(L) != 1)
+        return luaL_error(L, "usage: .open URL");
+    shell_prelude(L, "open");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+static int cmd_quit(lua_State *L)
+{
+    (void)L;
+    shell.quit = true;
+    return 0;
+}
+
+static const struct dotcmd commands[] = {
+    {"help", cmd_help, "[COMMAND]", "list the commands / explain one"},
+    {"models", cmd_models, "", "models with table, row count and field count"},
+    {"schema", cmd_schema, "[Model] [--sql]",
+     "fields, types, flags and indexes; --sql shows the DDL"},
+    {"tables", cmd_tables, "", "tables in the database and their models"},
+    {"sql", cmd_sql, "on|off", "echo each statement with its parameters"},
+    {"timing", cmd_timing, "on|off", "show how long each statement took"},
+    {"mode", cmd_mode, "table|csv|json|markdown|line", "output format"},
+    {"limit", cmd_limit, "N", "rows shown before truncation (0: all)"},
+    {"output", cmd_output, "[FILE]", "send results to FILE / back to stdout"},
+    {"open", cmd_open, "URL", "switch the default connection to URL"},
+    {"connections", NULL, "", "list connections (passwords masked)"},
+    {"read", cmd_read, "FILE", "run a Lua file"},
+    {"import", NULL, "FILE.csv Model", "load rows from a CSV file"},
+    {"export", NULL, "Model FILE.csv", "dump rows to a CSV file"},
+    {"explain", NULL, "EXPR", "the database's plan for a queryset"},
+    {"begin", NULL, "", "begin a transaction"},
+    {"commit", NULL, "", "commit the transaction"},
+    {"rollback", NULL, "", "roll the transaction back"},
+    {"watch", NULL, "N EXPR", "re-run and re-render every N seconds"},
+    {"edit", NULL, "", "edit the last statement in $EDITOR, then run it"},
+    {"meter", NULL, "on|off", "the per-statement query count and time"},
+    {"db", NULL, "COMMAND", "migration commands"},
+    {"quit", cmd_quit, "", "exit"},
+    {"exit", cmd_quit, "", "exit"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const char *shell_dotcmd_name(int i)
+{
+    int n = (int)(sizeof commands / sizeof *commands) - 1;
+    return i >= 0 && i < n ? commands[i].name : NULL;
+}
+
+/* Splits line into words (quotes '...' and "..." group) pushed as
+ * strings; returns their count. */
+static int push_words(lua_State *L, const char *line)
+{
+    int n = 0;
+    luaL_Buffer b;
+    const char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        luaL_checkstack(L, 2, "too many arguments");
+        luaL_buffinit(L, &b);
+        while (*p != '\0' && *p != ' ' && *p != '\t') {
+            if (*p == '\'' || *p == '"') {
+                char q = *p++;
+                while (*p != '\0' && *p != q)
+                    luaL_addchar(&b, *p++);
+                if (*p == q)
+                    p++;
+            } else {
+                luaL_addchar(&b, *p++);
+            }
+        }
+        luaL_pushresult(&b);
+        n++;
+    }
+    return n;
+}
+
+/* Protected: finds the command named by the first word and runs it. */
+static int dispatch(lua_State *L)
+{
+    const char *line = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    while (*line == ' ' || *line == '\t')
+        line++;
+    int n = push_words(L, line + 1); /* after the dot */
+    if (n == 0)
+        return luaL_error(L, "empty command (see .help)");
+    const char *name = lua_tostring(L, 1);
+    for (const struct dotcmd *c = commands; c->name; c++) {
+        if (strcmp(c->name, name) != 0)
+            continue;
+        if (c->fn == NULL)
+            return luaL_error(L, ".%s is not implemented yet", name);
+        lua_remove(L, 1);
+        return c->fn(L);
+    }
+    return luaL_error(L, "unknown command '.%s' (see .help)", name);
+}
+
+void shell_dotcmd(lua_State *L, const char *line)
+{
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, dispatch);
+    lua_pushlightuserdata(L, (void *)line);
+    if (shell_docall(L, 1, 0) != LUA_OK)
+        shell_report(L);
+    lua_settop(L, top);
+    fflush(shell.out);
+}

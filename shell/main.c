@@ -1,0 +1,706 @@
+/*
+ * main.c -- the testudo executable: command line, startup, scripts and
+ * -e chunks, after lua.c.
+ *
+ *   testudo [options] [DB_URL] [SCRIPT [ARGS...]]
+ *
+ * Startup creates one Lua state, preloads the module "testudo" (linked
+ * in), makes `orm` a global, runs orm.init (from --demo, -c FILE,
+ * ./testudo.lua, the URL, DATABASE_URL or sqlite://:memory:), makes every
+ * model a global, then runs the -e chunks, the script, and the REPL.
+ */
+#include "shell.h"
+#include "sugar.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <sqlite3.h>
+
+#include "prelude_lua.h"
+
+/* Declared by the bindings (lua_bindings/ltdo.h); linked in. */
+int luaopen_testudo(lua_State *L);
+
+/* The embedded examples/shop Lua files (build/gen/shop_embed.c). */
+struct tdo_embedded {
+    const char *name;
+    const char *src;
+    size_t len;
+};
+extern const struct tdo_embedded tdo_shop_sources[];
+
+#define PRELUDE_KEY "testudo.shell"
+
+struct shell shell = {
+    .format = FMT_TABLE,
+    .limit = 100,
+};
+
+/* The command line. */
+struct options {
+    const char *config; /* -c FILE */
+    const char *url;    /* DB_URL */
+    const char *format; /* -f FMT */
+    const char **exec;  /* -e CHUNKs, in order */
+    int nexec;
+    int script;         /* argv index of SCRIPT, 0 if none */
+    bool interactive;   /* -i */
+    bool demo;          /* --demo */
+    bool echo_sql;      /* --echo-sql */
+    bool help, version; /* -h, -V */
+};
+
+static const char *progname = SHELL_PROGNAME;
+
+static const char usage_text[] =
+    "usage: testudo [options] [DB_URL] [SCRIPT.lua [ARGS...]]\n"
+    "       testudo db COMMAND ...\n"
+    "\n"
+    "An interactive shell and scripting tool for querying databases through\n"
+    "an ORM with the Tortoise ORM / Django queryset API, in Lua 5.4.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE     Lua config file returning an orm.init table\n"
+    "                        (default: ./testudo.lua if present)\n"
+    "  -e, --execute CHUNK   run a chunk (may repeat), then exit unless -i\n"
+    "  -i, --interactive     enter the REPL after -e / SCRIPT\n"
+    "      --demo            the example shop models with sample data in an\n"
+    "                        in-memory SQLite database\n"
+    "  -f, --format FMT      table | csv | json | markdown | line\n"
+    "                        (default: table on a terminal, csv otherwise)\n"
+    "      --echo-sql        print each SQL statement (to stderr) as it runs\n"
+    "      --read-only       refuse writes (not implemented yet)\n"
+    "      --sandbox         roll the session back at exit (not implemented "
+    "yet)\n"
+    "      --atomic          run SCRIPT in one transaction (not implemented "
+    "yet)\n"
+    "  -y, --yes             do not ask before unfiltered update/delete\n"
+    "      --no-color        no colors (also: NO_COLOR)\n"
+    "  -q, --quiet           no banner\n"
+    "  -h, --help            this help\n"
+    "  -V, --version         version of testudo, Lua and SQLite\n"
+    "\n"
+    "DB_URL: sqlite://PATH (sqlite://:memory:), postgres://, mysql:// (also\n"
+    "postgresql://, asyncpg://, psycopg://, asyncmy://).  Without one:\n"
+    "$DATABASE_URL, else sqlite://:memory:.  SCRIPT - reads stdin.\n"
+    "A DB_URL right after SCRIPT (and none before) is also opened.\n"
+    "\n"
+    "Commands:\n"
+    "  testudo db COMMAND    schema migrations: init, init-db, migrate,\n"
+    "                        upgrade, downgrade, history, heads, inspectdb\n"
+    "                        (not implemented yet)\n"
+    "\n"
+    "In the shell, .help lists the dot-commands.  See testudo(1).\n";
+
+void shell_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s", shell_sgr(SGR_RED, true));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", shell_sgr(SGR_RESET, true));
+    fflush(stderr);
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", progname);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
+    exit(2);
+}
+
+/* ------------------------------------------------------------------ */
+/* URLs                                                                */
+/* ------------------------------------------------------------------ */
+
+/* True when s starts with a URL scheme testudo knows. */
+static bool known_scheme(const char *s)
+{
+    static const char *const schemes[] = {
+        "sqlite://",  "postgres://", "postgresql://", "mysql://",
+        "asyncpg://", "psycopg://",  "asyncmy://",    NULL};
+    for (int i = 0; schemes[i] != NULL; i++)
+        if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* True when s looks like scheme://... */
+static bool has_scheme(const char *s)
+{
+    const char *p = s;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return p > s && strncmp(p, "://", 3) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Returns the value of an option taking one: the rest of the cluster,
+ * "--opt=value", or the next argument. */
+static const char *opt_value(int argc, char **argv, int *i, const char *rest,
+                             const char *name)
+{
+    if (rest != NULL && rest[0] != '\0')
+        return rest;
+    if (*i + 1 >= argc)
+        die_usage("option '%s' needs an argument", name);
+    return argv[++*i];
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    o->exec = calloc((size_t)argc, sizeof(char *));
+    if (o->exec == NULL) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        exit(1);
+    }
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            /* positional: DB_URL (once, before SCRIPT) or SCRIPT */
+            if (o->url == NULL && has_scheme(a)) {
+                if (!known_scheme(a))
+                    die_usage("unsupported database URL '%s'", a);
+                o->url = a;
+                continue;
+            }
+            break;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t n = eq ? (size_t)(eq - name) : strlen(name);
+            const char *val = eq ? eq + 1 : NULL;
+#define LONG(s) (n == strlen(s) && strncmp(name, s, n) == 0)
+            if (LONG("config"))
+                o->config = opt_value(argc, argv, &i, val, "--config");
+            else if (LONG("execute"))
+                o->exec[o->nexec++] =
+                    opt_value(argc, argv, &i, val, "--execute");
+            else if (LONG("format"))
+                o->format = opt_value(argc, argv, &i, val, "--format");
+            else if (val != NULL)
+                die_usage("option '%s' takes no value", a);
+            else if (LONG("interactive"))
+                o->interactive = true;
+            else if (LONG("demo"))
+                o->demo = true;
+            else if (LONG("echo-sql"))
+                o->echo_sql = true;
+            else if (LONG("no-color"))
+                shell.no_color = true;
+            else if (LONG("quiet"))
+                shell.quiet = true;
+            else if (LONG("yes"))
+                ; /* no guards yet: nothing to skip */
+            else if (LONG("help"))
+                o->help = true;
+            else if (LONG("version"))
+                o->version = true;
+            else if (LONG("read-only") || LONG("sandbox") || LONG("atomic"))
+                die_usage("option '%s' is not implemented yet", a);
+            else
+                die_usage("unknown option '%s'", a);
+#undef LONG
+            continue;
+        }
+        /* a cluster of short options: -iq, -e CHUNK, -eCHUNK */
+        bool consumed = false;
+        for (const char *p = a + 1; *p != '\0' && !consumed; p++) {
+            char opt[3] = {'-', *p, '\0'};
+            switch (*p) {
+            case 'c':
+                o->config = opt_value(argc, argv, &i, p + 1, opt);
+                consumed = true;
+                break;
+            case 'e':
+                o->exec[o->nexec++] = opt_value(argc, argv, &i, p + 1, opt);
+                consumed = true;
+                break;
+            case 'f':
+                o->format = opt_value(argc, argv, &i, p + 1, opt);
+                consumed = true;
+                break;
+            case 'i':
+                o->interactive = true;
+                break;
+            case 'q':
+                shell.quiet = true;
+                break;
+            case 'y':
+                break;
+            case 'h':
+                o->help = true;
+                break;
+            case 'V':
+                o->version = true;
+                break;
+            default:
+                die_usage("unknown option '%s'", opt);
+            }
+        }
+    }
+    if (i < argc)
+        o->script = i;
+    /* `testudo job.lua sqlite:///tmp/x.db`: with no DB_URL before SCRIPT,
+     * a first script argument that is a database URL also opens it (the
+     * script still sees it as arg[1]). */
+    if (o->url == NULL && o->script > 0 && o->script + 1 < argc &&
+        known_scheme(argv[o->script + 1]))
+        o->url = argv[o->script + 1];
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading and running Lua                                             */
+/* ------------------------------------------------------------------ */
+
+char *shell_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int saved = errno;
+    if (f != stdin)
+        fclose(f);
+    if (buf == NULL) {
+        errno = saved;
+        return NULL;
+    }
+    buf[n] = '\0';
+    /* A first line starting with '#' (#!/usr/bin/env testudo) is skipped
+     * as lua does; keep its newline so line numbers stay right. */
+    if (n > 0 && buf[0] == '#') {
+        size_t j = 0;
+        while (j < n && buf[j] != '\n')
+            j++;
+        memmove(buf, buf + j, n - j + 1);
+        n -= j;
+    }
+    *len = n;
+    return buf;
+}
+
+int shell_load(lua_State *L, const char *text, size_t len, const char *name)
+{
+    size_t n = 0;
+    char *code = shell_sugar_translate(text, len, &n);
+    if (code == NULL) {
+        lua_pushliteral(L, "not enough memory");
+        return LUA_ERRMEM;
+    }
+    int status = luaL_loadbuffer(L, code, n, name);
+    free(code);
+    return status;
+}
+
+/* Lua error objects become one line: tostring(err), and the SQL when
+ * the statements are echoed. */
+static int msghandler(lua_State *L)
+{
+    const char *msg = NULL;
+    if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        msg = lua_tostring(L, 1);
+    } else if (luaL_callmeta(L, 1, "__tostring") &&
+               lua_type(L, -1) == LUA_TSTRING) {
+        msg = lua_tostring(L, -1);
+    } else {
+        msg = lua_pushfstring(L, "(error object is a %s value)",
+                              luaL_typename(L, 1));
+    }
+    if (shell.echo_sql && lua_type(L, 1) == LUA_TTABLE) {
+        lua_pushstring(L, "sql");
+        lua_rawget(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            lua_pushfstring(L, "%s\n  SQL: %s", msg, lua_tostring(L, -1));
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushstring(L, msg);
+    return 1;
+}
+
+int shell_docall(lua_State *L, int narg, int nres)
+{
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    shell_set_running(L);
+    int status = lua_pcall(L, narg, nres, base);
+    shell_set_running(NULL);
+    lua_remove(L, base);
+    return status;
+}
+
+void shell_report(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL)
+        msg = "(error object is not a string)";
+    shell_error("%s", msg);
+    lua_pop(L, 1);
+    shell.errors++;
+}
+
+int shell_dofile(lua_State *L, const char *path)
+{
+    size_t len = 0;
+    char *text = shell_read_file(path, &len);
+    if (text == NULL) {
+        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+        shell_report(L);
+        return LUA_ERRFILE;
+    }
+    const char *name = lua_pushfstring(L, "@%s", path);
+    int status = shell_load(L, text, len, name);
+    free(text);
+    lua_remove(L, -2);
+    if (status == LUA_OK)
+        status = shell_docall(L, 0, 0);
+    if (status != LUA_OK)
+        shell_report(L);
+    return status;
+}
+
+void shell_prelude(lua_State *L, const char *fn)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, PRELUDE_KEY);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+}
+
+static int export_models(lua_State *L)
+{
+    shell_prelude(L, "export");
+    lua_call(L, 0, 0);
+    return 0;
+}
+
+void shell_export_models(lua_State *L)
+{
+    lua_pushcfunction(L, export_models);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        lua_pop(L, 1); /* nothing useful to say: best effort */
+}
+
+/* ------------------------------------------------------------------ */
+/* Startup                                                             */
+/* ------------------------------------------------------------------ */
+
+static const struct tdo_embedded *shop_source(const char *name)
+{
+    for (const struct tdo_embedded *e = tdo_shop_sources; e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* Loads an embedded shop file; raises when it is missing or bad. */
+static void load_shop(lua_State *L, const char *name)
+{
+    const struct tdo_embedded *e = shop_source(name);
+    if (e == NULL)
+        luaL_error(L, "the demo file examples/shop/%s.lua is not built in",
+                   name);
+    const char *chunk = lua_pushfstring(L, "@examples/shop/%s.lua", name);
+    int status = shell_load(L, e->src, e->len, chunk);
+    lua_remove(L, -2);
+    if (status != LUA_OK)
+        lua_error(L);
+}
+
+/* Protected: require "testudo" as the global orm, load the prelude. */
+static int boot(lua_State *L)
+{
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_testudo);
+    lua_setfield(L, -2, "testudo");
+    lua_pop(L, 1);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "testudo");
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "orm");
+
+    if (luaL_loadbuffer(L, prelude_lua, sizeof(prelude_lua) - 1, "=prelude") !=
+        LUA_OK)
+        lua_error(L);
+    lua_call(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, PRELUDE_KEY);
+    lua_getfield(L, -1, "setup");
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* Protected: orm.init from (url, config, demo). */
+static int init_orm(lua_State *L)
+{
+    if (lua_toboolean(L, 3)) {
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+        load_shop(L, "models");
+        lua_setfield(L, -2, "shop.models");
+        lua_pop(L, 1);
+    }
+    shell_prelude(L, "init");
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+/* Builds the global `arg` as lua does: arg[0] the script (or program),
+ * the script's arguments at 1.., the rest at negative indices. */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script)
+{
+    int narg = argc - (script + 1);
+    lua_createtable(L, narg > 0 ? narg : 0, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static int run_chunk(lua_State *L, const char *chunk)
+{
+    int status = shell_load(L, chunk, strlen(chunk), "=(command line)");
+    if (status == LUA_OK)
+        status = shell_docall(L, 0, 0);
+    if (status != LUA_OK)
+        shell_report(L);
+    return status;
+}
+
+static int run_script(lua_State *L, char **argv, int argc, int script)
+{
+    const char *path = argv[script];
+    bool from_stdin = strcmp(path, "-") == 0;
+    size_t len = 0;
+    char *text = shell_read_file(path, &len);
+    if (text == NULL) {
+        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+        shell_report(L);
+        return LUA_ERRFILE;
+    }
+    const char *name = from_stdin ? lua_pushliteral(L, "=stdin")
+                                  : lua_pushfstring(L, "@%s", path);
+    int status = shell_load(L, text, len, name);
+    free(text);
+    lua_remove(L, -2);
+    if (status == LUA_OK) {
+        int n = argc - script - 1;
+        luaL_checkstack(L, n + 3, "too many script arguments");
+        for (int i = script + 1; i < argc; i++)
+            lua_pushstring(L, argv[i]);
+        status = shell_docall(L, n, 0);
+    }
+    if (status != LUA_OK)
+        shell_report(L);
+    return status;
+}
+
+static int print_version(void)
+{
+    printf("testudo %s (%s, SQLite %s)\n", SHELL_VERSION, LUA_RELEASE,
+           sqlite3_libversion());
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    parse_args(argc, argv, &o);
+    if (o.help) {
+        fputs(usage_text, stdout);
+        free(o.exec);
+        return 0;
+    }
+    if (o.version) {
+        free(o.exec);
+        return print_version();
+    }
+    if (o.script > 0 && strcmp(argv[o.script], "db") == 0) {
+        fprintf(stderr,
+                "%s: 'testudo db' (migrations) is not implemented "
+                "yet\n",
+                progname);
+        free(o.exec);
+        return 2;
+    }
+    if (o.format != NULL && !shell_format_parse(o.format, &shell.format))
+        die_usage("unknown format '%s' (table, csv, json, markdown, line)",
+                  o.format);
+    if (o.format == NULL)
+        shell.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
+    shell_term_init();
+    shell.out = stdout;
+    shell.demo = o.demo;
+
+    /* The configuration: -c FILE, else ./testudo.lua (not with --demo). */
+    const char *config = o.config;
+    struct stat st;
+    if (config == NULL && !o.demo && stat("testudo.lua", &st) == 0 &&
+        S_ISREG(st.st_mode))
+        config = "testudo.lua";
+    if (o.config != NULL && access(o.config, R_OK) != 0) {
+        fprintf(stderr, "%s: cannot read config file '%s': %s\n", progname,
+                o.config, strerror(errno));
+        free(o.exec);
+        return 2;
+    }
+    const char *url = o.url;
+    if (url == NULL && config == NULL) {
+        const char *env = getenv("DATABASE_URL");
+        if (env != NULL && env[0] != '\0') {
+            if (!known_scheme(env)) {
+                fprintf(stderr,
+                        "%s: unsupported database URL in "
+                        "DATABASE_URL: '%s'\n",
+                        progname, env);
+                free(o.exec);
+                return 2;
+            }
+            url = env;
+        }
+    }
+
+    bool stdin_tty = isatty(STDIN_FILENO);
+    bool script_stdin =
+        o.script == 0 && o.nexec == 0 && !o.interactive && !stdin_tty;
+    bool repl = o.interactive || (o.script == 0 && o.nexec == 0 && stdin_tty);
+
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "%s: cannot create the Lua state\n", progname);
+        free(o.exec);
+        return 1;
+    }
+    shell.L = L;
+    shell_signals_init();
+    int status = 0;
+
+    lua_pushcfunction(L, boot);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        shell_report(L);
+        status = 1;
+        goto done;
+    }
+    lua_pushcfunction(L, init_orm);
+    if (url)
+        lua_pushstring(L, url);
+    else
+        lua_pushnil(L);
+    if (config)
+        lua_pushstring(L, config);
+    else
+        lua_pushnil(L);
+    lua_pushboolean(L, o.demo);
+    if (shell_docall(L, 3, 0) != LUA_OK) {
+        shell_report(L);
+        status = 2;
+        goto done;
+    }
+    if (o.echo_sql) {
+        shell_prelude(L, "set_echo");
+        lua_pushboolean(L, 1);
+        if (shell_docall(L, 1, 0) != LUA_OK) {
+            shell_report(L);
+            status = 1;
+            goto done;
+        }
+        shell.echo_sql = true;
+    }
+    if (o.demo) {
+        lua_pushcfunction(L, export_models); /* seed may use the globals */
+        lua_call(L, 0, 0);
+        const struct tdo_embedded *e = shop_source("seed");
+        if (e != NULL) {
+            int st2 = shell_load(L, e->src, e->len, "@examples/shop/seed.lua");
+            if (st2 == LUA_OK)
+                st2 = shell_docall(L, 0, 0);
+            if (st2 != LUA_OK) {
+                shell_report(L);
+                status = 1;
+                goto done;
+            }
+        }
+    }
+    shell_export_models(L);
+    create_arg_table(L, argv, argc, o.script);
+
+    for (int i = 0; i < o.nexec; i++) {
+        if (run_chunk(L, o.exec[i]) != LUA_OK) {
+            status = 1;
+            goto done;
+        }
+        shell_export_models(L);
+    }
+    if (o.script > 0 || script_stdin) {
+        int st2;
+        if (o.script > 0) {
+            st2 = run_script(L, argv, argc, o.script);
+        } else {
+            char *fake[] = {argv[0], "-"};
+            st2 = run_script(L, fake, 2, 1);
+        }
+        if (st2 != LUA_OK) {
+            status = 1;
+            goto done;
+        }
+        shell_export_models(L);
+    }
+    if (repl)
+        status = shell_repl(L);
+
+done:
+    fflush(stdout);
+    if (shell.out != NULL && shell.out != stdout)
+        fclose(shell.out);
+    lua_close(L);
+    free(shell.last_stmt);
+    free(o.exec);
+    return status;
+}

@@ -1,0 +1,755 @@
+-- prelude.lua -- the Lua half of the testudo shell: startup, model
+-- globals, the REPL environment, and turning values into grids for
+-- render.c.  Embedded as shell/prelude_lua.h by tools in this folder
+-- (`sh shell/embed_prelude.sh`); it returns the table S, which the shell
+-- keeps in its registry.  Never a global.
+local S = {}
+local orm
+
+local type, pairs, ipairs, tostring, rawget, rawset, pcall, select =
+  type, pairs, ipairs, tostring, rawget, rawset, pcall, select
+local getmt = debug.getmetatable
+local fmt, concat, sort = string.format, table.concat, table.sort
+
+-- Field access that never raises (strict __index, missing module parts).
+local function get(t, k)
+  local ok, v = pcall(function() return t[k] end)
+  if ok then return v end
+  return nil
+end
+
+function S.setup(o)
+  orm = o
+end
+
+-- Startup: orm.init from --demo, a config file, a URL or the default.
+function S.init(url, cfg, demo)
+  if demo then
+    orm.init{ db_url = url or "sqlite://:memory:",
+              apps = { models = { models = { "shop.models" } } } }
+    orm.generate_schemas()
+    return
+  end
+  if cfg then
+    local chunk, err = loadfile(cfg, "t")
+    if not chunk then error(err, 0) end
+    local t = chunk()
+    if type(t) ~= "table" then
+      error(cfg .. ": the config must return a table for orm.init", 0)
+    end
+    if url then
+      if type(t.connections) == "table" then
+        t.connections.default = url
+      else
+        t.db_url = url
+      end
+    end
+    orm.init(t)
+    return
+  end
+  orm.init{ db_url = url or "sqlite://:memory:" }
+end
+
+local function is_model(v)
+  return type(v) == "table" and type(get(v, "_meta")) == "table"
+end
+
+-- Every model becomes a global by its name; Q, F and the aggregates too.
+function S.export()
+  local apps = get(orm, "apps")
+  if type(apps) == "table" then
+    for _, models in pairs(apps) do
+      if type(models) == "table" then
+        for name, m in pairs(models) do
+          local cur = rawget(_G, name)
+          if type(name) == "string" and (cur == nil or is_model(cur)) then
+            rawset(_G, name, m)
+          end
+        end
+      end
+    end
+  end
+  for _, n in ipairs{ "Q", "F" } do
+    local f = get(orm, n)
+    if f ~= nil and rawget(_G, n) == nil then rawset(_G, n, f) end
+  end
+  local functions = get(orm, "functions")
+  for _, n in ipairs{ "Count", "Sum", "Avg", "Min", "Max" } do
+    local f = type(functions) == "table" and get(functions, n) or get(orm, n)
+    if f ~= nil and rawget(_G, n) == nil then rawset(_G, n, f) end
+  end
+end
+
+-- Names of the models, sorted, for the banner.
+function S.model_names()
+  local names = {}
+  local apps = get(orm, "apps")
+  if type(apps) == "table" then
+    for _, models in pairs(apps) do
+      for name in pairs(models) do names[#names + 1] = name end
+    end
+  end
+  sort(names)
+  return concat(names, ", ")
+end
+
+-- True inside a transaction, when the module can tell.
+function S.in_transaction()
+  local f = get(orm, "_in_transaction")
+  if type(f) ~= "function" then return false end
+  local ok, r = pcall(f)
+  return ok and r == true
+end
+
+-- The REPL's environment: top-level `local x = ...` lines are rewritten
+-- (sugar.c) into `__testudo_local("x") x = ...`; the declared names live in
+-- env, everything else goes through to _G.  A name is "pending" from its
+-- declaration until its first assignment, so `local User = User` still
+-- reads the global on the right-hand side.
+function S.repl_env()
+  local declared, pending = {}, {}
+  local env = {}
+  local function declare(...)
+    for i = 1, select("#", ...) do
+      local k = select(i, ...)
+      if not declared[k] then pending[k] = true end
+    end
+  end
+  setmetatable(env, {
+    __index = function(_, k)
+      if declared[k] then return nil end
+      if k == "__testudo_local" then return declare end
+      return _G[k]
+    end,
+    __newindex = function(t, k, v)
+      if declared[k] or pending[k] then
+        declared[k], pending[k] = true, nil
+        rawset(t, k, v)
+      else
+        _G[k] = v
+      end
+    end,
+  })
+  local function reset() pending = {} end
+  return env, reset
+end
+
+-- Names visible in the REPL (locals and globals), for completion.
+function S.visible_names(env)
+  local seen, names = {}, {}
+  local function add(t)
+    for k in pairs(t) do
+      if type(k) == "string" and not seen[k] and k:match("^[%a_][%w_]*$")
+         and k ~= "__testudo_local" then
+        seen[k] = true
+        names[#names + 1] = k
+      end
+    end
+  end
+  if env then add(env) end
+  add(_G)
+  sort(names)
+  return names
+end
+
+-- Method names of a value for completion after `x:`.
+local qs_methods = {
+  "all", "filter", "exclude", "order_by", "limit", "offset", "distinct",
+  "annotate", "group_by", "only", "select_related", "prefetch_related",
+  "values", "values_list", "count", "exists", "first", "last", "get",
+  "get_or_none", "latest", "earliest", "in_bulk", "update", "delete", "sql",
+  "explain", "iter", "list", "create", "get_or_create", "update_or_create",
+  "bulk_create", "bulk_update", "raw", "describe", "using_db",
+  "select_for_update",
+}
+local instance_methods = {
+  "save", "delete", "refresh_from_db", "update_from_dict", "clone",
+  "fetch_related", "to_table",
+}
+
+function S.methods(v)
+  local seen, names = {}, {}
+  local function add(k)
+    if type(k) == "string" and not seen[k] and k:match("^[%a_][%w_]*$")
+       and k:sub(1, 2) ~= "__" then
+      seen[k] = true
+      names[#names + 1] = k
+    end
+  end
+  local model_of = get(orm, "_model_of")
+  if is_model(v) then
+    for _, m in ipairs(qs_methods) do add(m) end
+  elseif model_of and model_of(v) then
+    for _, m in ipairs(instance_methods) do add(m) end
+    local m = model_of(v)
+    for k, f in pairs(m) do if type(f) == "function" then add(k) end end
+  else
+    local mt = getmt(v)
+    if mt and rawget(mt, "__name") == "testudo.QuerySet" then
+      for _, m in ipairs(qs_methods) do add(m) end
+    end
+    local idx = mt and rawget(mt, "__index")
+    if type(idx) == "table" then
+      for k, f in pairs(idx) do if type(f) == "function" then add(k) end end
+    end
+    if type(v) == "table" then
+      for k, f in pairs(v) do if type(f) == "function" then add(k) end end
+    end
+  end
+  sort(names)
+  return names
+end
+
+-- Field names of a model (for completion inside filter{ ... }).
+function S.fields(m)
+  local meta = is_model(m) and get(m, "_meta")
+  return meta and get(meta, "fields") or {}
+end
+
+-- ------------------------------------------------------------------
+-- Grids for render.c: { cols = {...}, rows = { {"1", "a"}, ... },
+-- kinds = { "ns", ... } (one letter per cell: 0 null, b boolean,
+-- n number, f non-finite number, d decimal, j JSON text, s string),
+-- total = rows before the limit, count_line = boolean, single = boolean }
+-- ------------------------------------------------------------------
+
+local json_string
+do
+  local esc = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b",
+                ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
+                ["\t"] = "\\t" }
+  function json_string(s)
+    return '"' .. s:gsub('[%c"\\]', function(c)
+      return esc[c] or fmt("\\u%04x", c:byte())
+    end) .. '"'
+  end
+end
+S.json_string = json_string
+
+local function is_array(t)
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+  end
+  return true
+end
+
+local json_value
+function json_value(v, depth)
+  depth = depth or 0
+  if depth > 50 then return '"..."' end
+  local null = get(orm, "null")
+  if v == nil or (null ~= nil and v == null) then return "null" end
+  local t = type(v)
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    if math.type(v) == "integer" then return fmt("%d", v) end
+    return fmt("%.17g", v)
+  end
+  if t == "string" then return json_string(v) end
+  if t == "table" and not getmt(v) then
+    local parts = {}
+    if is_array(v) and (#v > 0 or next(v) == nil) then
+      for i = 1, #v do parts[i] = json_value(v[i], depth + 1) end
+      return "[" .. concat(parts, ",") .. "]"
+    end
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    sort(keys)
+    for i, k in ipairs(keys) do
+      local val = v[k]
+      if val == nil then val = v[tonumber(k)] end
+      parts[i] = json_string(k) .. ":" .. json_value(val, depth + 1)
+    end
+    return "{" .. concat(parts, ",") .. "}"
+  end
+  return json_string(tostring(v))
+end
+
+-- One value as (text, kind).
+local function cell(v)
+  local null = get(orm, "null")
+  if v == nil or (null ~= nil and v == null) then return "", "0" end
+  local t = type(v)
+  if t == "boolean" then return tostring(v), "b" end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      return tostring(v), "f"
+    end
+    return tostring(v), "n"
+  end
+  if t == "string" then return v, "s" end
+  local mt = getmt(v)
+  if t == "table" and mt == nil then return json_value(v), "j" end
+  local name = mt and rawget(mt, "__name")
+  local s = tostring(v)
+  if type(name) == "string" and name:find("Decimal", 1, true) then
+    return s, "d"
+  end
+  return s, "s"
+end
+
+local function add_row(g, vals, n)
+  local row, kinds = {}, {}
+  for j = 1, n do
+    local s, k = cell(vals[j])
+    row[j], kinds[j] = s, k
+  end
+  g.rows[#g.rows + 1] = row
+  g.kinds[#g.kinds + 1] = concat(kinds)
+end
+
+local function new_grid(cols)
+  return { cols = cols, rows = {}, kinds = {}, total = 0, count_line = true,
+           single = false }
+end
+
+local function is_queryset(v)
+  local mt = getmt(v)
+  return mt ~= nil and rawget(mt, "__name") == "testudo.QuerySet"
+end
+
+local function model_of(v)
+  local f = get(orm, "_model_of")
+  if type(f) ~= "function" then return nil end
+  return f(v)
+end
+
+local function meta_fields(m)
+  local meta = get(m, "_meta")
+  local f = meta and get(meta, "fields")
+  return type(f) == "table" and f or {}
+end
+
+-- A default tostring (`<User: 1>`) means the model has no __tostring.
+local function custom_tostring(v, m)
+  local s = tostring(v)
+  local meta = get(m, "_meta")
+  local name = meta and get(meta, "name") or "?"
+  if s:sub(1, #name + 3) == "<" .. name .. ": " and s:sub(-1) == ">" then
+    return nil
+  end
+  return s
+end
+
+local function qs_grid(qs, limit)
+  local cols = qs:_columns()
+  local proj = qs:_projection()
+  local list = qs:list()
+  local g = new_grid(cols)
+  g.total = #list
+  local n = #cols
+  local shown = (limit > 0 and limit < #list) and limit or #list
+  for i = 1, shown do
+    local r = list[i]
+    local vals = {}
+    if proj == "flat" then
+      vals[1] = r
+    elseif proj == "values_list" then
+      for j = 1, n do vals[j] = r[j] end
+    else
+      for j = 1, n do vals[j] = r[cols[j]] end
+    end
+    add_row(g, vals, n)
+  end
+  return g
+end
+
+local function instances_grid(list, limit)
+  local cols, seen = {}, {}
+  for _, r in ipairs(list) do
+    for _, c in ipairs(meta_fields(model_of(r))) do
+      if not seen[c] then seen[c] = true; cols[#cols + 1] = c end
+    end
+  end
+  local g = new_grid(cols)
+  g.total = #list
+  local shown = (limit > 0 and limit < #list) and limit or #list
+  for i = 1, shown do
+    local vals = {}
+    for j, c in ipairs(cols) do vals[j] = list[i][c] end
+    add_row(g, vals, #cols)
+  end
+  return g
+end
+
+local function tables_grid(list, limit)
+  local positional = true
+  local width = 0
+  for _, r in ipairs(list) do
+    if not is_array(r) then positional = false end
+    if #r > width then width = #r end
+  end
+  local cols = {}
+  if positional and width > 0 then
+    for j = 1, width do cols[j] = tostring(j) end
+  else
+    local seen = {}
+    for _, r in ipairs(list) do
+      for k in pairs(r) do
+        if not seen[k] then seen[k] = true; cols[#cols + 1] = k end
+      end
+    end
+    sort(cols, function(a, b)
+      local ra = (a == "id" and 0) or (a == "pk" and 1) or 2
+      local rb = (b == "id" and 0) or (b == "pk" and 1) or 2
+      if ra ~= rb then return ra < rb end
+      if type(a) ~= type(b) then return type(a) == "number" end
+      return a < b
+    end)
+  end
+  local names = {}
+  for j, c in ipairs(cols) do names[j] = tostring(c) end
+  local g = new_grid(names)
+  g.total = #list
+  local shown = (limit > 0 and limit < #list) and limit or #list
+  for i = 1, shown do
+    local vals = {}
+    for j, c in ipairs(cols) do
+      if positional then vals[j] = list[i][j] else vals[j] = list[i][c] end
+    end
+    add_row(g, vals, #cols)
+  end
+  return g
+end
+
+-- Returns a grid for v, or nil and the text to print (nil: as `lua`).
+function S.grid(v, limit)
+  if is_queryset(v) then return qs_grid(v, limit) end
+  local m = model_of(v)
+  if m then
+    local s = custom_tostring(v, m)
+    if s then return nil, s end
+    local cols = meta_fields(m)
+    local g = new_grid(cols)
+    local vals = {}
+    for j, c in ipairs(cols) do vals[j] = v[c] end
+    add_row(g, vals, #cols)
+    g.total, g.count_line, g.single = 1, false, true
+    return g
+  end
+  if type(v) == "table" and getmt(v) == nil and #v > 0 and is_array(v) then
+    local all_inst, all_tab = true, true
+    for _, r in ipairs(v) do
+      if type(r) ~= "table" then all_inst, all_tab = false, false; break end
+      if model_of(r) then all_tab = false
+      elseif getmt(r) == nil then all_inst = false
+      else all_inst, all_tab = false, false end
+    end
+    if all_inst then return instances_grid(v, limit) end
+    if all_tab then return tables_grid(v, limit) end
+  end
+  return nil
+end
+
+-- ------------------------------------------------------------------
+-- Dot-command helpers
+-- ------------------------------------------------------------------
+
+-- All models as a sorted list of { app, name, model }.
+local function all_models()
+  local list = {}
+  local apps = get(orm, "apps")
+  if type(apps) == "table" then
+    for app, models in pairs(apps) do
+      if type(models) == "table" then
+        for name, m in pairs(models) do
+          list[#list + 1] = { app = app, name = name, model = m }
+        end
+      end
+    end
+  end
+  sort(list, function(a, b)
+    if a.app ~= b.app then return tostring(a.app) < tostring(b.app) end
+    return a.name < b.name
+  end)
+  return list
+end
+
+local function find_model(name)
+  local app, mname = name:match("^([%w_]+)%.([%w_]+)$")
+  for _, e in ipairs(all_models()) do
+    if (app and e.app == app and e.name == mname) or e.name == name then
+      return e.model
+    end
+  end
+  return nil
+end
+S.find_model = find_model
+
+-- .models
+function S.models_grid()
+  local g = new_grid{ "model", "table", "rows", "fields" }
+  for _, e in ipairs(all_models()) do
+    local meta = get(e.model, "_meta") or {}
+    if get(meta, "abstract") then goto continue end
+    local ok, n = pcall(function() return e.model:all():count() end)
+    add_row(g, { e.name, get(meta, "db_table") or "",
+                 ok and n or "?", #meta_fields(e.model) }, 4)
+    ::continue::
+  end
+  g.total = #g.rows
+  g.count_line = false
+  return g
+end
+
+local function field_type(f)
+  local t = tostring(get(f, "field_type") or "?")
+  local ml = get(f, "max_length")
+  if ml then t = t .. "(" .. tostring(ml) .. ")" end
+  local md, dp = get(f, "max_digits"), get(f, "decimal_places")
+  if md and dp then t = t .. "(" .. tostring(md) .. "," .. tostring(dp) .. ")" end
+  return t
+end
+
+local function field_flags(f)
+  local flags = {}
+  if get(f, "pk") then flags[#flags + 1] = "primary key" end
+  if get(f, "generated") then flags[#flags + 1] = "generated" end
+  if get(f, "null") then flags[#flags + 1] = "null" else flags[#flags + 1] = "not null" end
+  if get(f, "unique") and not get(f, "pk") then flags[#flags + 1] = "unique" end
+  if get(f, "index") and not get(f, "unique") and not get(f, "pk") then
+    flags[#flags + 1] = "index"
+  end
+  local rel = get(f, "related_model")
+  if rel then flags[#flags + 1] = "-> " .. tostring(rel) end
+  local d = get(f, "default")
+  if d ~= nil and type(d) ~= "function" then
+    flags[#flags + 1] = "default " .. (type(d) == "string" and json_string(d) or tostring(d))
+  elseif type(d) == "function" then
+    flags[#flags + 1] = "default (function)"
+  end
+  if get(f, "auto_now") then flags[#flags + 1] = "auto_now" end
+  if get(f, "auto_now_add") then flags[#flags + 1] = "auto_now_add" end
+  return concat(flags, ", ")
+end
+
+-- .schema Model: a heading and a grid of fields; extra lines after.
+function S.schema_grid(m)
+  local meta = get(m, "_meta") or {}
+  local g = new_grid{ "field", "type", "column", "flags" }
+  local fmap = get(meta, "fields_map") or {}
+  local listed = {}
+  for _, name in ipairs(meta_fields(m)) do
+    local f = fmap[name]
+    -- a FK `customer` is listed as customer_id: find its field
+    if f == nil and name:sub(-3) == "_id" then
+      f = fmap[name:sub(1, -4)]
+    end
+    listed[name] = true
+    if f then
+      add_row(g, { name, field_type(f), get(f, "source_field") or name,
+                   field_flags(f) }, 4)
+    else
+      add_row(g, { name, "?", name, "" }, 4)
+    end
+  end
+  -- relations not in `fields` (FK objects, m2m, reverse relations)
+  local extra = {}
+  for name, f in pairs(fmap) do
+    if not listed[name] and not listed[name .. "_id"] and type(f) == "table" then
+      extra[#extra + 1] = name
+    end
+  end
+  sort(extra)
+  for _, name in ipairs(extra) do
+    local f = fmap[name]
+    local rel = get(f, "related_model")
+    add_row(g, { name, tostring(get(f, "field_type") or "?"), "",
+                 rel and ("-> " .. tostring(rel)) or "" }, 4)
+  end
+  g.total = #g.rows
+  g.count_line = false
+  local head = fmt('%s (table "%s")', tostring(get(meta, "name") or "?"),
+                   tostring(get(meta, "db_table") or "?"))
+  local tail = {}
+  local idx = get(meta, "indexes")
+  if type(idx) == "table" then
+    for _, cols in ipairs(idx) do
+      if type(cols) == "table" then
+        tail[#tail + 1] = "index (" .. concat(cols, ", ") .. ")"
+      end
+    end
+  end
+  local ut = get(meta, "unique_together")
+  if type(ut) == "table" then
+    for _, cols in ipairs(ut) do
+      if type(cols) == "table" then
+        tail[#tail + 1] = "unique (" .. concat(cols, ", ") .. ")"
+      end
+    end
+  end
+  return g, head, concat(tail, "\n")
+end
+
+function S.schema_sql(m)
+  local utils = get(orm, "utils")
+  local f = utils and get(utils, "get_schema_sql")
+  if type(f) ~= "function" then
+    error("orm.utils.get_schema_sql is not available", 0)
+  end
+  return f{ safe = false, model = m }
+end
+
+function S.all_model_list()
+  local list = {}
+  for _, e in ipairs(all_models()) do
+    local meta = get(e.model, "_meta") or {}
+    if not get(meta, "abstract") then list[#list + 1] = e.model end
+  end
+  return list
+end
+
+-- .tables: tables of the database (when the connection can list them)
+-- and of the models.
+function S.tables_grid()
+  local by_table = {}
+  for _, e in ipairs(all_models()) do
+    local meta = get(e.model, "_meta") or {}
+    local t = get(meta, "db_table")
+    if t and not get(meta, "abstract") then
+      by_table[t] = by_table[t] and (by_table[t] .. ", " .. e.name) or e.name
+    end
+  end
+  local names, seen = {}, {}
+  local lister = get(orm, "_tables")
+  local ok, db = false, nil
+  if type(lister) == "function" then
+    ok, db = pcall(lister)
+  else
+    -- stopgap until the module can list tables itself (SQLite only)
+    local conn_f = get(orm, "connection")
+    if type(conn_f) == "function" then
+      ok, db = pcall(function()
+        local rows = conn_f("default"):execute_query(
+          "SELECT name FROM sqlite_master WHERE type = 'table' "
+          .. "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        local out = {}
+        for i, r in ipairs(rows) do out[i] = r.name or r[1] end
+        return out
+      end)
+    end
+  end
+  if ok and type(db) == "table" then
+    for _, t in ipairs(db) do
+      if not seen[t] then seen[t] = true; names[#names + 1] = t end
+    end
+  end
+  for t in pairs(by_table) do
+    if not seen[t] then seen[t] = true; names[#names + 1] = t end
+  end
+  sort(names)
+  local g = new_grid{ "table", "model" }
+  for _, t in ipairs(names) do add_row(g, { t, by_table[t] or "" }, 2) end
+  g.total = #g.rows
+  g.count_line = false
+  return g
+end
+
+function S.set_echo(on)
+  local f = get(orm, "_set_echo")
+  if type(f) ~= "function" then error("orm._set_echo is not available", 0) end
+  f(on)
+end
+
+function S.open(url)
+  orm.init{ db_url = url }
+end
+
+-- ------------------------------------------------------------------
+-- Completion: candidates (whole words) for the text before the cursor.
+-- ------------------------------------------------------------------
+
+local keywords = {
+  "and", "break", "do", "else", "elseif", "end", "false", "for",
+  "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat",
+  "return", "then", "true", "until", "while",
+}
+local lookups = {
+  "exact", "iexact", "not", "in", "not_in", "gt", "gte", "lt", "lte",
+  "range", "isnull", "not_isnull", "contains", "icontains", "startswith",
+  "istartswith", "endswith", "iendswith", "year", "quarter", "month", "week",
+  "day", "hour", "minute", "second",
+}
+local field_methods = {
+  filter = true, exclude = true, get = true, get_or_none = true,
+  get_or_create = true, update_or_create = true, update = true,
+  create = true, exists = true,
+}
+
+-- Resolves a dotted name (a.b.c) through env without calling anything
+-- but __index.
+local function resolve(path, env)
+  if not path:match("^[%a_][%w_]*[%w_%.]*$") then return nil end
+  local v = env
+  for name in path:gmatch("[^.]+") do
+    if type(v) ~= "table" and type(v) ~= "userdata" then return nil end
+    v = get(v, name)
+    if v == nil then return nil end
+  end
+  return v
+end
+
+function S.complete(text, before, env)
+  env = env or _G
+  local out, seen = {}, {}
+  local function add(s)
+    if not seen[s] and s:sub(1, #text) == text then
+      seen[s] = true
+      out[#out + 1] = s
+    end
+  end
+  local mname, meth = before:match("([%a_][%w_]*):([%a_]+)[{<][^{}<>]*$")
+  if mname and field_methods[meth] then
+    local m = resolve(mname, env)
+    if is_model(m) then
+      local base = text:match("^(.-__)[%w_]*$")
+      if base then
+        for _, l in ipairs(lookups) do add(base .. l) end
+      else
+        for _, f in ipairs(S.fields(m)) do add(f) end
+        local fmap = get(get(m, "_meta"), "fields_map")
+        if type(fmap) == "table" then
+          for k in pairs(fmap) do if type(k) == "string" then add(k) end end
+        end
+      end
+      sort(out)
+      return out
+    end
+  end
+  local prefix, sep = text:match("^(.*[%w_%]%)}])([:.])[%w_]*$")
+  if prefix then
+    local names
+    if prefix:match("[%)}]$") then
+      if sep == ":" then names = qs_methods end
+    else
+      local v = resolve(prefix, env)
+      if v ~= nil then
+        if sep == ":" then
+          names = S.methods(v)
+        elseif type(v) == "table" then
+          names = {}
+          for k in pairs(v) do
+            if type(k) == "string" then names[#names + 1] = k end
+          end
+        end
+      end
+    end
+    for _, n in ipairs(names or {}) do add(prefix .. sep .. n) end
+    sort(out)
+    return out
+  end
+  for _, n in ipairs(S.visible_names(env)) do add(n) end
+  for _, k in ipairs(keywords) do add(k) end
+  sort(out)
+  return out
+end
+
+function S.model_list_names()
+  local names = {}
+  for _, e in ipairs(all_models()) do names[#names + 1] = e.name end
+  return names
+end
+
+return S

@@ -1,0 +1,576 @@
+/*
+ * repl.c -- the read-eval-print loop, after lua.c: read a line, try
+ * `return <line>` for auto-print, detect `<eof>` for continuation, call
+ * under a message handler, render the results.
+ *
+ * Input comes through one shell_readline(): GNU readline's callback
+ * interface on a terminal (so Ctrl-C at the prompt can clear the line),
+ * plain getline() otherwise (pipes), so pty and pipe tests drive the same
+ * loop.  Chunks run with a REPL environment in which top-level locals
+ * persist from one input to the next (see shell_sugar_locals()).
+ */
+#include "shell.h"
+#include "sugar.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#define EOFMARK     "<eof>"
+#define HISTORY_MAX 1000
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+/* ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t sigint_seen; /* Ctrl-C since last check */
+static volatile sig_atomic_t sigwinch_seen;
+static volatile sig_atomic_t hook_armed; /* lstop set on running */
+static volatile sig_atomic_t in_repl;    /* an interactive session */
+static lua_State *volatile running;      /* Lua code is running */
+static int running_depth;
+
+/* The hook armed by SIGINT: raises "interrupted" in the running code. */
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushliteral(L, "interrupted");
+    lua_error(L);
+}
+
+static void on_sigint(int sig)
+{
+    sigint_seen = 1;
+    lua_State *L = running;
+    if (L != NULL && !hook_armed) {
+        hook_armed = 1;
+        lua_sethook(L, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+        return;
+    }
+    if (in_repl)
+        return; /* at the prompt, or while rendering: just the flag */
+    /* A script that does not stop (or a second Ctrl-C): die as usual. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_sigwinch(int sig)
+{
+    (void)sig;
+    sigwinch_seen = 1;
+}
+
+void shell_signals_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_sigint; /* no SA_RESTART: select() sees EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_sigwinch;
+    sigaction(SIGWINCH, &sa, NULL);
+}
+
+bool shell_interrupted(void)
+{
+    bool was = sigint_seen != 0;
+    sigint_seen = 0;
+    return was;
+}
+
+void shell_set_running(lua_State *L)
+{
+    static lua_State *armed_on;
+    if (L != NULL) {
+        if (running_depth++ == 0) {
+            armed_on = L;
+            hook_armed = 0;
+            sigint_seen = 0;
+            running = L;
+        }
+        return;
+    }
+    if (running_depth == 0 || --running_depth > 0)
+        return;
+    running = NULL;
+    if (hook_armed && armed_on != NULL)
+        lua_sethook(armed_on, NULL, 0, 0);
+    hook_armed = 0;
+    armed_on = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading lines                                                       */
+/* ------------------------------------------------------------------ */
+
+static char *rl_result;
+static bool line_done;
+static bool line_cancelled;
+
+static void on_line(char *line)
+{
+    rl_result = line;
+    line_done = true;
+    rl_callback_handler_remove();
+}
+
+static char *read_plain(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+char *shell_readline(const char *prompt)
+{
+    line_cancelled = false;
+    if (!shell.interactive)
+        return read_plain();
+    line_done = false;
+    rl_result = NULL;
+    sigint_seen = 0;
+    /* SIGINT and SIGWINCH are blocked except inside pselect(), so they
+     * are never missed between a check and the wait. */
+    sigset_t block, orig;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    rl_callback_handler_install(prompt, on_line);
+    while (!line_done) {
+        if (sigwinch_seen) {
+            sigwinch_seen = 0;
+            rl_resize_terminal();
+        }
+        if (sigint_seen) {
+            /* Ctrl-C: drop the line (and any statement in progress) */
+            sigint_seen = 0;
+            rl_free_line_state();
+            rl_callback_sigcleanup();
+            rl_callback_handler_remove();
+            FILE *out = rl_outstream ? rl_outstream : stdout;
+            fputc('\n', out);
+            fflush(out);
+            line_cancelled = true;
+            sigprocmask(SIG_SETMASK, &orig, NULL);
+            return strdup("");
+        }
+        int fd = fileno(rl_instream ? rl_instream : stdin);
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &orig);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rl_callback_handler_remove();
+            break;
+        }
+        rl_callback_read_char();
+    }
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return rl_result;
+}
+
+/* ------------------------------------------------------------------ */
+/* History                                                             */
+/* ------------------------------------------------------------------ */
+
+static char *history_path;
+
+static void history_init(void)
+{
+    const char *p = getenv("TESTUDO_HISTORY");
+    if (p != NULL) {
+        if (p[0] == '\0')
+            return; /* TESTUDO_HISTORY= turns the history file off */
+        history_path = strdup(p);
+    } else {
+        const char *home = getenv("HOME");
+        if (home == NULL || home[0] == '\0')
+            return;
+        size_t n = strlen(home) + sizeof "/.testudo_history";
+        history_path = malloc(n);
+        if (history_path != NULL)
+            snprintf(history_path, n, "%s/.testudo_history", home);
+    }
+    using_history();
+    history_write_timestamps = 1; /* entries may span lines */
+    history_multiline_entries = 1;
+    if (history_path != NULL)
+        read_history(history_path);
+}
+
+static bool blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return false;
+    return true;
+}
+
+static void history_save(const char *entry)
+{
+    if (!shell.interactive || blank(entry))
+        return;
+    HIST_ENTRY *last = history_length > 0
+                           ? history_get(history_base + history_length - 1)
+                           : NULL;
+    if (last != NULL && strcmp(last->line, entry) == 0)
+        return;
+    add_history(entry);
+    if (history_path == NULL)
+        return;
+    int fd =
+        open(history_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    fchmod(fd, 0600);
+    close(fd);
+    append_history(1, history_path);
+}
+
+static void history_done(void)
+{
+    if (history_path != NULL)
+        history_truncate_file(history_path, HISTORY_MAX);
+    free(history_path);
+    history_path = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading input                                                       */
+/* ------------------------------------------------------------------ */
+
+#define ENV_KEY   "testudo.repl_env"
+#define RESET_KEY "testudo.repl_reset"
+
+static char prompt_buf[64];
+static bool prompt_color;
+
+static const char *make_prompt(lua_State *L, bool first)
+{
+    const char *text = "..> ";
+    if (first) {
+        bool tx = false;
+        int top = lua_gettop(L);
+        shell_prelude(L, "in_transaction");
+        if (lua_pcall(L, 0, 1, 0) == LUA_OK)
+            tx = lua_toboolean(L, -1);
+        lua_settop(L, top);
+        text = tx ? "testudo*> " : "testudo> ";
+    }
+    if (!prompt_color)
+        return text;
+    /* \001 and \002 tell readline the escapes take no room */
+    snprintf(prompt_buf, sizeof prompt_buf, "\001%s\002%s\001%s\002",
+             "\033[1;32m", text, "\033[0m");
+    return prompt_buf;
+}
+
+/* Loads src as a REPL chunk (sugar, then persistent locals when
+ * locals is true) with the REPL environment; pushes the function or an
+ * error message. */
+static int load_repl(lua_State *L, const char *src, size_t len, bool locals)
+{
+    size_t n = 0;
+    char *code = shell_sugar_translate(src, len, &n);
+    if (code != NULL && locals) {
+        char *c2 = shell_sugar_locals(code, n, &n);
+        free(code);
+        code = c2;
+    }
+    if (code == NULL) {
+        lua_pushliteral(L, "not enough memory");
+        return LUA_ERRMEM;
+    }
+    int status = luaL_loadbuffer(L, code, n, "=stdin");
+    free(code);
+    if (status == LUA_OK) {
+        lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+        if (lua_setupvalue(L, -2, 1) == NULL)
+            lua_pop(L, 1);
+    }
+    return status;
+}
+
+static bool incomplete(lua_State *L, int status)
+{
+    if (status != LUA_ERRSYNTAX)
+        return false;
+    size_t lmsg;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    size_t mark = sizeof(EOFMARK) - 1;
+    return msg != NULL && lmsg >= mark &&
+           strcmp(msg + lmsg - mark, EOFMARK) == 0;
+}
+
+#define MORE (-3)
+
+/* Tries buf as `return buf`, then as statements; returns LUA_OK with the
+ * function pushed, an error status with the message pushed, or MORE
+ * (nothing pushed) when the statement is incomplete. */
+static int try_load(lua_State *L, const char *buf, size_t len)
+{
+    size_t rn = len + sizeof "return ";
+    char *ret = malloc(rn);
+    bool ret_more = false;
+    if (ret != NULL) {
+        snprintf(ret, rn, "return %s", buf);
+        int st = load_repl(L, ret, strlen(ret), false);
+        free(ret);
+        if (st == LUA_OK)
+            return LUA_OK;
+        ret_more = incomplete(L, st); /* `{` goes on as an expression */
+        lua_pop(L, 1);
+    }
+    int st = load_repl(L, buf, len, true);
+    if (st != LUA_OK && (ret_more || incomplete(L, st))) {
+        lua_pop(L, 1);
+        return MORE;
+    }
+    return st;
+}
+
+/* A dot-command is a line whose first non-blank is '.' and a letter
+ * (so `.5 + 1` stays Lua). */
+static bool is_dotcmd(const char *line)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return line[0] == '.' && ((line[1] >= 'a' && line[1] <= 'z') ||
+                              (line[1] >= 'A' && line[1] <= 'Z'));
+}
+
+#define GOT_EOF (-1)
+#define NOTHING (-2)
+
+static void remember(const char *stmt)
+{
+    char *copy = strdup(stmt);
+    if (copy != NULL) {
+        free(shell.last_stmt);
+        shell.last_stmt = copy;
+    }
+}
+
+/* Reads one statement (maybe several lines); returns GOT_EOF, NOTHING
+ * (blank line, Ctrl-C, a dot-command that already ran) or a load status
+ * with the function or the error message pushed. */
+static int loadline(lua_State *L)
+{
+    char *line = shell_readline(make_prompt(L, true));
+    if (line == NULL)
+        return GOT_EOF;
+    if (line_cancelled || blank(line)) {
+        free(line);
+        return NOTHING;
+    }
+    if (is_dotcmd(line)) {
+        history_save(line);
+        shell_dotcmd(L, line);
+        free(line);
+        return NOTHING;
+    }
+    size_t len = strlen(line), cap = len + 1;
+    char *buf = line;
+    int status;
+    for (;;) {
+        status = try_load(L, buf, len);
+        if (status != MORE)
+            break;
+        char *more = shell_readline(make_prompt(L, false));
+        if (more == NULL) { /* end of input inside a statement */
+            status = load_repl(L, buf, len, true);
+            break;
+        }
+        if (line_cancelled) {
+            free(more);
+            free(buf);
+            return NOTHING;
+        }
+        size_t mlen = strlen(more);
+        if (len + mlen + 2 > cap) {
+            cap = (len + mlen + 2) * 2;
+            char *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(more);
+                free(buf);
+                lua_pushliteral(L, "not enough memory");
+                return LUA_ERRMEM;
+            }
+            buf = nb;
+        }
+        buf[len++] = '\n';
+        memcpy(buf + len, more, mlen + 1);
+        len += mlen;
+        free(more);
+    }
+    history_save(buf);
+    remember(buf);
+    free(buf);
+    return status;
+}
+
+/* ------------------------------------------------------------------ */
+/* Printing results                                                    */
+/* ------------------------------------------------------------------ */
+
+static bool scalar(lua_State *L, int i)
+{
+    int t = lua_type(L, i);
+    return t != LUA_TTABLE && t != LUA_TUSERDATA;
+}
+
+/* Prints the n values on the stack: one is rendered; several scalars
+ * are printed tab-separated as lua does; otherwise each is rendered. */
+static void print_results(lua_State *L, int n)
+{
+    if (n == 1) {
+        shell_render(L, 1);
+        return;
+    }
+    bool all_scalar = true;
+    for (int i = 1; i <= n; i++)
+        all_scalar = all_scalar && scalar(L, i);
+    if (!all_scalar) {
+        for (int i = 1; i <= n; i++)
+            shell_render(L, i);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    shell_page(s, len);
+    lua_pop(L, 1);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Protected: makes the REPL environment and keeps it in the registry. */
+static int make_env(lua_State *L)
+{
+    shell_prelude(L, "repl_env");
+    lua_call(L, 0, 2);
+    lua_setfield(L, LUA_REGISTRYINDEX, RESET_KEY);
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    return 0;
+}
+
+static void reset_pending(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RESET_KEY);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+}
+
+static void banner(lua_State *L)
+{
+    if (shell.quiet)
+        return;
+    FILE *f = rl_outstream ? rl_outstream : stdout;
+    fprintf(f, "testudo %s (%s) -- type .help for help, Ctrl-D to quit\n",
+            SHELL_VERSION, LUA_RELEASE);
+    if (shell.demo) {
+        shell_prelude(L, "model_names");
+        if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
+            fprintf(f, "demo shop in memory; models: %s\n",
+                    lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    fflush(f);
+}
+
+int shell_repl(lua_State *L)
+{
+    shell.interactive = isatty(STDIN_FILENO);
+    in_repl = shell.interactive;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, make_env);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        shell_report(L);
+        return 1;
+    }
+    if (shell.interactive) {
+        rl_readline_name = "testudo";
+        /* Plain echo of pasted lines (they continue as typed ones); an
+         * ~/.inputrc setting still wins, being read later. */
+        rl_variable_bind("enable-bracketed-paste", "off");
+        rl_catch_signals = 0;
+        rl_catch_sigwinch = 0;
+        rl_outstream = isatty(STDOUT_FILENO) ? stdout : stderr;
+        /* (results piped: prompts still on the screen) */
+        prompt_color = !shell.no_color && isatty(fileno(rl_outstream)) &&
+                       (shell.color_out || shell.color_err);
+        history_init();
+        shell_complete_init(L);
+        banner(L);
+    }
+    for (;;) {
+        lua_settop(L, 0);
+        int status = loadline(L);
+        if (status == GOT_EOF)
+            break;
+        if (status != NOTHING) {
+            double t0 = now_ms();
+            if (status == LUA_OK)
+                status = shell_docall(L, 0, LUA_MULTRET);
+            double t1 = now_ms();
+            if (status == LUA_OK) {
+                int n = lua_gettop(L);
+                if (n > 0)
+                    print_results(L, n);
+            } else {
+                shell_report(L);
+            }
+            if (shell.timing)
+                fprintf(shell.out, "Time: %.3f ms\n", t1 - t0);
+            reset_pending(L);
+            shell_export_models(L);
+        }
+        fflush(shell.out);
+        if (shell.quit)
+            break;
+    }
+    lua_settop(L, 0);
+    if (shell.interactive) {
+        if (!shell.quit)
+            fputc('\n', rl_outstream ? rl_outstream : stdout);
+        history_done();
+        rl_callback_handler_remove();
+    }
+    in_repl = 0;
+    return 0;
+}

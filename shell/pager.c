@@ -1,5 +1,5 @@
 /*
- * pager.c -- results taller (or wider) than the terminal go through
+ * pager.c -- results taller than the terminal go through
  * $PAGER (default "less -SR"), as psql does; PAGER= (empty) turns it off.
  */
 #include "shell.h"
@@ -9,21 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* True when text does not fit in rows x cols. */
-static bool too_big(const char *text, size_t len, int rows, int cols)
+/* True when text has more lines than the terminal shows (SHELL.md: the
+ * pager is for results taller than the terminal; wide ones wrap). */
+static bool too_tall(const char *text, size_t len, int rows)
 {
     int lines = 0;
-    size_t width = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\n') {
-            if (++lines >= rows - 1)
-                return true;
-            width = 0;
-        } else if (((unsigned char)text[i] & 0xc0) != 0x80 &&
-                   ++width > (size_t)cols) {
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\n' && ++lines >= rows - 1)
             return true;
-        }
-    }
     return false;
 }
 
@@ -37,7 +30,7 @@ void shell_page(const char *text, size_t len)
     if (pager == NULL)
         pager = "less -SR";
     if (rows > 2 && cols > 0 && pager[0] != '\0' &&
-        too_big(text, len, rows, cols)) {
+        too_tall(text, len, rows)) {
         fflush(stdout);
         void (*old)(int) = signal(SIGPIPE, SIG_IGN);
         FILE *p = popen(pager, "w");

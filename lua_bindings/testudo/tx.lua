@@ -65,3 +65,9 @@ function orm.transaction(name)
   return setmetatable({ name = name, done = false,
                         connection = orm.connection(name) }, Tx)
 end
+
+-- orm._in_transaction([name]) -> true while a transaction is open on the
+-- connection (the shell's `testudo*>` prompt asks).
+function orm._in_transaction(name)
+  return C.tx_depth(name or "default") > 0
+end

@@ -245,6 +245,28 @@ static int c_tx_depth(lua_State *L)
     return 1;
 }
 
+/* orm._tables([name]) -> sorted array of the database's table names. */
+static int l_tables(lua_State *L)
+{
+    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_error err = TDO_ERROR_INIT;
+    char **names = NULL;
+    size_t n = 0;
+    if (tdo_conn_tables(c, &names, &n, &err))
+        return ltdo_error(L, &err);
+    if (!lua_checkstack(L, 4)) {
+        tdo_free_strings(names, n);
+        return luaL_error(L, "stack overflow");
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]); /* may raise only on out of memory */
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    tdo_free_strings(names, n);
+    return 1;
+}
+
 static const luaL_Reg conn_meth[] = {
     {"execute_query", conn_execute_query},
     {"execute_script", conn_execute_script},
@@ -273,6 +295,8 @@ void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_connection);
     lua_setfield(L, orm_idx, "connection");
+    lua_pushcfunction(L, l_tables);
+    lua_setfield(L, orm_idx, "_tables");
     lua_pushvalue(L, C_idx);
     luaL_setfuncs(L, c_meth, 0);
     lua_pop(L, 1);

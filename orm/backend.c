@@ -602,6 +602,61 @@ tdo_status tdo_conn_execute_compiled(tdo_conn *c, const tdo_compiled *comp,
                comp->ncols, true, rows, changes, err);
 }
 
+/* Frees an array of n malloc'd strings and the array itself. */
+void tdo_free_strings(char **names, size_t n)
+{
+    for (size_t i = 0; names != NULL && i < n; i++)
+        tdo_free(names[i]);
+    tdo_free(names);
+}
+
+/* Lists the tables of c's database through the dialect's catalogue query. */
+tdo_status tdo_conn_tables(tdo_conn *c, char ***names, size_t *n,
+                           tdo_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    if (d->tables_sql == NULL)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "listing tables is not supported on %s", d->name);
+    tdo_rows *r = NULL;
+    tdo_status st = tdo_conn_execute(c, d->tables_sql, NULL, 0, &r, NULL, err);
+    char **out = NULL;
+    size_t len = 0, cap = 0;
+    bool has_row = false;
+    while (!st && !(st = tdo_rows_next(r, &has_row, err)) && has_row) {
+        tdo_value v;
+        if ((st = tdo_rows_get(r, 0, &v, err)))
+            break;
+        if (v.type != TDO_TEXT && v.type != TDO_BLOB)
+            continue;
+        if (len == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            char **grown = tdo_realloc(out, ncap * sizeof(*out));
+            if (grown == NULL) {
+                st = tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+                break;
+            }
+            out = grown;
+            cap = ncap;
+        }
+        if ((out[len] = tdo_strndup(v.u.s.ptr, v.u.s.len)) == NULL) {
+            st = tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+            break;
+        }
+        len++;
+    }
+    tdo_rows_free(r);
+    if (st) {
+        tdo_free_strings(out, len);
+        return st;
+    }
+    *names = out;
+    *n = len;
+    return TDO_OK;
+}
+
 /* Runs ;-separated statements without parameters (DDL). */
 tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql, tdo_error *err)
 {

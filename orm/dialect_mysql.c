@@ -203,6 +203,8 @@ static tdo_status my_from_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_mysql = {
     .version = TDO_DIALECT_VERSION,
     .name = "mysql",
+    .tables_sql = "SELECT table_name FROM information_schema.tables WHERE "
+                  "table_schema = DATABASE() ORDER BY table_name",
     .features = TDO_DF_BOOL_LITERALS | TDO_DF_OFFSET_NEEDS_LIMIT |
                 TDO_DF_INSERT_OR_IGNORE | TDO_DF_WRAP_LIMIT_SUBQUERY,
     .quote_ident = my_quote_ident,

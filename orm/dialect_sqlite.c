@@ -70,8 +70,7 @@ static void base_type(tdo_sb *sb, const tdo_field *f, bool key_clause)
          * stores decimals exactly and compares them natively; wider ones
          * are stored as text and compared by testudo's exact collation. */
         if (f->max_digits <= 15)
-            tdo_sb_addf(sb, "DECIMAL(%d,%d)", f->max_digits,
-                        f->decimal_places);
+            tdo_sb_addf(sb, "DECIMAL(%d,%d)", f->max_digits, f->decimal_places);
         else
             tdo_sb_addf(sb, "DECIMAL_TEXT(%d,%d) COLLATE TDO_DECIMAL",
                         f->max_digits, f->decimal_places);
@@ -443,6 +442,8 @@ static tdo_status sqlite_from_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .name = "sqlite",
+    .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "
+                  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     .features = TDO_DF_RETURNING | TDO_DF_OFFSET_NEEDS_LIMIT |
                 TDO_DF_TRANSACTIONAL_DDL | TDO_DF_GLOB |
                 TDO_DF_INSERT_OR_IGNORE,

@@ -325,6 +325,8 @@ struct tdo_dialect {
     const char *insert_ignore;
     /* appended after the ")" of CREATE TABLE (" ENGINE=InnoDB"); or NULL */
     const char *table_options;
+    /* a query whose first column lists the user tables, sorted by name */
+    const char *tables_sql;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

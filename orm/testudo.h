@@ -665,6 +665,13 @@ TDO_API tdo_status tdo_conn_execute_compiled(tdo_conn *c,
 /* Runs several ;-separated statements without parameters (DDL). */
 TDO_API tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql,
                                            tdo_error *err);
+/* Lists the tables of c's database (with or without a model), sorted;
+ * *names is a malloc'd array of *n malloc'd strings: free each, then the
+ * array (tdo_free_strings()). */
+TDO_API tdo_status tdo_conn_tables(tdo_conn *c, char ***names, size_t *n,
+                                   tdo_error *err);
+/* Frees an array of n malloc'd strings and the array (NULL is fine). */
+TDO_API void tdo_free_strings(char **names, size_t n);
 /* Transactions; nested begins use savepoints. */
 TDO_API tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err);
 TDO_API tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err);

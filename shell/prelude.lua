@@ -615,22 +615,7 @@ function S.tables_grid()
   local names, seen = {}, {}
   local lister = get(orm, "_tables")
   local ok, db = false, nil
-  if type(lister) == "function" then
-    ok, db = pcall(lister)
-  else
-    -- stopgap until the module can list tables itself (SQLite only)
-    local conn_f = get(orm, "connection")
-    if type(conn_f) == "function" then
-      ok, db = pcall(function()
-        local rows = conn_f("default"):execute_query(
-          "SELECT name FROM sqlite_master WHERE type = 'table' "
-          .. "AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        local out = {}
-        for i, r in ipairs(rows) do out[i] = r.name or r[1] end
-        return out
-      end)
-    end
-  end
+  if type(lister) == "function" then ok, db = pcall(lister) end
   if ok and type(db) == "table" then
     for _, t in ipairs(db) do
       if not seen[t] then seen[t] = true; names[#names + 1] = t end

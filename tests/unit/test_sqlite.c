@@ -565,6 +565,23 @@ static void test_raw_and_script(void **state)
     tdo_rows_free(r);
 }
 
+/* tdo_conn_tables lists every user table, modelled or not, sorted. */
+static void test_tables(void **state)
+{
+    CHECK(tdo_conn_execute_script(conn,
+                                  "CREATE TABLE zeta (a INT);"
+                                  "CREATE TABLE alpha (b INT);",
+                                  &err));
+    char **names = NULL;
+    size_t n = 0;
+    CHECK(tdo_conn_tables(conn, &names, &n, &err));
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "alpha");
+    assert_string_equal(names[1], "users");
+    assert_string_equal(names[2], "zeta");
+    tdo_free_strings(names, n);
+}
+
 static void test_interrupt(void **state)
 {
     /* interrupting an idle connection is harmless */
@@ -601,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_trace_counter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_and_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -467,6 +467,42 @@ TDO_API tdo_status tdo_model_field_error(const tdo_model *m, const char *name,
                                          tdo_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Relations (after tdo_ctx_resolve()): forward FK/O2O/M2M fields and  */
+/* the reverse sides the registry creates for them.                    */
+/* ------------------------------------------------------------------ */
+
+typedef enum tdo_rel_kind {
+    TDO_REL_FK,          /* order.customer (ForeignKeyField) */
+    TDO_REL_O2O,         /* user.profile (OneToOneField) */
+    TDO_REL_M2M,         /* product.tags (ManyToManyField) */
+    TDO_REL_REVERSE_FK,  /* user.orders */
+    TDO_REL_REVERSE_O2O, /* profile.user's reverse side */
+    TDO_REL_REVERSE_M2M  /* tag.products */
+} tdo_rel_kind;
+
+/* One relation attribute of a model; plain data owned by the registry. */
+typedef struct tdo_relation {
+    const char *name;         /* attribute: "customer", "orders", "tags" */
+    tdo_rel_kind kind;
+    tdo_model *model;         /* the model that has the attribute */
+    tdo_model *target;        /* the model on the other side */
+    const tdo_field *field;   /* the declaring FK/O2O/M2M field (on model
+                                 for forward kinds, on target for reverse) */
+    /* many-to-many only */
+    const char *through;       /* through table */
+    const char *source_column; /* through column referring to model's pk */
+    const char *target_column; /* through column referring to target's pk */
+    tdo_model *through_model;  /* a declared through model, or NULL */
+} tdo_relation;
+
+/* Relations of m (forward and reverse), valid after tdo_ctx_resolve(). */
+TDO_API size_t tdo_model_nrelations(const tdo_model *m);
+TDO_API const tdo_relation *tdo_model_relation(const tdo_model *m, size_t i);
+/* Finds a relation by attribute name; NULL if none. */
+TDO_API const tdo_relation *tdo_model_relation_by_name(const tdo_model *m,
+                                                       const char *name);
+
+/* ------------------------------------------------------------------ */
 /* Expressions (F) and filter trees (Q); both immutable, refcounted.   */
 /* Constructors return NULL on out of memory.                          */
 /* ------------------------------------------------------------------ */
@@ -485,6 +521,31 @@ TDO_API tdo_expr *tdo_expr_ref(tdo_expr *e);
 TDO_API void tdo_expr_free(tdo_expr *e);
 /* Appends a readable form ("F(stock) + 1"). */
 TDO_API void tdo_expr_format(tdo_sb *sb, const tdo_expr *e);
+
+/* Functions and aggregates of orm.functions. */
+typedef enum tdo_func {
+    TDO_FN_COUNT,
+    TDO_FN_SUM,
+    TDO_FN_AVG,
+    TDO_FN_MIN,
+    TDO_FN_MAX,
+    TDO_FN_LOWER,
+    TDO_FN_UPPER,
+    TDO_FN_LENGTH,
+    TDO_FN_TRIM,
+    TDO_FN_COALESCE,
+    TDO_FN_CONCAT
+} tdo_func;
+
+/* fn(args...) with DISTINCT and a FILTER (Q) for aggregates (filter may be
+ * NULL); takes references to args and filter.  Field arguments may be
+ * paths through relations ("orders", "lines__quantity"); Count("orders")
+ * counts related rows (their primary keys). */
+TDO_API tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args,
+                                size_t nargs, bool distinct,
+                                tdo_qnode *filter);
+/* Raw SQL text used as an expression (orm.RawSQL); copied. */
+TDO_API tdo_expr *tdo_expr_raw(const char *sql);
 
 /* One lookup "key = value", key being "field[__lookup]" (field may be a
  * column name such as customer_id, or "pk").  vals holds one value, two
@@ -554,6 +615,26 @@ TDO_API size_t tdo_query_ncolumns(const tdo_query *q);
 TDO_API const char *tdo_query_column(const tdo_query *q, size_t i);
 /* Whether the query has a filter, a limit or an offset (shell guards). */
 TDO_API bool tdo_query_is_filtered(const tdo_query *q);
+
+/* annotate{name = expr}: adds an output column (after the model's columns
+ * for instances; filter/exclude/order_by/values can then use the name; a
+ * filter on an aggregate becomes HAVING).  FieldError for a name that
+ * clashes with a field. */
+TDO_API tdo_status tdo_query_annotate(const tdo_query *q, const char *name,
+                                      const tdo_expr *e, tdo_query **out,
+                                      tdo_error *err);
+/* group_by("role", "customer__email"). */
+TDO_API tdo_status tdo_query_group_by(const tdo_query *q,
+                                      const char *const *keys, size_t n,
+                                      tdo_query **out, tdo_error *err);
+/* select_related("customer", "lines__product"): forward FK/O2O paths loaded
+ * by JOINs in the same statement; their columns follow the model's, named
+ * "<path>__<field attribute>" ("customer__email"), decoding as the related
+ * fields.  FieldError for a path that is not a forward FK/O2O chain. */
+TDO_API tdo_status tdo_query_select_related(const tdo_query *q,
+                                            const char *const *paths,
+                                            size_t n, tdo_query **out,
+                                            tdo_error *err);
 
 /* One assignment of update(): field = value or field = expression. */
 typedef struct tdo_assign {
@@ -704,6 +785,21 @@ TDO_API tdo_status tdo_query_update(tdo_conn *c, const tdo_query *q,
                                     int64_t *changed, tdo_error *err);
 TDO_API tdo_status tdo_query_delete(tdo_conn *c, const tdo_query *q,
                                     int64_t *deleted, tdo_error *err);
+
+/* Many-to-many links of the row pk (of r->model) through relation r
+ * (TDO_REL_M2M or TDO_REL_REVERSE_M2M).  add inserts the pairs that do not
+ * exist yet (never duplicates), with extra through-table columns
+ * (through_defaults) given by name; remove deletes the given pairs, or
+ * every pair of pk when n == 0 (clear). */
+TDO_API tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r,
+                               const tdo_value *pk, const tdo_value *targets,
+                               size_t n, const char *const *extra_cols,
+                               const tdo_value *extra_vals, size_t nextra,
+                               tdo_error *err);
+TDO_API tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
+                                  const tdo_value *pk,
+                                  const tdo_value *targets, size_t n,
+                                  tdo_error *err);
 
 /* Inserts nrows rows (values row-major over fields, already coerced);
  * pks (may be NULL) receives nrows primary keys, owned by the caller

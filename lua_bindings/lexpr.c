@@ -390,6 +390,116 @@ static int f_tostring(lua_State *L)
     return 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* orm.functions and orm.RawSQL                                        */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    tdo_func fn;
+} functions[] = {
+    {"Count", TDO_FN_COUNT},   {"Sum", TDO_FN_SUM},
+    {"Avg", TDO_FN_AVG},       {"Min", TDO_FN_MIN},
+    {"Max", TDO_FN_MAX},       {"Lower", TDO_FN_LOWER},
+    {"Upper", TDO_FN_UPPER},   {"Length", TDO_FN_LENGTH},
+    {"Trim", TDO_FN_TRIM},     {"Coalesce", TDO_FN_COALESCE},
+    {"Concat", TDO_FN_CONCAT}, {NULL, TDO_FN_COUNT},
+};
+
+/* Holds the argument expressions of a call being built (freed on
+ * __gc, so a raising conversion leaks nothing). */
+typedef struct fargs {
+    tdo_expr *e[16];
+    size_t n;
+} fargs;
+
+static void fargs_free(void *p)
+{
+    fargs *a = p;
+    for (size_t i = 0; i < a->n; i++)
+        tdo_expr_free(a->e[i]);
+    free(a);
+}
+
+/* Count("orders", {distinct = true, _filter = Q{...}}), Sum("total"),
+ * Lower("email"), Coalesce("bio", "none"), Concat("name", " ", F"slug"):
+ * a string names a field when it is the first argument (any argument
+ * of Concat that is not a plain literal must be F"..."), later strings
+ * and other values are literals; F objects and function results nest.
+ * Upvalue 1: the index into functions[]. */
+static int l_function(lua_State *L)
+{
+    int fi = (int)lua_tointeger(L, lua_upvalueindex(1));
+    int top = lua_gettop(L);
+    bool distinct = false;
+    tdo_qnode *filter = NULL;
+    int nargs = top;
+    if (top >= 1 && lua_istable(L, top) && !ltdo_instance_model(L, top)) {
+        nargs = top - 1;
+        lua_getfield(L, top, "distinct");
+        distinct = lua_toboolean(L, -1);
+        lua_getfield(L, top, "_filter");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_getfield(L, top, "filter");
+        }
+        if (!lua_isnil(L, -1)) {
+            filter = ltdo_toq(L, -1);
+            if (filter == NULL)
+                filter = ltdo_build_q(L, lua_gettop(L), false);
+        }
+        /* the Q stays anchored on the stack */
+    }
+    if (nargs < 1 && functions[fi].fn != TDO_FN_COUNT)
+        return ltdo_raise(L, TDO_ERR_PARAMS, "%s takes at least one argument",
+                          functions[fi].name);
+    if (nargs > 16)
+        return ltdo_raise(L, TDO_ERR_PARAMS, "%s: too many arguments",
+                          functions[fi].name);
+    ltdo_box *box = ltdo_box_new(L, fargs_free);
+    fargs *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return oom(L);
+    box->p = a;
+    for (int i = 1; i <= nargs; i++) {
+        tdo_expr *e = ltdo_tof(L, i);
+        tdo_value v;
+        if (e) {
+            e = tdo_expr_ref(e);
+        } else if (i == 1 && lua_type(L, i) == LUA_TSTRING) {
+            e = tdo_expr_field(lua_tostring(L, i));
+        } else if (ltdo_to_value(L, i, &v)) {
+            e = tdo_expr_value(&v);
+        } else {
+            return ltdo_raise(L, TDO_ERR_PARAMS, "%s: bad argument %d (a %s)",
+                              functions[fi].name, i, luaL_typename(L, i));
+        }
+        if (e == NULL)
+            return oom(L);
+        a->e[a->n++] = e;
+    }
+    lf *u = push_f(L);
+    if (filter)
+        tdo_qnode_ref(filter);
+    size_t n = a->n;
+    a->n = 0; /* the call takes the references, even when it fails */
+    u->e = tdo_expr_func(functions[fi].fn, a->e, n, distinct, filter);
+    if (u->e == NULL)
+        return oom(L);
+    return 1;
+}
+
+/* orm.RawSQL("COUNT(*) + 1"): raw SQL used as an expression. */
+static int l_rawsql(lua_State *L)
+{
+    const char *sql = luaL_checkstring(L, 1);
+    lf *u = push_f(L);
+    u->e = tdo_expr_raw(sql);
+    if (u->e == NULL)
+        return oom(L);
+    return 1;
+}
+
 static const luaL_Reg q_metameth[] = {
     {"__gc", q_gc},
     {"__close", q_gc},
@@ -424,4 +534,13 @@ void ltdo_open_expr(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "Q");
     lua_pushcfunction(L, l_F);
     lua_setfield(L, orm_idx, "F");
+    lua_newtable(L); /* orm.functions */
+    for (int i = 0; functions[i].name; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, l_function, 1);
+        lua_setfield(L, -2, functions[i].name);
+    }
+    lua_setfield(L, orm_idx, "functions");
+    lua_pushcfunction(L, l_rawsql);
+    lua_setfield(L, orm_idx, "RawSQL");
 }

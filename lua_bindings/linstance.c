@@ -157,7 +157,18 @@ int ltdo_inst_index(lua_State *L)
     }
     /* methods of orm.Model through the model's metatable */
     lua_pushvalue(L, 2);
-    lua_gettable(L, model);
+    if (lua_gettable(L, model) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
+        return 1;
+    /* reverse relations and m2m: related managers (related.lua) */
+    tdo_model *m = ltdo_tomodel(L, model);
+    const tdo_field *f = m ? ltdo_field_by_attr(m, lua_tostring(L, 2)) : NULL;
+    if (f && f->type != TDO_F_M2M)
+        return 1; /* a data field holding NULL */
+    if (ltdo_state_get(L, "rel_index") != LUA_TFUNCTION)
+        return 1;
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
     return 1;
 }
 
@@ -874,6 +885,104 @@ static int c_set_attr(lua_State *L)
     return 0;
 }
 
+/* Converts the primary keys of the instances in the array at idx to
+ * values of field pkf appended to vb; returns the first slot index. */
+static size_t pk_values(lua_State *L, int idx, const tdo_field *pkf,
+                        ltdo_vals *vb)
+{
+    size_t first = vb->n, n = lua_rawlen(L, idx);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        lua_getfield(L, -1, "pk");
+        ltdo_field_value(L, -1, pkf, vb, false);
+        lua_pop(L, 2);
+    }
+    return first;
+}
+
+/* Finds many-to-many relation name of the model at idx (raises). */
+static const tdo_relation *m2m_relation(lua_State *L, int idx, const char *name,
+                                        tdo_model **mout)
+{
+    tdo_model *m = ltdo_checkmodel(L, idx);
+    ltdo_resolve(L);
+    const tdo_relation *r = tdo_model_relation_by_name(m, name);
+    if (r == NULL || (r->kind != TDO_REL_M2M && r->kind != TDO_REL_REVERSE_M2M))
+        ltdo_raise(L, TDO_ERR_FIELD,
+                   "no many-to-many relation '%s' on model '%s'", name,
+                   tdo_model_name(m));
+    *mout = m;
+    return r;
+}
+
+/* C.m2m_add(Model, relname, pk, targets, through_defaults_or_nil) */
+static int c_m2m_add(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 5);
+    tdo_model *m;
+    const tdo_relation *r = m2m_relation(L, 1, luaL_checkstring(L, 2), &m);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    ltdo_field_value(L, 3, tdo_model_pk(m), vb, false);
+    size_t t0 = pk_values(L, 4, tdo_model_pk(r->target), vb);
+    size_t nt = vb->n - t0;
+    size_t nextra = 0;
+    const char **cols = NULL;
+    size_t e0 = vb->n;
+    if (lua_istable(L, 5)) {
+        lua_pushnil(L);
+        while (lua_next(L, 5)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "through_defaults takes column = value "
+                                  "pairs");
+            nextra++;
+        }
+        cols = lua_newuserdatauv(L, (nextra ? nextra : 1) * sizeof(char *), 0);
+        size_t k = 0;
+        lua_pushnil(L);
+        while (lua_next(L, 5)) {
+            tdo_value v;
+            if (!ltdo_to_value(L, -1, &v))
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "through_defaults: bad value for '%s' (a "
+                                  "%s)",
+                                  lua_tostring(L, -2), luaL_typename(L, -1));
+            tdo_value *slot = ltdo_vals_add(L, vb);
+            if (tdo_value_copy(slot, &v))
+                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+            lua_pop(L, 1);
+            cols[k++] = lua_tostring(L, -1); /* anchored by the table */
+        }
+    }
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_m2m_add(conn, r, &vb->v[0], &vb->v[t0], nt, cols, &vb->v[e0],
+                    nextra, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+/* C.m2m_remove(Model, relname, pk, targets): {} clears every link. */
+static int c_m2m_remove(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 4);
+    tdo_model *m;
+    const tdo_relation *r = m2m_relation(L, 1, luaL_checkstring(L, 2), &m);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    tdo_conn *conn = ltdo_model_conn(L, m);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    ltdo_field_value(L, 3, tdo_model_pk(m), vb, false);
+    size_t t0 = pk_values(L, 4, tdo_model_pk(r->target), vb);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_m2m_remove(conn, r, &vb->v[0], &vb->v[t0], vb->n - t0, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
 static const luaL_Reg inst_meth[] = {
     {"save", inst_save},
     {"delete", inst_delete},
@@ -887,6 +996,8 @@ static const luaL_Reg c_meth[] = {
     {"is_saved", c_is_saved},
     {"canonical", c_canonical},
     {"set_attr", c_set_attr},
+    {"m2m_add", c_m2m_add},
+    {"m2m_remove", c_m2m_remove},
     {NULL, NULL},
 };
 

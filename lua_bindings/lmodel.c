@@ -304,9 +304,24 @@ static void spec_template(lua_State *L, int spec, const char *name,
                        "field '%s': a relation needs the related model "
                        "(\"app.Model\")",
                        name);
-        t->related_name = optstr(L, spec, "related_name", anchor);
+        lua_getfield(L, spec, "related_name");
+        bool no_reverse = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        /* related_name = false: no reverse side ("+" for the core) */
+        t->related_name =
+            no_reverse ? "+" : optstr(L, spec, "related_name", anchor);
         const char *od = optstr(L, spec, "on_delete", anchor);
         t->on_delete = od ? on_delete_of(L, od) : TDO_CASCADE;
+        if (t->on_delete == TDO_SET_NULL && !(fl & TDO_FIELD_NULL))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "field '%s': If on_delete is SET_NULL, then field must "
+                       "have null=True set",
+                       name);
+        if (t->on_delete == TDO_SET_DEFAULT && !(fl & TDO_FIELD_HAS_DEFAULT))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "field '%s': If on_delete is SET_DEFAULT, then field "
+                       "must have a default set",
+                       name);
         t->through = optstr(L, spec, "through", anchor);
         t->forward_key = optstr(L, spec, "forward_key", anchor);
         t->backward_key = optstr(L, spec, "backward_key", anchor);
@@ -459,7 +474,10 @@ static void push_field_object(lua_State *L, const tdo_field *f, int spec)
     setstr(L, "description", f->description);
     if (f->related_ref) {
         setstr(L, "related_model", f->related_ref);
-        setstr(L, "related_name", f->related_name);
+        if (f->related_name && strcmp(f->related_name, "+") == 0)
+            setbool(L, "related_name", false);
+        else
+            setstr(L, "related_name", f->related_name);
         setstr(L, "on_delete", on_delete_names[f->on_delete % 5]);
         setstr(L, "through", f->through);
         setstr(L, "forward_key", f->forward_key);
@@ -837,6 +855,13 @@ static int model_extend(lua_State *L)
         if (tdo_ctx_resolve(c->ctx, &rerr) == TDO_OK)
             c->dirty = false;
         tdo_error_release(&rerr);
+    }
+    /* the relation map and the reverse sides in _meta (related.lua) */
+    if (ltdo_state_get(L, "on_model_declared") == LUA_TFUNCTION) {
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
     }
     lua_pushvalue(L, cls);
     return 1;

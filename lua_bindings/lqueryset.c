@@ -3,16 +3,28 @@
  * querysets over a core tdo_query; evaluated once and cached.
  *
  * User values: 1 = the model table, 2 = the cached result list (or nil),
- * 3 = the order_by keys (for last()) or nil.
+ * 3 = the order_by keys (for last()) or nil, 4 = the related-manager
+ * info {instance =, rel =} (user.orders, product.tags) or nil, 5 = the
+ * prefetch_related specs (array of strings and orm.Prefetch tables) or
+ * nil, 6 = true when select_related paths add "<path>__<attr>" columns.
+ *
+ * Relations are resolved by the pure-Lua part related.lua, reached
+ * through the state table: state.prefetch(list, Model, specs) loads the
+ * prefetched relations of a result list, state.decode_selrel(Model, row)
+ * turns a row of a select_related query into nested instances.
  */
 #include "ltdo.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define UV_MODEL 1
-#define UV_CACHE 2
-#define UV_ORDER 3
+#define UV_MODEL    1
+#define UV_CACHE    2
+#define UV_ORDER    3
+#define UV_MANAGER  4
+#define UV_PREFETCH 5
+#define UV_SELREL   6
+#define NUV         6
 
 typedef struct lqs {
     tdo_query *q; /* owned; NULL after __gc */
@@ -47,7 +59,7 @@ static lqs *push_derived(lua_State *L, int from, bool keep_order)
 {
     from = lua_absindex(L, from);
     lqs *src = checkqs(L, from);
-    lqs *u = lua_newuserdatauv(L, sizeof *u, 3);
+    lqs *u = lua_newuserdatauv(L, sizeof *u, NUV);
     u->q = NULL;
     u->count = 0;
     u->ordered = keep_order && src->ordered;
@@ -58,6 +70,11 @@ static lqs *push_derived(lua_State *L, int from, bool keep_order)
         lua_getiuservalue(L, from, UV_ORDER);
         lua_setiuservalue(L, -2, UV_ORDER);
     }
+    lua_getiuservalue(L, from, UV_PREFETCH);
+    lua_setiuservalue(L, -2, UV_PREFETCH);
+    lua_getiuservalue(L, from, UV_SELREL);
+    lua_setiuservalue(L, -2, UV_SELREL);
+    ltdo_qs_inherit_db(L, from, -1);
     return u;
 }
 
@@ -121,7 +138,7 @@ void ltdo_push_all(lua_State *L, int model_idx)
             c->dirty = false;
         tdo_error_release(&err);
     }
-    lqs *u = lua_newuserdatauv(L, sizeof *u, 3);
+    lqs *u = lua_newuserdatauv(L, sizeof *u, NUV);
     u->q = NULL;
     u->count = 0;
     u->ordered = false;
@@ -387,11 +404,176 @@ static int qs_values_list(lua_State *L)
     return projection(L, TDO_PROJ_VALUES_LIST);
 }
 
-/* Relations are loaded on access for now: these return a copy. */
-static int qs_same(lua_State *L)
+static int cmp_str(const void *a, const void *b)
 {
-    lua_settop(L, 1);
-    return qs_all(L);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void expr_free(void *p)
+{
+    tdo_expr_free(p);
+}
+
+/* annotate{name = expr, ...}: expressions are F objects, orm.functions
+ * results or orm.RawSQL; plain values become literals.  Names are added
+ * in sorted order (a stable column order). */
+static int qs_annotate(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    getqs(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "annotate takes name = expression pairs");
+        n++;
+    }
+    const char **keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pop(L, 1);
+        if (k < n)
+            keys[k++] = lua_tostring(L, -1); /* anchored by the table */
+    }
+    qsort(keys, k, sizeof *keys, cmp_str);
+    lua_pushvalue(L, 1);
+    int cur = lua_gettop(L);
+    for (size_t i = 0; i < k; i++) {
+        lua_getfield(L, 2, keys[i]);
+        tdo_expr *e = ltdo_tof(L, -1);
+        ltdo_box *box = ltdo_box_new(L, expr_free);
+        if (e == NULL) {
+            tdo_value v;
+            if (!ltdo_to_value(L, -2, &v))
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "annotate: '%s' must be an expression (a "
+                                  "%s)",
+                                  keys[i], luaL_typename(L, -2));
+            if ((box->p = e = tdo_expr_value(&v)) == NULL)
+                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+        }
+        lqs *src = getqs(L, cur);
+        lqs *d = push_derived(L, cur, true);
+        tdo_error err = TDO_ERROR_INIT;
+        if (tdo_query_annotate(src->q, keys[i], e, &d->q, &err))
+            return ltdo_error(L, &err);
+        lua_replace(L, cur);
+        lua_pop(L, 2);
+    }
+    if (k == 0) {
+        lua_settop(L, 1);
+        return qs_all(L);
+    }
+    return 1;
+}
+
+/* Collects the string arguments from 2 on (or one array table) into a
+ * C array anchored on the stack; returns it and sets *n. */
+static const char **string_args(lua_State *L, const char *what, size_t *n)
+{
+    int top = lua_gettop(L);
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    size_t k = 0;
+    for (int i = 2; i <= top; i++) {
+        if (lua_istable(L, i)) {
+            size_t an = lua_rawlen(L, i);
+            for (size_t j = 1; j <= an; j++) {
+                lua_rawgeti(L, i, (lua_Integer)j);
+                lua_rawseti(L, names, (lua_Integer)++k);
+            }
+        } else {
+            lua_pushvalue(L, i);
+            lua_rawseti(L, names, (lua_Integer)++k);
+        }
+    }
+    const char **arr = lua_newuserdatauv(L, (k ? k : 1) * sizeof(char *), 1);
+    lua_pushvalue(L, names);
+    lua_setiuservalue(L, -2, 1);
+    for (size_t i = 0; i < k; i++) {
+        lua_rawgeti(L, names, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS, "%s takes field names (a %s)", what,
+                       luaL_typename(L, -1));
+        arr[i] = lua_tostring(L, -1); /* anchored by names */
+        lua_pop(L, 1);
+    }
+    lua_remove(L, names);
+    *n = k;
+    return arr;
+}
+
+/* group_by("role", "customer__email") */
+static int qs_group_by(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    size_t n;
+    const char **keys = string_args(L, "group_by", &n);
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_group_by(u->q, keys, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
+/* select_related("customer", "lines__product"): forward FK/O2O paths
+ * loaded by JOINs; rows decode into nested instances. */
+static int qs_select_related(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    size_t n;
+    const char **paths = string_args(L, "select_related", &n);
+    if (n == 0) {
+        lua_settop(L, 1);
+        return qs_all(L);
+    }
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_select_related(u->q, paths, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    lua_pushboolean(L, 1);
+    lua_setiuservalue(L, -2, UV_SELREL);
+    return 1;
+}
+
+/* prefetch_related("lines__product", "customer", orm.Prefetch(...)):
+ * the specs are kept and run after the main query, one statement per
+ * relation level (state.prefetch). */
+static int qs_prefetch_related(lua_State *L)
+{
+    getqs(L, 1);
+    int top = lua_gettop(L);
+    lua_newtable(L);
+    int specs = lua_gettop(L);
+    lua_Integer k = 0;
+    if (lua_getiuservalue(L, 1, UV_PREFETCH) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            lua_rawseti(L, specs, ++k);
+        }
+    }
+    lua_pop(L, 1);
+    for (int i = 2; i <= top; i++) {
+        if (lua_type(L, i) != LUA_TSTRING && !lua_istable(L, i))
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "prefetch_related takes relation names or "
+                              "orm.Prefetch objects (argument %d is a %s)",
+                              i - 1, luaL_typename(L, i));
+        lua_pushvalue(L, i);
+        lua_rawseti(L, specs, ++k);
+    }
+    lua_pushcfunction(L, qs_all);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, specs);
+    lua_setiuservalue(L, -2, UV_PREFETCH);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -408,6 +590,7 @@ typedef struct run {
     tdo_rows *rows;
     tdo_projection proj;
     int model, names, saved, box;
+    int decode; /* state.decode_selrel for select_related rows, or 0 */
 } run;
 
 /* Runs q (for the queryset at qs) and pushes: box, model, names, saved. */
@@ -416,7 +599,7 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
     luaL_checkstack(L, 40, "testudo");
     qs = lua_absindex(L, qs);
     tdo_model *m = tdo_query_model(q);
-    tdo_conn *conn = ltdo_model_conn(L, m);
+    tdo_conn *conn = ltdo_qs_conn(L, qs, m, false);
     ltdo_box *box = ltdo_box_new(L, rows_free);
     r->box = lua_gettop(L);
     push_model_of(L, qs);
@@ -431,6 +614,16 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
     ltdo_push_saved(L);
     r->saved = lua_gettop(L);
     r->proj = tdo_query_projection(q);
+    r->decode = 0;
+    lua_getiuservalue(L, qs, UV_SELREL);
+    bool selrel = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (selrel && r->proj == TDO_PROJ_INSTANCES) {
+        ltdo_state_get(L, "decode_selrel");
+        r->decode = lua_gettop(L);
+    } else {
+        lua_pushnil(L);
+    }
     tdo_error err = TDO_ERROR_INIT;
     r->rows = NULL;
     if (tdo_query_run(conn, q, &r->rows, &err))
@@ -454,6 +647,23 @@ static bool next_row(lua_State *L, run *r)
     tdo_value v;
     switch (r->proj) {
     case TDO_PROJ_INSTANCES:
+        if (r->decode) {
+            /* select_related: state.decode_selrel(Model, {col = value}) */
+            lua_pushvalue(L, r->decode);
+            lua_pushvalue(L, r->model);
+            lua_createtable(L, 0, (int)n);
+            for (size_t i = 0; i < n; i++) {
+                if (tdo_rows_get(r->rows, i, &v, &err))
+                    ltdo_error(L, &err);
+                if (v.type == TDO_NULL)
+                    continue;
+                lua_rawgeti(L, r->names, (lua_Integer)i + 1);
+                ltdo_push_value(L, &v);
+                lua_rawset(L, -3);
+            }
+            lua_call(L, 2, 1);
+            break;
+        }
         ltdo_push_instance_row(L, r->rows, r->model, r->names, r->saved);
         break;
     case TDO_PROJ_VALUES:
@@ -484,6 +694,34 @@ static bool next_row(lua_State *L, run *r)
     return true;
 }
 
+/* Loads the prefetch_related specs of the queryset at qs into the list
+ * of instances at list (state.prefetch), if it has any. */
+static void prefetch(lua_State *L, int qs, int list)
+{
+    list = lua_absindex(L, list);
+    if (lua_getiuservalue(L, qs, UV_PREFETCH) != LUA_TTABLE ||
+        lua_rawlen(L, -1) == 0 || lua_rawlen(L, list) == 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    int specs = lua_gettop(L);
+    ltdo_state_get(L, "prefetch");
+    lua_pushvalue(L, list);
+    push_model_of(L, qs);
+    lua_pushvalue(L, specs);
+    lua_call(L, 3, 0);
+    lua_pop(L, 1);
+}
+
+/* Whether the queryset at qs has prefetch_related specs. */
+static bool has_prefetch(lua_State *L, int qs)
+{
+    bool r = lua_getiuservalue(L, qs, UV_PREFETCH) == LUA_TTABLE &&
+             lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    return r;
+}
+
 /* Runs q and pushes the list of results; returns the count. */
 static size_t run_list(lua_State *L, int qs, const tdo_query *q)
 {
@@ -497,6 +735,8 @@ static size_t run_list(lua_State *L, int qs, const tdo_query *q)
     while (next_row(L, &r))
         lua_rawseti(L, list, (lua_Integer)++n);
     ltdo_box_close(lua_touserdata(L, r.box));
+    if (r.proj == TDO_PROJ_INSTANCES)
+        prefetch(L, qs, list);
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return n;
@@ -545,7 +785,8 @@ static int iter_step(lua_State *L)
     r.model = lua_upvalueindex(2);
     r.names = lua_upvalueindex(3);
     r.saved = lua_upvalueindex(4);
-    r.proj = (tdo_projection)lua_tointeger(L, lua_upvalueindex(5));
+    r.decode = lua_isnil(L, lua_upvalueindex(5)) ? 0 : lua_upvalueindex(5);
+    r.proj = (tdo_projection)lua_tointeger(L, lua_upvalueindex(6));
     if (r.rows == NULL)
         return 0;
     if (!next_row(L, &r)) {
@@ -578,6 +819,12 @@ static int qs_iter(lua_State *L)
 {
     lqs *u = getqs(L, 1);
     lua_settop(L, 1);
+    if (has_prefetch(L, 1) &&
+        tdo_query_projection(u->q) == TDO_PROJ_INSTANCES) {
+        /* prefetching needs every parent row at once */
+        evaluate(L, 1);
+        lua_pop(L, 1);
+    }
     if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) {
         lua_pushinteger(L, 0);
         lua_pushinteger(L, (lua_Integer)u->count);
@@ -586,9 +833,9 @@ static int qs_iter(lua_State *L)
     }
     lua_pop(L, 1);
     run r;
-    start_run(L, 1, u->q, &r);
+    start_run(L, 1, u->q, &r); /* box, model, names, saved, decode */
     lua_pushinteger(L, r.proj);
-    lua_pushcclosure(L, iter_step, 5);
+    lua_pushcclosure(L, iter_step, 6);
     lua_pushnil(L);
     lua_pushnil(L);
     /* the box closes the cursor when the loop breaks */
@@ -605,6 +852,14 @@ static void first_of(lua_State *L, int qs, const tdo_query *q)
     if (!next_row(L, &r))
         lua_pushnil(L);
     ltdo_box_close(lua_touserdata(L, r.box));
+    if (r.proj == TDO_PROJ_INSTANCES && !lua_isnil(L, -1) &&
+        has_prefetch(L, qs)) {
+        lua_createtable(L, 1, 0);
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, 1);
+        prefetch(L, qs, -1);
+        lua_pop(L, 1);
+    }
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
 }
@@ -783,7 +1038,7 @@ static int qs_count(lua_State *L)
         lua_pushinteger(L, (lua_Integer)u->count);
         return 1;
     }
-    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_conn *conn = ltdo_qs_conn(L, 1, tdo_query_model(u->q), false);
     tdo_error err = TDO_ERROR_INIT;
     int64_t n = 0;
     if (tdo_query_count(conn, u->q, &n, &err))
@@ -801,18 +1056,13 @@ static int qs_exists(lua_State *L)
         lua_call(L, lua_gettop(L) - 1, 1);
     }
     lqs *u = getqs(L, 1);
-    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_conn *conn = ltdo_qs_conn(L, 1, tdo_query_model(u->q), false);
     tdo_error err = TDO_ERROR_INIT;
     bool e = false;
     if (tdo_query_exists(conn, u->q, &e, &err))
         return ltdo_error(L, &err);
     lua_pushboolean(L, e);
     return 1;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* update{field = value | F expr}: returns the rows changed. */
@@ -867,7 +1117,7 @@ static int qs_update(lua_State *L)
     for (size_t i = 0; i < k; i++)
         if (vix[i] != (size_t)-1)
             as[i].value = &vb->v[vix[i]];
-    tdo_conn *conn = ltdo_model_conn(L, m);
+    tdo_conn *conn = ltdo_qs_conn(L, 1, m, true);
     tdo_error err = TDO_ERROR_INIT;
     int64_t changed = 0;
     if (tdo_query_update(conn, u->q, as, k, &changed, &err))
@@ -879,7 +1129,7 @@ static int qs_update(lua_State *L)
 static int qs_delete(lua_State *L)
 {
     lqs *u = getqs(L, 1);
-    tdo_conn *conn = ltdo_model_conn(L, tdo_query_model(u->q));
+    tdo_conn *conn = ltdo_qs_conn(L, 1, tdo_query_model(u->q), true);
     tdo_error err = TDO_ERROR_INIT;
     int64_t n = 0;
     if (tdo_query_delete(conn, u->q, &n, &err))
@@ -1123,10 +1373,18 @@ static int qs_tostring(lua_State *L)
     return 1;
 }
 
+/* using_db(name | connection | nil): a copy bound to that connection
+ * (checked now, used when the queryset runs). */
 static int qs_using_db(lua_State *L)
 {
-    lua_settop(L, 1);
-    return qs_all(L);
+    getqs(L, 1);
+    lua_settop(L, 2);
+    ltdo_using_name(L, 2);
+    lua_pushcfunction(L, qs_all);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    ltdo_qs_set_db(L, -1, 3);
+    return 1;
 }
 
 static const luaL_Reg qs_meth[] = {
@@ -1139,8 +1397,10 @@ static const luaL_Reg qs_meth[] = {
     {"distinct", qs_distinct},
     {"values", qs_values},
     {"values_list", qs_values_list},
-    {"select_related", qs_same},
-    {"prefetch_related", qs_same},
+    {"annotate", qs_annotate},
+    {"group_by", qs_group_by},
+    {"select_related", qs_select_related},
+    {"prefetch_related", qs_prefetch_related},
     {"using_db", qs_using_db},
     {"count", qs_count},
     {"exists", qs_exists},
@@ -1180,9 +1440,66 @@ static int qs_index(lua_State *L)
     lua_getfield(L, LUA_REGISTRYINDEX, LTDO_QS);
     lua_getfield(L, -1, "__methods");
     lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
+    if (lua_rawget(L, -2) != LUA_TNIL)
+        return 1;
+    /* related managers: add, remove, clear, create (related.lua) */
+    if (lua_getiuservalue(L, 1, UV_MANAGER) == LUA_TTABLE &&
+        lua_getfield(L, -4, "__manager") == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, -2);
+        return 1;
+    }
+    lua_pushnil(L);
     return 1;
 }
+
+/* C.qs_set_manager(qs, info): makes qs a related manager (info: a table
+ * {instance =, rel =}, or nil to make it plain again). */
+static int c_qs_set_manager(lua_State *L)
+{
+    checkqs(L, 1);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, UV_MANAGER);
+    return 0;
+}
+
+/* C.qs_manager(qs) -> the manager info of qs, or nil. */
+static int c_qs_manager(lua_State *L)
+{
+    checkqs(L, 1);
+    lua_getiuservalue(L, 1, UV_MANAGER);
+    return 1;
+}
+
+/* C.qs_set_cache(qs, list): the result of qs is list (prefetched rows),
+ * so evaluating it runs no query. */
+static int c_qs_set_cache(lua_State *L)
+{
+    lqs *u = checkqs(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    u->count = lua_rawlen(L, 2);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, UV_CACHE);
+    return 0;
+}
+
+/* C.qs_manager_methods(t): the methods of related managers. */
+static int c_qs_manager_methods(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_QS);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "__manager");
+    return 0;
+}
+
+static const luaL_Reg qs_cfuncs[] = {
+    {"qs_set_manager", c_qs_set_manager},
+    {"qs_manager", c_qs_manager},
+    {"qs_set_cache", c_qs_set_cache},
+    {"qs_manager_methods", c_qs_manager_methods},
+    {NULL, NULL},
+};
 
 static int qs_close(lua_State *L)
 {
@@ -1221,6 +1538,7 @@ static int model_delegate(lua_State *L)
 void ltdo_open_queryset(lua_State *L, int base_idx, int C_idx)
 {
     base_idx = lua_absindex(L, base_idx);
+    C_idx = lua_absindex(L, C_idx);
     luaL_newmetatable(L, LTDO_QS);
     luaL_setfuncs(L, qs_metameth, 0);
     lua_newtable(L);
@@ -1234,5 +1552,7 @@ void ltdo_open_queryset(lua_State *L, int base_idx, int C_idx)
         lua_pushcclosure(L, model_delegate, 1);
         lua_setfield(L, base_idx, r->name);
     }
-    (void)C_idx;
+    lua_pushvalue(L, C_idx);
+    luaL_setfuncs(L, qs_cfuncs, 0);
+    lua_pop(L, 1);
 }

@@ -74,9 +74,25 @@ void ltdo_state(lua_State *L);
 int ltdo_state_get(lua_State *L, const char *key);
 /* Resolves the registry when models changed; raises on failure. */
 void ltdo_resolve(lua_State *L);
-/* Returns the connection a model's queries run on (raises
- * ConfigurationError when there is none). */
+/* Returns the connection a model's writes run on (raises
+ * ConfigurationError when there is none); ltdo_model_conn_for(L, m,
+ * NULL, true). */
 tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m);
+/* Returns the connection for a read or a write of m: the one named using
+ * (not NULL), else the routers' db_for_read/db_for_write, else the
+ * shell's current one, the app's default_connection, "default". */
+tdo_conn *ltdo_model_conn_for(lua_State *L, const tdo_model *m,
+                              const char *using, bool write);
+/* The connection of a queryset at qs (its using_db, or as above). */
+tdo_conn *ltdo_qs_conn(lua_State *L, int qs, const tdo_model *m, bool write);
+/* Pushes the connection name given to using_db at idx (a name, an
+ * orm.connection() object or a transaction; nil pushes nil and returns
+ * NULL); raises when no such connection exists. */
+const char *ltdo_using_name(lua_State *L, int idx);
+/* Binds the queryset at qs to the connection name at name_idx. */
+void ltdo_qs_set_db(lua_State *L, int qs, int name_idx);
+/* Gives the queryset at to the using_db of the queryset at from. */
+void ltdo_qs_inherit_db(lua_State *L, int from, int to);
 /* Pushes a box holding nothing; set ->p after acquiring the object. */
 ltdo_box *ltdo_box_new(lua_State *L, void (*free_fn)(void *));
 /* Frees the box's object now (idempotent). */
@@ -193,6 +209,9 @@ int ltdo_qs_method(lua_State *L, const char *name);
 /* ---- ltx.c ----------------------------------------------------------- */
 
 void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx);
+/* Finds the connection called name ("default" falls back to the first
+ * one configured); raises ConfigurationError when there is none. */
+tdo_conn *ltdo_conn_named(lua_State *L, const char *name);
 /* Runs sql with Lua params (table at params_idx, 0: none) on c and pushes
  * the rows as an array of tables and the row count. */
 int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,

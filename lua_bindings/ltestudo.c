@@ -74,13 +74,79 @@ void ltdo_resolve(lua_State *L)
     c->dirty = false;
 }
 
-tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m)
+/* Asks the routers (state.routers, an array) for the connection of m:
+ * router:db_for_write(Model) or router:db_for_read(Model), the first
+ * name returned wins.  Pushes the name or nil. */
+static void route(lua_State *L, const tdo_model *m, bool write)
 {
+    luaL_checkstack(L, 8, "testudo");
+    int top = lua_gettop(L);
+    if (ltdo_state_get(L, "routers") != LUA_TTABLE) {
+        lua_settop(L, top);
+        lua_pushnil(L);
+        return;
+    }
+    int routers = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, routers);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, routers, i);
+        int r = lua_gettop(L);
+        lua_getfield(L, r, write ? "db_for_write" : "db_for_read");
+        if (!lua_isfunction(L, -1)) {
+            lua_settop(L, routers);
+            continue;
+        }
+        /* function Router:db_for_read(model), or db_for_read(model) */
+        lua_Debug ar;
+        lua_pushvalue(L, -1);
+        lua_getinfo(L, ">u", &ar);
+        bool method = !(ar.nparams == 1 && !ar.isvararg);
+        if (method)
+            lua_pushvalue(L, r);
+        ltdo_push_model(L, m);
+        /* a callback into Lua: under pcall, the error re-raised as is */
+        if (lua_pcall(L, method ? 2 : 1, 1, 0) != LUA_OK)
+            lua_error(L);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            lua_replace(L, top + 1);
+            lua_settop(L, top + 1);
+            return;
+        }
+        if (!lua_isnil(L, -1))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "router %s returned a %s (expected a connection name "
+                       "or nil)",
+                       write ? "db_for_write" : "db_for_read",
+                       luaL_typename(L, -1));
+        lua_settop(L, routers);
+    }
+    lua_settop(L, top);
+    lua_pushnil(L);
+}
+
+tdo_conn *ltdo_model_conn_for(lua_State *L, const tdo_model *m,
+                              const char *using, bool write)
+{
+    if (using)
+        return ltdo_conn_named(L, using);
     lctx *c = ltdo_ctx(L);
     tdo_conn *conn = NULL;
+    int top = lua_gettop(L);
+    route(L, m, write);
+    if (lua_isstring(L, -1)) {
+        conn = ltdo_conn_named(L, lua_tostring(L, -1));
+        lua_settop(L, top);
+        return conn;
+    }
+    lua_settop(L, top);
     ltdo_state(L);
+    /* the shell's .open NAME */
+    lua_getfield(L, -1, "use_conn");
+    if (lua_isstring(L, -1))
+        conn = tdo_ctx_conn(c->ctx, lua_tostring(L, -1));
+    lua_pop(L, 1);
     lua_getfield(L, -1, "apps_conn");
-    if (lua_istable(L, -1)) {
+    if (conn == NULL && lua_istable(L, -1)) {
         lua_getfield(L, -1, tdo_model_app(m));
         if (lua_isstring(L, -1))
             conn = tdo_ctx_conn(c->ctx, lua_tostring(L, -1));
@@ -102,6 +168,92 @@ tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m)
                    tdo_model_name(m));
     ltdo_resolve(L);
     return conn;
+}
+
+tdo_conn *ltdo_model_conn(lua_State *L, const tdo_model *m)
+{
+    return ltdo_model_conn_for(L, m, NULL, true);
+}
+
+/* Pushes the weak table queryset -> using_db name. */
+static void push_qs_db(lua_State *L)
+{
+    ltdo_state(L);
+    if (lua_getfield(L, -1, "qs_db") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "qs_db");
+    }
+    lua_remove(L, -2);
+}
+
+const char *ltdo_using_name(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_isnoneornil(L, idx)) {
+        lua_pushnil(L);
+        return NULL;
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_pushvalue(L, idx);
+    } else if (luaL_testudata(L, idx, LTDO_CONN)) {
+        lua_getiuservalue(L, idx, 1);
+    } else if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "name"); /* a Transaction object */
+    } else {
+        lua_pushnil(L);
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        ltdo_raise(L, TDO_ERR_PARAMS,
+                   "using_db takes a connection name or a connection "
+                   "(got a %s)",
+                   luaL_typename(L, idx));
+    const char *name = lua_tostring(L, -1);
+    ltdo_conn_named(L, name); /* raises when there is no such connection */
+    return name;
+}
+
+void ltdo_qs_set_db(lua_State *L, int qs, int name_idx)
+{
+    qs = lua_absindex(L, qs);
+    name_idx = lua_absindex(L, name_idx);
+    push_qs_db(L);
+    lua_pushvalue(L, qs);
+    lua_pushvalue(L, name_idx);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+void ltdo_qs_inherit_db(lua_State *L, int from, int to)
+{
+    from = lua_absindex(L, from);
+    to = lua_absindex(L, to);
+    push_qs_db(L);
+    lua_pushvalue(L, from);
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+        lua_pushvalue(L, to);
+        lua_insert(L, -2);
+        lua_rawset(L, -3);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+tdo_conn *ltdo_qs_conn(lua_State *L, int qs, const tdo_model *m, bool write)
+{
+    qs = lua_absindex(L, qs);
+    push_qs_db(L);
+    lua_pushvalue(L, qs);
+    lua_rawget(L, -2);
+    const char *name = lua_tostring(L, -1); /* anchored in qs_db */
+    lua_pop(L, 2);
+    return ltdo_model_conn_for(L, m, name, write);
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,6 +393,41 @@ static int c_close_connections(lua_State *L)
     return 0;
 }
 
+/* C.check_url(url): raises the ConfigurationError tdo_connect would give
+ * (checked on a scratch context, nothing opened). */
+static int c_check_url(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    tdo_ctx *scratch = tdo_ctx_new();
+    if (scratch == NULL)
+        return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_status st = tdo_connect(scratch, "check", url, NULL, &err);
+    tdo_ctx_free(scratch);
+    if (st)
+        return ltdo_error(L, &err);
+    return 0;
+}
+
+/* C.mask_url(url) -> the URL with its password masked as *** (from the
+ * core's own masking, through a scratch context). */
+static int c_mask_url(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    tdo_ctx *scratch = tdo_ctx_new();
+    if (scratch == NULL)
+        return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *c = NULL;
+    if (tdo_connect(scratch, "mask", url, &c, &err) == TDO_OK)
+        lua_pushstring(L, tdo_conn_url(c));
+    else
+        lua_pushnil(L);
+    tdo_error_release(&err);
+    tdo_ctx_free(scratch);
+    return 1;
+}
+
 static int c_has_conn(lua_State *L)
 {
     lctx *c = ltdo_ctx(L);
@@ -343,6 +530,8 @@ static const luaL_Reg cfuncs[] = {
     {"connect", c_connect},
     {"close_connections", c_close_connections},
     {"has_conn", c_has_conn},
+    {"check_url", c_check_url},
+    {"mask_url", c_mask_url},
     {"set_use_tz", c_set_use_tz},
     {"set_inited", c_set_inited},
     {"inited", c_inited},

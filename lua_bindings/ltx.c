@@ -8,8 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-/* The connection object: a userdata whose user value is its name. */
-static tdo_conn *conn_by_name(lua_State *L, const char *name)
+/* The connection object: a userdata whose user value is its name; it
+ * finds its pool by name each time, so it follows orm.init and .open. */
+tdo_conn *ltdo_conn_named(lua_State *L, const char *name)
 {
     lctx *c = ltdo_ctx(L);
     tdo_conn *conn = tdo_ctx_conn(c->ctx, name);
@@ -30,7 +31,7 @@ static tdo_conn *check_conn(lua_State *L, int idx)
 {
     luaL_checkudata(L, idx, LTDO_CONN);
     lua_getiuservalue(L, idx, 1);
-    tdo_conn *c = conn_by_name(L, lua_tostring(L, -1));
+    tdo_conn *c = ltdo_conn_named(L, lua_tostring(L, -1));
     lua_pop(L, 1);
     return c;
 }
@@ -188,19 +189,106 @@ static int conn_query_count(lua_State *L)
     return 1;
 }
 
+/* conn:open_sessions() -> sessions of the pool open now */
+static int conn_open_sessions(lua_State *L)
+{
+    tdo_conn *c = check_conn(L, 1);
+    int open = 0;
+    tdo_conn_pool_stats(c, NULL, NULL, &open, NULL);
+    lua_pushinteger(L, open);
+    return 1;
+}
+
+/* Pushes {name, url, dialect, minsize, maxsize, open, busy, queries,
+ * in_transaction} of c. */
+static void push_info(lua_State *L, tdo_conn *c)
+{
+    int mn = 0, mx = 0, open = 0, busy = 0;
+    tdo_conn_pool_stats(c, &mn, &mx, &open, &busy);
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, tdo_conn_name(c));
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, tdo_conn_url(c));
+    lua_setfield(L, -2, "url");
+    lua_pushstring(L, tdo_dialect_name(tdo_conn_dialect(c)));
+    lua_setfield(L, -2, "dialect");
+    lua_pushinteger(L, mn);
+    lua_setfield(L, -2, "minsize");
+    lua_pushinteger(L, mx);
+    lua_setfield(L, -2, "maxsize");
+    lua_pushinteger(L, open);
+    lua_setfield(L, -2, "open");
+    lua_pushinteger(L, busy);
+    lua_setfield(L, -2, "busy");
+    lua_pushinteger(L, (lua_Integer)tdo_conn_query_count(c));
+    lua_setfield(L, -2, "queries");
+    lua_pushboolean(L, tdo_conn_tx_depth(c) > 0);
+    lua_setfield(L, -2, "in_transaction");
+}
+
+/* conn:pool() -> {minsize =, maxsize =, open =, busy =, ...} */
+static int conn_pool(lua_State *L)
+{
+    push_info(L, check_conn(L, 1));
+    return 1;
+}
+
+static int conn_in_transaction(lua_State *L)
+{
+    lua_pushboolean(L, tdo_conn_tx_depth(check_conn(L, 1)) > 0);
+    return 1;
+}
+
+/* conn:close(): closes the pool's sessions (they open again on use). */
+static int conn_close(lua_State *L)
+{
+    tdo_conn_close_sessions(check_conn(L, 1));
+    return 0;
+}
+
 static int conn_tostring(lua_State *L)
 {
     luaL_checkudata(L, 1, LTDO_CONN);
     lua_getiuservalue(L, 1, 1);
-    lua_pushfstring(L, "<Connection %s>", lua_tostring(L, -1));
+    const char *name = lua_tostring(L, -1);
+    lctx *x = ltdo_ctx(L);
+    tdo_conn *c = tdo_ctx_conn(x->ctx, name);
+    if (c)
+        lua_pushfstring(L, "<Connection %s %s>", name, tdo_conn_url(c));
+    else
+        lua_pushfstring(L, "<Connection %s (closed)>", name);
     return 1;
+}
+
+/* orm._connections() -> array of connection infos (see push_info), in
+ * configuration order. */
+static int l_connections(lua_State *L)
+{
+    lctx *x = ltdo_ctx(L);
+    lua_newtable(L);
+    size_t n = tdo_ctx_nconns(x->ctx);
+    for (size_t i = 0; i < n; i++) {
+        push_info(L, tdo_ctx_conn_at(x->ctx, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* C.close_sessions(): every pool's sessions closed, pools kept. */
+static int c_close_sessions(lua_State *L)
+{
+    lctx *x = ltdo_ctx(L);
+    size_t n = tdo_ctx_nconns(x->ctx);
+    for (size_t i = 0; i < n; i++)
+        tdo_conn_close_sessions(tdo_ctx_conn_at(x->ctx, i));
+    return 0;
 }
 
 /* orm.connection(name = "default") */
 static int l_connection(lua_State *L)
 {
     const char *name = luaL_optstring(L, 1, "default");
-    conn_by_name(L, name);
+    ltdo_conn_named(L, name);
     lua_newuserdatauv(L, 1, 1);
     luaL_setmetatable(L, LTDO_CONN);
     lua_pushstring(L, name);
@@ -212,7 +300,7 @@ static int l_connection(lua_State *L)
  * C.rollback(name), C.tx_depth(name). */
 static int c_begin(lua_State *L)
 {
-    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_begin(c, &err))
         return ltdo_error(L, &err);
@@ -221,7 +309,7 @@ static int c_begin(lua_State *L)
 
 static int c_commit(lua_State *L)
 {
-    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_commit(c, &err))
         return ltdo_error(L, &err);
@@ -230,7 +318,7 @@ static int c_commit(lua_State *L)
 
 static int c_rollback(lua_State *L)
 {
-    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_rollback(c, &err))
         return ltdo_error(L, &err);
@@ -248,7 +336,7 @@ static int c_tx_depth(lua_State *L)
 /* orm._tables([name]) -> sorted array of the database's table names. */
 static int l_tables(lua_State *L)
 {
-    tdo_conn *c = conn_by_name(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
     tdo_error err = TDO_ERROR_INIT;
     char **names = NULL;
     size_t n = 0;
@@ -274,12 +362,20 @@ static const luaL_Reg conn_meth[] = {
     {"dialect", conn_dialect},
     {"url", conn_url},
     {"query_count", conn_query_count},
+    {"open_sessions", conn_open_sessions},
+    {"pool", conn_pool},
+    {"in_transaction", conn_in_transaction},
+    {"close", conn_close},
     {NULL, NULL},
 };
 
 static const luaL_Reg c_meth[] = {
-    {"begin", c_begin},       {"commit", c_commit}, {"rollback", c_rollback},
-    {"tx_depth", c_tx_depth}, {NULL, NULL},
+    {"begin", c_begin},
+    {"commit", c_commit},
+    {"rollback", c_rollback},
+    {"tx_depth", c_tx_depth},
+    {"close_sessions", c_close_sessions},
+    {NULL, NULL},
 };
 
 void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
@@ -297,6 +393,8 @@ void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
     lua_setfield(L, orm_idx, "connection");
     lua_pushcfunction(L, l_tables);
     lua_setfield(L, orm_idx, "_tables");
+    lua_pushcfunction(L, l_connections);
+    lua_setfield(L, orm_idx, "_connections");
     lua_pushvalue(L, C_idx);
     luaL_setfuncs(L, c_meth, 0);
     lua_pop(L, 1);

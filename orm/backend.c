@@ -7,7 +7,10 @@
 #include "tdo_int.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 
 /* Every driver, found by URL scheme.  A new backend is one line here. */
 static const tdo_backend *const backends[] = {
@@ -24,7 +27,8 @@ static tdo_status nomem(tdo_error *err)
 
 /* ---- URLs ----------------------------------------------------------- */
 
-static void dsn_release(tdo_dsn *d)
+/* Releases what a parsed URL owns and zeroes it. */
+void tdo_dsn_release(tdo_dsn *d)
 {
     tdo_free(d->scheme);
     tdo_free(d->user);
@@ -40,8 +44,9 @@ static void dsn_release(tdo_dsn *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* Returns a malloc'd, percent-decoded copy of len bytes of s. */
-static char *decode(const char *s, size_t len)
+/* Returns a malloc'd, percent-decoded copy of len bytes of s ('+' stays
+ * itself except in query strings, where plus is true). */
+static char *decode(const char *s, size_t len, bool plus)
 {
     char *out = tdo_malloc(len + 1), *o = out;
     if (!out)
@@ -52,6 +57,8 @@ static char *decode(const char *s, size_t len)
             char hex[3] = {s[i + 1], s[i + 2], 0};
             *o++ = (char)strtol(hex, NULL, 16);
             i += 2;
+        } else if (plus && s[i] == '+') {
+            *o++ = ' ';
         } else {
             *o++ = s[i];
         }
@@ -69,10 +76,32 @@ const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key)
     return NULL;
 }
 
-static tdo_status bad_url(tdo_error *err, const char *why)
+static tdo_status bad_url(tdo_error *err, const char *fmt, ...)
+    TDO_PRINTF(2, 3);
+
+static tdo_status bad_url(tdo_error *err, const char *fmt, ...)
 {
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
     return tdo_error_set(err, TDO_ERR_CONFIGURATION, "bad database URL: %s",
                          why);
+}
+
+/* Whether a query parameter carries a secret (its value is masked). */
+static bool secret_key(const char *key, size_t len)
+{
+    static const char *const words[] = {"password", "passwd", "pwd",
+                                        "secret",   "token",  NULL};
+    for (size_t i = 0; words[i]; i++) {
+        size_t n = strlen(words[i]);
+        for (size_t j = 0; j + n <= len; j++)
+            if (strncasecmp(key + j, words[i], n) == 0)
+                return true;
+    }
+    return false;
 }
 
 static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
@@ -90,8 +119,9 @@ static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
             if (!v)
                 return nomem(err);
             d->vals = v;
-            char *key = decode(q, klen);
-            char *val = eq ? decode(eq + 1, len - klen - 1) : tdo_strdup("");
+            char *key = decode(q, klen, true);
+            char *val =
+                eq ? decode(eq + 1, len - klen - 1, true) : tdo_strdup("");
             if (!key || !val) {
                 tdo_free(key);
                 tdo_free(val);
@@ -101,7 +131,7 @@ static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
             d->vals[d->nparams++] = val;
         }
         q += len;
-        if (*q == '&')
+        if (*q)
             q++;
     }
     return TDO_OK;
@@ -110,16 +140,27 @@ static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
 static bool parse_int(const char *s, int *out)
 {
     char *end;
+    errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > 1000000)
+    if (!*s || *end || errno || v < 0 || v > 1000000)
         return false;
     *out = (int)v;
     return true;
 }
 
+/* Copies len bytes of s, cut to 40 with "..." (for messages). */
+static void shorten(char *buf, size_t cap, const char *s, size_t len)
+{
+    if (len + 1 > cap)
+        snprintf(buf, cap, "%.*s...", (int)(cap - 4), s);
+    else
+        snprintf(buf, cap, "%.*s", (int)len, s);
+}
+
 /* Parses scheme://[user[:password]@]host[:port][/database][?k=v&...]; for
- * sqlite everything between :// and ? is the path. */
-static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
+ * sqlite everything between :// and ? is the path.  The host may be
+ * [IPv6], or a percent-encoded socket directory (%2Fvar%2Frun%2F...). */
+tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
 {
     memset(d, 0, sizeof(*d));
     d->minsize = 1;
@@ -127,10 +168,11 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
     const char *sep = strstr(url, "://");
     if (!sep || sep == url)
         return bad_url(err, "expected scheme://... (such as "
-                            "sqlite://:memory:)");
+                            "sqlite://:memory: or postgres://user@host/db)");
     for (const char *p = url; p < sep; p++)
         if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
-            return bad_url(err, "invalid scheme");
+            return bad_url(err, "invalid scheme (letters, digits, '+', '-' "
+                                "and '.' only)");
     if (!(d->scheme = tdo_strndup(url, (size_t)(sep - url))))
         return nomem(err);
     for (char *p = d->scheme; *p; p++)
@@ -141,12 +183,13 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
     tdo_status st;
     if (qm && (st = parse_query(qm + 1, d, err)))
         return st;
-    if (strcmp(d->scheme, "sqlite") == 0) {
+    if (strcmp(d->scheme, "sqlite") == 0 || strcmp(d->scheme, "sqlite3") == 0) {
         if (!restlen)
             return bad_url(err, "sqlite URL needs a file path or :memory:");
-        if (!(d->database = decode(rest, restlen)))
+        if (!(d->database = decode(rest, restlen, false)))
             return nomem(err);
     } else {
+        char buf[48];
         const char *slash = memchr(rest, '/', restlen);
         size_t netlen = slash ? (size_t)(slash - rest) : restlen;
         const char *at = NULL;
@@ -157,10 +200,10 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
         if (at) {
             const char *colon = memchr(rest, ':', (size_t)(at - rest));
             size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
-            if (!(d->user = decode(rest, ulen)))
+            if (ulen && !(d->user = decode(rest, ulen, false)))
                 return nomem(err);
-            if (colon &&
-                !(d->password = decode(colon + 1, (size_t)(at - colon - 1))))
+            if (colon && !(d->password = decode(
+                               colon + 1, (size_t)(at - colon - 1), false)))
                 return nomem(err);
             host = at + 1;
         }
@@ -170,8 +213,14 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
             const char *rb = memchr(host, ']', hlen);
             if (!rb)
                 return bad_url(err, "unclosed '[' in the host");
-            if ((size_t)(rb - host) + 1 < hlen && rb[1] == ':')
+            if ((size_t)(rb - host) + 1 < hlen) {
+                if (rb[1] != ':')
+                    return bad_url(err, "unexpected text after ']' in the "
+                                        "host");
                 pcolon = rb + 1;
+            }
+            if (rb == host + 1)
+                return bad_url(err, "empty IPv6 address in '[]'");
             if (!(d->host = tdo_strndup(host + 1, (size_t)(rb - host - 1))))
                 return nomem(err);
         } else {
@@ -179,22 +228,43 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
                 if (host[i] == ':')
                     pcolon = host + i;
             size_t n = pcolon ? (size_t)(pcolon - host) : hlen;
-            if (n && !(d->host = decode(host, n)))
+            if (n && !(d->host = decode(host, n, false)))
                 return nomem(err);
         }
         if (pcolon) {
-            char port[8];
             size_t plen = (size_t)(rest + netlen - pcolon - 1);
-            if (plen == 0 || plen >= sizeof(port))
-                return bad_url(err, "invalid port");
+            char port[16];
+            shorten(buf, sizeof(buf), pcolon + 1, plen);
+            if (plen == 0)
+                return bad_url(err, "empty port after ':'");
+            if (plen >= sizeof(port))
+                return bad_url(err, "invalid port '%s' (1 to 65535)", buf);
             memcpy(port, pcolon + 1, plen);
             port[plen] = '\0';
             if (!parse_int(port, &d->port) || d->port < 1 || d->port > 65535)
-                return bad_url(err, "invalid port");
+                return bad_url(err, "invalid port '%s' (1 to 65535)", buf);
         }
         if (slash && restlen > netlen + 1 &&
-            !(d->database = decode(slash + 1, restlen - netlen - 1)))
+            !(d->database = decode(slash + 1, restlen - netlen - 1, false)))
             return nomem(err);
+        /* user, password and database may come as parameters too */
+        const char *v;
+        if (!d->user && (v = tdo_dsn_param(d, "user")) &&
+            !(d->user = tdo_strdup(v)))
+            return nomem(err);
+        if (!d->password && (v = tdo_dsn_param(d, "password")) &&
+            !(d->password = tdo_strdup(v)))
+            return nomem(err);
+        if (!d->database &&
+            ((v = tdo_dsn_param(d, "database")) ||
+             (v = tdo_dsn_param(d, "dbname"))) &&
+            !(d->database = tdo_strdup(v)))
+            return nomem(err);
+        if (!d->database || !*d->database)
+            return bad_url(err,
+                           "missing database name (%s://user@host/"
+                           "DATABASE)",
+                           d->scheme);
     }
     const char *v;
     if ((v = tdo_dsn_param(d, "minsize")) && !parse_int(v, &d->minsize))
@@ -203,33 +273,65 @@ static tdo_status parse_url(const char *url, tdo_dsn *d, tdo_error *err)
         (!parse_int(v, &d->maxsize) || d->maxsize < 1))
         return bad_url(err, "maxsize must be a positive integer");
     if (d->minsize > d->maxsize)
-        return bad_url(err, "minsize is larger than maxsize");
+        return bad_url(err, "minsize (%d) is larger than maxsize (%d)",
+                       d->minsize, d->maxsize);
+    int t;
+    if ((v = tdo_dsn_param(d, "connect_timeout")) && !parse_int(v, &t))
+        return bad_url(err, "connect_timeout must be a whole number of "
+                            "seconds");
     return TDO_OK;
 }
 
-/* Returns a malloc'd copy of url with the password replaced by "***". */
-static char *mask_url(const char *url, const tdo_dsn *d)
+/* Returns a malloc'd copy of url with the password of the user info and
+ * the values of password-like query parameters replaced by "***". */
+char *tdo_url_mask(const char *url)
 {
-    if (!d->password || strcmp(d->scheme, "sqlite") == 0)
-        return tdo_strdup(url);
-    const char *rest = strstr(url, "://") + 3;
-    size_t netlen = strcspn(rest, "/?");
-    const char *at = NULL;
-    for (size_t i = 0; i < netlen; i++)
-        if (rest[i] == '@')
-            at = rest + i;
-    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-    if (!colon)
-        return tdo_strdup(url);
     tdo_sb sb = TDO_SB_INIT;
-    tdo_sb_add(&sb, url, (size_t)(colon + 1 - url));
-    tdo_sb_adds(&sb, "***");
-    tdo_sb_adds(&sb, at);
+    const char *sep = strstr(url, "://");
+    const char *qm = strchr(url, '?');
+    if (sep && qm && qm < sep)
+        sep = NULL;
+    const char *p = url;
+    if (sep && strncasecmp(url, "sqlite", 6) != 0) {
+        const char *rest = sep + 3;
+        size_t netlen = strcspn(rest, "/?");
+        const char *at = NULL;
+        for (size_t i = 0; i < netlen; i++)
+            if (rest[i] == '@')
+                at = rest + i;
+        const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+        if (colon) {
+            tdo_sb_add(&sb, url, (size_t)(colon + 1 - url));
+            tdo_sb_adds(&sb, "***");
+            p = at;
+        }
+    }
+    if (!qm) {
+        tdo_sb_adds(&sb, p);
+        return tdo_sb_detach(&sb);
+    }
+    tdo_sb_add(&sb, p, (size_t)(qm + 1 - p));
+    const char *q = qm + 1;
+    while (*q) {
+        size_t len = strcspn(q, "&");
+        const char *eq = memchr(q, '=', len);
+        if (eq && secret_key(q, (size_t)(eq - q))) {
+            tdo_sb_add(&sb, q, (size_t)(eq + 1 - q));
+            tdo_sb_adds(&sb, "***");
+        } else {
+            tdo_sb_add(&sb, q, len);
+        }
+        q += len;
+        if (*q)
+            tdo_sb_addc(&sb, *q++);
+    }
     return tdo_sb_detach(&sb);
 }
 
 static const tdo_backend *find_backend(const char *scheme)
 {
+    if (strcmp(scheme, "sqlite3") == 0)
+        scheme = "sqlite";
     for (size_t i = 0; backends[i]; i++)
         for (const char *const *s = backends[i]->schemes; *s; s++)
             if (strcmp(*s, scheme) == 0)
@@ -237,23 +339,193 @@ static const tdo_backend *find_backend(const char *scheme)
     return NULL;
 }
 
-/* ---- connections ------------------------------------------------------ */
+/* ---- connections and their pools -------------------------------------- */
+
+struct tdo_session {
+    const tdo_backend *be;
+    void *db;    /* driver session; NULL once closed */
+    int refs;    /* the pool's reference plus one per cursor */
+    int cursors; /* open cursors reading from it */
+};
+
+static void session_unref(tdo_session *s)
+{
+    if (s && --s->refs == 0) {
+        if (s->db)
+            s->be->close(s->db);
+        tdo_free(s);
+    }
+}
+
+/* Closes s's driver session (cursors keep their statements) and drops
+ * the pool's reference. */
+static void session_drop(tdo_session *s)
+{
+    if (s->db) {
+        s->be->close(s->db);
+        s->db = NULL;
+    }
+    session_unref(s);
+}
+
+static bool session_broken(const tdo_conn *c, const tdo_session *s)
+{
+    return !s->db || (c->backend->is_broken && c->backend->is_broken(s->db));
+}
+
+/* Takes s out of c's pool and closes it. */
+static void pool_remove(tdo_conn *c, size_t i)
+{
+    tdo_session *s = c->sessions[i];
+    memmove(c->sessions + i, c->sessions + i + 1,
+            (c->nsessions - i - 1) * sizeof(*c->sessions));
+    c->nsessions--;
+    if (c->pinned == s)
+        c->pinned = NULL;
+    if (c->db == s->db)
+        c->db = NULL;
+    session_drop(s);
+}
+
+/* Closes every session of c; the pool stays configured. */
+void tdo_conn_close_sessions(tdo_conn *c)
+{
+    if (!c)
+        return;
+    while (c->nsessions)
+        pool_remove(c, c->nsessions - 1);
+    c->pinned = NULL;
+    c->db = NULL;
+    c->tx_depth = 0;
+}
 
 static void conn_free(tdo_conn *c)
 {
     if (!c)
         return;
-    if (c->db)
-        c->backend->close(c->db);
-    dsn_release(&c->dsn);
+    tdo_conn_close_sessions(c);
+    tdo_free(c->sessions);
+    tdo_dsn_release(&c->dsn);
     tdo_free(c->name);
     tdo_free(c->url);
     tdo_free(c);
 }
 
+/* The most sessions c may hold. */
+static size_t pool_limit(const tdo_conn *c)
+{
+    size_t lim = c->dsn.maxsize > 0 ? (size_t)c->dsn.maxsize : 1;
+    if (c->backend->max_sessions > 0 && (size_t)c->backend->max_sessions < lim)
+        lim = (size_t)c->backend->max_sessions;
+    return lim;
+}
+
+/* Opens one more session into c's pool; *out is it. */
+static tdo_status pool_open(tdo_conn *c, tdo_session **out, tdo_error *err)
+{
+    *out = NULL;
+    if (c->nsessions == c->cap) {
+        size_t ncap = c->cap ? 2 * c->cap : 4;
+        tdo_session **ns = tdo_realloc(c->sessions, ncap * sizeof(*ns));
+        if (!ns)
+            return nomem(err);
+        c->sessions = ns;
+        c->cap = ncap;
+    }
+    tdo_session *s = tdo_calloc(1, sizeof(*s));
+    if (!s)
+        return nomem(err);
+    s->be = c->backend;
+    s->refs = 1;
+    tdo_status st = c->backend->connect(&c->dsn, &s->db, err);
+    if (st) {
+        tdo_free(s);
+        return st;
+    }
+    c->sessions[c->nsessions++] = s;
+    c->nopened++;
+    *out = s;
+    return TDO_OK;
+}
+
+static tdo_status lost_in_tx(tdo_conn *c, tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                         "the connection to the database of '%s' was lost "
+                         "inside a transaction; roll it back (nothing was "
+                         "retried)",
+                         c->name);
+}
+
+/* Picks the session for c's next statement: the pinned one inside a
+ * transaction (lost: OperationalError, never a silent reconnect); else an
+ * idle one (broken idle sessions are closed first), a new one while the
+ * pool has room (the first use opens minsize), else the least busy. */
+static tdo_status pool_acquire(tdo_conn *c, tdo_session **out, tdo_error *err)
+{
+    *out = NULL;
+    if (c->tx_depth > 0) {
+        if (!c->pinned || session_broken(c, c->pinned))
+            return lost_in_tx(c, err);
+        c->db = c->pinned->db;
+        *out = c->pinned;
+        return TDO_OK;
+    }
+    for (size_t i = c->nsessions; i-- > 0;)
+        if (c->sessions[i]->cursors == 0 && session_broken(c, c->sessions[i]))
+            pool_remove(c, i);
+    tdo_session *best = NULL;
+    for (size_t i = 0; i < c->nsessions; i++) {
+        tdo_session *s = c->sessions[i];
+        if (!best || s->cursors < best->cursors)
+            best = s;
+    }
+    size_t lim = pool_limit(c);
+    if (!best || (best->cursors > 0 && c->nsessions < lim)) {
+        bool first = c->nsessions == 0;
+        tdo_status st = pool_open(c, &best, err);
+        if (st)
+            return st;
+        size_t want =
+            (size_t)c->dsn.minsize < lim ? (size_t)c->dsn.minsize : lim;
+        while (first && c->nsessions < want) {
+            tdo_session *extra;
+            if ((st = pool_open(c, &extra, err)))
+                return st;
+        }
+    }
+    c->db = best->db;
+    *out = best;
+    return TDO_OK;
+}
+
+/* Makes sure c has a session for its next statement; c->db is it. */
+tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err)
+{
+    tdo_session *s;
+    return pool_acquire(c, &s, err);
+}
+
+/* The pool of c: bounds, sessions open and busy. */
+void tdo_conn_pool_stats(const tdo_conn *c, int *minsize, int *maxsize,
+                         int *open, int *busy)
+{
+    int nbusy = 0;
+    for (size_t i = 0; i < c->nsessions; i++)
+        if (c->sessions[i]->cursors > 0 || c->sessions[i] == c->pinned)
+            nbusy++;
+    if (minsize)
+        *minsize = c->dsn.minsize;
+    if (maxsize)
+        *maxsize = (int)pool_limit(c);
+    if (open)
+        *open = (int)c->nsessions;
+    if (busy)
+        *busy = nbusy;
+}
+
 /* Parses url and registers the connection name (closing and replacing an
- * existing one); the driver session opens on first use.  *out belongs to
- * ctx. */
+ * existing one); sessions open on first use.  *out belongs to ctx. */
 tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
                        tdo_conn **out, tdo_error *err)
 {
@@ -267,7 +539,7 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
     if (!c)
         return nomem(err);
     c->ctx = ctx;
-    tdo_status st = parse_url(url, &c->dsn, err);
+    tdo_status st = tdo_dsn_parse(url, &c->dsn, err);
     if (st) {
         conn_free(c);
         return st;
@@ -285,7 +557,7 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
         return st;
     }
     c->name = tdo_strdup(name);
-    c->url = mask_url(url, &c->dsn);
+    c->url = tdo_url_mask(url);
     if (!c->name || !c->url) {
         conn_free(c);
         return nomem(err);
@@ -321,6 +593,18 @@ tdo_conn *tdo_ctx_conn(const tdo_ctx *ctx, const char *name)
         if (strcmp(ctx->conns[i]->name, name) == 0)
             return ctx->conns[i];
     return NULL;
+}
+
+/* Returns the number of connections of ctx. */
+size_t tdo_ctx_nconns(const tdo_ctx *ctx)
+{
+    return ctx->nconns;
+}
+
+/* Returns the i-th connection of ctx (belongs to ctx), NULL past the end. */
+tdo_conn *tdo_ctx_conn_at(const tdo_ctx *ctx, size_t i)
+{
+    return i < ctx->nconns ? ctx->conns[i] : NULL;
 }
 
 /* Closes and forgets every connection of ctx (open cursors stay usable
@@ -368,17 +652,11 @@ uint64_t tdo_conn_query_count(const tdo_conn *c)
 /* Asks the running statement of c to stop; safe in a signal handler. */
 void tdo_conn_interrupt(tdo_conn *c)
 {
-    void *db = c->db;
+    void *db = c->running;
+    if (!db)
+        db = c->db;
     if (db && c->backend->cancel)
         c->backend->cancel(db);
-}
-
-/* Opens the driver session of c if it is not open yet. */
-tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err)
-{
-    if (c->db)
-        return TDO_OK;
-    return c->backend->connect(&c->dsn, &c->db, err);
 }
 
 /* Returns the depth of open transactions of c (0: autocommit). */
@@ -399,16 +677,29 @@ struct tdo_rows {
     size_t ncols;
     char **names; /* owned */
     const tdo_field **fields;
-    tdo_value *vals; /* decoded values of the current row; owned */
+    tdo_value *vals;   /* decoded values of the current row; owned */
+    tdo_session *sess; /* the session read from while stmt lives; ref */
 };
+
+/* Gives the statement back and lets go of the session. */
+static void rows_finish(tdo_rows *r)
+{
+    if (r->stmt)
+        r->be->release(r->stmt);
+    r->stmt = NULL;
+    if (r->sess) {
+        r->sess->cursors--;
+        session_unref(r->sess);
+        r->sess = NULL;
+    }
+}
 
 /* Frees a cursor (NULL is fine); gives its statement back. */
 void tdo_rows_free(tdo_rows *r)
 {
     if (!r)
         return;
-    if (r->stmt)
-        r->be->release(r->stmt);
+    rows_finish(r);
     for (size_t i = 0; i < r->ncols; i++) {
         if (r->names)
             tdo_free(r->names[i]);
@@ -423,9 +714,9 @@ void tdo_rows_free(tdo_rows *r)
 }
 
 /* Makes a cursor over the started stmt (taken over even on failure). */
-static tdo_status rows_new(tdo_conn *c, void *stmt, const char *sql,
-                           const tdo_colinfo *cols, size_t ncols,
-                           tdo_rows **out, tdo_error *err)
+static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
+                           const char *sql, const tdo_colinfo *cols,
+                           size_t ncols, tdo_rows **out, tdo_error *err)
 {
     *out = NULL;
     tdo_rows *r = tdo_calloc(1, sizeof(*r));
@@ -435,6 +726,9 @@ static tdo_status rows_new(tdo_conn *c, void *stmt, const char *sql,
     }
     r->be = c->backend;
     r->stmt = stmt;
+    r->sess = sess;
+    sess->refs++;
+    sess->cursors++;
     r->dialect = c->backend->dialect;
     r->use_tz = c->ctx->use_tz;
     r->ncols = r->be->ncols(stmt);
@@ -472,8 +766,7 @@ tdo_status tdo_rows_next(tdo_rows *r, bool *has_row, tdo_error *err)
         tdo_error_set_sql(err, r->sql);
     if (st || !*has_row) {
         r->done = true;
-        r->be->release(r->stmt);
-        r->stmt = NULL;
+        rows_finish(r);
     }
     return st;
 }
@@ -539,8 +832,11 @@ static tdo_status run(tdo_conn *c, const char *sql, const tdo_value *params,
         *rows = NULL;
     if (changes)
         *changes = 0;
-    if ((st = tdo_conn_open_(c, err)))
+    tdo_session *sess = NULL;
+    if ((st = pool_acquire(c, &sess, err))) {
+        tdo_error_set_sql(err, sql);
         return st;
+    }
     if (c->ctx->trace)
         c->ctx->trace(c->ctx->trace_ud, c->name, sql, params, n);
     if (counted)
@@ -564,17 +860,21 @@ static tdo_status run(tdo_conn *c, const char *sql, const tdo_value *params,
         }
     }
     void *stmt = NULL;
-    st = be->prepare(c->db, sql, &stmt, err);
+    c->running = sess->db;
+    st = be->prepare(sess->db, sql, &stmt, err);
     if (!st)
         st = be->execute(stmt, conv, n, err);
     for (size_t i = 0; i < n; i++)
         tdo_value_release(&conv[i]);
     tdo_free(conv);
-    if (!st && rows)
-        return rows_new(c, stmt, sql, cols, ncols, rows, err);
+    if (!st && rows) {
+        c->running = NULL;
+        return rows_new(c, sess, stmt, sql, cols, ncols, rows, err);
+    }
     bool has_row = !st;
     while (!st && has_row)
         st = be->step(stmt, &has_row, err);
+    c->running = NULL;
     if (!st && changes)
         *changes = be->changes(stmt);
     if (stmt)
@@ -660,13 +960,17 @@ tdo_status tdo_conn_tables(tdo_conn *c, char ***names, size_t *n,
 /* Runs ;-separated statements without parameters (DDL). */
 tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql, tdo_error *err)
 {
-    tdo_status st = tdo_conn_open_(c, err);
+    tdo_session *sess = NULL;
+    tdo_status st = pool_acquire(c, &sess, err);
     if (st)
         return st;
     if (c->ctx->trace)
         c->ctx->trace(c->ctx->trace_ud, c->name, sql, NULL, 0);
     c->nqueries++;
-    if ((st = c->backend->exec_script(c->db, sql, err)))
+    c->running = sess->db;
+    st = c->backend->exec_script(sess->db, sql, err);
+    c->running = NULL;
+    if (st)
         tdo_error_set_sql(err, sql);
     return st;
 }
@@ -678,7 +982,24 @@ static tdo_status tx_exec(tdo_conn *c, const char *sql, tdo_error *err)
     return run(c, sql, NULL, 0, NULL, 0, false, NULL, NULL, err);
 }
 
-/* Starts a transaction, or a savepoint inside an open one. */
+/* The pool's session whose driver session is db, or NULL. */
+static tdo_session *session_of(const tdo_conn *c, const void *db)
+{
+    for (size_t i = 0; db && i < c->nsessions; i++)
+        if (c->sessions[i]->db == db)
+            return c->sessions[i];
+    return NULL;
+}
+
+/* Ends the outermost transaction: the session goes back to the pool. */
+static void tx_end(tdo_conn *c)
+{
+    c->tx_depth = 0;
+    c->pinned = NULL;
+}
+
+/* Starts a transaction (pinning one session of the pool until it ends),
+ * or a savepoint inside an open one. */
 tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err)
 {
     char sql[48];
@@ -687,8 +1008,11 @@ tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err)
     else
         snprintf(sql, sizeof(sql), "SAVEPOINT sp_%d", c->tx_depth);
     tdo_status st = tx_exec(c, sql, err);
-    if (!st)
+    if (!st) {
+        if (c->tx_depth == 0)
+            c->pinned = session_of(c, c->db);
         c->tx_depth++;
+    }
     return st;
 }
 
@@ -710,8 +1034,15 @@ tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err)
     else
         snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp_%d", c->tx_depth - 1);
     tdo_status st = tx_exec(c, sql, err);
-    if (!st)
-        c->tx_depth--;
+    if (!st) {
+        if (--c->tx_depth == 0)
+            tx_end(c);
+    } else if (c->tx_depth == 1 &&
+               (!c->pinned || session_broken(c, c->pinned) ||
+                (c->backend->in_transaction &&
+                 !c->backend->in_transaction(c->pinned->db)))) {
+        tx_end(c); /* the transaction is gone with its session */
+    }
     return st;
 }
 
@@ -723,7 +1054,9 @@ tdo_status tdo_conn_rollback(tdo_conn *c, tdo_error *err)
     if (c->tx_depth == 0)
         return no_tx(c, "rollback", err);
     tdo_status st;
-    if (c->tx_depth == 1) {
+    if (c->tx_depth == 1 && (!c->pinned || session_broken(c, c->pinned))) {
+        st = TDO_OK; /* the server dropped the transaction with the session */
+    } else if (c->tx_depth == 1) {
         tdo_error e2 = TDO_ERROR_INIT;
         st = tx_exec(c, "ROLLBACK", &e2);
         if (st && c->db && c->backend->in_transaction &&
@@ -744,7 +1077,8 @@ tdo_status tdo_conn_rollback(tdo_conn *c, tdo_error *err)
             st = tx_exec(c, sql, err);
         }
     }
-    c->tx_depth--;
+    if (--c->tx_depth == 0)
+        tx_end(c);
     return st;
 }
 
@@ -844,6 +1178,12 @@ tdo_status tdo_query_update(tdo_conn *c, const tdo_query *q,
 tdo_status tdo_query_delete(tdo_conn *c, const tdo_query *q, int64_t *deleted,
                             tdo_error *err)
 {
+    tdo_status st = tdo_delete_set_defaults_(c, q->model, q, NULL, err);
+    if (st) {
+        if (deleted)
+            *deleted = 0;
+        return st;
+    }
     return run_changes(c, q, TDO_STMT_DELETE, NULL, 0, deleted, err);
 }
 
@@ -961,8 +1301,9 @@ tdo_status tdo_delete_pk(tdo_conn *c, const tdo_model *m, const tdo_value *pk,
 {
     tdo_compiled *comp = NULL;
     int64_t ch = 0;
-    tdo_status st =
-        tdo_compile_delete_pk(m, tdo_conn_dialect(c), pk, &comp, err);
+    tdo_status st = tdo_delete_set_defaults_(c, m, NULL, pk, err);
+    if (!st)
+        st = tdo_compile_delete_pk(m, tdo_conn_dialect(c), pk, &comp, err);
     if (!st)
         st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
     tdo_compiled_free(comp);

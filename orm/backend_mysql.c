@@ -12,6 +12,7 @@
 
 #include <inttypes.h>
 #include <mysql.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -27,9 +28,10 @@ enum col_kind { COL_INT, COL_DOUBLE, COL_TIME, COL_STRING };
 typedef struct my_col {
     enum col_kind kind;
     enum enum_field_types type;
-    bool blob;    /* binary character set: bytes, not text */
-    bool decimal; /* DECIMAL: exact */
-    bool uns;     /* UNSIGNED integer */
+    bool blob;     /* binary character set: bytes, not text */
+    bool decimal;  /* DECIMAL: exact */
+    bool uns;      /* UNSIGNED integer */
+    unsigned frac; /* COL_TIME: digits of the fraction (DATETIME(6): 6) */
     int64_t i;
     double d;
     MYSQL_TIME t;
@@ -449,6 +451,7 @@ static tdo_status bind_result(my_stmt *s, tdo_error *err)
         case MYSQL_TYPE_DATETIME:
         case MYSQL_TYPE_TIMESTAMP:
             c->kind = COL_TIME;
+            c->frac = fs[i].decimals <= 6 ? fs[i].decimals : 0;
             b->buffer_type = fs[i].type;
             b->buffer = &c->t;
             break;
@@ -499,6 +502,34 @@ static tdo_status exec_text(my_stmt *s, size_t n, tdo_error *err)
     return TDO_OK;
 }
 
+/* Whether a statement failed because the table it reads changed shape
+ * since it was prepared (a column more or less: the result binding no
+ * longer fits), so that preparing it again helps. */
+static bool stale_stmt(const my_stmt *s)
+{
+    unsigned no = s->st ? mysql_stmt_errno(s->st) : 0;
+    return no == 2057 /* CR_NEW_STMT_METADATA */ ||
+           no == 1615; /* ER_NEED_REPREPARE */
+}
+
+/* Prepares the statement of s again, on a new handle (closing the old
+ * one drops what the failed execution left unread). */
+static tdo_status restmt(my_stmt *s, tdo_error *err)
+{
+    mysql_stmt_close(s->st);
+    if (!(s->st = mysql_stmt_init(s->db->conn)))
+        return conn_error(s->db, err);
+    my_bool on = 1;
+    mysql_stmt_attr_set(s->st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+    if (mysql_stmt_prepare(s->st, s->sql, (unsigned long)strlen(s->sql))) {
+        tdo_status st = stmt_error(s, err);
+        mysql_stmt_close(s->st);
+        s->st = NULL; /* runs as a plain query from now on */
+        return st;
+    }
+    return TDO_OK;
+}
+
 static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
                           tdo_error *err);
 
@@ -508,6 +539,13 @@ static tdo_status my_execute(void *stmt, const tdo_value *params, size_t n,
     my_stmt *s = stmt;
     sig_atomic_t before = s->db->cancels;
     tdo_status st = execute(s, params, n, err);
+    /* (a result set that no longer fits: reading it again is harmless,
+     * even inside a transaction) */
+    if (st && stale_stmt(s)) {
+        tdo_error_release(err);
+        if (!(st = restmt(s, err)))
+            st = execute(s, params, n, err);
+    }
     if (!st && s->db->cancels != before)
         st = tdo_error_set(err, TDO_ERR_INTERRUPTED,
                            "Query execution was interrupted");
@@ -668,13 +706,18 @@ static const char *my_colname(void *stmt, size_t i)
     return mysql_fetch_fields(r)[i].name;
 }
 
-/* Formats a MYSQL_TIME as ISO text of its kind into c->tbuf. */
+/* Formats a MYSQL_TIME as ISO text of its kind into c->tbuf, with as
+ * many digits of fraction as the column has (as the server shows it). */
 static size_t time_text(my_col *c)
 {
     const MYSQL_TIME *t = &c->t;
     char frac[24] = "";
-    if (t->second_part)
+    if (c->frac) {
         snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+        frac[1 + c->frac] = '\0';
+    } else if (t->second_part) {
+        snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+    }
     if (c->type == MYSQL_TYPE_DATE)
         return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u",
                                 t->year, t->month, t->day);
@@ -842,6 +885,17 @@ static uint64_t my_cache_hits(void *db)
     return d->hits;
 }
 
+/* Whether the session lost its server: between statements nothing is
+ * left to read, so a readable socket means the server closed it. */
+static bool my_is_broken(void *db)
+{
+    my_db *d = db;
+    if (d->lost || !d->conn)
+        return true;
+    struct pollfd p = {.fd = (int)mysql_get_socket(d->conn), .events = POLLIN};
+    return p.fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 static const char *const my_schemes[] = {"mysql", "asyncmy", "mariadb", NULL};
 
 const tdo_backend tdo_backend_mysql = {
@@ -864,4 +918,5 @@ const tdo_backend tdo_backend_mysql = {
     .in_transaction = my_in_transaction,
     .server_version = my_server_version,
     .cache_hits = my_cache_hits,
+    .is_broken = my_is_broken,
 };

@@ -329,6 +329,70 @@ done:
     return TDO_OK;
 }
 
+/* Forgets every prepared statement of the session (after DDL: a cached
+ * plan whose result type changed cannot run again). */
+static void forget_statements(pg_db *d)
+{
+    if (!d->ncache)
+        return;
+    cache_clear(d);
+    exec_ok(d->conn, "DEALLOCATE ALL");
+}
+
+/* Whether a command tag is one of DDL (CREATE TABLE, ALTER ..., DROP ...). */
+static bool changes_schema(const char *cmd)
+{
+    return !strncmp(cmd, "CREATE", 6) || !strncmp(cmd, "ALTER", 5) ||
+           !strncmp(cmd, "DROP", 4) || !strncmp(cmd, "COMMENT", 7);
+}
+
+/* Whether res failed because a cached plan no longer fits the schema
+ * changed by another session ("cached plan must not change result
+ * type"), outside a transaction, so that preparing again can help. */
+static bool stale_plan(pg_db *d, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && !strcmp(state, "0A000") &&
+           PQtransactionStatus(d->conn) == PQTRANS_IDLE;
+}
+
+/* Prepares the statement of s again under a new name (its cache entry
+ * follows). */
+static tdo_status reprepare(pg_db *d, pg_stmt *s)
+{
+    for (size_t i = 0; i < d->ncache; i++) {
+        if (strcmp(d->cache[i].name, s->name) != 0)
+            continue;
+        char name[24];
+        tdo_error e2 = TDO_ERROR_INIT;
+        snprintf(name, sizeof(name), "s%" PRIu64, ++d->next_name);
+        tdo_status st = server_prepare(d, name, d->cache[i].sql, &e2);
+        tdo_error_release(&e2);
+        if (st)
+            return st;
+        char dealloc[48];
+        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", s->name);
+        exec_ok(d->conn, dealloc);
+        memcpy(d->cache[i].name, name, sizeof(name));
+        memcpy(s->name, name, sizeof(name));
+        return TDO_OK;
+    }
+    return TDO_ERR_OPERATIONAL;
+}
+
+/* Appends the shortest text that reads back as d (5.55, not
+ * 5.5499999999999998): the server may read it as an exact NUMERIC. */
+static void shortest_double(tdo_sb *sb, double d)
+{
+    char buf[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    tdo_sb_adds(sb, buf);
+}
+
 /* Appends the text form of v to sb (NUL terminated); false for NULL. */
 static bool text_param(tdo_sb *sb, const tdo_value *v)
 {
@@ -352,7 +416,7 @@ static bool text_param(tdo_sb *sb, const tdo_value *v)
         else if (isinf(v->u.d))
             tdo_sb_adds(sb, v->u.d > 0 ? "Infinity" : "-Infinity");
         else
-            tdo_sb_addf(sb, "%.17g", v->u.d);
+            shortest_double(sb, v->u.d);
         break;
     case TDO_TEXT:
     case TDO_UUID:
@@ -374,6 +438,11 @@ static bool text_param(tdo_sb *sb, const tdo_value *v)
     }
     tdo_sb_addc(sb, '\0');
     return true;
+}
+
+static bool has_text(const tdo_value *v)
+{
+    return v->type == TDO_TEXT || v->type == TDO_UUID || v->type == TDO_JSON;
 }
 
 static void free_bytes(pg_stmt *s)
@@ -414,7 +483,12 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
     /* text forms first (the buffer moves as it grows), pointers after */
     for (size_t i = 0; i < n; i++) {
         off[i] = text.len;
-        if (params[i].type == TDO_BLOB) {
+        /* bytes go in binary form; so does text holding a NUL, which the
+         * text form would cut short: the server then refuses it in its
+         * own words (text cannot hold a NUL) */
+        if (params[i].type == TDO_BLOB ||
+            (has_text(&params[i]) &&
+             memchr(params[i].u.s.ptr, '\0', params[i].u.s.len))) {
             pfmt[i] = 1;
             plen[i] = (int)params[i].u.s.len;
         } else if (!text_param(&text, &params[i])) {
@@ -432,8 +506,14 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
             pv[i] = text.buf + off[i];
     }
     free_bytes(s);
+    tdo_free(s->bytes);
+    s->bytes = NULL;
     PQclear(s->res);
     s->res = PQexecPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0);
+    if (stale_plan(d, s->res) && reprepare(d, s) == TDO_OK) {
+        PQclear(s->res);
+        s->res = PQexecPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0);
+    }
     s->row = -1;
     s->nrows = 0;
     s->changes = 0;
@@ -443,6 +523,8 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
         const char *cmd = PQcmdStatus(s->res);
         if (cmd && strncmp(cmd, "SELECT", 6) != 0)
             s->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+        if (cmd && changes_schema(cmd))
+            forget_statements(d);
         int nf = PQnfields(s->res);
         if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes))))
             st = nomem(err);
@@ -566,6 +648,8 @@ static tdo_status pg_exec_script(void *db, const char *sql, tdo_error *err)
         es != PGRES_EMPTY_QUERY)
         st = result_error(d, r, err);
     PQclear(r);
+    /* scripts are DDL: the cached plans may no longer fit */
+    forget_statements(d);
     return st;
 }
 
@@ -598,6 +682,16 @@ static uint64_t pg_cache_hits(void *db)
     return d->hits;
 }
 
+/* Whether the session lost its server: an idle session reads what the
+ * server sent (a shutdown notice, EOF) without a round trip. */
+static bool pg_is_broken(void *db)
+{
+    pg_db *d = db;
+    if (PQstatus(d->conn) == CONNECTION_OK && !PQisBusy(d->conn))
+        PQconsumeInput(d->conn);
+    return PQstatus(d->conn) != CONNECTION_OK;
+}
+
 static const char *const pg_schemes[] = {"postgres", "postgresql", "asyncpg",
                                          "psycopg", NULL};
 
@@ -621,4 +715,5 @@ const tdo_backend tdo_backend_pg = {
     .in_transaction = pg_in_transaction,
     .server_version = pg_server_version,
     .cache_hits = pg_cache_hits,
+    .is_broken = pg_is_broken,
 };

@@ -469,4 +469,5 @@ const tdo_backend tdo_backend_sqlite = {
     .in_transaction = sq_in_transaction,
     .server_version = sq_server_version,
     .cache_hits = sq_cache_hits,
+    .max_sessions = 1, /* one session: :memory: stays one database */
 };

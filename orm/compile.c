@@ -8,6 +8,31 @@
 #include "tdo_int.h"
 
 #include <stdalign.h>
+#include <stdio.h>
+
+/* Compiler state: the SQL being written, the parameters (values owned
+ * when their owned flag is set, else borrowed from the query or the
+ * caller until finish() copies them) and the output columns. */
+/* One joined table: the target of rel from the parent node. */
+typedef struct jnode {
+    int parent;              /* index of the parent node, -1: the root */
+    const tdo_relation *rel; /* the relation walked */
+    int alias;               /* T<alias> names the target */
+    int through;             /* m2m: T<through> names the through table */
+    bool required;           /* a filter needs a match: INNER JOIN */
+    bool inner;              /* settled join type */
+} jnode;
+
+/* The tables of one SELECT: the model (the root) and its joins, one per
+ * distinct path. */
+typedef struct scope {
+    const tdo_model *m;
+    int root;     /* T<root> aliases the root; 0: its table name */
+    bool qualify; /* columns are written table.column */
+    bool frozen;  /* FROM is settled: no new joins */
+    jnode *j;     /* owned */
+    size_t nj;
+} scope;
 
 /* Compiler state: the SQL being written, the parameters (values owned
  * when their owned flag is set, else borrowed from the query or the
@@ -15,12 +40,16 @@
 typedef struct cstate {
     const tdo_dialect *d;
     const tdo_model *m;
+    const tdo_query *q; /* the query compiled (annotations), or NULL */
+    scope *sc;          /* the SELECT being written, or NULL */
+    int nalias;         /* T<n> aliases handed out */
     tdo_sb sql;
     tdo_value *params;
     size_t np, ap;
     tdo_colinfo *cols;
     size_t nc, ac;
     bool returning;
+    bool lost_join; /* a path was met after FROM was written (a bug) */
     bool oom;
 } cstate;
 
@@ -169,6 +198,335 @@ static tdo_status finish(cstate *cs, tdo_compiled **out, tdo_error *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* Joins                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Appends the alias T<n>. */
+static void alias_name(cstate *cs, int n)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "T%d", n);
+    ident(cs, buf);
+}
+
+/* The join node reached by the first n relations of p in sc (created on
+ * first use, unless the FROM clause is written); -1: the root. */
+static int node_for(cstate *cs, scope *sc, const tdo_path *p, size_t n)
+{
+    int parent = -1;
+    for (size_t i = 0; i < n; i++) {
+        int found = -1;
+        for (size_t k = 0; k < sc->nj; k++)
+            if (sc->j[k].parent == parent && sc->j[k].rel == p->rels[i]) {
+                found = (int)k;
+                break;
+            }
+        if (found < 0) {
+            if (sc->frozen) {
+                cs->lost_join = true;
+                return parent;
+            }
+            jnode *nj = tdo_realloc(sc->j, (sc->nj + 1) * sizeof(*nj));
+            if (!nj) {
+                cs->oom = true;
+                return parent;
+            }
+            sc->j = nj;
+            jnode *j = &sc->j[sc->nj];
+            memset(j, 0, sizeof(*j));
+            j->parent = parent;
+            j->rel = p->rels[i];
+            if (j->rel->kind == TDO_REL_M2M ||
+                j->rel->kind == TDO_REL_REVERSE_M2M)
+                j->through = ++cs->nalias;
+            j->alias = ++cs->nalias;
+            found = (int)sc->nj++;
+        }
+        parent = found;
+    }
+    return parent;
+}
+
+static int path_node(cstate *cs, scope *sc, const tdo_path *p)
+{
+    return node_for(cs, sc, p, p ? p->n : 0);
+}
+
+static void mark_required(scope *sc, int node)
+{
+    for (; node >= 0; node = sc->j[node].parent)
+        sc->j[node].required = true;
+}
+
+static bool path_to_many(const tdo_path *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (tdo_relation_to_many_(p->rels[i]))
+            return true;
+    return false;
+}
+
+/* Appends the table reference of the root of sc. */
+static void root_ref(cstate *cs, const scope *sc)
+{
+    if (sc->root)
+        alias_name(cs, sc->root);
+    else
+        ident(cs, tdo_model_table(sc->m));
+}
+
+/* Appends the column of f reached through p, qualified when the scope
+ * joins other tables. */
+static void colref(cstate *cs, const tdo_path *p, const tdo_field *f)
+{
+    scope *sc = cs->sc;
+    if (sc && sc->qualify) {
+        int node = path_node(cs, sc, p);
+        if (node < 0)
+            root_ref(cs, sc);
+        else
+            alias_name(cs, sc->j[node].alias);
+        add(cs, ".");
+    }
+    column(cs, f);
+}
+
+/* Appends the reference of the table of join node k (or the root). */
+static void node_ref(cstate *cs, const scope *sc, int k)
+{
+    if (k < 0)
+        root_ref(cs, sc);
+    else
+        alias_name(cs, sc->j[k].alias);
+}
+
+static const tdo_field *pk_of(const tdo_model *m)
+{
+    return tdo_model_pk(m);
+}
+
+/* Appends " FROM root [JOIN ...]" of sc. */
+static void from_clause(cstate *cs, scope *sc)
+{
+    add(cs, " FROM ");
+    ident(cs, tdo_model_table(sc->m));
+    if (sc->root) {
+        add(cs, " ");
+        alias_name(cs, sc->root);
+    }
+    for (size_t k = 0; k < sc->nj; k++) {
+        const jnode *j = &sc->j[k];
+        const tdo_relation *r = j->rel;
+        const char *jt = j->inner ? " INNER JOIN " : " LEFT OUTER JOIN ";
+        switch (r->kind) {
+        case TDO_REL_FK:
+        case TDO_REL_O2O:
+            add(cs, jt);
+            ident(cs, tdo_model_table(r->target));
+            add(cs, " ");
+            alias_name(cs, j->alias);
+            add(cs, " ON ");
+            alias_name(cs, j->alias);
+            add(cs, ".");
+            column(cs, pk_of(r->target));
+            add(cs, "=");
+            node_ref(cs, sc, j->parent);
+            add(cs, ".");
+            column(cs, r->field);
+            break;
+        case TDO_REL_REVERSE_FK:
+        case TDO_REL_REVERSE_O2O:
+            add(cs, jt);
+            ident(cs, tdo_model_table(r->target));
+            add(cs, " ");
+            alias_name(cs, j->alias);
+            add(cs, " ON ");
+            alias_name(cs, j->alias);
+            add(cs, ".");
+            column(cs, r->field);
+            add(cs, "=");
+            node_ref(cs, sc, j->parent);
+            add(cs, ".");
+            column(cs, pk_of(r->model));
+            break;
+        case TDO_REL_M2M:
+        case TDO_REL_REVERSE_M2M:
+            add(cs, jt);
+            ident(cs, r->through);
+            add(cs, " ");
+            alias_name(cs, j->through);
+            add(cs, " ON ");
+            alias_name(cs, j->through);
+            add(cs, ".");
+            ident(cs, r->source_column);
+            add(cs, "=");
+            node_ref(cs, sc, j->parent);
+            add(cs, ".");
+            column(cs, pk_of(r->model));
+            add(cs, jt);
+            ident(cs, tdo_model_table(r->target));
+            add(cs, " ");
+            alias_name(cs, j->alias);
+            add(cs, " ON ");
+            alias_name(cs, j->alias);
+            add(cs, ".");
+            column(cs, pk_of(r->target));
+            add(cs, "=");
+            alias_name(cs, j->through);
+            add(cs, ".");
+            ident(cs, r->target_column);
+            break;
+        }
+    }
+}
+
+/* Decides the join types once every path is known: INNER where a join
+ * cannot change the rows (a required match, or a non-null forward FK
+ * below an INNER join), LEFT OUTER elsewhere; then freezes sc. */
+static void settle(scope *sc)
+{
+    for (size_t k = 0; k < sc->nj; k++) {
+        jnode *j = &sc->j[k];
+        bool parent_inner = j->parent < 0 || sc->j[j->parent].inner;
+        bool nonnull_fk =
+            (j->rel->kind == TDO_REL_FK || j->rel->kind == TDO_REL_O2O) &&
+            !(j->rel->field->flags & TDO_FIELD_NULL);
+        j->inner = j->required || (nonnull_fk && parent_inner);
+    }
+    sc->qualify = sc->qualify || sc->nj > 0;
+    sc->frozen = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Gathering the paths of a query                                      */
+/* ------------------------------------------------------------------ */
+
+static const tdo_annot *annot_of(cstate *cs, size_t annot)
+{
+    return cs->q && annot && annot <= cs->q->nannots ? &cs->q->annots[annot - 1]
+                                                     : NULL;
+}
+
+static void gather_where(cstate *cs, scope *sc, const tdo_qnode *n,
+                         bool and_level, bool under_not);
+
+static void gather_expr(cstate *cs, scope *sc, const tdo_expr *e)
+{
+    for (; e; e = e->kind == TDO_EXPR_BINOP ? e->b : NULL) {
+        switch (e->kind) {
+        case TDO_EXPR_FIELD: {
+            const tdo_annot *a = annot_of(cs, e->annot);
+            if (a)
+                gather_expr(cs, sc, a->expr);
+            else if (e->resolved)
+                path_node(cs, sc, e->path);
+            break;
+        }
+        case TDO_EXPR_BINOP:
+        case TDO_EXPR_NEG:
+            gather_expr(cs, sc, e->a);
+            break;
+        case TDO_EXPR_FUNC:
+            for (size_t i = 0; i < e->nargs; i++)
+                gather_expr(cs, sc, e->args[i]);
+            if (e->filter)
+                gather_where(cs, sc, e->filter, false, false);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Whether a leaf can hold for a row whose joined row is missing (its
+ * column read as NULL). */
+static bool accepts_null(const tdo_qnode *n)
+{
+    const tdo_value *v = n->nvals ? &n->vals[0] : NULL;
+    switch (n->lookup) {
+    case TDO_LK_EXACT:
+    case TDO_LK_IEXACT:
+        return !n->expr && v && v->type == TDO_NULL;
+    case TDO_LK_NOT:
+    case TDO_LK_NOT_IN:
+        return true;
+    case TDO_LK_ISNULL:
+        return !(v && v->type == TDO_BOOL && !v->u.b);
+    case TDO_LK_NOT_ISNULL:
+        return v && v->type == TDO_BOOL && !v->u.b;
+    default:
+        return false;
+    }
+}
+
+/* Whether the leaf n (under a NOT) is written as a subquery: a path
+ * through a to-many relation must not multiply or drop rows. */
+static bool leaf_subquery(const tdo_qnode *n, bool under_not)
+{
+    return under_not && !n->annot && path_to_many(n->path);
+}
+
+static void gather_where(cstate *cs, scope *sc, const tdo_qnode *n,
+                         bool and_level, bool under_not)
+{
+    if (!n)
+        return;
+    switch (n->kind) {
+    case TDO_Q_EMPTY:
+        break;
+    case TDO_Q_LEAF: {
+        const tdo_annot *a = annot_of(cs, n->annot);
+        if (a) {
+            gather_expr(cs, sc, a->expr);
+        } else if (leaf_subquery(n, under_not)) {
+            sc->qualify = true; /* the subquery names the root's key */
+            break;
+        } else {
+            int node = path_node(cs, sc, n->path);
+            if (and_level && !accepts_null(n))
+                mark_required(sc, node);
+        }
+        if (n->expr)
+            gather_expr(cs, sc, n->expr);
+        break;
+    }
+    case TDO_Q_AND:
+        gather_where(cs, sc, n->a, and_level, under_not);
+        gather_where(cs, sc, n->b, and_level, under_not);
+        break;
+    case TDO_Q_OR:
+        gather_where(cs, sc, n->a, false, under_not);
+        gather_where(cs, sc, n->b, false, under_not);
+        break;
+    case TDO_Q_NOT:
+        gather_where(cs, sc, n->a, false, true);
+        break;
+    }
+}
+
+static void gather_terms(cstate *cs, scope *sc, const tdo_order *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tdo_annot *a = annot_of(cs, t[i].annot);
+        if (a)
+            gather_expr(cs, sc, a->expr);
+        else
+            path_node(cs, sc, t[i].path);
+    }
+}
+
+static void gather_proj(cstate *cs, scope *sc, const tdo_proj *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const tdo_annot *a = annot_of(cs, p->annots[i]);
+        if (a)
+            gather_expr(cs, sc, a->expr);
+        else
+            path_node(cs, sc, p->paths[i]);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Expressions                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -177,6 +535,82 @@ static int prec(const tdo_expr *e)
     if (e->kind == TDO_EXPR_BINOP)
         return (e->op == '+' || e->op == '-') ? 1 : 2;
     return 3;
+}
+
+static tdo_status where_sql(cstate *cs, const tdo_qnode *q, tdo_qkind parent,
+                            bool under_not, tdo_error *err);
+
+static bool is_agg(tdo_func fn)
+{
+    return fn <= TDO_FN_MAX;
+}
+
+static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
+                           tdo_error *err);
+
+static tdo_status func_sql(cstate *cs, const tdo_expr *e, tdo_error *err)
+{
+    static const char *const names[] = {
+        [TDO_FN_COUNT] = "COUNT",       [TDO_FN_SUM] = "SUM",
+        [TDO_FN_AVG] = "AVG",           [TDO_FN_MIN] = "MIN",
+        [TDO_FN_MAX] = "MAX",           [TDO_FN_LOWER] = "LOWER",
+        [TDO_FN_UPPER] = "UPPER",       [TDO_FN_TRIM] = "TRIM",
+        [TDO_FN_COALESCE] = "COALESCE",
+    };
+    bool concat_fn = cs->d->features & TDO_DF_CONCAT_FUNC;
+    tdo_status st = TDO_OK;
+    if (is_agg(e->fn)) {
+        bool use_case = e->filter && !(cs->d->features & TDO_DF_AGG_FILTER);
+        add(cs, names[e->fn]);
+        add(cs, e->distinct ? "(DISTINCT " : "(");
+        if (use_case) {
+            add(cs, "CASE WHEN ");
+            if ((st = where_sql(cs, e->filter, TDO_Q_LEAF, false, err)))
+                return st;
+            add(cs, " THEN ");
+            if (e->nargs)
+                st = expr_sql(cs, e->args[0], 0, err);
+            else
+                add(cs, "1");
+            add(cs, " END");
+        } else if (e->nargs) {
+            st = expr_sql(cs, e->args[0], 0, err);
+        } else {
+            add(cs, "*");
+        }
+        add(cs, ")");
+        if (!st && e->filter && !use_case) {
+            add(cs, " FILTER (WHERE ");
+            st = where_sql(cs, e->filter, TDO_Q_LEAF, false, err);
+            add(cs, ")");
+        }
+        return st;
+    }
+    const char *sep = ",";
+    switch (e->fn) {
+    case TDO_FN_LENGTH:
+        add(cs, concat_fn ? "CHAR_LENGTH(" : "LENGTH(");
+        break;
+    case TDO_FN_CONCAT:
+        if (concat_fn) {
+            add(cs, "CONCAT(");
+        } else {
+            add(cs, "(");
+            sep = "||";
+        }
+        break;
+    default:
+        add(cs, names[e->fn]);
+        add(cs, "(");
+        break;
+    }
+    for (size_t i = 0; i < e->nargs && !st; i++) {
+        if (i)
+            add(cs, sep);
+        st = expr_sql(cs, e->args[i], 0, err);
+    }
+    add(cs, ")");
+    return st;
 }
 
 static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
@@ -189,12 +623,25 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
         add(cs, "(");
     switch (e->kind) {
     case TDO_EXPR_FIELD:
+        if (e->resolved) {
+            const tdo_annot *a = annot_of(cs, e->annot);
+            if (a) {
+                if ((st = expr_sql(cs, a->expr, min_prec, err)))
+                    return st;
+            } else if (e->field) {
+                colref(cs, e->path, e->field);
+            }
+            break;
+        }
         if ((st = tdo_query_resolve_field(cs->m, e->name, &f, err)))
             return st;
-        column(cs, f);
+        colref(cs, NULL, f);
         break;
     case TDO_EXPR_VALUE:
         param(cs, &e->val, false);
+        break;
+    case TDO_EXPR_RAW:
+        add(cs, e->name);
         break;
     case TDO_EXPR_BINOP: {
         int p = prec(e);
@@ -212,10 +659,61 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
         if ((st = expr_sql(cs, e->a, e->a->kind == TDO_EXPR_NEG ? 4 : 3, err)))
             return st;
         break;
+    case TDO_EXPR_FUNC:
+        if ((st = func_sql(cs, e, err)))
+            return st;
+        break;
     }
     if (paren)
         add(cs, ")");
     return TDO_OK;
+}
+
+/* Whether the resolved expression e holds an aggregate. */
+static bool expr_has_agg(cstate *cs, const tdo_expr *e)
+{
+    for (; e; e = e->kind == TDO_EXPR_BINOP ? e->b : NULL) {
+        switch (e->kind) {
+        case TDO_EXPR_FIELD: {
+            const tdo_annot *a = annot_of(cs, e->annot);
+            return a && a->aggregate;
+        }
+        case TDO_EXPR_FUNC:
+            if (is_agg(e->fn))
+                return true;
+            for (size_t i = 0; i < e->nargs; i++)
+                if (expr_has_agg(cs, e->args[i]))
+                    return true;
+            return false;
+        case TDO_EXPR_BINOP:
+        case TDO_EXPR_NEG:
+            if (expr_has_agg(cs, e->a))
+                return true;
+            break;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool where_has_agg(cstate *cs, const tdo_qnode *n)
+{
+    if (!n)
+        return false;
+    switch (n->kind) {
+    case TDO_Q_LEAF: {
+        const tdo_annot *a = annot_of(cs, n->annot);
+        return (a && a->aggregate) || (n->expr && expr_has_agg(cs, n->expr));
+    }
+    case TDO_Q_AND:
+    case TDO_Q_OR:
+        return where_has_agg(cs, n->a) || where_has_agg(cs, n->b);
+    case TDO_Q_NOT:
+        return where_has_agg(cs, n->a);
+    default:
+        return false;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -264,31 +762,48 @@ static void pattern_param(cstate *cs, const tdo_value *v, bool lead, bool trail,
     param(cs, &pv, true);
 }
 
-static void like_sql(cstate *cs, const tdo_field *f, const tdo_value *v,
-                     bool lead, bool trail, bool ci)
+/* Appends the left side of leaf q: its column (through its path) or the
+ * annotation it compares. */
+static tdo_status lhs(cstate *cs, const tdo_qnode *q, tdo_error *err)
 {
+    const tdo_annot *a = annot_of(cs, q->annot);
+    if (a)
+        return expr_sql(cs, a->expr, 3, err);
+    colref(cs, q->path, q->field);
+    return TDO_OK;
+}
+
+static tdo_status like_sql(cstate *cs, const tdo_qnode *q, const tdo_value *v,
+                           bool lead, bool trail, bool ci, tdo_error *err)
+{
+    tdo_status st;
     if (!ci && (cs->d->features & TDO_DF_GLOB)) {
-        column(cs, f);
+        if ((st = lhs(cs, q, err)))
+            return st;
         add(cs, " GLOB ");
         pattern_param(cs, v, lead, trail, true);
-        return;
+        return TDO_OK;
     }
     if (ci && (cs->d->features & TDO_DF_ILIKE)) {
-        column(cs, f);
+        if ((st = lhs(cs, q, err)))
+            return st;
         add(cs, " ILIKE ");
         pattern_param(cs, v, lead, trail, false);
     } else if (ci) {
         add(cs, "LOWER(");
-        column(cs, f);
+        if ((st = lhs(cs, q, err)))
+            return st;
         add(cs, ") LIKE LOWER(");
         pattern_param(cs, v, lead, trail, false);
         add(cs, ")");
     } else {
-        column(cs, f);
+        if ((st = lhs(cs, q, err)))
+            return st;
         add(cs, " LIKE ");
         pattern_param(cs, v, lead, trail, false);
     }
     add(cs, cs->d->like_escape ? cs->d->like_escape : " ESCAPE '\\'");
+    return TDO_OK;
 }
 
 /* Appends "<op> rhs" for a comparison: an expression or the value. */
@@ -307,43 +822,53 @@ static bool is_null_rhs(const tdo_qnode *q)
     return !q->expr && q->vals[0].type == TDO_NULL;
 }
 
+/* lhs then "<op> rhs". */
+static tdo_status cmp_sql(cstate *cs, const tdo_qnode *q, const char *op,
+                          tdo_error *err)
+{
+    tdo_status st = lhs(cs, q, err);
+    return st ? st : rhs_sql(cs, q, op, err);
+}
+
+/* lhs then a constant suffix (" IS NULL"). */
+static tdo_status lhs_then(cstate *cs, const tdo_qnode *q, const char *s,
+                           tdo_error *err)
+{
+    tdo_status st = lhs(cs, q, err);
+    add(cs, s);
+    return st;
+}
+
 static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
 {
-    const tdo_field *f = q->field;
     tdo_status st = TDO_OK;
     switch (q->lookup) {
     case TDO_LK_EXACT:
-        column(cs, f);
         if (is_null_rhs(q))
-            add(cs, " IS NULL");
+            st = lhs_then(cs, q, " IS NULL", err);
         else
-            st = rhs_sql(cs, q, "=", err);
+            st = cmp_sql(cs, q, "=", err);
         break;
     case TDO_LK_IEXACT:
         if (is_null_rhs(q)) {
-            column(cs, f);
-            add(cs, " IS NULL");
+            st = lhs_then(cs, q, " IS NULL", err);
             break;
         }
         add(cs, "LOWER(");
-        column(cs, f);
-        add(cs, ")=LOWER(");
+        st = lhs_then(cs, q, ")=LOWER(", err);
         param(cs, &q->vals[0], false);
         add(cs, ")");
         break;
     case TDO_LK_NOT:
         if (is_null_rhs(q)) {
-            column(cs, f);
-            add(cs, " IS NOT NULL");
+            st = lhs_then(cs, q, " IS NOT NULL", err);
             break;
         }
         add(cs, "(");
-        column(cs, f);
-        if ((st = rhs_sql(cs, q, "<>", err)))
+        if ((st = cmp_sql(cs, q, "<>", err)))
             return st;
         add(cs, " OR ");
-        column(cs, f);
-        add(cs, " IS NULL)");
+        st = lhs_then(cs, q, " IS NULL)", err);
         break;
     case TDO_LK_IN:
     case TDO_LK_NOT_IN: {
@@ -354,8 +879,8 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         }
         if (neg)
             add(cs, "(");
-        column(cs, f);
-        add(cs, neg ? " NOT IN (" : " IN (");
+        if ((st = lhs_then(cs, q, neg ? " NOT IN (" : " IN (", err)))
+            return st;
         for (size_t i = 0; i < q->nvals; i++) {
             if (i)
                 add(cs, ",");
@@ -364,30 +889,25 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         add(cs, ")");
         if (neg) {
             add(cs, " OR ");
-            column(cs, f);
-            add(cs, " IS NULL)");
+            st = lhs_then(cs, q, " IS NULL)", err);
         }
         break;
     }
     case TDO_LK_GT:
-        column(cs, f);
-        st = rhs_sql(cs, q, ">", err);
+        st = cmp_sql(cs, q, ">", err);
         break;
     case TDO_LK_GTE:
-        column(cs, f);
-        st = rhs_sql(cs, q, ">=", err);
+        st = cmp_sql(cs, q, ">=", err);
         break;
     case TDO_LK_LT:
-        column(cs, f);
-        st = rhs_sql(cs, q, "<", err);
+        st = cmp_sql(cs, q, "<", err);
         break;
     case TDO_LK_LTE:
-        column(cs, f);
-        st = rhs_sql(cs, q, "<=", err);
+        st = cmp_sql(cs, q, "<=", err);
         break;
     case TDO_LK_RANGE:
-        column(cs, f);
-        add(cs, " BETWEEN ");
+        if ((st = lhs_then(cs, q, " BETWEEN ", err)))
+            return st;
         param(cs, &q->vals[0], false);
         add(cs, " AND ");
         param(cs, &q->vals[1], false);
@@ -398,27 +918,26 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         bool want_null = !(v->type == TDO_BOOL && !v->u.b);
         if (q->lookup == TDO_LK_NOT_ISNULL)
             want_null = !want_null;
-        column(cs, f);
-        add(cs, want_null ? " IS NULL" : " IS NOT NULL");
+        st = lhs_then(cs, q, want_null ? " IS NULL" : " IS NOT NULL", err);
         break;
     }
     case TDO_LK_CONTAINS:
-        like_sql(cs, f, &q->vals[0], true, true, false);
+        st = like_sql(cs, q, &q->vals[0], true, true, false, err);
         break;
     case TDO_LK_ICONTAINS:
-        like_sql(cs, f, &q->vals[0], true, true, true);
+        st = like_sql(cs, q, &q->vals[0], true, true, true, err);
         break;
     case TDO_LK_STARTSWITH:
-        like_sql(cs, f, &q->vals[0], false, true, false);
+        st = like_sql(cs, q, &q->vals[0], false, true, false, err);
         break;
     case TDO_LK_ISTARTSWITH:
-        like_sql(cs, f, &q->vals[0], false, true, true);
+        st = like_sql(cs, q, &q->vals[0], false, true, true, err);
         break;
     case TDO_LK_ENDSWITH:
-        like_sql(cs, f, &q->vals[0], true, false, false);
+        st = like_sql(cs, q, &q->vals[0], true, false, false, err);
         break;
     case TDO_LK_IENDSWITH:
-        like_sql(cs, f, &q->vals[0], true, false, true);
+        st = like_sql(cs, q, &q->vals[0], true, false, true, err);
         break;
     case TDO_LK_COUNT:
         break;
@@ -426,11 +945,40 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     return st;
 }
 
+/* A leaf under NOT that walks a to-many relation, as
+ * root.pk IN (SELECT pk FROM root JOIN ... WHERE leaf): NOT then keeps
+ * the rows none of whose related rows match. */
+static tdo_status subquery_leaf(cstate *cs, const tdo_qnode *q, tdo_error *err)
+{
+    scope *outer = cs->sc;
+    const tdo_field *pk = pk_of(outer->m);
+    colref(cs, NULL, pk);
+    add(cs, " IN (SELECT ");
+    scope sub;
+    memset(&sub, 0, sizeof(sub));
+    sub.m = outer->m;
+    sub.root = ++cs->nalias;
+    sub.qualify = true;
+    gather_where(cs, &sub, q, true, false);
+    for (size_t k = 0; k < sub.nj; k++)
+        sub.j[k].required = true;
+    settle(&sub);
+    cs->sc = &sub;
+    colref(cs, NULL, pk);
+    from_clause(cs, &sub);
+    add(cs, " WHERE ");
+    tdo_status st = leaf_sql(cs, q, err);
+    add(cs, ")");
+    cs->sc = outer;
+    tdo_free(sub.j);
+    return st;
+}
+
 /* Appends the condition of the resolved tree q; parent is the kind of
  * the enclosing node (AND inside OR and OR inside AND get parentheses,
  * chains of one operator are flat). */
 static tdo_status where_sql(cstate *cs, const tdo_qnode *q, tdo_qkind parent,
-                            tdo_error *err)
+                            bool under_not, tdo_error *err)
 {
     tdo_status st;
     switch (q->kind) {
@@ -438,10 +986,12 @@ static tdo_status where_sql(cstate *cs, const tdo_qnode *q, tdo_qkind parent,
         add(cs, "1=1");
         return TDO_OK;
     case TDO_Q_LEAF:
+        if (cs->sc && leaf_subquery(q, under_not))
+            return subquery_leaf(cs, q, err);
         return leaf_sql(cs, q, err);
     case TDO_Q_NOT:
         add(cs, "NOT (");
-        if ((st = where_sql(cs, q->a, TDO_Q_NOT, err)))
+        if ((st = where_sql(cs, q->a, TDO_Q_NOT, true, err)))
             return st;
         add(cs, ")");
         return TDO_OK;
@@ -451,10 +1001,10 @@ static tdo_status where_sql(cstate *cs, const tdo_qnode *q, tdo_qkind parent,
         paren = paren && parent != q->kind;
         if (paren)
             add(cs, "(");
-        if ((st = where_sql(cs, q->a, q->kind, err)))
+        if ((st = where_sql(cs, q->a, q->kind, under_not, err)))
             return st;
         add(cs, q->kind == TDO_Q_AND ? " AND " : " OR ");
-        if ((st = where_sql(cs, q->b, q->kind, err)))
+        if ((st = where_sql(cs, q->b, q->kind, under_not, err)))
             return st;
         if (paren)
             add(cs, ")");
@@ -464,22 +1014,59 @@ static tdo_status where_sql(cstate *cs, const tdo_qnode *q, tdo_qkind parent,
     return TDO_OK;
 }
 
-static tdo_status where_clause(cstate *cs, const tdo_query *q, tdo_error *err)
+/* Appends the conjuncts of the top AND chain of n that hold an
+ * aggregate (having) or not, joined by AND; *any counts them. */
+static tdo_status conjuncts_sql(cstate *cs, const tdo_qnode *n, bool having,
+                                const char *head, size_t *any, tdo_error *err)
+{
+    if (n->kind == TDO_Q_AND) {
+        tdo_status st = conjuncts_sql(cs, n->a, having, head, any, err);
+        return st ? st : conjuncts_sql(cs, n->b, having, head, any, err);
+    }
+    if (where_has_agg(cs, n) != having)
+        return TDO_OK;
+    add(cs, (*any)++ ? " AND " : head);
+    return where_sql(cs, n, TDO_Q_AND, false, err);
+}
+
+/* WHERE (and HAVING when having is true) of q. */
+static tdo_status where_clause(cstate *cs, const tdo_query *q, bool having,
+                               tdo_error *err)
 {
     if (!q->where)
         return TDO_OK;
-    add(cs, " WHERE ");
-    return where_sql(cs, q->where, TDO_Q_LEAF, err);
+    if (!where_has_agg(cs, q->where)) {
+        if (having)
+            return TDO_OK;
+        add(cs, " WHERE ");
+        return where_sql(cs, q->where, TDO_Q_LEAF, false, err);
+    }
+    size_t any = 0;
+    return conjuncts_sql(cs, q->where, having, having ? " HAVING " : " WHERE ",
+                         &any, err);
 }
 
-static void order_clause(cstate *cs, const tdo_query *q)
+/* Appends one ORDER BY / GROUP BY term. */
+static tdo_status term_sql(cstate *cs, const tdo_order *t, tdo_error *err)
+{
+    const tdo_annot *a = annot_of(cs, t->annot);
+    if (a)
+        return expr_sql(cs, a->expr, 0, err);
+    colref(cs, t->path, t->field);
+    return TDO_OK;
+}
+
+static tdo_status order_clause(cstate *cs, const tdo_query *q, tdo_error *err)
 {
     for (size_t i = 0; i < q->norder; i++) {
         add(cs, i ? "," : " ORDER BY ");
-        column(cs, q->order[i].field);
+        tdo_status st = term_sql(cs, &q->order[i], err);
+        if (st)
+            return st;
         if (q->order[i].desc)
             add(cs, " DESC");
     }
+    return TDO_OK;
 }
 
 static void limit_clause(cstate *cs, int64_t limit, int64_t offset)
@@ -493,58 +1080,213 @@ static bool sliced(const tdo_query *q)
     return q->limit >= 0 || q->offset > 0;
 }
 
-static void from_table(cstate *cs, const tdo_query *q)
+/* Whether the output of q holds an aggregate. */
+static bool proj_has_agg(cstate *cs, const tdo_query *q)
 {
-    add(cs, " FROM ");
-    ident(cs, tdo_model_table(q->model));
+    for (size_t i = 0; i < q->proj->n; i++) {
+        const tdo_annot *a = annot_of(cs, q->proj->annots[i]);
+        if (a && a->aggregate)
+            return true;
+    }
+    return false;
 }
 
-/* SELECT [DISTINCT] cols FROM t [WHERE] [ORDER BY] [LIMIT]; with_cols:
- * record the output columns. */
-static tdo_status select_sql(cstate *cs, const tdo_query *q, bool order,
-                             bool with_cols, tdo_error *err)
+/* Whether q aggregates rows (an aggregate in its output, its filters or
+ * its ordering), or has an explicit group_by. */
+static bool grouped(cstate *cs, const tdo_query *q)
+{
+    if (q->ngroup || proj_has_agg(cs, q) || where_has_agg(cs, q->where))
+        return true;
+    for (size_t i = 0; i < q->norder; i++) {
+        const tdo_annot *a = annot_of(cs, q->order[i].annot);
+        if (a && a->aggregate)
+            return true;
+    }
+    return false;
+}
+
+/* Whether q outputs only aggregates without a group_by: one row over
+ * every row (no GROUP BY, and no ORDER BY of plain columns, which
+ * PostgreSQL refuses there). */
+static bool one_agg_row(cstate *cs, const tdo_query *q)
+{
+    if (q->ngroup || !proj_has_agg(cs, q))
+        return false;
+    for (size_t i = 0; i < q->proj->n; i++) {
+        const tdo_annot *a = annot_of(cs, q->proj->annots[i]);
+        if (!a || !a->aggregate)
+            return false;
+    }
+    return true;
+}
+
+/* GROUP BY of q: the explicit terms, or (when q aggregates and selects
+ * anything else) every column of the model, then the other plain
+ * outputs. */
+static tdo_status group_clause(cstate *cs, const tdo_query *q, tdo_error *err)
 {
     tdo_status st;
-    add(cs, q->distinct ? "SELECT DISTINCT " : "SELECT ");
-    for (size_t i = 0; i < q->proj->n; i++) {
-        if (i)
-            add(cs, ",");
-        column(cs, q->proj->fields[i]);
-        if (with_cols)
-            add_col(cs, q->proj->names[i], q->proj->fields[i]);
+    if (q->ngroup) {
+        for (size_t i = 0; i < q->ngroup; i++) {
+            add(cs, i ? "," : " GROUP BY ");
+            if ((st = term_sql(cs, &q->group[i], err)))
+                return st;
+        }
+        return TDO_OK;
     }
-    from_table(cs, q);
-    if ((st = where_clause(cs, q, err)))
-        return st;
-    if (order)
-        order_clause(cs, q);
-    limit_clause(cs, q->limit, q->offset);
+    if (!grouped(cs, q))
+        return TDO_OK;
+    if (one_agg_row(cs, q))
+        return TDO_OK; /* only aggregates: one row over every row */
+    size_t n = 0, nf = tdo_model_nfields(q->model);
+    for (size_t i = 0; i < nf; i++) {
+        const tdo_field *f = tdo_model_field(q->model, i);
+        if (f->type == TDO_F_M2M)
+            continue;
+        add(cs, n++ ? "," : " GROUP BY ");
+        colref(cs, NULL, f);
+    }
+    for (size_t i = 0; i < q->proj->n; i++) {
+        const tdo_annot *a = annot_of(cs, q->proj->annots[i]);
+        if (a && a->aggregate)
+            continue;
+        if (!a && !q->proj->paths[i])
+            continue; /* a column of the model: grouped already */
+        add(cs, n++ ? "," : " GROUP BY ");
+        if (a)
+            st = expr_sql(cs, a->expr, 0, err);
+        else
+            colref(cs, q->proj->paths[i], q->proj->fields[i]);
+        if (st)
+            return st;
+    }
     return TDO_OK;
 }
 
-/* WHERE for UPDATE/DELETE: a sliced query picks its rows by primary key. */
+/* ------------------------------------------------------------------ */
+/* Statements                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum selmode {
+    SEL_ROWS,  /* the output columns, ordered, sliced */
+    SEL_COUNT, /* the output columns (aliased c0.. when joined), sliced */
+    SEL_PK,    /* the primary key only (rows to update / delete) */
+    SEL_PKD    /* SELECT DISTINCT of the primary key only */
+} selmode;
+
+/* Gathers the paths q uses into sc and settles the joins. */
+static void gather_query(cstate *cs, scope *sc, const tdo_query *q,
+                         selmode mode)
+{
+    bool pk = mode == SEL_PK || mode == SEL_PKD;
+    if (!pk || grouped(cs, q))
+        gather_proj(cs, sc, q->proj);
+    gather_where(cs, sc, q->where, true, false);
+    gather_terms(cs, sc, q->group, q->ngroup);
+    if (mode == SEL_ROWS || (mode == SEL_PK && sliced(q)))
+        gather_terms(cs, sc, q->order, q->norder);
+    settle(sc);
+}
+
+/* SELECT [DISTINCT] cols FROM t [JOIN] [WHERE] [GROUP BY] [HAVING]
+ * [ORDER BY] [LIMIT]. */
+static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
+                             tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    scope *saved = cs->sc;
+    scope sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.m = q->model;
+    gather_query(cs, &sc, q, mode);
+    cs->sc = &sc;
+    bool alias_cols = mode == SEL_COUNT && (sc.nj || q->nannots);
+    if (mode == SEL_PK || mode == SEL_PKD) {
+        add(cs, mode == SEL_PKD ? "SELECT DISTINCT " : "SELECT ");
+        colref(cs, NULL, pk_of(q->model));
+    } else {
+        add(cs, q->distinct ? "SELECT DISTINCT " : "SELECT ");
+        for (size_t i = 0; i < q->proj->n && !st; i++) {
+            const tdo_annot *a = annot_of(cs, q->proj->annots[i]);
+            if (i)
+                add(cs, ",");
+            if (a)
+                st = expr_sql(cs, a->expr, 0, err);
+            else
+                colref(cs, q->proj->paths[i], q->proj->fields[i]);
+            if (alias_cols) {
+                char buf[24];
+                snprintf(buf, sizeof(buf), "c%zu", i);
+                add(cs, " AS ");
+                ident(cs, buf);
+            } else if (a) {
+                add(cs, " AS ");
+                ident(cs, q->proj->names[i]);
+            }
+            if (mode == SEL_ROWS)
+                add_col(cs, q->proj->names[i], q->proj->fields[i]);
+        }
+    }
+    if (!st)
+        from_clause(cs, &sc);
+    if (!st)
+        st = where_clause(cs, q, false, err);
+    if (!st)
+        st = group_clause(cs, q, err);
+    if (!st)
+        st = where_clause(cs, q, true, err);
+    if (!st && (mode == SEL_ROWS || (mode == SEL_PK && sliced(q))) &&
+        !one_agg_row(cs, q))
+        st = order_clause(cs, q, err);
+    if (mode != SEL_PK || sliced(q))
+        limit_clause(cs, q->limit, q->offset);
+    cs->sc = saved;
+    tdo_free(sc.j);
+    if (!st && cs->lost_join)
+        st = tdo_error_set(err, TDO_ERR_BASE,
+                           "internal error: a join was missed");
+    return st;
+}
+
+/* Whether changing the rows of q needs them picked by primary key: a
+ * slice, a join, a subquery or an aggregate. */
+static bool pick_by_pk(cstate *cs, const tdo_query *q)
+{
+    if (sliced(q) || grouped(cs, q))
+        return true;
+    scope sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.m = q->model;
+    int saved = cs->nalias;
+    gather_where(cs, &sc, q->where, true, false);
+    bool pick = sc.nj > 0 || sc.qualify;
+    tdo_free(sc.j);
+    cs->nalias = saved;
+    return pick;
+}
+
+/* WHERE for UPDATE/DELETE: rows picked by primary key in a subquery when
+ * q is sliced or goes through relations (never UPDATE ... JOIN). */
 static tdo_status target_rows(cstate *cs, const tdo_query *q, tdo_error *err)
 {
-    if (!sliced(q))
-        return where_clause(cs, q, err);
-    const tdo_field *pk = tdo_model_pk(q->model);
+    if (!pick_by_pk(cs, q))
+        return where_clause(cs, q, false, err);
+    const tdo_field *pk = pk_of(q->model);
     tdo_status st;
     /* MySQL refuses LIMIT in an IN subquery and a subquery reading the
-     * table being changed: it reads them from a derived table instead */
+     * table being changed: it reads them from a derived table instead
+     * (DISTINCT or LIMIT keep it from being merged away) */
     bool wrap = cs->d->features & TDO_DF_WRAP_LIMIT_SUBQUERY;
     add(cs, " WHERE ");
     column(cs, pk);
-    add(cs, " IN (SELECT ");
-    column(cs, pk);
+    add(cs, " IN (");
     if (wrap) {
-        add(cs, " FROM (SELECT ");
+        add(cs, "SELECT ");
         column(cs, pk);
+        add(cs, " FROM (");
     }
-    from_table(cs, q);
-    if ((st = where_clause(cs, q, err)))
+    if ((st = select_sql(cs, q, wrap && !sliced(q) ? SEL_PKD : SEL_PK, err)))
         return st;
-    order_clause(cs, q);
-    limit_clause(cs, q->limit, q->offset);
     if (wrap) {
         add(cs, ") AS ");
         ident(cs, "sub");
@@ -587,6 +1329,40 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
     return target_rows(cs, q, err);
 }
 
+/* SELECT COUNT(*) / SELECT 1 over q: straight when q is a plain filter
+ * (joins included), else over q's rows as a subquery. */
+static tdo_status count_sql(cstate *cs, const tdo_query *q, bool exists,
+                            tdo_error *err)
+{
+    tdo_status st;
+    bool sub = exists ? (q->distinct && q->offset > 0) || grouped(cs, q)
+                      : q->distinct || sliced(q) || grouped(cs, q);
+    if (sub) {
+        add(cs, exists ? "SELECT 1 FROM (" : "SELECT COUNT(*) FROM (");
+        st = select_sql(cs, q, SEL_COUNT, err);
+        add(cs, ") AS ");
+        ident(cs, "sub");
+        if (exists)
+            limit_clause(cs, 1, -1);
+        return st;
+    }
+    scope sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.m = q->model;
+    gather_where(cs, &sc, q->where, true, false);
+    settle(&sc);
+    cs->sc = &sc;
+    add(cs, exists ? "SELECT 1" : "SELECT COUNT(*)");
+    from_clause(cs, &sc);
+    st = where_clause(cs, q, false, err);
+    if (exists)
+        limit_clause(cs, q->limit >= 0 && q->limit < 1 ? q->limit : 1,
+                     q->offset);
+    cs->sc = NULL;
+    tdo_free(sc.j);
+    return st;
+}
+
 /* Compiles q as a statement of the given kind for dialect d (pure).
  * assigns are for TDO_STMT_UPDATE: their values are coerced to their
  * fields.  *out is new; free with tdo_compiled_free(). */
@@ -597,39 +1373,19 @@ tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
     *out = NULL;
     cstate cs;
     cs_init(&cs, d, q->model);
+    cs.q = q;
     tdo_status st = TDO_OK;
     switch (kind) {
     case TDO_STMT_SELECT:
-        st = select_sql(&cs, q, true, true, err);
+        st = select_sql(&cs, q, SEL_ROWS, err);
         break;
     case TDO_STMT_COUNT:
         add_col(&cs, "count", NULL);
-        if (q->distinct || sliced(q)) {
-            add(&cs, "SELECT COUNT(*) FROM (");
-            st = select_sql(&cs, q, false, false, err);
-            add(&cs, ") AS ");
-            ident(&cs, "sub");
-        } else {
-            add(&cs, "SELECT COUNT(*)");
-            from_table(&cs, q);
-            st = where_clause(&cs, q, err);
-        }
+        st = count_sql(&cs, q, false, err);
         break;
     case TDO_STMT_EXISTS:
         add_col(&cs, "exists", NULL);
-        if (q->distinct && q->offset > 0) {
-            add(&cs, "SELECT 1 FROM (");
-            st = select_sql(&cs, q, false, false, err);
-            add(&cs, ") AS ");
-            ident(&cs, "sub");
-            limit_clause(&cs, 1, -1);
-        } else {
-            add(&cs, "SELECT 1");
-            from_table(&cs, q);
-            st = where_clause(&cs, q, err);
-            limit_clause(&cs, q->limit >= 0 && q->limit < 1 ? q->limit : 1,
-                         q->offset);
-        }
+        st = count_sql(&cs, q, true, err);
         break;
     case TDO_STMT_UPDATE:
         st = update_sql(&cs, q, assigns, nassigns, err);
@@ -669,10 +1425,11 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     if (!or_ignore)
         add(&cs, "INSERT INTO ");
     else
-        add(&cs, d->insert_ignore ? d->insert_ignore : "INSERT OR IGNORE INTO ");
+        add(&cs,
+            d->insert_ignore ? d->insert_ignore : "INSERT OR IGNORE INTO ");
     ident(&cs, tdo_model_table(m));
     if (!nfields) {
-        add(&cs, " DEFAULT VALUES");
+        add(&cs, d->default_values ? d->default_values : " DEFAULT VALUES");
     } else {
         add(&cs, " (");
         for (size_t j = 0; j < nfields; j++) {

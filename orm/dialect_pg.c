@@ -9,22 +9,15 @@
  * in UTC, so naive datetimes are UTC, as with use_tz), durations as
  * integer microseconds.  The backend reads columns by type OID, so
  * from_db gets integers, doubles, booleans, decimals, bytes and text; it
- * decodes them with the rules shared with the SQLite dialect.
+ * decodes them with the rules the dialects share (dialect.c).
  */
 #include "tdo_int.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 
 static void pg_quote_ident(tdo_sb *sb, const char *ident)
 {
-    tdo_sb_addc(sb, '"');
-    for (const char *p = ident; *p; p++) {
-        if (*p == '"')
-            tdo_sb_addc(sb, '"');
-        tdo_sb_addc(sb, *p);
-    }
-    tdo_sb_addc(sb, '"');
+    tdo_dialect_quote_(sb, ident, '"');
 }
 
 static void pg_placeholder(tdo_sb *sb, size_t n)
@@ -32,116 +25,32 @@ static void pg_placeholder(tdo_sb *sb, size_t n)
     tdo_sb_addf(sb, "$%zu", n);
 }
 
-/* The VARCHAR length of a CharEnum without max_length: its longest value. */
-static int enum_length(const tdo_field *f)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < f->n_enum; i++)
-        if (f->enum_values[i].type == TDO_TEXT &&
-            f->enum_values[i].u.s.len > len)
-            len = f->enum_values[i].u.s.len;
-    return (int)len;
-}
-
-static void base_type(tdo_sb *sb, const tdo_field *f, bool key_clause)
-{
-    if (key_clause && (f->flags & TDO_FIELD_PK) &&
-        (f->flags & TDO_FIELD_GENERATED)) {
-        if (f->type == TDO_F_BIGINT)
-            tdo_sb_adds(sb, "BIGSERIAL PRIMARY KEY");
-        else if (f->type == TDO_F_SMALLINT)
-            tdo_sb_adds(sb, "SMALLSERIAL PRIMARY KEY");
-        else
-            tdo_sb_adds(sb, "SERIAL PRIMARY KEY");
-        return;
-    }
-    switch (f->type) {
-    case TDO_F_INT:
-        tdo_sb_adds(sb, "INT");
-        break;
-    case TDO_F_BIGINT:
-    case TDO_F_TIMEDELTA:
-        tdo_sb_adds(sb, "BIGINT");
-        break;
-    case TDO_F_SMALLINT:
-    case TDO_F_INTENUM:
-        tdo_sb_adds(sb, "SMALLINT");
-        break;
-    case TDO_F_FLOAT:
-        tdo_sb_adds(sb, "DOUBLE PRECISION");
-        break;
-    case TDO_F_DECIMAL:
-        tdo_sb_addf(sb, "DECIMAL(%d,%d)", f->max_digits, f->decimal_places);
-        break;
-    case TDO_F_CHAR:
-        tdo_sb_addf(sb, "VARCHAR(%d)", f->max_length);
-        break;
-    case TDO_F_CHARENUM:
-        tdo_sb_addf(sb, "VARCHAR(%d)",
-                    f->max_length > 0 ? f->max_length : enum_length(f));
-        break;
-    case TDO_F_TEXT:
-        tdo_sb_adds(sb, "TEXT");
-        break;
-    case TDO_F_BOOL:
-        tdo_sb_adds(sb, "BOOL");
-        break;
-    case TDO_F_DATETIME:
-        tdo_sb_adds(sb, "TIMESTAMPTZ");
-        break;
-    case TDO_F_DATE:
-        tdo_sb_adds(sb, "DATE");
-        break;
-    case TDO_F_TIME:
-        tdo_sb_adds(sb, "TIME");
-        break;
-    case TDO_F_UUID:
-        tdo_sb_adds(sb, "UUID");
-        break;
-    case TDO_F_JSON:
-        tdo_sb_adds(sb, "JSONB");
-        break;
-    case TDO_F_BINARY:
-        tdo_sb_adds(sb, "BYTEA");
-        break;
-    case TDO_F_FK:
-    case TDO_F_O2O: {
-        const tdo_field *pk =
-            f->related_model ? tdo_model_pk(f->related_model) : NULL;
-        if (pk && pk->type != TDO_F_FK && pk->type != TDO_F_O2O)
-            base_type(sb, pk, false);
-        else
-            tdo_sb_adds(sb, "INT");
-        break;
-    }
-    case TDO_F_M2M:
-    case TDO_F_COUNT:
-        break;
-    }
-}
+static const tdo_type_names pg_types = {
+    .float_type = "DOUBLE PRECISION",
+    .text_type = "TEXT",
+    .bool_type = "BOOL",
+    .datetime_type = "TIMESTAMPTZ",
+    .time_type = "TIME",
+    .uuid_type = "UUID",
+    .json_type = "JSONB",
+    .binary_type = "BYTEA",
+};
 
 static void pg_column_type(tdo_sb *sb, const tdo_field *f)
 {
-    base_type(sb, f, true);
+    if (!tdo_dialect_generated_pk_(f))
+        tdo_dialect_data_type_(sb, f, &pg_types);
+    else if (f->type == TDO_F_BIGINT)
+        tdo_sb_adds(sb, "BIGSERIAL PRIMARY KEY");
+    else if (f->type == TDO_F_SMALLINT)
+        tdo_sb_adds(sb, "SMALLSERIAL PRIMARY KEY");
+    else
+        tdo_sb_adds(sb, "SERIAL PRIMARY KEY");
 }
 
 static void pg_limit_offset(tdo_sb *sb, int64_t limit, int64_t offset)
 {
-    if (limit >= 0)
-        tdo_sb_addf(sb, " LIMIT %" PRId64, limit);
-    if (offset >= 0)
-        tdo_sb_addf(sb, " OFFSET %" PRId64, offset);
-}
-
-static tdo_status owned_text(const char *s, size_t len, tdo_value *out,
-                             tdo_error *err)
-{
-    char *p = tdo_strndup(s, len);
-    if (!p)
-        return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-    *out = tdo_value_text(p, len);
-    out->owned = true;
-    return TDO_OK;
+    tdo_dialect_limit_offset_(sb, limit, offset, NULL);
 }
 
 /* Canonical values to what the backend binds as text: temporal values
@@ -150,34 +59,19 @@ static tdo_status owned_text(const char *s, size_t len, tdo_value *out,
 static tdo_status pg_to_db(const tdo_field *f, const tdo_value *in,
                            tdo_value *out, bool use_tz, tdo_error *err)
 {
-    char buf[64];
-    size_t len;
-    *out = *in;
-    out->owned = false;
     switch (in->type) {
-    case TDO_DECIMAL:
-        len = tdo_decimal_format(&in->u.dec, buf, sizeof(buf));
-        return owned_text(buf, len, out, err);
     case TDO_DATE:
     case TDO_TIME:
     case TDO_DATETIME:
-        len = tdo_datetime_format(&in->u.dt, in->type, ' ',
-                                  in->type != TDO_DATE, buf, sizeof(buf));
-        return owned_text(buf, len, out, err);
-    case TDO_DURATION:
-        *out = tdo_value_int(in->u.us);
-        return TDO_OK;
-    case TDO_UUID:
-    case TDO_JSON:
-        out->type = TDO_TEXT;
-        return TDO_OK;
+        return tdo_dialect_temporal_text_(&in->u.dt, in->type,
+                                          in->type != TDO_DATE, out, err);
     default:
-        return TDO_OK;
+        return tdo_dialect_to_db_(in, out, false, err);
     }
 }
 
 /* Driver values to canonical ones: booleans stay booleans, the rest is
- * decoded as the SQLite dialect decodes text and numbers. */
+ * decoded as the dialects share it. */
 static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
                              tdo_value *out, bool use_tz, tdo_error *err)
 {
@@ -191,9 +85,9 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
             return TDO_OK;
         }
         tdo_value i = tdo_value_int(in->u.b);
-        return tdo_dialect_sqlite.from_db(f, &i, out, use_tz, err);
+        return tdo_dialect_from_db_(f, &i, out, use_tz, err);
     }
-    return tdo_dialect_sqlite.from_db(f, in, out, use_tz, err);
+    return tdo_dialect_from_db_(f, in, out, use_tz, err);
 }
 
 /* The PostgreSQL dialect (static). */
@@ -203,7 +97,7 @@ const tdo_dialect tdo_dialect_postgres = {
     .tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = "
                   "current_schema() ORDER BY tablename",
     .features = TDO_DF_RETURNING | TDO_DF_ILIKE | TDO_DF_BOOL_LITERALS |
-                TDO_DF_TRANSACTIONAL_DDL,
+                TDO_DF_TRANSACTIONAL_DDL | TDO_DF_AGG_FILTER | TDO_DF_FK_ALTER,
     .quote_ident = pg_quote_ident,
     .placeholder = pg_placeholder,
     .column_type = pg_column_type,

@@ -227,6 +227,15 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
             return conf_error(m, t, "requires a related model", err);
         if (t->type == TDO_F_M2M && (t->flags & TDO_FIELD_PK))
             return conf_error(m, t, "cannot be a primary key", err);
+        /* Tortoise: SET_NULL needs null=True, SET_DEFAULT a default */
+        if (t->type != TDO_F_M2M && t->on_delete == TDO_SET_NULL &&
+            !(t->flags & TDO_FIELD_NULL))
+            return conf_error(
+                m, t, "has on_delete SET_NULL but is not null=true", err);
+        if (t->type != TDO_F_M2M && t->on_delete == TDO_SET_DEFAULT &&
+            !(t->flags & TDO_FIELD_HAS_DEFAULT))
+            return conf_error(m, t, "has on_delete SET_DEFAULT but no default",
+                              err);
         break;
     default:
         break;

@@ -37,6 +37,7 @@ void tdo_model_free_(tdo_model *m)
 {
     if (!m)
         return;
+    tdo_model_free_relations_(m);
     for (size_t i = 0; i < m->nfields; i++)
         tdo_field_free_(m->fields[i]);
     tdo_free(m->fields);
@@ -348,8 +349,9 @@ static tdo_model *lookup_ref(const tdo_ctx *ctx, const tdo_model *m,
     return NULL;
 }
 
-/* Binds the string references of every live, non-abstract model; on
- * failure the error lists every reference that failed. */
+/* Binds the string references of every live, non-abstract model, then
+ * builds the relations (forward and reverse, m2m through tables); on
+ * failure the error lists every reference that failed or every clash. */
 tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
 {
     tdo_sb msg = TDO_SB_INIT;
@@ -393,7 +395,7 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
     }
     if (!nbad) {
         tdo_sb_release(&msg);
-        return TDO_OK;
+        return tdo_relations_build_(ctx, err);
     }
     tdo_status st;
     if (msg.oom)

@@ -52,6 +52,50 @@ static tdo_status nomem(tdo_error *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* Paths                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A new path of n relations (copied); NULL on out of memory. */
+static tdo_path *path_new(const tdo_relation *const *rels, size_t n)
+{
+    tdo_path *p = tdo_malloc(sizeof(*p) + (n ? n : 1) * sizeof(p->rels[0]));
+    if (!p)
+        return NULL;
+    p->refs = 1;
+    p->n = n;
+    for (size_t i = 0; i < n; i++)
+        p->rels[i] = rels[i];
+    return p;
+}
+
+/* Adds a reference to p (NULL is fine); returns p. */
+tdo_path *tdo_path_ref(tdo_path *p)
+{
+    if (p)
+        p->refs++;
+    return p;
+}
+
+/* Drops a reference to p, freeing it with the last one. */
+void tdo_path_free(tdo_path *p)
+{
+    if (p && --p->refs == 0)
+        tdo_free(p);
+}
+
+/* Whether a and b walk the same relations (NULL is the empty path). */
+bool tdo_path_equal(const tdo_path *a, const tdo_path *b)
+{
+    size_t na = a ? a->n : 0, nb = b ? b->n : 0;
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (a->rels[i] != b->rels[i])
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
 /* F expressions                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -124,6 +168,58 @@ tdo_expr *tdo_expr_neg(tdo_expr *a)
     return e;
 }
 
+static bool is_aggregate_fn(tdo_func fn)
+{
+    return fn == TDO_FN_COUNT || fn == TDO_FN_SUM || fn == TDO_FN_AVG ||
+           fn == TDO_FN_MIN || fn == TDO_FN_MAX;
+}
+
+/* A new fn(args...) [DISTINCT] [FILTER]; takes the references to args
+ * and filter (dropped on failure).  NULL on out of memory, an unknown
+ * function, a NULL argument, or no argument where one is needed. */
+tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args, size_t nargs,
+                        bool distinct, tdo_qnode *filter)
+{
+    tdo_expr *e = NULL;
+    bool ok = (unsigned)fn <= TDO_FN_CONCAT && (nargs || fn == TDO_FN_COUNT);
+    for (size_t i = 0; i < nargs; i++)
+        ok = ok && args[i];
+    if (ok)
+        e = expr_alloc(TDO_EXPR_FUNC);
+    if (e && nargs && !(e->args = tdo_calloc(nargs, sizeof(*e->args)))) {
+        tdo_free(e);
+        e = NULL;
+    }
+    if (!e) {
+        for (size_t i = 0; i < nargs; i++)
+            tdo_expr_free(args[i]);
+        tdo_qnode_free(filter);
+        return NULL;
+    }
+    e->fn = fn;
+    for (size_t i = 0; i < nargs; i++)
+        e->args[i] = args[i];
+    e->nargs = nargs;
+    e->distinct = distinct && is_aggregate_fn(fn);
+    e->filter = is_aggregate_fn(fn) ? filter : NULL;
+    if (!is_aggregate_fn(fn))
+        tdo_qnode_free(filter);
+    return e;
+}
+
+/* A new raw SQL expression (orm.RawSQL); sql is copied. */
+tdo_expr *tdo_expr_raw(const char *sql)
+{
+    tdo_expr *e = expr_alloc(TDO_EXPR_RAW);
+    if (!e)
+        return NULL;
+    if (!(e->name = tdo_strdup(sql ? sql : ""))) {
+        tdo_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* Adds a reference to e (NULL is fine); returns e. */
 tdo_expr *tdo_expr_ref(tdo_expr *e)
 {
@@ -139,6 +235,11 @@ void tdo_expr_free(tdo_expr *e)
         tdo_expr *next = NULL;
         tdo_free(e->name);
         tdo_value_release(&e->val);
+        tdo_path_free(e->path);
+        for (size_t i = 0; i < e->nargs; i++)
+            tdo_expr_free(e->args[i]);
+        tdo_free(e->args);
+        tdo_qnode_free(e->filter);
         if (e->kind == TDO_EXPR_BINOP) {
             tdo_expr_free(e->a);
             next = e->b;
@@ -149,6 +250,15 @@ void tdo_expr_free(tdo_expr *e)
         e = next;
     }
 }
+
+static const char *const func_names[] = {
+    [TDO_FN_COUNT] = "Count",   [TDO_FN_SUM] = "Sum",
+    [TDO_FN_AVG] = "Avg",       [TDO_FN_MIN] = "Min",
+    [TDO_FN_MAX] = "Max",       [TDO_FN_LOWER] = "Lower",
+    [TDO_FN_UPPER] = "Upper",   [TDO_FN_LENGTH] = "Length",
+    [TDO_FN_TRIM] = "Trim",     [TDO_FN_COALESCE] = "Coalesce",
+    [TDO_FN_CONCAT] = "Concat",
+};
 
 static int expr_prec(const tdo_expr *e)
 {
@@ -181,6 +291,24 @@ static void expr_format(tdo_sb *sb, const tdo_expr *e, int min_prec)
         tdo_sb_addc(sb, '-');
         expr_format(sb, e->a, 3);
         break;
+    case TDO_EXPR_FUNC:
+        tdo_sb_addf(sb, "%s(", func_names[e->fn]);
+        if (e->distinct)
+            tdo_sb_adds(sb, "DISTINCT ");
+        for (size_t i = 0; i < e->nargs; i++) {
+            if (i)
+                tdo_sb_adds(sb, ", ");
+            expr_format(sb, e->args[i], 0);
+        }
+        if (e->filter) {
+            tdo_sb_adds(sb, ", filter=");
+            tdo_qnode_format(sb, e->filter);
+        }
+        tdo_sb_addc(sb, ')');
+        break;
+    case TDO_EXPR_RAW:
+        tdo_sb_addf(sb, "RawSQL(%s)", e->name);
+        break;
     }
     if (paren)
         tdo_sb_addc(sb, ')');
@@ -201,6 +329,7 @@ static bool expr_equal(const tdo_expr *a, const tdo_expr *b)
         return false;
     switch (a->kind) {
     case TDO_EXPR_FIELD:
+    case TDO_EXPR_RAW:
         return !strcmp(a->name, b->name);
     case TDO_EXPR_VALUE:
         return a->val.type == b->val.type &&
@@ -210,6 +339,15 @@ static bool expr_equal(const tdo_expr *a, const tdo_expr *b)
                expr_equal(a->b, b->b);
     case TDO_EXPR_NEG:
         return expr_equal(a->a, b->a);
+    case TDO_EXPR_FUNC:
+        if (a->fn != b->fn || a->nargs != b->nargs ||
+            a->distinct != b->distinct ||
+            !tdo_qnode_equal(a->filter, b->filter))
+            return false;
+        for (size_t i = 0; i < a->nargs; i++)
+            if (!expr_equal(a->args[i], b->args[i]))
+                return false;
+        return true;
     }
     return false;
 }
@@ -246,6 +384,7 @@ void tdo_qnode_free(tdo_qnode *q)
             tdo_value_release(&q->vals[i]);
         tdo_free(q->vals);
         tdo_expr_free(q->expr);
+        tdo_path_free(q->path);
         if (q->kind == TDO_Q_AND || q->kind == TDO_Q_OR) {
             tdo_qnode_free(q->a);
             next = q->b;
@@ -437,98 +576,169 @@ void tdo_qnode_format(tdo_sb *sb, const tdo_qnode *q)
 /* Name resolution                                                     */
 /* ------------------------------------------------------------------ */
 
-static bool is_relation(const tdo_field *f)
+static bool is_fk(const tdo_field *f)
 {
-    return f->type == TDO_F_FK || f->type == TDO_F_O2O || f->type == TDO_F_M2M;
+    return f->type == TDO_F_FK || f->type == TDO_F_O2O;
 }
 
-/* Finds the field called name (len bytes) on m: "pk", an attribute name
- * or a relation column; FieldError if none. */
-static tdo_status find_field(const tdo_model *m, const char *name, size_t len,
-                             const tdo_field **out, tdo_error *err)
+/* A NUL-terminated copy of len bytes of s in buf (or a new string in
+ * *tmp when it does not fit); NULL on out of memory. */
+static const char *part_str(const char *s, size_t len, char *buf, size_t cap,
+                            char **tmp)
 {
-    char buf[128];
-    char *tmp = NULL;
-    const char *s = name;
-    if (name[len] != '\0') {
-        if (len < sizeof(buf)) {
-            memcpy(buf, name, len);
-            buf[len] = '\0';
-            s = buf;
-        } else {
-            tmp = tdo_strndup(name, len);
-            if (!tmp)
-                return nomem(err);
-            s = tmp;
-        }
+    *tmp = NULL;
+    if (len < cap) {
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        return buf;
     }
-    const tdo_field *f = NULL;
-    if (!strcmp(s, "pk"))
-        f = tdo_model_pk(m);
-    if (!f)
-        f = tdo_model_field_by_name(m, s);
+    return *tmp = tdo_strndup(s, len);
+}
+
+/* Whether name is a field (or "pk") or a relation of m. */
+static bool names_something(const tdo_model *m, const char *name)
+{
+    return !strcmp(name, "pk") || tdo_model_field_by_name(m, name) ||
+           tdo_model_relation_by_name(m, name);
+}
+
+/* Whether s (up to "__" or the end) is a lookup name. */
+static bool is_lookup(const char *s)
+{
+    const char *sep = strstr(s, "__");
+    return lookup_by_name(s, sep ? (size_t)(sep - s) : strlen(s)) >= 0;
+}
+
+static bool is_target_pk(const tdo_relation *r, const char *part)
+{
+    const tdo_field *pk = tdo_model_pk(r->target);
+    return !strcmp(part, "pk") || (pk && !strcmp(part, pk->name));
+}
+
+/* Walks key ("customer__email__icontains") from m through relations.
+ * *path gets a new path (NULL when no relation is walked), *field the
+ * column reached, *rest what follows it (a lookup) or NULL.  A relation
+ * at the end stands for its own column (FK/O2O) or for its target's
+ * primary key (reverse, m2m); "<fk>__pk" and "<fk>__<target pk>" are the
+ * FK column itself.  allow_rest: lookups may follow (else FieldError). */
+static tdo_status walk(const tdo_model *m, const char *key, bool allow_rest,
+                       tdo_path **path, const tdo_field **field,
+                       const char **rest, tdo_error *err)
+{
+    const tdo_relation *rels[32];
+    size_t n = 0;
+    const tdo_model *cur = m;
+    const char *p = key;
     tdo_status st = TDO_OK;
-    if (!f)
-        st = tdo_model_field_error(m, s, err);
-    tdo_free(tmp);
-    *out = f;
-    return st;
+    *path = NULL;
+    *field = NULL;
+    *rest = NULL;
+    for (;;) {
+        const char *sep = strstr(p, "__");
+        size_t len = sep ? (size_t)(sep - p) : strlen(p);
+        const char *next = sep ? sep + 2 : NULL;
+        char buf[128], *tmp;
+        const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
+        if (!part)
+            return nomem(err);
+        const tdo_relation *r = tdo_model_relation_by_name(cur, part);
+        const tdo_field *f = NULL;
+        if (!r && strcmp(part, "pk") == 0)
+            f = tdo_model_pk(cur);
+        if (!r && !f)
+            f = tdo_model_field_by_name(cur, part);
+        if (!r && !f) {
+            st = tdo_model_field_error(cur, part, err);
+            tdo_free(tmp);
+            return st;
+        }
+        tdo_free(tmp);
+        if (f && f->type == TDO_F_M2M) {
+            return tdo_error_set(err, TDO_ERR_FIELD,
+                                 "many-to-many field '%s' of model '%s' is "
+                                 "not resolved (tdo_ctx_resolve())",
+                                 f->name, cur->name);
+        }
+        if (f) { /* a column of cur; only a lookup may follow */
+            *field = f;
+            *rest = next;
+            break;
+        }
+        bool forward = r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O;
+        if (!next) {
+            if (forward) {
+                *field = r->field;
+            } else {
+                rels[n++] = r;
+                *field = tdo_model_pk(r->target);
+            }
+            break;
+        }
+        const char *sep2 = strstr(next, "__");
+        len = sep2 ? (size_t)(sep2 - next) : strlen(next);
+        part = part_str(next, len, buf, sizeof(buf), &tmp);
+        if (!part)
+            return nomem(err);
+        bool pk = is_target_pk(r, part);
+        bool named = names_something(r->target, part);
+        tdo_free(tmp);
+        if (forward && pk) { /* customer__id: the FK column itself */
+            *field = r->field;
+            *rest = sep2 ? sep2 + 2 : NULL;
+            break;
+        }
+        if (!named && allow_rest && is_lookup(next)) {
+            if (forward) {
+                *field = r->field;
+            } else {
+                rels[n++] = r;
+                *field = tdo_model_pk(r->target);
+            }
+            *rest = next;
+            break;
+        }
+        if (n == sizeof(rels) / sizeof(rels[0]))
+            return tdo_error_set(err, TDO_ERR_FIELD, "path '%s' is too long",
+                                 key);
+        rels[n++] = r;
+        cur = r->target;
+        p = next;
+    }
+    if (*rest && !allow_rest)
+        return tdo_model_field_error(m, key, err);
+    if (n && !(*path = path_new(rels, n)))
+        return nomem(err);
+    return TDO_OK;
 }
 
-static tdo_status relation_path_error(const tdo_model *m, const char *key,
-                                      tdo_error *err)
+/* Resolves "a__b__c" on m to a column reached through relations. */
+tdo_status tdo_query_resolve_path(const tdo_model *m, const char *name,
+                                  tdo_path **path, const tdo_field **field,
+                                  tdo_error *err)
 {
-    return tdo_error_set(err, TDO_ERR_FIELD,
-                         "relation paths are not supported yet: '%s' on "
-                         "model '%s'",
-                         key, tdo_model_name(m));
-}
-
-static tdo_status m2m_error(const tdo_model *m, const tdo_field *f,
-                            tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_FIELD,
-                         "field '%s' of model '%s' is a many-to-many "
-                         "relation, not a column",
-                         f->name, tdo_model_name(m));
-}
-
-/* Whether part (len bytes) names the primary key of relation f's target:
- * customer__id is the column customer_id. */
-static bool is_related_pk(const tdo_field *f, const char *part, size_t len)
-{
-    if (f->type != TDO_F_FK && f->type != TDO_F_O2O)
-        return false;
-    if (len == 2 && !memcmp(part, "pk", 2))
-        return true;
-    const tdo_model *rm = f->related_model;
-    const tdo_field *pk = rm ? tdo_model_pk(rm) : NULL;
-    return pk && strlen(pk->name) == len && !memcmp(pk->name, part, len);
+    const char *rest;
+    return walk(m, name ? name : "", false, path, field, &rest, err);
 }
 
 /* Resolves a column name of m ("pk", "email", "customer_id", "customer",
- * "customer__id"); FieldError if unknown, a relation path or an m2m. */
+ * "customer__id"); FieldError if unknown, a path through a relation, or
+ * a to-many relation. */
 tdo_status tdo_query_resolve_field(const tdo_model *m, const char *name,
                                    const tdo_field **out, tdo_error *err)
 {
     *out = NULL;
-    const char *sep = strstr(name, "__");
-    const tdo_field *f;
-    tdo_status st =
-        find_field(m, name, sep ? (size_t)(sep - name) : strlen(name), &f, err);
+    tdo_path *path = NULL;
+    const tdo_field *f = NULL;
+    tdo_status st = tdo_query_resolve_path(m, name, &path, &f, err);
     if (st)
         return st;
-    if (sep) {
-        if (is_relation(f) && is_related_pk(f, sep + 2, strlen(sep + 2))) {
-            *out = f;
-            return TDO_OK;
-        }
-        if (is_relation(f))
-            return relation_path_error(m, name, err);
-        return tdo_model_field_error(m, name, err);
+    if (path) {
+        tdo_path_free(path);
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "'%s' on model '%s' goes through a relation; "
+                             "only columns of the model can be used here",
+                             name, tdo_model_name(m));
     }
-    if (f->type == TDO_F_M2M)
-        return m2m_error(m, f, err);
     *out = f;
     return TDO_OK;
 }
@@ -545,83 +755,174 @@ static tdo_status unknown_lookup(const tdo_field *f, const char *lk,
     tdo_status st = tdo_error_set(err, TDO_ERR_FIELD,
                                   "unknown lookup '%s' for field '%s' "
                                   "(lookups: %s)",
-                                  lk, f->name, sb.buf);
+                                  lk, f ? f->name : "?", sb.buf);
     tdo_sb_release(&sb);
     return st;
 }
 
-/* Splits key into a field and a lookup. */
-static tdo_status parse_key(const tdo_model *m, const char *key,
-                            const tdo_field **fout, tdo_lookup *lout,
-                            tdo_error *err)
+/* The 1-based index of the annotation of q called name (len bytes), or
+ * 0. */
+static size_t find_annot(const tdo_query *q, const char *name, size_t len)
 {
-    const char *sep = strstr(key, "__");
-    const tdo_field *f;
-    tdo_status st =
-        find_field(m, key, sep ? (size_t)(sep - key) : strlen(key), &f, err);
-    if (st)
-        return st;
-    tdo_lookup lk = TDO_LK_EXACT;
-    if (sep) {
-        const char *rest = sep + 2;
-        const char *sep2 = strstr(rest, "__");
-        size_t len = sep2 ? (size_t)(sep2 - rest) : strlen(rest);
-        int l = lookup_by_name(rest, len);
-        if (is_relation(f) && is_related_pk(f, rest, len)) {
-            /* customer__id[__lookup]: the relation's own column */
-            if (sep2) {
-                rest = sep2 + 2;
-                len = strlen(rest);
-                l = lookup_by_name(rest, len);
-                if (l < 0)
-                    return unknown_lookup(f, rest, err);
-            } else {
-                l = TDO_LK_EXACT;
-            }
-        } else if (l < 0 || sep2) {
-            /* issue 4: walk the relation here and record the joins */
-            if (is_relation(f))
-                return relation_path_error(m, key, err);
-            return unknown_lookup(f, rest, err);
-        }
-        lk = (tdo_lookup)l;
-    }
-    if (f->type == TDO_F_M2M)
-        return relation_path_error(m, key, err);
-    *fout = f;
-    *lout = lk;
-    return TDO_OK;
+    for (size_t i = 0; q && i < q->nannots; i++)
+        if (strlen(q->annots[i].name) == len &&
+            !memcmp(q->annots[i].name, name, len))
+            return i + 1;
+    return 0;
 }
 
-static tdo_status check_expr(const tdo_model *m, const tdo_expr *e,
-                             tdo_error *err)
+/* Resolves a reference (no lookup) of q: an annotation name or a path. */
+static tdo_status resolve_ref(const tdo_query *q, const char *name,
+                              tdo_path **path, const tdo_field **field,
+                              size_t *annot, tdo_error *err)
 {
-    for (; e; e = e->b) {
-        const tdo_field *f;
-        tdo_status st;
-        switch (e->kind) {
-        case TDO_EXPR_FIELD:
-            return tdo_query_resolve_field(m, e->name, &f, err);
-        case TDO_EXPR_VALUE:
-            return TDO_OK;
-        case TDO_EXPR_NEG:
-            return check_expr(m, e->a, err);
-        case TDO_EXPR_BINOP:
-            if ((st = check_expr(m, e->a, err)))
-                return st;
+    *path = NULL;
+    *field = NULL;
+    *annot = find_annot(q, name, strlen(name));
+    if (*annot)
+        return TDO_OK;
+    return tdo_query_resolve_path(q->model, name, path, field, err);
+}
+
+/* A resolved leaf key: the column (through path) or annotation, and the
+ * lookup. */
+typedef struct leafkey {
+    tdo_path *path;
+    const tdo_field *field;
+    size_t annot;
+    tdo_lookup lookup;
+} leafkey;
+
+/* Splits key into a column (or annotation) and a lookup. */
+static tdo_status parse_key(const tdo_query *q, const char *key, leafkey *out,
+                            tdo_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->lookup = TDO_LK_EXACT;
+    const char *rest = NULL;
+    for (size_t i = 0; i < q->nannots; i++) {
+        size_t len = strlen(q->annots[i].name);
+        if (!strncmp(key, q->annots[i].name, len) &&
+            (key[len] == '\0' || !strncmp(key + len, "__", 2))) {
+            out->annot = i + 1;
+            rest = key[len] ? key + len + 2 : NULL;
             break;
         }
     }
+    if (!out->annot) {
+        tdo_status st =
+            walk(q->model, key, true, &out->path, &out->field, &rest, err);
+        if (st)
+            return st;
+    }
+    if (rest) {
+        int l = lookup_by_name(rest, strlen(rest));
+        if (l < 0) {
+            tdo_path_free(out->path);
+            out->path = NULL;
+            if (out->annot)
+                return tdo_error_set(err, TDO_ERR_FIELD,
+                                     "unknown lookup '%s' for annotation "
+                                     "'%s'",
+                                     rest, q->annots[out->annot - 1].name);
+            return unknown_lookup(out->field, rest, err);
+        }
+        out->lookup = (tdo_lookup)l;
+    }
     return TDO_OK;
 }
 
-/* Coerces v for lookup lk on field f into out (owned). */
+static tdo_status resolve(const tdo_query *q, const tdo_qnode *n,
+                          tdo_qnode **out, bool *agg, tdo_error *err);
+
+/* Returns in *out a resolved copy of e for q (field references bound to
+ * columns through relations, or to annotations); *agg is set when it
+ * holds an aggregate (directly or through an annotation). */
+static tdo_status resolve_expr(const tdo_query *q, tdo_expr *e, tdo_expr **out,
+                               bool *agg, tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    *out = NULL;
+    tdo_expr *r = expr_alloc(e->kind);
+    if (!r)
+        return nomem(err);
+    r->resolved = true;
+    r->op = e->op;
+    switch (e->kind) {
+    case TDO_EXPR_FIELD:
+        if (!(r->name = tdo_strdup(e->name))) {
+            st = nomem(err);
+            break;
+        }
+        st = resolve_ref(q, e->name, &r->path, &r->field, &r->annot, err);
+        if (!st && r->annot && q->annots[r->annot - 1].aggregate)
+            *agg = true;
+        break;
+    case TDO_EXPR_VALUE:
+        if (tdo_value_copy(&r->val, &e->val))
+            st = nomem(err);
+        break;
+    case TDO_EXPR_RAW:
+        if (!(r->name = tdo_strdup(e->name)))
+            st = nomem(err);
+        break;
+    case TDO_EXPR_BINOP:
+        if (!(st = resolve_expr(q, e->a, &r->a, agg, err)))
+            st = resolve_expr(q, e->b, &r->b, agg, err);
+        break;
+    case TDO_EXPR_NEG:
+        st = resolve_expr(q, e->a, &r->a, agg, err);
+        break;
+    case TDO_EXPR_FUNC: {
+        bool inner = false;
+        r->fn = e->fn;
+        r->distinct = e->distinct;
+        if (is_aggregate_fn(e->fn))
+            *agg = true;
+        if (e->nargs && !(r->args = tdo_calloc(e->nargs, sizeof(*r->args)))) {
+            st = nomem(err);
+            break;
+        }
+        for (size_t i = 0; i < e->nargs && !st; i++) {
+            st = resolve_expr(q, e->args[i], &r->args[i], &inner, err);
+            if (!st)
+                r->nargs = i + 1;
+        }
+        if (!st && inner && is_aggregate_fn(e->fn))
+            st = tdo_error_set(err, TDO_ERR_FIELD,
+                               "aggregate %s() cannot contain another "
+                               "aggregate",
+                               func_names[e->fn]);
+        if (inner)
+            *agg = true;
+        if (!st && e->filter) {
+            bool fagg = false;
+            st = resolve(q, e->filter, &r->filter, &fagg, err);
+        }
+        break;
+    }
+    }
+    if (st) {
+        tdo_expr_free(r);
+        return st;
+    }
+    *out = r;
+    return TDO_OK;
+}
+
+/* Coerces v for lookup lk on field f into out (owned); f NULL (an
+ * annotation): a copy. */
 static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
                                const tdo_value *v, tdo_value *out,
                                tdo_error *err)
 {
     tdo_field tmp;
     const tdo_field *as = f;
+    if (!f) {
+        if (tdo_value_copy(out, v))
+            return nomem(err);
+        return TDO_OK;
+    }
     switch (lk) {
     case TDO_LK_ISNULL:
     case TDO_LK_NOT_ISNULL:
@@ -649,8 +950,8 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     return tdo_field_coerce(as, v, out, err);
 }
 
-static tdo_status leaf_arity(const tdo_field *f, tdo_lookup lk, size_t n,
-                             const char *key, tdo_error *err)
+static tdo_status leaf_arity(tdo_lookup lk, size_t n, const char *key,
+                             tdo_error *err)
 {
     if (lk == TDO_LK_IN || lk == TDO_LK_NOT_IN)
         return TDO_OK;
@@ -662,17 +963,27 @@ static tdo_status leaf_arity(const tdo_field *f, tdo_lookup lk, size_t n,
                          want == 1 ? "" : "s", n);
 }
 
-/* Returns in *out a resolved copy of the leaf q for model m. */
-static tdo_status resolve_leaf(const tdo_model *m, const tdo_qnode *q,
-                               tdo_qnode **out, tdo_error *err)
+/* Returns in *out a resolved copy of the leaf n for q. */
+static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
+                               tdo_qnode **out, bool *agg, tdo_error *err)
 {
-    const tdo_field *f = NULL;
-    tdo_lookup lk = TDO_LK_EXACT;
-    tdo_status st = parse_key(m, q->key, &f, &lk, err);
+    leafkey k;
+    tdo_status st = parse_key(q, n->key, &k, err);
     if (st)
         return st;
-    if (q->expr) {
-        switch (lk) {
+    if (k.annot && q->annots[k.annot - 1].aggregate)
+        *agg = true;
+    tdo_qnode *r = tdo_q_lookup(n->key, NULL, 0);
+    if (!r) {
+        tdo_path_free(k.path);
+        return nomem(err);
+    }
+    r->field = k.field;
+    r->lookup = k.lookup;
+    r->path = k.path;
+    r->annot = k.annot;
+    if (n->expr) {
+        switch (k.lookup) {
         case TDO_LK_EXACT:
         case TDO_LK_NOT:
         case TDO_LK_GT:
@@ -681,29 +992,27 @@ static tdo_status resolve_leaf(const tdo_model *m, const tdo_qnode *q,
         case TDO_LK_LTE:
             break;
         default:
+            tdo_qnode_free(r);
             return tdo_error_set(err, TDO_ERR_PARAMS,
                                  "lookup '%s' does not take an expression",
-                                 q->key);
+                                 n->key);
         }
-        if ((st = check_expr(m, q->expr, err)))
+        if ((st = resolve_expr(q, n->expr, &r->expr, agg, err))) {
+            tdo_qnode_free(r);
             return st;
-    } else if ((st = leaf_arity(f, lk, q->nvals, q->key, err))) {
+        }
+    } else if ((st = leaf_arity(k.lookup, n->nvals, n->key, err))) {
+        tdo_qnode_free(r);
         return st;
     }
-    tdo_qnode *r = tdo_q_lookup(q->key, NULL, 0);
-    if (!r)
-        return nomem(err);
-    r->field = f;
-    r->lookup = lk;
-    r->expr = tdo_expr_ref(q->expr);
-    if (q->nvals) {
-        r->vals = tdo_calloc(q->nvals, sizeof(*r->vals));
+    if (n->nvals) {
+        r->vals = tdo_calloc(n->nvals, sizeof(*r->vals));
         if (!r->vals) {
             tdo_qnode_free(r);
             return nomem(err);
         }
-        for (size_t i = 0; i < q->nvals; i++) {
-            st = coerce_value(f, lk, &q->vals[i], &r->vals[i], err);
+        for (size_t i = 0; i < n->nvals; i++) {
+            st = coerce_value(k.field, k.lookup, &n->vals[i], &r->vals[i], err);
             if (st) {
                 tdo_qnode_free(r);
                 return st;
@@ -715,33 +1024,33 @@ static tdo_status resolve_leaf(const tdo_model *m, const tdo_qnode *q,
     return TDO_OK;
 }
 
-/* Returns in *out a resolved copy of q for m, or NULL when q matches
+/* Returns in *out a resolved copy of n for q, or NULL when n matches
  * every row (empty nodes vanish: Q() & x is x, Q() | x is x, ~Q() is
- * Q()). */
-static tdo_status resolve(const tdo_model *m, const tdo_qnode *q,
-                          tdo_qnode **out, tdo_error *err)
+ * Q()); *agg is set when it refers to an aggregate. */
+static tdo_status resolve(const tdo_query *q, const tdo_qnode *n,
+                          tdo_qnode **out, bool *agg, tdo_error *err)
 {
     *out = NULL;
-    if (!q)
+    if (!n)
         return TDO_OK;
     tdo_qnode *a = NULL, *b = NULL;
     tdo_status st;
-    switch (q->kind) {
+    switch (n->kind) {
     case TDO_Q_EMPTY:
         return TDO_OK;
     case TDO_Q_LEAF:
-        return resolve_leaf(m, q, out, err);
+        return resolve_leaf(q, n, out, agg, err);
     case TDO_Q_NOT:
-        if ((st = resolve(m, q->a, &a, err)) || !a)
+        if ((st = resolve(q, n->a, &a, agg, err)) || !a)
             return st;
         if (!(*out = tdo_q_not(a)))
             return nomem(err);
         return TDO_OK;
     case TDO_Q_AND:
     case TDO_Q_OR:
-        if ((st = resolve(m, q->a, &a, err)))
+        if ((st = resolve(q, n->a, &a, agg, err)))
             return st;
-        if ((st = resolve(m, q->b, &b, err))) {
+        if ((st = resolve(q, n->b, &b, agg, err))) {
             tdo_qnode_free(a);
             return st;
         }
@@ -749,7 +1058,7 @@ static tdo_status resolve(const tdo_model *m, const tdo_qnode *q,
             *out = a ? a : b;
             return TDO_OK;
         }
-        if (!(*out = q_binary(q->kind, a, b)))
+        if (!(*out = q_binary(n->kind, a, b)))
             return nomem(err);
         return TDO_OK;
     }
@@ -764,10 +1073,14 @@ static void proj_free(tdo_proj *p)
 {
     if (!p || --p->refs > 0)
         return;
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         tdo_free(p->names[i]);
+        tdo_path_free(p->paths[i]);
+    }
     tdo_free(p->names);
     tdo_free(p->fields);
+    tdo_free(p->paths);
+    tdo_free(p->annots);
     tdo_free(p);
 }
 
@@ -781,7 +1094,9 @@ static tdo_proj *proj_new(tdo_projection kind, size_t n)
     p->n = n;
     p->fields = tdo_calloc(n ? n : 1, sizeof(*p->fields));
     p->names = tdo_calloc(n ? n : 1, sizeof(*p->names));
-    if (!p->fields || !p->names) {
+    p->paths = tdo_calloc(n ? n : 1, sizeof(*p->paths));
+    p->annots = tdo_calloc(n ? n : 1, sizeof(*p->annots));
+    if (!p->fields || !p->names || !p->paths || !p->annots) {
         p->n = 0;
         proj_free(p);
         return NULL;
@@ -789,43 +1104,77 @@ static tdo_proj *proj_new(tdo_projection kind, size_t n)
     return p;
 }
 
-/* The output name of a field among a model's columns: its attribute name,
- * "<name>_id" for a relation; a new string. */
-static char *column_attr_name(const tdo_field *f)
+/* Appends the output name of a field among a model's columns: its
+ * attribute name, "<name>_id" for a relation. */
+static void add_attr_name(tdo_sb *sb, const tdo_field *f)
 {
-    if (f->type == TDO_F_FK || f->type == TDO_F_O2O) {
-        size_t len = strlen(f->name);
-        char *s = tdo_malloc(len + 4);
-        if (s) {
-            memcpy(s, f->name, len);
-            memcpy(s + len, "_id", 4);
-        }
-        return s;
-    }
-    return tdo_strdup(f->name);
+    tdo_sb_adds(sb, f->name);
+    if (is_fk(f))
+        tdo_sb_adds(sb, "_id");
 }
 
-/* Every column of m, in field order, with kind. */
-static tdo_proj *proj_all(const tdo_model *m, tdo_projection kind)
+/* Appends "a__b" for path p. */
+static void add_path_name(tdo_sb *sb, const tdo_path *p)
+{
+    for (size_t i = 0; p && i < p->n; i++) {
+        if (i)
+            tdo_sb_adds(sb, "__");
+        tdo_sb_adds(sb, p->rels[i]->name);
+    }
+}
+
+static size_t ncolumns_of(const tdo_model *m)
 {
     size_t n = 0, nf = tdo_model_nfields(m);
     for (size_t i = 0; i < nf; i++)
         if (tdo_model_field(m, i)->type != TDO_F_M2M)
             n++;
+    return n;
+}
+
+/* Every column of q's model in field order, then those of the
+ * select_related models ("customer__email"), then the annotations. */
+static tdo_proj *proj_all(const tdo_query *q, tdo_projection kind)
+{
+    size_t n = ncolumns_of(q->model) + q->nannots;
+    for (size_t i = 0; i < q->nrelated; i++) {
+        const tdo_path *p = q->related[i];
+        n += ncolumns_of(p->rels[p->n - 1]->target);
+    }
     tdo_proj *p = proj_new(kind, n);
     if (!p)
         return NULL;
+    p->all = true;
     size_t j = 0;
-    for (size_t i = 0; i < nf; i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (f->type == TDO_F_M2M)
-            continue;
-        p->fields[j] = f;
-        if (!(p->names[j] = column_attr_name(f))) {
+    for (size_t r = 0; r <= q->nrelated; r++) {
+        tdo_path *path = r ? q->related[r - 1] : NULL;
+        const tdo_model *m = path ? path->rels[path->n - 1]->target : q->model;
+        size_t nf = tdo_model_nfields(m);
+        for (size_t i = 0; i < nf; i++) {
+            const tdo_field *f = tdo_model_field(m, i);
+            if (f->type == TDO_F_M2M)
+                continue;
+            tdo_sb sb = TDO_SB_INIT;
+            if (path) {
+                add_path_name(&sb, path);
+                tdo_sb_adds(&sb, "__");
+            }
+            add_attr_name(&sb, f);
+            p->fields[j] = f;
+            p->paths[j] = tdo_path_ref(path);
+            if (!(p->names[j++] = tdo_sb_detach(&sb))) {
+                proj_free(p);
+                return NULL;
+            }
+        }
+    }
+    for (size_t i = 0; i < q->nannots; i++, j++) {
+        p->fields[j] = q->annots[i].field;
+        p->annots[j] = i + 1;
+        if (!(p->names[j] = tdo_strdup(q->annots[i].name))) {
             proj_free(p);
             return NULL;
         }
-        j++;
     }
     return p;
 }
@@ -842,11 +1191,27 @@ tdo_query *tdo_query_new(tdo_model *m)
     q->model = m;
     q->limit = -1;
     q->offset = -1;
-    if (!(q->proj = proj_all(m, TDO_PROJ_INSTANCES))) {
+    if (!(q->proj = proj_all(q, TDO_PROJ_INSTANCES))) {
         tdo_free(q);
         return NULL;
     }
     return q;
+}
+
+static void terms_free(tdo_order *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tdo_path_free(t[i].path);
+    tdo_free(t);
+}
+
+static void annots_free(tdo_annot *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tdo_free(a[i].name);
+        tdo_expr_free(a[i].expr);
+    }
+    tdo_free(a);
 }
 
 /* Frees q (NULL is fine); the nodes it shares live on while referenced. */
@@ -855,7 +1220,12 @@ void tdo_query_free(tdo_query *q)
     if (!q)
         return;
     tdo_qnode_free(q->where);
-    tdo_free(q->order);
+    terms_free(q->order, q->norder);
+    terms_free(q->group, q->ngroup);
+    annots_free(q->annots, q->nannots);
+    for (size_t i = 0; i < q->nrelated; i++)
+        tdo_path_free(q->related[i]);
+    tdo_free(q->related);
     proj_free(q->proj);
     tdo_free(q);
 }
@@ -866,21 +1236,54 @@ tdo_model *tdo_query_model(const tdo_query *q)
     return q->model;
 }
 
+/* A new copy of n terms (paths referenced); NULL with n > 0 on OOM. */
+static tdo_order *terms_dup(const tdo_order *t, size_t n)
+{
+    if (!n)
+        return NULL;
+    tdo_order *c = tdo_malloc(n * sizeof(*c));
+    if (!c)
+        return NULL;
+    memcpy(c, t, n * sizeof(*c));
+    for (size_t i = 0; i < n; i++)
+        tdo_path_ref(c[i].path);
+    return c;
+}
+
 static tdo_query *query_clone(const tdo_query *q)
 {
     tdo_query *c = tdo_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     *c = *q;
-    c->order = NULL;
-    if (q->norder) {
-        c->order = tdo_malloc(q->norder * sizeof(*c->order));
-        if (!c->order) {
-            tdo_free(c);
-            return NULL;
+    c->order = terms_dup(q->order, q->norder);
+    c->group = terms_dup(q->group, q->ngroup);
+    c->annots = q->nannots ? tdo_calloc(q->nannots, sizeof(*c->annots)) : NULL;
+    c->related =
+        q->nrelated ? tdo_calloc(q->nrelated, sizeof(*c->related)) : NULL;
+    bool ok = (c->order || !q->norder) && (c->group || !q->ngroup) &&
+              (c->annots || !q->nannots) && (c->related || !q->nrelated);
+    for (size_t i = 0; ok && i < q->nannots; i++) {
+        c->annots[i] = q->annots[i];
+        if (!(c->annots[i].name = tdo_strdup(q->annots[i].name))) {
+            ok = false;
+            c->nannots = i;
+            break;
         }
-        memcpy(c->order, q->order, q->norder * sizeof(*c->order));
+        tdo_expr_ref(c->annots[i].expr);
     }
+    if (!ok) {
+        if (c->annots && c->nannots == q->nannots)
+            c->nannots = 0;
+        terms_free(c->order, c->order ? q->norder : 0);
+        terms_free(c->group, c->group ? q->ngroup : 0);
+        annots_free(c->annots, c->annots ? c->nannots : 0);
+        tdo_free(c->related);
+        tdo_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < q->nrelated; i++)
+        c->related[i] = tdo_path_ref(q->related[i]);
     tdo_qnode_ref(c->where);
     c->proj->refs++;
     return c;
@@ -891,7 +1294,8 @@ static tdo_status add_filter(const tdo_query *q, const tdo_qnode *cond,
 {
     *out = NULL;
     tdo_qnode *r;
-    tdo_status st = resolve(q->model, cond, &r, err);
+    bool agg = false;
+    tdo_status st = resolve(q, cond, &r, &agg, err);
     if (st)
         return st;
     if (r && negate && !(r = tdo_q_not(r)))
@@ -927,38 +1331,73 @@ tdo_status tdo_query_exclude(const tdo_query *q, const tdo_qnode *cond,
     return add_filter(q, cond, true, out, err);
 }
 
-/* A new query ordered by keys ("-created_at", "name", "pk"), replacing
- * any earlier ordering; FieldError for an unknown name. */
+/* Resolves n keys ("-a__b", annotation names) into new terms. */
+static tdo_status make_terms(const tdo_query *q, const char *const *keys,
+                             size_t n, bool signs, tdo_order **out,
+                             tdo_error *err)
+{
+    *out = NULL;
+    tdo_order *t = NULL;
+    if (n && !(t = tdo_calloc(n, sizeof(*t))))
+        return nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        const char *k = keys[i] ? keys[i] : "";
+        if (signs && (*k == '-' || *k == '+')) {
+            t[i].desc = *k == '-';
+            k++;
+        }
+        tdo_status st =
+            resolve_ref(q, k, &t[i].path, &t[i].field, &t[i].annot, err);
+        if (st) {
+            terms_free(t, n);
+            return st;
+        }
+    }
+    *out = t;
+    return TDO_OK;
+}
+
+/* A new query ordered by keys ("-created_at", "customer__email", an
+ * annotation), replacing any earlier ordering; FieldError for an unknown
+ * name. */
 tdo_status tdo_query_order_by(const tdo_query *q, const char *const *keys,
                               size_t n, tdo_query **out, tdo_error *err)
 {
     *out = NULL;
-    tdo_order *order = NULL;
-    if (n && !(order = tdo_malloc(n * sizeof(*order))))
-        return nomem(err);
-    for (size_t i = 0; i < n; i++) {
-        const char *k = keys[i] ? keys[i] : "";
-        bool desc = false;
-        if (*k == '-' || *k == '+') {
-            desc = *k == '-';
-            k++;
-        }
-        tdo_status st =
-            tdo_query_resolve_field(q->model, k, &order[i].field, err);
-        if (st) {
-            tdo_free(order);
-            return st;
-        }
-        order[i].desc = desc;
-    }
+    tdo_order *order;
+    tdo_status st = make_terms(q, keys, n, true, &order, err);
+    if (st)
+        return st;
     tdo_query *c = query_clone(q);
     if (!c) {
-        tdo_free(order);
+        terms_free(order, n);
         return nomem(err);
     }
-    tdo_free(c->order);
+    terms_free(c->order, c->norder);
     c->order = order;
     c->norder = n;
+    *out = c;
+    return TDO_OK;
+}
+
+/* A new query grouped by keys ("role", "customer__email", annotation
+ * names), replacing any earlier grouping. */
+tdo_status tdo_query_group_by(const tdo_query *q, const char *const *keys,
+                              size_t n, tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    tdo_order *group;
+    tdo_status st = make_terms(q, keys, n, false, &group, err);
+    if (st)
+        return st;
+    tdo_query *c = query_clone(q);
+    if (!c) {
+        terms_free(group, n);
+        return nomem(err);
+    }
+    terms_free(c->group, c->ngroup);
+    c->group = group;
+    c->ngroup = n;
     *out = c;
     return TDO_OK;
 }
@@ -1008,7 +1447,8 @@ tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
     return TDO_OK;
 }
 
-/* A new query with projection kind over the named fields (see header). */
+/* A new query with projection kind over the named fields (see header):
+ * names may be paths ("customer__email") or annotation names. */
 tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
                             const char *const *names,
                             const char *const *aliases, size_t n,
@@ -1022,19 +1462,21 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
                              n);
     tdo_proj *p;
     if (kind == TDO_PROJ_INSTANCES || n == 0) {
-        if (!(p = proj_all(q->model, kind)))
+        if (!(p = proj_all(q, kind)))
             return nomem(err);
     } else {
         if (!(p = proj_new(kind, n)))
             return nomem(err);
         for (size_t i = 0; i < n; i++) {
             const char *name = names[i] ? names[i] : "";
-            tdo_status st =
-                tdo_query_resolve_field(q->model, name, &p->fields[i], err);
+            tdo_status st = resolve_ref(q, name, &p->paths[i], &p->fields[i],
+                                        &p->annots[i], err);
             if (st) {
                 proj_free(p);
                 return st;
             }
+            if (p->annots[i])
+                p->fields[i] = q->annots[p->annots[i] - 1].field;
             const char *alias = aliases && aliases[i] ? aliases[i] : name;
             if (!(p->names[i] = tdo_strdup(alias))) {
                 proj_free(p);
@@ -1049,6 +1491,171 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
     }
     proj_free(c->proj);
     c->proj = p;
+    *out = c;
+    return TDO_OK;
+}
+
+/* Rebuilds c's projection when it follows the model's columns (after
+ * annotate or select_related). */
+static tdo_status refresh_proj(tdo_query *c, tdo_error *err)
+{
+    if (!c->proj->all)
+        return TDO_OK;
+    tdo_proj *p = proj_all(c, c->proj->kind);
+    if (!p)
+        return nomem(err);
+    proj_free(c->proj);
+    c->proj = p;
+    return TDO_OK;
+}
+
+/* The field an annotation decodes as: Min/Max/Sum/Coalesce of a column
+ * (and Avg of a decimal) decode as that column; others raw. */
+static const tdo_field *annot_field(const tdo_expr *e)
+{
+    if (e->kind == TDO_EXPR_FIELD)
+        return e->field;
+    if (e->kind != TDO_EXPR_FUNC || !e->nargs)
+        return NULL;
+    const tdo_field *f = annot_field(e->args[0]);
+    if (!f)
+        return NULL;
+    switch (e->fn) {
+    case TDO_FN_MIN:
+    case TDO_FN_MAX:
+    case TDO_FN_SUM:
+    case TDO_FN_COALESCE:
+        return f;
+    case TDO_FN_AVG:
+        return f->type == TDO_F_DECIMAL ? f : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* annotate{name = e}: a new query with the annotation added. */
+tdo_status tdo_query_annotate(const tdo_query *q, const char *name,
+                              const tdo_expr *e, tdo_query **out,
+                              tdo_error *err)
+{
+    *out = NULL;
+    if (!name || !*name || !e)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "annotate() needs a name and an expression");
+    if (names_something(q->model, name) || find_annot(q, name, strlen(name)))
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "annotation '%s' conflicts with a field or an "
+                             "annotation of model '%s'",
+                             name, tdo_model_name(q->model));
+    tdo_expr *r;
+    bool agg = false;
+    tdo_status st = resolve_expr(q, (tdo_expr *)e, &r, &agg, err);
+    if (st)
+        return st;
+    tdo_query *c = query_clone(q);
+    tdo_annot *a =
+        c ? tdo_realloc(c->annots, (c->nannots + 1) * sizeof(*a)) : NULL;
+    char *nm = tdo_strdup(name);
+    if (!c || !a || !nm) {
+        if (c && a)
+            c->annots = a;
+        tdo_free(nm);
+        tdo_expr_free(r);
+        tdo_query_free(c);
+        return nomem(err);
+    }
+    c->annots = a;
+    a[c->nannots].name = nm;
+    a[c->nannots].expr = r;
+    a[c->nannots].aggregate = agg;
+    a[c->nannots].field = annot_field(r);
+    c->nannots++;
+    if ((st = refresh_proj(c, err))) {
+        tdo_query_free(c);
+        return st;
+    }
+    *out = c;
+    return TDO_OK;
+}
+
+/* select_related(paths): a new query joining forward FK/O2O chains. */
+tdo_status tdo_query_select_related(const tdo_query *q,
+                                    const char *const *paths, size_t n,
+                                    tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    tdo_query *c = query_clone(q);
+    if (!c)
+        return nomem(err);
+    tdo_status st = TDO_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        const char *key = paths[i] ? paths[i] : "";
+        const tdo_relation *rels[32];
+        size_t nr = 0;
+        const tdo_model *cur = q->model;
+        const char *p = key;
+        while (!st) {
+            const char *sep = strstr(p, "__");
+            size_t len = sep ? (size_t)(sep - p) : strlen(p);
+            char buf[128], *tmp;
+            const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
+            if (!part) {
+                st = nomem(err);
+                break;
+            }
+            const tdo_relation *r = tdo_model_relation_by_name(cur, part);
+            if (!r || (r->kind != TDO_REL_FK && r->kind != TDO_REL_O2O)) {
+                st = r || tdo_model_field_by_name(cur, part)
+                         ? tdo_error_set(err, TDO_ERR_FIELD,
+                                         "select_related: '%s' of model "
+                                         "'%s' is not a foreign key or "
+                                         "one-to-one relation",
+                                         part, tdo_model_name(cur))
+                         : tdo_model_field_error(cur, part, err);
+                tdo_free(tmp);
+                break;
+            }
+            tdo_free(tmp);
+            if (nr == sizeof(rels) / sizeof(rels[0])) {
+                st =
+                    tdo_error_set(err, TDO_ERR_FIELD,
+                                  "select_related: path '%s' is too long", key);
+                break;
+            }
+            rels[nr++] = r;
+            /* every prefix is selected too, once */
+            bool have = false;
+            for (size_t j = 0; j < c->nrelated && !have; j++) {
+                const tdo_path *hp = c->related[j];
+                have = hp->n == nr &&
+                       !memcmp(hp->rels, rels, nr * sizeof(rels[0]));
+            }
+            if (!have) {
+                tdo_path *np = path_new(rels, nr);
+                tdo_path **arr =
+                    np ? tdo_realloc(c->related,
+                                     (c->nrelated + 1) * sizeof(*arr))
+                       : NULL;
+                if (!arr) {
+                    tdo_path_free(np);
+                    st = nomem(err);
+                    break;
+                }
+                c->related = arr;
+                arr[c->nrelated++] = np;
+            }
+            cur = r->target;
+            if (!sep)
+                break;
+            p = sep + 2;
+        }
+    }
+    if (!st)
+        st = refresh_proj(c, err);
+    if (st) {
+        tdo_query_free(c);
+        return st;
+    }
     *out = c;
     return TDO_OK;
 }

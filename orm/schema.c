@@ -1,7 +1,9 @@
 /*
  * schema.c -- DDL from the registry: CREATE TABLE per non-abstract model
- * (relation targets first), CREATE INDEX for index=true fields and
- * Meta.indexes, UNIQUE constraints for unique_together.
+ * (relation targets first; on a cycle the foreign keys to later tables
+ * are added by ALTER TABLE where the dialect can), CREATE INDEX for
+ * index=true fields and Meta.indexes, UNIQUE constraints for
+ * unique_together, then the automatic many-to-many through tables.
  */
 #include "tdo_int.h"
 
@@ -127,7 +129,35 @@ static void default_clause(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
     }
 }
 
-static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
+/* Appends " REFERENCES "t" ("pk") ON DELETE x" for relation field f to
+ * model rm. */
+static void references(tdo_sb *sb, const tdo_dialect *d, const tdo_model *rm,
+                       tdo_on_delete od)
+{
+    const tdo_field *rpk = tdo_model_pk(rm);
+    if (!rpk || !rpk->column)
+        return;
+    tdo_sb_adds(sb, " REFERENCES ");
+    d->quote_ident(sb, tdo_model_table(rm));
+    tdo_sb_adds(sb, " (");
+    d->quote_ident(sb, rpk->column);
+    tdo_sb_addf(sb, ") ON DELETE %s", on_delete_sql(od));
+}
+
+/* Whether f gets an FK constraint written inline (not deferred to an
+ * ALTER TABLE because its target is created later). */
+static bool inline_fk(const tdo_field *f, tdo_model *const *later, size_t n)
+{
+    if (!is_fk(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) || !f->related_model)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (later[i] == f->related_model && later[i] != f->model)
+            return false;
+    return true;
+}
+
+static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f,
+                       bool refs)
 {
     d->quote_ident(sb, f->column);
     tdo_sb_addc(sb, ' ');
@@ -144,17 +174,8 @@ static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
     else if ((f->flags & TDO_FIELD_UNIQUE) || f->type == TDO_F_O2O)
         tdo_sb_adds(sb, " UNIQUE");
     default_clause(sb, d, f);
-    if (is_fk(f) && (f->flags & TDO_FIELD_DB_CONSTRAINT) && f->related_model) {
-        const tdo_model *rm = f->related_model;
-        const tdo_field *rpk = tdo_model_pk(rm);
-        if (rpk && rpk->column) {
-            tdo_sb_adds(sb, " REFERENCES ");
-            d->quote_ident(sb, tdo_model_table(rm));
-            tdo_sb_adds(sb, " (");
-            d->quote_ident(sb, rpk->column);
-            tdo_sb_addf(sb, ") ON DELETE %s", on_delete_sql(f->on_delete));
-        }
-    }
+    if (refs)
+        references(sb, d, f->related_model, f->on_delete);
 }
 
 /* Appends ("a", "b") of the columns of the named fields; FieldError for
@@ -177,19 +198,19 @@ static tdo_status column_list(tdo_sb *sb, const tdo_dialect *d,
     return TDO_OK;
 }
 
-static void create_index(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
+static void create_index(tdo_sb *sb, const tdo_dialect *d, const char *table,
                          const char *const *cols, size_t n, bool safe)
 {
     tdo_sb_adds(sb,
                 safe ? ";\nCREATE INDEX IF NOT EXISTS " : ";\nCREATE INDEX ");
     tdo_sb name = TDO_SB_INIT;
-    index_name(&name, "idx", tdo_model_table(m), cols, n);
+    index_name(&name, "idx", table, cols, n);
     d->quote_ident(sb, name.buf);
     if (name.oom)
         sb->oom = true;
     tdo_sb_release(&name);
     tdo_sb_adds(sb, " ON ");
-    d->quote_ident(sb, tdo_model_table(m));
+    d->quote_ident(sb, table);
     tdo_sb_adds(sb, " (");
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -202,6 +223,7 @@ static void create_index(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
 /* Appends the statements of one model; first: no ";\n" before it. */
 static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
                             const tdo_model *m, bool safe, bool first,
+                            tdo_model *const *later, size_t nlater,
                             tdo_error *err)
 {
     tdo_status st = TDO_OK;
@@ -217,7 +239,11 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
         if (!has_column(f))
             continue; /* issue 4: m2m through tables are made after all */
         tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-        column_def(sb, d, f);
+        /* without ALTER TABLE (SQLite) references are always inline:
+         * they are checked when rows change, not when tables are made */
+        bool alter = d->features & TDO_DF_FK_ALTER;
+        column_def(sb, d, f,
+                   alter ? inline_fk(f, later, nlater) : inline_fk(f, NULL, 0));
         any = true;
     }
     size_t maxn = 1;
@@ -264,7 +290,7 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
             f->type == TDO_F_O2O)
             continue;
         const char *c = f->column;
-        create_index(sb, d, m, &c, 1, safe);
+        create_index(sb, d, tdo_model_table(m), &c, 1, safe);
     }
     for (size_t i = 0; i < ni; i++) {
         size_t n;
@@ -277,11 +303,124 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
         tdo_sb_release(&list);
         if (st)
             goto out;
-        create_index(sb, d, m, cols, n, safe);
+        create_index(sb, d, tdo_model_table(m), cols, n, safe);
     }
 out:
     tdo_free(cols);
     return st;
+}
+
+/* Appends ";\nALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY" for each FK
+ * of m whose target is among later[0..n) (made after m; dialects with
+ * TDO_DF_FK_ALTER only). */
+static void deferred_fks(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
+                         tdo_model *const *later, size_t n)
+{
+    if (!(d->features & TDO_DF_FK_ALTER))
+        return;
+    size_t nf = tdo_model_nfields(m);
+    for (size_t i = 0; i < nf; i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!is_fk(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
+            !f->related_model || inline_fk(f, later, n))
+            continue;
+        const char *col = f->column;
+        tdo_sb_adds(sb, ";\nALTER TABLE ");
+        d->quote_ident(sb, tdo_model_table(m));
+        tdo_sb_adds(sb, " ADD CONSTRAINT ");
+        tdo_sb name = TDO_SB_INIT;
+        index_name(&name, "fk", tdo_model_table(m), &col, 1);
+        d->quote_ident(sb, name.buf);
+        if (name.oom)
+            sb->oom = true;
+        tdo_sb_release(&name);
+        tdo_sb_adds(sb, " FOREIGN KEY (");
+        d->quote_ident(sb, col);
+        tdo_sb_adds(sb, ")");
+        references(sb, d, f->related_model, f->on_delete);
+    }
+}
+
+/* Appends one column of an automatic through table. */
+static void through_column(tdo_sb *sb, const tdo_dialect *d, const char *col,
+                           tdo_model *target, bool refs)
+{
+    tdo_field t = tdo_field_template(col, TDO_F_FK);
+    t.column = (char *)col;
+    t.related_model = target;
+    d->quote_ident(sb, col);
+    tdo_sb_addc(sb, ' ');
+    d->column_type(sb, &t);
+    tdo_sb_adds(sb, " NOT NULL");
+    if (refs)
+        references(sb, d, target, TDO_CASCADE);
+}
+
+/* Appends the automatic through tables of the m2m relations of every
+ * model of ctx (or of only): the two key columns (ON DELETE CASCADE),
+ * a unique index on the pair and an index on the target column. */
+static tdo_status through_tables(tdo_sb *sb, const tdo_dialect *d,
+                                 const tdo_ctx *ctx, const tdo_model *only,
+                                 bool safe, bool *first, tdo_error *err)
+{
+    size_t nm = tdo_ctx_nmodels(ctx);
+    const char **done = NULL;
+    size_t ndone = 0;
+    for (size_t i = 0; i < nm; i++) {
+        const tdo_model *m = tdo_ctx_model_at(ctx, i);
+        if (tdo_model_abstract(m) || (only && m != only))
+            continue;
+        size_t nr = tdo_model_nrelations(m);
+        for (size_t k = 0; k < nr; k++) {
+            const tdo_relation *r = tdo_model_relation(m, k);
+            if (r->kind != TDO_REL_M2M || r->through_model)
+                continue;
+            bool seen = false;
+            for (size_t j = 0; j < ndone && !seen; j++)
+                seen = !strcmp(done[j], r->through);
+            if (seen)
+                continue;
+            const char **nd = tdo_realloc(done, (ndone + 1) * sizeof(*nd));
+            if (!nd) {
+                tdo_free(done);
+                return nomem(err);
+            }
+            done = nd;
+            done[ndone++] = r->through;
+            bool refs = r->field->flags & TDO_FIELD_DB_CONSTRAINT;
+            tdo_sb_adds(sb, *first ? "" : ";\n");
+            *first = false;
+            tdo_sb_adds(sb,
+                        safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
+            d->quote_ident(sb, r->through);
+            tdo_sb_adds(sb, " (\n    ");
+            through_column(sb, d, r->source_column, r->model, refs);
+            tdo_sb_adds(sb, ",\n    ");
+            through_column(sb, d, r->target_column, r->target, refs);
+            tdo_sb_adds(sb, "\n)");
+            if (d->table_options)
+                tdo_sb_adds(sb, d->table_options);
+            const char *cols[2] = {r->source_column, r->target_column};
+            tdo_sb_adds(sb, safe ? ";\nCREATE UNIQUE INDEX IF NOT EXISTS "
+                                 : ";\nCREATE UNIQUE INDEX ");
+            tdo_sb name = TDO_SB_INIT;
+            index_name(&name, "uidx", r->through, cols, 2);
+            d->quote_ident(sb, name.buf);
+            if (name.oom)
+                sb->oom = true;
+            tdo_sb_release(&name);
+            tdo_sb_adds(sb, " ON ");
+            d->quote_ident(sb, r->through);
+            tdo_sb_adds(sb, " (");
+            d->quote_ident(sb, cols[0]);
+            tdo_sb_adds(sb, ", ");
+            d->quote_ident(sb, cols[1]);
+            tdo_sb_adds(sb, ")");
+            create_index(sb, d, r->through, &cols[1], 1, safe);
+        }
+    }
+    tdo_free(done);
+    return TDO_OK;
 }
 
 /* Whether every relation target of m among todo[0..n) is done or m. */
@@ -320,7 +459,7 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                 todo[n++] = m;
         }
     }
-    tdo_sb sb = TDO_SB_INIT;
+    tdo_sb sb = TDO_SB_INIT, fks = TDO_SB_INIT;
     tdo_status st = TDO_OK;
     bool first = true;
     while (n && !st) {
@@ -332,12 +471,23 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                 pick = i;
                 break;
             }
-        st = model_sql(&sb, d, todo[pick], safe, first, err);
+        st = model_sql(&sb, d, todo[pick], safe, first, todo, n, err);
+        deferred_fks(&fks, d, todo[pick], todo, n);
         first = false;
         memmove(todo + pick, todo + pick + 1, (n - pick - 1) * sizeof(*todo));
         n--;
     }
-    /* issue 4: m2m through tables go here, after every table */
+    /* foreign keys to tables made later (cycles), then the automatic
+     * many-to-many through tables */
+    if (!st && fks.len) {
+        tdo_sb_adds(&sb, fks.buf);
+        first = false;
+    }
+    if (fks.oom)
+        sb.oom = true;
+    tdo_sb_release(&fks);
+    if (!st)
+        st = through_tables(&sb, d, ctx, only, safe, &first, err);
     if (!first && !st)
         tdo_sb_addc(&sb, ';');
     tdo_free(todo);

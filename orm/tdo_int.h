@@ -52,7 +52,30 @@ struct tdo_model {
     tdo_index *indexes;   /* owned */
     size_t nindexes;
     void *userdata;       /* the caller's */
+    tdo_relation **relations; /* forward, then reverse (relation.c); owned */
+    size_t nrelations;
+    tdo_relation **retired; /* dropped by a later resolve, kept alive; owned */
+    size_t nretired;
 };
+
+/* Relations (relation.c). */
+/* Builds the relations of every live model after the references are
+ * bound (tdo_ctx_resolve()); ConfigurationError naming clashes. */
+tdo_status tdo_relations_build_(tdo_ctx *ctx, tdo_error *err);
+/* Frees the relations (live and retired) of m. */
+void tdo_model_free_relations_(tdo_model *m);
+/* The declared through model of m2m field f, or NULL. */
+tdo_model *tdo_field_through_model_(const tdo_field *f);
+/* Whether r leads to many rows (reverse FK, m2m). */
+bool tdo_relation_to_many_(const tdo_relation *r);
+/* Emulates ON DELETE SET DEFAULT (InnoDB refuses to apply it): sets the
+ * default in the FK columns pointing at the rows of q (or, q NULL, at the
+ * row pk of m) that are about to be deleted (m2m.c).  Runs nothing when
+ * no relation has on_delete SET_DEFAULT.  backend.c calls it before a
+ * delete. */
+tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
+                                    const tdo_query *q, const tdo_value *pk,
+                                    tdo_error *err);
 
 /* ---- connections (ctx.c, backend.c) ----------------------------------- */
 
@@ -68,7 +91,7 @@ struct tdo_ctx {
     void *trace_ud;
 };
 
-/* ---- backends (backend.c, backend_*.c) — owned by H2a ------------------ */
+/* ---- backends (backend.c, backend_*.c) ------------------------------- */
 
 /* Internal helpers of the registry (ctx.c, model.c, field.c). */
 /* Frees a model and all it owns. */
@@ -142,25 +165,54 @@ typedef struct tdo_backend {
     const char *(*server_version)(void *db);
     /* statements served from the statement cache (tests); may be NULL */
     uint64_t (*cache_hits)(void *db);
+    /* whether the session lost its server (an idle session checks its
+     * socket without a round trip); NULL: never.  The core then opens a
+     * new session outside a transaction, and refuses to go on inside one */
+    bool (*is_broken)(void *db);
+    /* most sessions one pool may open (SQLite: 1, so that :memory: stays
+     * one shared database); 0: only maxsize bounds it */
+    int max_sessions;
 } tdo_backend;
 
 extern const tdo_backend tdo_backend_sqlite;
 extern const tdo_backend tdo_backend_pg;
 extern const tdo_backend tdo_backend_mysql;
 
+/* One physical session of a pool (backend.c); refcounted by the pool and
+ * by the cursors reading from it, so a cursor outlives its pool. */
+typedef struct tdo_session tdo_session;
+
+/* A named connection: a pool of driver sessions opened lazily, at most
+ * maxsize of them; a transaction pins one. */
 struct tdo_conn {
     tdo_ctx *ctx;
     char *name; /* "default"; owned */
     char *url;  /* URL with the password masked; owned */
     tdo_dsn dsn;
     const tdo_backend *backend;
-    void *db;          /* driver session; NULL until first use */
+    void *db;               /* driver session of the last statement (the pinned
+                               one in a transaction); NULL until first use */
     int tx_depth;      /* open transactions (savepoints) */
     uint64_t nqueries; /* statements run (BEGIN etc. excluded) */
+    tdo_session **sessions; /* open sessions; referenced */
+    size_t nsessions;
+    size_t cap;             /* room in sessions */
+    tdo_session *pinned;    /* the open transaction's session, or NULL */
+    void *volatile running; /* driver session of the running statement */
+    uint64_t nopened;       /* sessions opened since tdo_connect() */
 };
 
-/* The driver session of c, opened on first use. */
+/* Makes sure c has a session for its next statement (the pinned one in
+ * a transaction, else an idle one, opened on first use) and points c->db
+ * at it. */
 tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err);
+/* Parses url into the zeroed dsn (ConfigurationError saying what is
+ * wrong, never quoting a password); release with tdo_dsn_release(). */
+tdo_status tdo_dsn_parse(const char *url, tdo_dsn *dsn, tdo_error *err);
+void tdo_dsn_release(tdo_dsn *dsn);
+/* Returns a malloc'd copy of url with the password (user info and any
+ * password-like query parameter) replaced by "***"; NULL on OOM. */
+char *tdo_url_mask(const char *url);
 
 /* ---- compiled statements (compile.c) ----------------------------------- */
 
@@ -180,7 +232,7 @@ struct tdo_compiled {
     /* all of the above lives in one block freed by tdo_compiled_free() */
 };
 
-/* ---- query AST (query.c, compile.c) — owned by H2b --------------------- */
+/* ---- query AST (query.c, compile.c) --------------------------------- */
 
 typedef enum tdo_lookup {
     TDO_LK_EXACT = 0,
@@ -207,21 +259,49 @@ typedef enum tdo_lookup {
 /* Returns the name of a lookup ("icontains"); static. */
 const char *tdo_lookup_name(tdo_lookup lk);
 
+/* A chain of relations walked from a query's model ("lines__product");
+ * immutable and refcounted.  A NULL path is the model itself. */
+typedef struct tdo_path {
+    int refs;
+    size_t n;
+    const tdo_relation *rels[]; /* rels[0] starts at the query's model */
+} tdo_path;
+
+/* Adds a reference (NULL is fine); returns p. */
+tdo_path *tdo_path_ref(tdo_path *p);
+/* Drops a reference (NULL is fine). */
+void tdo_path_free(tdo_path *p);
+/* Whether a and b walk the same relations (NULL equals an empty path). */
+bool tdo_path_equal(const tdo_path *a, const tdo_path *b);
+
 typedef enum tdo_expr_kind {
     TDO_EXPR_FIELD = 0, /* name */
     TDO_EXPR_VALUE,     /* val */
     TDO_EXPR_BINOP,     /* a op b */
-    TDO_EXPR_NEG        /* -a */
+    TDO_EXPR_NEG,       /* -a */
+    TDO_EXPR_FUNC,      /* fn(args) [DISTINCT] [FILTER] */
+    TDO_EXPR_RAW        /* name: raw SQL text */
 } tdo_expr_kind;
 
 struct tdo_expr {
     int refs;
     tdo_expr_kind kind;
     char op;       /* BINOP: '+', '-', '*', '/' */
-    char *name;    /* FIELD: field name; owned */
+    char *name;    /* FIELD: field name; RAW: SQL; owned */
     tdo_value val; /* VALUE: owned copy */
     tdo_expr *a;   /* BINOP, NEG: referenced */
     tdo_expr *b;   /* BINOP: referenced */
+    /* FUNC */
+    tdo_func fn;
+    tdo_expr **args; /* referenced; owned array */
+    size_t nargs;
+    bool distinct;
+    tdo_qnode *filter; /* referenced, or NULL (resolved in resolved copies) */
+    /* resolved copies (query.c): FIELD names a column or an annotation */
+    bool resolved;
+    tdo_path *path;         /* FIELD: relations walked; referenced */
+    const tdo_field *field; /* FIELD: the column, or NULL for an annotation */
+    size_t annot;           /* FIELD: 1-based annotation index, or 0 */
 };
 
 typedef enum tdo_qkind {
@@ -242,15 +322,20 @@ struct tdo_qnode {
     size_t nvals;
     tdo_expr *expr;   /* right-hand side expression, or NULL; referenced */
     /* resolved leaves (the copies a query holds; see query.c) */
-    const tdo_field *field; /* the column compared, or NULL: unresolved */
+    const tdo_field *field; /* the column compared, or NULL: unresolved
+                               or an annotation */
     tdo_lookup lookup;
-    /* issue 4: the relation fields walked to reach field (joins) go here */
+    tdo_path *path; /* relations walked to reach field; referenced */
+    size_t annot;   /* 1-based index of the annotation compared, or 0 */
 };
 
-/* One ORDER BY term. */
+/* One ORDER BY / GROUP BY term: a column (through path) or an
+ * annotation. */
 typedef struct tdo_order {
-    const tdo_field *field;
+    const tdo_field *field; /* or NULL for an annotation */
     bool desc;
+    tdo_path *path; /* referenced */
+    size_t annot;   /* 1-based annotation index, or 0 */
 } tdo_order;
 
 /* The output columns of a query; shared (refcounted) between copies. */
@@ -258,19 +343,37 @@ typedef struct tdo_proj {
     int refs;
     tdo_projection kind;
     size_t n;
-    const tdo_field **fields; /* column i reads fields[i]'s column */
+    const tdo_field **fields; /* column i reads fields[i]'s column (or
+                                 decodes as it, for annotations) */
     char **names;             /* output names; owned */
+    tdo_path **paths;         /* relations walked (NULL: the model) */
+    size_t *annots;           /* 1-based annotation index, or 0 */
+    bool all;                 /* instances / values(): follows annotate */
 } tdo_proj;
+
+/* One annotation: name = resolved expression. */
+typedef struct tdo_annot {
+    char *name;             /* owned */
+    tdo_expr *expr;         /* resolved copy; referenced */
+    bool aggregate;         /* contains an aggregate function */
+    const tdo_field *field; /* decodes as this field, or NULL */
+} tdo_annot;
 
 struct tdo_query {
     tdo_model *model;
     tdo_qnode *where; /* resolved filter tree, or NULL: every row; ref */
-    tdo_order *order; /* owned */
+    tdo_order *order; /* owned; paths referenced */
     size_t norder;
     int64_t limit;    /* -1: none */
     int64_t offset;   /* -1: none */
     bool distinct;
     tdo_proj *proj;   /* referenced */
+    tdo_annot *annots; /* owned array (names owned, exprs referenced) */
+    size_t nannots;
+    tdo_order *group; /* group_by terms; owned; paths referenced */
+    size_t ngroup;
+    tdo_path **related; /* select_related paths (prefixes included) */
+    size_t nrelated;
 };
 
 /* Resolves a field name of m for queries: "pk", an attribute name, a
@@ -278,6 +381,13 @@ struct tdo_query {
  * unknown or not a column (m2m). */
 tdo_status tdo_query_resolve_field(const tdo_model *m, const char *name,
                                    const tdo_field **out, tdo_error *err);
+
+/* Resolves "a__b__c" on m through relations to a column: *path (new
+ * reference or NULL) and *field.  A relation at the end stands for its
+ * column (FK) or its target's primary key (reverse, m2m). */
+tdo_status tdo_query_resolve_path(const tdo_model *m, const char *name,
+                                  tdo_path **path, const tdo_field **field,
+                                  tdo_error *err);
 
 /* ---- dialects (dialect_*.c; used by compile.c, schema.c, backends) ----- */
 
@@ -293,6 +403,13 @@ tdo_status tdo_query_resolve_field(const tdo_model *m, const char *name,
                                           DO NOTHING) */
 #define TDO_DF_WRAP_LIMIT_SUBQUERY 0x0080 /* "IN (SELECT .. LIMIT)" must read
                                              from a derived table */
+#define TDO_DF_AGG_FILTER 0x0100 /* aggregates take FILTER (WHERE ...); else
+                                    the compiler writes CASE WHEN */
+#define TDO_DF_FK_ALTER 0x0200 /* FK constraints can be added by ALTER
+                                  TABLE (cycles between tables); else
+                                  they are always inline (SQLite) */
+#define TDO_DF_CONCAT_FUNC 0x0400 /* CONCAT() and CHAR_LENGTH() (MySQL);
+                                     else || and LENGTH() */
 
 struct tdo_dialect {
     int version;      /* TDO_DIALECT_VERSION */
@@ -323,6 +440,9 @@ struct tdo_dialect {
     /* the head of an INSERT that ignores conflicts (TDO_DF_INSERT_OR_IGNORE);
      * NULL: "INSERT OR IGNORE INTO " */
     const char *insert_ignore;
+    /* the end of an INSERT of a row without columns, with a leading space
+     * (NULL: " DEFAULT VALUES") */
+    const char *default_values;
     /* appended after the ")" of CREATE TABLE (" ENGINE=InnoDB"); or NULL */
     const char *table_options;
     /* a query whose first column lists the user tables, sorted by name */
@@ -332,5 +452,55 @@ struct tdo_dialect {
 extern const tdo_dialect tdo_dialect_sqlite;
 extern const tdo_dialect tdo_dialect_postgres;
 extern const tdo_dialect tdo_dialect_mysql;
+
+/* What the dialects share (dialect.c). */
+
+/* The names of the column types that differ between dialects. */
+typedef struct tdo_type_names {
+    const char *float_type;    /* FloatField: "REAL" */
+    const char *text_type;     /* TextField: "TEXT" */
+    const char *bool_type;     /* BooleanField: "INT" */
+    const char *datetime_type; /* DatetimeField: "TIMESTAMP" */
+    const char *time_type;     /* TimeField: "TIME" */
+    const char *uuid_type;     /* UUIDField: "CHAR(36)" */
+    const char *json_type;     /* JSONField: "JSON" */
+    const char *binary_type;   /* BinaryField: "BLOB" */
+    /* appends a DecimalField's type; NULL: DECIMAL(max_digits,places) */
+    void (*decimal)(tdo_sb *sb, const tdo_field *f);
+} tdo_type_names;
+
+/* Appends ident between two q characters, a q inside it doubled. */
+void tdo_dialect_quote_(tdo_sb *sb, const char *ident, char q);
+/* Appends the placeholder "?" (any n). */
+void tdo_dialect_qmark_(tdo_sb *sb, size_t n);
+/* Appends " LIMIT n OFFSET m" (a value < 0: absent); an OFFSET alone gets
+ * " LIMIT no_limit" first unless no_limit is NULL. */
+void tdo_dialect_limit_offset_(tdo_sb *sb, int64_t limit, int64_t offset,
+                               const char *no_limit);
+/* Appends the data type of f (no key clause) from the dialect's names; a
+ * relation takes the type of its target's primary key. */
+void tdo_dialect_data_type_(tdo_sb *sb, const tdo_field *f,
+                            const tdo_type_names *names);
+/* Whether f is a primary key the database generates. */
+bool tdo_dialect_generated_pk_(const tdo_field *f);
+/* Sets out to an owned copy of the len bytes of s as type t. */
+tdo_status tdo_dialect_text_(tdo_type t, const char *s, size_t len,
+                             tdo_value *out, tdo_error *err);
+/* Sets out to owned text of the temporal value dt of type kind. */
+tdo_status tdo_dialect_temporal_text_(const tdo_datetime *dt, tdo_type kind,
+                                      bool frac, tdo_value *out,
+                                      tdo_error *err);
+/* dt moved to UTC (offset 0), keeping has_offset. */
+tdo_status tdo_dialect_to_utc_(const tdo_datetime *dt, tdo_datetime *out,
+                               tdo_error *err);
+/* The conversions to driver values every dialect makes (decimals to
+ * text, durations to microseconds, uuids and json to text, booleans to
+ * 0/1 when bool_ints; the rest as it is); out may borrow from in. */
+tdo_status tdo_dialect_to_db_(const tdo_value *in, tdo_value *out,
+                              bool bool_ints, tdo_error *err);
+/* Decodes a driver value of f's column into f's canonical value; out may
+ * borrow from in; f NULL: out = in. */
+tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,
+                                tdo_value *out, bool use_tz, tdo_error *err);
 
 #endif /* TDO_INT_H */

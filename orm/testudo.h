@@ -355,7 +355,7 @@ typedef struct tdo_field {
     size_t n_enum;
     /* relations */
     char *related_ref;     /* "models.Category" as declared; or NULL */
-    char *related_name;    /* or NULL for the default */
+    char *related_name;    /* or NULL for the default; "+": none (False) */
     tdo_on_delete on_delete;
     char *through;         /* m2m through table, or NULL */
     char *forward_key;     /* m2m */
@@ -718,6 +718,10 @@ TDO_API tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
                                tdo_conn **out, tdo_error *err);
 /* Finds a connection by name; NULL if none. */
 TDO_API tdo_conn *tdo_ctx_conn(const tdo_ctx *ctx, const char *name);
+/* The connections of ctx in the order they were first configured; the
+ * i-th one (belongs to ctx) or NULL past the end. */
+TDO_API size_t tdo_ctx_nconns(const tdo_ctx *ctx);
+TDO_API tdo_conn *tdo_ctx_conn_at(const tdo_ctx *ctx, size_t i);
 /* Closes and forgets every connection of ctx. */
 TDO_API void tdo_close_connections(tdo_ctx *ctx);
 TDO_API const char *tdo_conn_name(const tdo_conn *c);
@@ -729,6 +733,14 @@ TDO_API void tdo_ctx_set_trace(tdo_ctx *ctx, tdo_trace_fn fn, void *ud);
 TDO_API uint64_t tdo_conn_query_count(const tdo_conn *c);
 /* Asks the running statement of c to stop (from a signal handler too). */
 TDO_API void tdo_conn_interrupt(tdo_conn *c);
+/* The pool of c: its bounds (minsize, maxsize), the sessions open and
+ * those busy (pinned by a transaction or read by an open cursor); any
+ * pointer may be NULL. */
+TDO_API void tdo_conn_pool_stats(const tdo_conn *c, int *minsize,
+                                 int *maxsize, int *open, int *busy);
+/* Closes every session of c (an open transaction is rolled back by the
+ * server); c stays configured and opens sessions again on next use. */
+TDO_API void tdo_conn_close_sessions(tdo_conn *c);
 
 /* Runs sql with bound params.  rows (may be NULL: results discarded)
  * receives a new cursor; free with tdo_rows_free().  changes (may be NULL)

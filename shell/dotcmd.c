@@ -273,10 +273,21 @@ static int cmd_output(lua_State *L)
 static int cmd_open(lua_State *L)
 {
     if (lua_gettop(L) != 1)
-        return luaL_error(L, "usage: .open URL");
+        return luaL_error(L, "usage: .open URL | .open NAME");
     shell_prelude(L, "open");
     lua_pushvalue(L, 1);
-    lua_call(L, 1, 0);
+    lua_call(L, 1, 1);
+    if (lua_isstring(L, -1))
+        say("%s", lua_tostring(L, -1));
+    shell_export_models(L);
+    return 0;
+}
+
+static int cmd_connections(lua_State *L)
+{
+    shell_prelude(L, "connections_grid");
+    lua_call(L, 0, 1);
+    shell_output_grid(L, -1);
     return 0;
 }
 
@@ -298,8 +309,10 @@ static const struct dotcmd commands[] = {
     {"mode", cmd_mode, "table|csv|json|markdown|line", "output format"},
     {"limit", cmd_limit, "N", "rows shown before truncation (0: all)"},
     {"output", cmd_output, "[FILE]", "send results to FILE / back to stdout"},
-    {"open", cmd_open, "URL", "switch the default connection to URL"},
-    {"connections", NULL, "", "list connections (passwords masked)"},
+    {"open", cmd_open, "URL|NAME",
+     "open URL as the default connection / use connection NAME"},
+    {"connections", cmd_connections, "",
+     "list connections: dialect, URL (passwords masked), pool, sessions"},
     {"read", cmd_read, "FILE", "run a Lua file"},
     {"import", NULL, "FILE.csv Model", "load rows from a CSV file"},
     {"export", NULL, "Model FILE.csv", "dump rows to a CSV file"},

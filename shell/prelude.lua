@@ -23,10 +23,39 @@ function S.setup(o)
 end
 
 -- Startup: orm.init from --demo, a config file, a URL or the default.
+-- Drops the tables of the models (the demo's) so that a database given
+-- to --demo is seeded afresh.
+local function drop_model_tables()
+  local conn = orm.connection("default")
+  local dialect = conn:dialect()
+  local q = dialect == "mysql" and "`" or '"'
+  local drops = {}
+  for _, models in pairs(orm.apps) do
+    for _, m in pairs(models) do
+      local meta = m._meta
+      if not meta.abstract then
+        drops[#drops + 1] = ("DROP TABLE IF EXISTS %s%s%s%s"):format(q,
+          meta.db_table, q, dialect == "postgres" and " CASCADE" or "")
+      end
+    end
+  end
+  if #drops == 0 then return end
+  sort(drops)
+  if dialect == "mysql" then
+    table.insert(drops, 1, "SET FOREIGN_KEY_CHECKS = 0")
+    drops[#drops + 1] = "SET FOREIGN_KEY_CHECKS = 1"
+  elseif dialect == "sqlite" then
+    table.insert(drops, 1, "PRAGMA foreign_keys = OFF")
+    drops[#drops + 1] = "PRAGMA foreign_keys = ON"
+  end
+  conn:execute_script(concat(drops, ";\n"))
+end
+
 function S.init(url, cfg, demo)
   if demo then
     orm.init{ db_url = url or "sqlite://:memory:",
               apps = { models = { models = { "shop.models" } } } }
+    if url and not url:find(":memory:", 1, true) then drop_model_tables() end
     orm.generate_schemas()
     return
   end
@@ -94,11 +123,35 @@ function S.model_names()
 end
 
 -- True inside a transaction, when the module can tell.
+-- The connection in use, or nil.
+local function current_conn()
+  local f = get(orm, "_current_connection")
+  if type(f) ~= "function" then return nil end
+  local ok, r = pcall(f)
+  return ok and r or nil
+end
+
 function S.in_transaction()
   local f = get(orm, "_in_transaction")
   if type(f) ~= "function" then return false end
-  local ok, r = pcall(f)
+  local ok, r = pcall(f, current_conn())
   return ok and r == true
+end
+
+-- The first-line prompt: testudo>, testudo*> in a transaction, and the
+-- connection in use when it is neither the only one nor "default":
+-- testudo[prod]>.
+function S.prompt()
+  local name = current_conn()
+  local list = get(orm, "_connections")
+  local n = 0
+  if type(list) == "function" then
+    local ok, conns = pcall(list)
+    if ok and type(conns) == "table" then n = #conns end
+  end
+  local tag = ""
+  if name and n > 1 and name ~= "default" then tag = "[" .. name .. "]" end
+  return "testudo" .. tag .. (S.in_transaction() and "*" or "") .. "> "
 end
 
 -- The REPL's environment: top-level `local x = ...` lines are rewritten
@@ -556,8 +609,12 @@ function S.schema_grid(m)
   for _, name in ipairs(extra) do
     local f = fmap[name]
     local rel = get(f, "related_model")
-    add_row(g, { name, tostring(get(f, "field_type") or "?"), "",
-                 rel and ("-> " .. tostring(rel)) or "" }, 4)
+    local desc = rel and ("-> " .. tostring(rel)) or ""
+    if rel and get(f, "reverse") then
+      -- a reverse relation: the FK/M2M field on the other model
+      desc = "<- " .. tostring(rel) .. "." .. tostring(get(f, "related_name"))
+    end
+    add_row(g, { name, tostring(get(f, "field_type") or "?"), "", desc }, 4)
   end
   g.total = #g.rows
   g.count_line = false
@@ -638,8 +695,31 @@ function S.set_echo(on)
   f(on)
 end
 
-function S.open(url)
-  orm.init{ db_url = url }
+-- .open URL: the default connection opens URL; .open NAME: the
+-- configured connection NAME becomes the one in use.  Returns a note.
+function S.open(what)
+  if not what:find("://", 1, true) then
+    orm._use_connection(what ~= "default" and what or nil)
+    return "using connection '" .. what .. "'"
+  end
+  orm._open(what)
+  local info = orm.connection("default")
+  return "default connection: " .. info:url()
+end
+
+-- .connections: name, dialect, URL (password masked), pool bounds, open
+-- sessions and statements run; * marks the connection in use.
+function S.connections_grid()
+  local cur = current_conn()
+  local g = new_grid{ "", "name", "dialect", "url", "pool", "open", "queries" }
+  for _, c in ipairs(orm._connections()) do
+    add_row(g, { c.name == cur and "*" or "", c.name, c.dialect, c.url,
+      c.minsize .. ".." .. c.maxsize, c.open .. (c.in_transaction and " (in transaction)" or ""),
+      c.queries }, 7)
+  end
+  g.total = #g.rows
+  g.count_line = false
+  return g
 end
 
 -- ------------------------------------------------------------------

@@ -12,11 +12,13 @@
 #include "shell.h"
 #include "sugar.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -227,10 +229,117 @@ static bool blank(const char *s)
     return true;
 }
 
+/* Appends to sb the text from p up to the end of a secret value (a
+ * quoted string, or a bare word up to & ; , ) } space) replaced by ***;
+ * returns where the value ends. */
+static const char *mask_value(luaL_Buffer *b, const char *p)
+{
+    if (*p == '"' || *p == '\'') {
+        char q = *p;
+        const char *e = p + 1;
+        while (*e && *e != q) {
+            if (*e == '\\' && e[1])
+                e++;
+            e++;
+        }
+        luaL_addchar(b, q);
+        luaL_addstring(b, "***");
+        if (*e == q) {
+            luaL_addchar(b, q);
+            e++;
+        }
+        return e;
+    }
+    const char *e = p + strcspn(p, "&;,)}] \t\n\r'\"");
+    if (e > p)
+        luaL_addstring(b, "***");
+    return e;
+}
+
+/* Pushes entry with every password masked as ***: the password of a
+ * URL (scheme://user:PASSWORD@host), and the value of a password key
+ * (password = "x", password: 'x', ?password=x), so that the history file
+ * never holds one. */
+static const char *mask_secrets(lua_State *L, const char *entry)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *p = entry;
+    while (*p) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            luaL_addlstring(&b, p, 3);
+            p += 3;
+            size_t net = strcspn(p, "/?#'\" \t\n\r");
+            const char *at = NULL, *colon = NULL;
+            for (size_t i = 0; i < net; i++)
+                if (p[i] == '@')
+                    at = p + i;
+            for (const char *q = p; at && q < at; q++)
+                if (*q == ':') {
+                    colon = q;
+                    break;
+                }
+            if (colon) {
+                luaL_addlstring(&b, p, (size_t)(colon + 1 - p));
+                luaL_addstring(&b, "***");
+                p = at;
+            }
+            continue;
+        }
+        if ((strncasecmp(p, "password", 8) == 0 ||
+             strncasecmp(p, "passwd", 6) == 0) &&
+            (p == entry || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            size_t klen = strncasecmp(p, "password", 8) == 0 ? 8 : 6;
+            const char *q = p + klen;
+            while (*q == ' ' || *q == '\t' || *q == '"' || *q == '\'' ||
+                   *q == ']')
+                q++;
+            if (*q == '=' || *q == ':') {
+                q++;
+                if (*q == '=') { /* == is a comparison: leave it */
+                    luaL_addlstring(&b, p, (size_t)(q + 1 - p));
+                    p = q + 1;
+                    continue;
+                }
+                while (*q == ' ' || *q == '\t')
+                    q++;
+                luaL_addlstring(&b, p, (size_t)(q - p));
+                p = mask_value(&b, q);
+                continue;
+            }
+        }
+        luaL_addchar(&b, *p++);
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+static void history_add_entry(const char *entry);
+
+/* Protected: pushes the masked form of the light userdata entry. */
+static int mask_entry(lua_State *L)
+{
+    mask_secrets(L, lua_touserdata(L, 1));
+    return 1;
+}
+
 static void history_save(const char *entry)
 {
     if (!shell.interactive || blank(entry))
         return;
+    lua_State *L = shell.L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, mask_entry);
+    lua_pushlightuserdata(L, (void *)entry);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isstring(L, -1))
+        entry = lua_tostring(L, -1); /* anchored until settop below */
+    history_add_entry(entry);
+    lua_settop(L, top);
+}
+
+/* Adds the (masked) entry to the history and appends it to the file. */
+static void history_add_entry(const char *entry)
+{
     HIST_ENTRY *last = history_length > 0
                            ? history_get(history_base + history_length - 1)
                            : NULL;
@@ -263,20 +372,23 @@ static void history_done(void)
 #define ENV_KEY   "testudo.repl_env"
 #define RESET_KEY "testudo.repl_reset"
 
-static char prompt_buf[64];
+static char prompt_buf[192];
 static bool prompt_color;
+
+static char prompt_text[160];
 
 static const char *make_prompt(lua_State *L, bool first)
 {
     const char *text = "..> ";
     if (first) {
-        bool tx = false;
         int top = lua_gettop(L);
-        shell_prelude(L, "in_transaction");
-        if (lua_pcall(L, 0, 1, 0) == LUA_OK)
-            tx = lua_toboolean(L, -1);
+        snprintf(prompt_text, sizeof prompt_text, "testudo> ");
+        shell_prelude(L, "prompt");
+        if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
+            snprintf(prompt_text, sizeof prompt_text, "%s",
+                     lua_tostring(L, -1));
         lua_settop(L, top);
-        text = tx ? "testudo*> " : "testudo> ";
+        text = prompt_text;
     }
     if (!prompt_color)
         return text;

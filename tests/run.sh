@@ -2,9 +2,21 @@
 # run.sh BUILD_DIR [SANITIZE] [PART] -- runs testudo's tests and counts.
 #
 #   PART   unit   every BUILD_DIR/tests/test_* (cmocka)
-#          lua    busted over tests/lua/ with lua5.4 and BUILD_DIR/testudo.so
+#          lua    busted over tests/lua/ with lua5.4 and BUILD_DIR/testudo.so,
+#                 once per backend: sqlite, postgres, mysql
 #          shell  tests/shell/*.exp (expect, through a pty) and *.sh (pipes)
 #          (all three when absent)
+#
+# The unit and lua parts need a PostgreSQL and a MariaDB: unless
+# TESTUDO_PG_URL / TESTUDO_MYSQL_URL name existing servers, private ones
+# are started with tests/backends/pg.sh and mysql.sh (installing the
+# server packages when missing) on 127.0.0.1, ports TESTUDO_PG_PORT
+# (55432) and TESTUDO_MYSQL_PORT (53306), and stopped when the tests end,
+# pass or fail or are interrupted.  A server that cannot be started is a
+# failure, never a skip.  The URLs are exported, so the unit test of the
+# backends runs against them; each busted run gets its URL in
+# TESTUDO_TEST_DB_URL (orm.testing.init empties that database first).
+# TESTUDO_TEST_BACKENDS (default "sqlite postgres mysql") picks the runs.
 #
 # Each part prints its runners' failures, then `part NAME: N passed, N
 # failed`; the last line is always `N passed, N failed` over all parts.
@@ -27,7 +39,61 @@ part_pass=0
 part_fail=0
 
 TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/testudo-tests.XXXXXX") || exit 2
-trap 'rm -rf "$TMPROOT"' EXIT INT TERM
+BACKENDS=${TESTUDO_TEST_BACKENDS:-sqlite postgres mysql}
+
+# ---- database servers ---------------------------------------------------
+
+STARTED=""     # the servers this run started (stopped at exit)
+SERVER_FAIL="" # the servers that could not be started
+
+# start_server KIND URL_VARIABLE LABEL: exports the URL of a running
+# server (the given one, or a private one started now).
+start_server() {
+    kind=$1 var=$2 label=$3
+    eval "given=\${$var:-}"
+    [ -n "$given" ] && return 0
+    log=$TMPROOT/$kind-start.log
+    if url=$(sh tests/backends/$kind.sh start 2>"$log") && [ -n "$url" ]; then
+        STARTED="$STARTED $kind"
+        eval "$var=\$url"
+        export "$var"
+    else
+        SERVER_FAIL="$SERVER_FAIL $kind"
+        echo "--- $label: the test server could not be started:"
+        sed -e 's/^/    /' "$log"
+    fi
+}
+
+start_servers() {
+    [ -n "${SERVERS_UP:-}" ] && return 0
+    SERVERS_UP=1
+    case " $BACKENDS " in *" postgres "*) need_pg=1 ;; *) need_pg= ;; esac
+    case " $BACKENDS " in *" mysql "*) need_my=1 ;; *) need_my= ;; esac
+    # the unit test of the backends always wants both
+    if [ "$PART" != lua ]; then need_pg=1 need_my=1; fi
+    [ -n "$need_pg" ] && start_server pg TESTUDO_PG_URL PostgreSQL
+    [ -n "$need_my" ] && start_server mysql TESTUDO_MYSQL_URL MariaDB
+}
+
+stop_servers() {
+    for kind in $STARTED; do
+        # (with its URL set, the script would leave the server alone)
+        env -u TESTUDO_PG_URL -u TESTUDO_MYSQL_URL \
+            sh tests/backends/$kind.sh stop >/dev/null 2>&1
+    done
+    STARTED=""
+}
+
+CHILD="" # the busted run in progress
+
+cleanup() {
+    [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null
+    stop_servers
+    rm -rf "$TMPROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 part_begin() {
     part_pass=0
@@ -97,8 +163,18 @@ san_preload() {
     echo $libs
 }
 
+# Counts a server that is missing as one failure of the part.
+server_failures() {
+    for kind in $SERVER_FAIL; do
+        echo "--- $kind: no server, its tests cannot run"
+        part_fail=$((part_fail + 1))
+    done
+}
+
 run_unit() {
+    start_servers
     part_begin
+    server_failures
     found=0
     for t in "$B"/tests/test_*; do
         [ -f "$t" ] && [ -x "$t" ] || continue
@@ -112,21 +188,29 @@ run_unit() {
     part_end unit
 }
 
-# One run of the busted specs.  The backend matrix (issue 3) will call
-# this once per URL in TESTUDO_TEST_DB_URLS with TESTUDO_TEST_DB_URL set.
+# One run of the busted specs on TESTUDO_TEST_DB_URL (or SQLite).
 run_lua_once() {
     label=$1
-    out=$TMPROOT/lua.out
+    out=$TMPROOT/lua-$label.out
     pre=$(san_preload)
+    # in the background, so that a signal stops the run at once (the
+    # trap kills it and stops the servers)
     if [ -n "$pre" ]; then
         LD_PRELOAD="$pre" ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
             lua5.4 /usr/bin/busted --lpath='./?.lua' --cpath="$B/?.so" \
-            -o TAP tests/lua >"$out" 2>&1
+            -o TAP tests/lua >"$out" 2>&1 &
     else
-        lua5.4 /usr/bin/busted --lpath='./?.lua' --cpath="$B/?.so" \
-            -o TAP tests/lua >"$out" 2>&1
+        # a runaway spec fails on its own, without starving the machine
+        (
+            ulimit -v 4194304 2>/dev/null
+            exec lua5.4 /usr/bin/busted --lpath='./?.lua' --cpath="$B/?.so" \
+                -o TAP tests/lua
+        ) >"$out" 2>&1 &
     fi
+    CHILD=$!
+    wait $CHILD
     rc=$?
+    CHILD=
     # no plan line: busted died before reporting
     if ! grep -q -E '^1\.\.[0-9]+' "$out"; then
         echo "# busted printed no TAP plan line" >>"$out"
@@ -136,12 +220,34 @@ run_lua_once() {
 }
 
 run_lua() {
-    part_begin
-    if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
-        run_lua_once "${TESTUDO_TEST_DB_URL:-sqlite}"
-    else
+    if ! ls tests/lua/*_spec.lua >/dev/null 2>&1; then
+        part_begin
         echo "    (no specs in tests/lua)"
+        part_end lua
+        return
     fi
+    start_servers
+    part_begin
+    for backend in $BACKENDS; do
+        case $backend in
+        sqlite) url=${TESTUDO_SQLITE_URL:-sqlite://:memory:} kind=sqlite ;;
+        postgres) url=${TESTUDO_PG_URL:-} kind=pg ;;
+        mysql) url=${TESTUDO_MYSQL_URL:-} kind=mysql ;;
+        *)
+            echo "--- busted $backend: unknown backend (sqlite, postgres, mysql)"
+            part_fail=$((part_fail + 1))
+            continue
+            ;;
+        esac
+        if [ -z "$url" ]; then
+            echo "--- busted $backend: 0 passed, 1 failed (no $kind server)"
+            part_fail=$((part_fail + 1))
+            continue
+        fi
+        export TESTUDO_TEST_DB_URL="$url"
+        run_lua_once "$backend"
+    done
+    unset TESTUDO_TEST_DB_URL
     part_end lua
 }
 

@@ -25,17 +25,38 @@ local engines = {
   ["tortoise.backends.sqlite"] = "sqlite",
 }
 
-local function normalize_url(url)
+local function known_schemes()
+  local list = {}
+  for k in pairs(schemes) do list[#list + 1] = k end
+  table.sort(list)
+  return table.concat(list, ", ")
+end
+
+-- Checks a URL and gives it the scheme the core knows; errors never
+-- quote the URL (it may hold a password).
+local function normalize_url(name, url)
+  if type(url) ~= "string" then
+    config_error(("connection '%s': expected a URL or a table, got a %s")
+      :format(name, type(url)))
+  end
   local scheme, rest = url:match("^([%w_%+%-%.]+)://(.*)$")
   if not scheme then
-    config_error(("unknown DB URL '%s' (expected sqlite://, postgres:// or mysql://)")
-      :format(url:gsub(":[^:@/]*@", ":***@")))
+    config_error(("connection '%s': bad database URL: expected scheme://... "
+      .. "(such as sqlite://:memory: or postgres://user:password@host:5432/db)")
+      :format(name))
   end
   local s = schemes[scheme:lower()]
   if not s then
-    config_error(("unknown DB URL scheme '%s'"):format(scheme))
+    config_error(("connection '%s': unknown database URL scheme '%s' (known: %s)")
+      :format(name, scheme, known_schemes()))
   end
-  return s .. "://" .. rest
+  url = s .. "://" .. rest
+  local ok, err = pcall(C.check_url, url)
+  if not ok then
+    local msg = type(err) == "table" and err.message or tostring(err)
+    config_error(("connection '%s': %s"):format(name, msg))
+  end
+  return url
 end
 
 local function urlencode(s)
@@ -44,42 +65,72 @@ local function urlencode(s)
   end))
 end
 
+local cred_skip = { user = true, password = true, host = true, port = true,
+  database = true, file_path = true, path = true, db = true, username = true }
+
 -- A connection spec: a URL or { engine = ..., credentials = {...} }.
 local function spec_url(name, spec)
-  if type(spec) == "string" then return normalize_url(spec) end
+  if type(spec) == "string" then return normalize_url(name, spec) end
   if type(spec) ~= "table" then
-    config_error(("connection '%s': expected a URL or a table"):format(name))
+    config_error(("connection '%s': expected a URL or a table { engine = ..., "
+      .. "credentials = {...} }, got a %s"):format(name, type(spec)))
   end
-  if spec.db_url or spec.url then return normalize_url(spec.db_url or spec.url) end
-  local engine = spec.engine or "sqlite"
-  local scheme = engines[engine] or schemes[tostring(engine):lower()]
-    or schemes[tostring(engine):match("([%w_]+)$") or ""]
+  if spec.db_url or spec.url then
+    return normalize_url(name, spec.db_url or spec.url)
+  end
+  if spec.engine == nil then
+    config_error(("connection '%s': missing engine (such as "
+      .. "\"tortoise.backends.asyncpg\" or \"postgres\")"):format(name))
+  end
+  local engine = tostring(spec.engine)
+  local scheme = engines[engine] or schemes[engine:lower()]
+    or (engine:match("^tortoise%.backends%.") and schemes[engine:match("([%w_]+)$")])
   if not scheme then
-    config_error(("connection '%s': unknown engine '%s'"):format(name, tostring(engine)))
+    config_error(("connection '%s': unknown engine '%s' (such as "
+      .. "tortoise.backends.asyncpg, tortoise.backends.mysql, "
+      .. "tortoise.backends.sqlite, postgres, mysql, sqlite)"):format(name, engine))
   end
   local cr = spec.credentials or {}
-  if scheme == "sqlite" then
-    return "sqlite://" .. (cr.file_path or cr.database or cr.path or ":memory:")
+  if type(cr) ~= "table" then
+    config_error(("connection '%s': credentials must be a table"):format(name))
   end
-  local auth = ""
-  if cr.user then
-    auth = urlencode(cr.user)
-    if cr.password then auth = auth .. ":" .. urlencode(cr.password) end
-    auth = auth .. "@"
-  end
-  local host = cr.host or "localhost"
-  local port = cr.port and (":" .. tostring(cr.port)) or ""
   local q = {}
   for k, v in pairs(cr) do
-    if k ~= "user" and k ~= "password" and k ~= "host" and k ~= "port"
-      and k ~= "database" then
+    if not cred_skip[k] and type(k) == "string" then
+      if type(v) == "boolean" then v = v and "true" or "false" end
       q[#q + 1] = urlencode(k) .. "=" .. urlencode(v)
     end
   end
+  if scheme == "sqlite" then
+    table.sort(q)
+    local path = cr.file_path or cr.path or cr.database or ":memory:"
+    return normalize_url(name, "sqlite://" .. tostring(path)
+      .. (#q > 0 and ("?" .. table.concat(q, "&")) or ""))
+  end
+  local user = cr.user or cr.username
+  local auth = ""
+  if user then
+    auth = urlencode(user)
+    if cr.password then auth = auth .. ":" .. urlencode(cr.password) end
+    auth = auth .. "@"
+  end
+  local host = cr.host and tostring(cr.host) or "localhost"
+  if host:sub(1, 1) == "/" then
+    q[#q + 1] = "host=" .. urlencode(host)        -- a unix socket directory
+    host = ""
+  elseif host:find(":", 1, true) and host:sub(1, 1) ~= "[" then
+    host = "[" .. host .. "]"                     -- IPv6
+  end
+  local port = cr.port and (":" .. tostring(cr.port)) or ""
+  if host == "" then port = "" ; if cr.port then q[#q + 1] = "port=" .. urlencode(cr.port) end end
   table.sort(q)
   local query = #q > 0 and ("?" .. table.concat(q, "&")) or ""
-  return ("%s://%s%s%s/%s%s"):format(scheme, auth, host, port,
-    cr.database or "", query)
+  local db = cr.database or cr.db
+  if db == nil or db == "" then
+    config_error(("connection '%s': credentials need a database"):format(name))
+  end
+  return normalize_url(name, ("%s://%s%s%s/%s%s"):format(scheme, auth, host,
+    port, urlencode(db), query))
 end
 
 local function sorted_keys(t)
@@ -101,6 +152,10 @@ local function load_module(app, name)
 end
 
 function orm.init(cfg)
+  if state.closed then
+    state.closed = false
+    C.close_connections()
+  end
   if type(cfg) ~= "table" then
     config_error("orm.init takes a table: { db_url = ... } or { connections = ..., apps = ... }")
   end
@@ -114,7 +169,26 @@ function orm.init(cfg)
   -- check every URL before closing anything
   local urls = {}
   for _, name in ipairs(sorted_keys(conns)) do
+    if type(name) ~= "string" or name == "" then
+      config_error("connection names must be non-empty strings")
+    end
     urls[name] = spec_url(name, conns[name])
+  end
+  local routers = {}
+  for i, r in ipairs(cfg.routers or {}) do
+    if type(r) == "string" then
+      local ok, mod = pcall(require, r)
+      if not ok then
+        config_error(("router '%s' cannot be loaded: %s"):format(r,
+          type(mod) == "table" and tostring(mod.message) or tostring(mod)))
+      end
+      r = mod
+    end
+    if type(r) ~= "table" and type(r) ~= "userdata" then
+      config_error(("router %d: expected a table with db_for_read / "
+        .. "db_for_write, got a %s"):format(i, type(r)))
+    end
+    routers[#routers + 1] = r
   end
   local apps = {}
   for label, app in pairs(cfg.apps or {}) do
@@ -143,6 +217,8 @@ function orm.init(cfg)
   C.set_inited(false)
   state.apps_conn = {}
   state.first_conn = nil
+  state.use_conn = nil
+  state.routers = routers
   C.set_use_tz(cfg.use_tz and true or false)
   state.timezone = cfg.timezone or "UTC"
   local names = sorted_keys(urls)
@@ -178,6 +254,68 @@ local function schema_conns()
   return list
 end
 
+-- The connection each non-abstract model's table lives on.
+local function model_conns()
+  local out = {}
+  for app, models in pairs(orm.apps or {}) do
+    local cname = state.apps_conn and state.apps_conn[app]
+    if not (cname and C.has_conn(cname)) then
+      cname = C.has_conn("default") and "default" or state.first_conn
+    end
+    for _, M in pairs(models) do
+      if not M._meta.abstract and cname then out[M] = cname end
+    end
+  end
+  return out
+end
+
+-- Models in an order where every foreign key target comes first.
+local function fk_order(list)
+  local by_name, done, out = {}, {}, {}
+  for _, M in ipairs(list) do
+    by_name[M._meta.app .. "." .. M._meta.name] = M
+  end
+  local function targets(M)
+    local t = {}
+    for _, f in pairs(M._meta.fields_map or {}) do
+      local ref = type(f) == "table" and f.related_model
+      if type(ref) == "table" and ref._meta then
+        ref = ref._meta.app .. "." .. ref._meta.name
+      end
+      if type(ref) == "string" then
+        if not ref:find(".", 1, true) then ref = M._meta.app .. "." .. ref end
+        local T = by_name[ref]
+        if T and T ~= M and f.field_type ~= "ManyToManyField" then t[#t + 1] = T end
+      end
+    end
+    return t
+  end
+  table.sort(list, function(a, b) return a._meta.name < b._meta.name end)
+  local left = list
+  while #left > 0 do
+    local rest, progress = {}, false
+    for _, M in ipairs(left) do
+      local ready = true
+      for _, T in ipairs(targets(M)) do
+        if not done[T] then ready = false end
+      end
+      if ready then
+        done[M] = true
+        out[#out + 1] = M
+        progress = true
+      else
+        rest[#rest + 1] = M
+      end
+    end
+    if not progress then -- a cycle: the rest as they come
+      for _, M in ipairs(rest) do out[#out + 1] = M end
+      break
+    end
+    left = rest
+  end
+  return out
+end
+
 function orm.generate_schemas(opts)
   local safe = true
   if type(opts) == "table" and opts.safe ~= nil then safe = opts.safe and true or false end
@@ -186,13 +324,79 @@ function orm.generate_schemas(opts)
   if #list == 0 then
     config_error("no connection: call orm.init first")
   end
-  for _, name in ipairs(list) do
-    C.generate_schemas(name, safe)
+  local per = {}
+  for M, cname in pairs(model_conns()) do
+    per[cname] = per[cname] or {}
+    table.insert(per[cname], M)
+  end
+  local used = {}
+  for cname in pairs(per) do used[#used + 1] = cname end
+  if #used <= 1 then
+    -- one database holds every table: the core's whole schema
+    C.generate_schemas(used[1] or list[1], safe)
+    return
+  end
+  -- each app's tables on its own connection
+  table.sort(used)
+  for _, cname in ipairs(used) do
+    local parts = {}
+    for _, M in ipairs(fk_order(per[cname])) do
+      local sql = C.schema_sql(safe, M, cname)
+      sql = sql:gsub(";%s*$", "")
+      if sql:match("%S") then parts[#parts + 1] = sql end
+    end
+    if #parts > 0 then
+      orm.connection(cname):execute_script(table.concat(parts, ";\n") .. ";")
+    end
   end
 end
 
+-- Closes every pool's sessions; the configuration stays, so the next
+-- query opens its connection again (as Tortoise does).  The next
+-- orm.init forgets the closed connections, even when it fails.
 function orm.close_connections()
-  C.close_connections()
+  C.close_sessions()
+  state.closed = true
+end
+
+-- The shell's current connection (`.open NAME`): models with no
+-- using_db and no router go there.  nil: back to the apps' own.
+function orm._use_connection(name)
+  if name ~= nil then orm.connection(name) end -- raises when unknown
+  state.use_conn = name
+end
+
+-- The name of the connection in use: the shell's choice, else "default",
+-- else the first configured; nil before orm.init.
+function orm._current_connection()
+  if state.use_conn and C.has_conn(state.use_conn) then return state.use_conn end
+  if C.has_conn("default") then return "default" end
+  if state.first_conn and C.has_conn(state.first_conn) then return state.first_conn end
+  return nil
+end
+
+-- `.open URL`: the default connection now opens url (other connections
+-- and the models stay); it becomes the connection in use.
+function orm._open(url)
+  url = normalize_url("default", url)
+  C.connect("default", url)
+  state.first_conn = state.first_conn or "default"
+  state.use_conn = nil
+  local others = false
+  for _, info in ipairs(orm._connections()) do
+    if info.name ~= "default" then others = true end
+  end
+  if others then state.use_conn = "default" end
+  C.set_inited(true)
+end
+
+-- A URL with its password masked (nil when it is not a valid URL).
+function orm._mask_url(url)
+  local scheme, rest = tostring(url):match("^([%w_%+%-%.]+)://(.*)$")
+  if scheme and schemes[scheme:lower()] then
+    return C.mask_url(schemes[scheme:lower()] .. "://" .. rest)
+  end
+  return nil
 end
 
 orm.utils = orm.utils or {}
@@ -216,15 +420,25 @@ function orm.testing.init(opts)
   end
   orm.init{ db_url = url, modules = { models = modules }, use_tz = opts.use_tz }
   if not url:find(":memory:", 1, true) then
-    -- a persistent test database: start from empty tables
+    -- a persistent test database: start from an empty one (every table
+    -- dropped, whatever references it)
     local conn = orm.connection("default")
-    for _, app in pairs(orm.apps) do
-      for _, M in pairs(app) do
-        if not M._meta.abstract then
-          pcall(conn.execute_script, conn,
-            ('DROP TABLE IF EXISTS "%s"'):format(M._meta.db_table))
-        end
+    local dialect = conn:dialect()
+    local q = dialect == "mysql" and "`" or '"'
+    local drops = {}
+    for _, t in ipairs(orm._tables("default")) do
+      drops[#drops + 1] = ("DROP TABLE IF EXISTS %s%s%s%s"):format(q,
+        t:gsub(q, q .. q), q, dialect == "postgres" and " CASCADE" or "")
+    end
+    if #drops > 0 then
+      if dialect == "mysql" then
+        table.insert(drops, 1, "SET FOREIGN_KEY_CHECKS = 0")
+        drops[#drops + 1] = "SET FOREIGN_KEY_CHECKS = 1"
+      elseif dialect == "sqlite" then
+        table.insert(drops, 1, "PRAGMA foreign_keys = OFF")
+        drops[#drops + 1] = "PRAGMA foreign_keys = ON"
       end
+      conn:execute_script(table.concat(drops, ";\n"))
     end
   end
   orm.generate_schemas{ safe = true }

@@ -188,17 +188,7 @@ function Base:to_table()
   return t
 end
 
-function Base:fetch_related(...)
-  local M = check_instance(self, "fetch_related")
-  for _, name in ipairs({ ... }) do
-    local f = M._meta.fields_map[name]
-    if not f then
-      error(E.FieldError(("no such relation '%s' on model '%s'"):format(name, M._meta.name)), 2)
-    end
-    local _ = self[name]
-  end
-  return self
-end
+-- fetch_related is in related.lua.
 
 -- describe ----------------------------------------------------------------
 
@@ -244,10 +234,51 @@ local function describe_field(f)
   return d
 end
 
+-- The description of a reverse relation (BackwardFKRelation, ...).
+local function describe_backward(rel)
+  local M = rel.target
+  return {
+    name = rel.name,
+    field_type = rel.model._meta.fields_map[rel.name].field_type,
+    python_type = M._meta.app .. "." .. M._meta.name,
+    related_model = M._meta.app .. "." .. M._meta.name,
+    related_name = rel.field.name,
+    generated = false,
+    nullable = rel.kind ~= "reverse_m2m" and rel.field.null or false,
+    unique = false,
+    indexed = false,
+    default = nil,
+    description = rel.field.description,
+    constraints = {},
+    db_constraint = rel.field.db_constraint,
+  }
+end
+
+-- The description of the raw column of a FK/O2O ("customer_id"), a data
+-- field of the type of the related primary key, as Tortoise lists it.
+local function describe_raw(f, rels)
+  local rel = rels[f.name]
+  local tpk = rel and rel.target._meta.fields_map[rel.target._meta.pk_attr]
+  local d = describe_field{
+    name = f.attr,
+    field_type = tpk and tpk.field_type or "IntField",
+    source_field = f.source_field or f.attr,
+    null = f.null,
+    unique = f.unique,
+    index = f.index or f.unique,
+    max_length = tpk and tpk.max_length,
+    description = f.description,
+  }
+  if d.constraints.ge and tpk and tpk.generated then d.constraints.ge = 1 end
+  return d
+end
+
 function Base:describe()
   check_model(self, "describe")
   local meta = self._meta
+  local rels = C.relations and C.relations(self) or {}
   local data, fks, o2os, m2ms = {}, {}, {}, {}
+  local bfks, bo2os = {}, {}
   local pk_field
   -- data fields in declaration order
   for _, attr in ipairs(meta.fields) do
@@ -259,8 +290,10 @@ function Base:describe()
       if f.pk then
         pk_field = describe_field(f)
       elseif f.field_type == "ForeignKeyField" then
+        data[#data + 1] = describe_raw(f, rels)
         fks[#fks + 1] = describe_field(f)
       elseif f.field_type == "OneToOneField" then
+        data[#data + 1] = describe_raw(f, rels)
         o2os[#o2os + 1] = describe_field(f)
       else
         data[#data + 1] = describe_field(f)
@@ -269,6 +302,19 @@ function Base:describe()
   end
   for _, name in ipairs(meta.m2m_fields) do
     m2ms[#m2ms + 1] = describe_field(meta.fields_map[name])
+  end
+  local names = {}
+  for name in pairs(rels) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local rel = rels[name]
+    if rel.kind == "reverse_fk" then
+      bfks[#bfks + 1] = describe_backward(rel)
+    elseif rel.kind == "reverse_o2o" then
+      bo2os[#bo2os + 1] = describe_backward(rel)
+    elseif rel.kind == "reverse_m2m" then
+      m2ms[#m2ms + 1] = describe_backward(rel)
+    end
   end
   return {
     name = meta.app .. "." .. meta.name,
@@ -279,9 +325,9 @@ function Base:describe()
     pk_field = pk_field,
     data_fields = data,
     fk_fields = fks,
-    backward_fk_fields = {},
+    backward_fk_fields = bfks,
     o2o_fields = o2os,
-    backward_o2o_fields = {},
+    backward_o2o_fields = bo2os,
     m2m_fields = m2ms,
     unique_together = meta.unique_together,
     indexes = meta.indexes,

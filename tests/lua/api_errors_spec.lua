@@ -105,8 +105,14 @@ describe("errors", function()
     it("on a unique violation, with the database's message and the SQL", function()
       local err = check(catch(function() return AerUser:create{ email = "a@x.org", username = "again" } end),
         "IntegrityError")
-      assert.are.equal("IntegrityError: UNIQUE constraint failed: aer_users.email", tostring(err))
-      assert.are.equal("UNIQUE constraint failed: aer_users.email", err.message)
+      -- the database's own words
+      local message = ({
+        sqlite = "UNIQUE constraint failed: aer_users.email",
+        postgres = 'duplicate key value violates unique constraint "aer_users_email_key"',
+        mysql = "Duplicate entry 'a@x.org' for key 'email'",
+      })[orm.connection("default"):dialect()]
+      assert.are.equal("IntegrityError: " .. message, tostring(err))
+      assert.are.equal(message, err.message)
       assert.are.equal("string", type(err.sql))
       assert.truthy(err.sql:find("INSERT", 1, true))
     end)

@@ -10,9 +10,8 @@ local function catch(fn, ...)
   return err
 end
 
-local function raw(sql, params)
-  return orm.connection("default"):execute_query(sql, params or {})
-end
+-- raw SQL written for SQLite, run in the dialect of the connection
+local raw = require("tests.lua.support.sql").query
 
 local AiUser = Model:extend("AiUser", {
   id         = fields.IntField{ primary_key = true },

@@ -9,17 +9,9 @@ local function catch(fn, ...)
   return err
 end
 
-local function raw(sql, params)
-  return orm.connection("default"):execute_query(sql, params or {})
-end
-
-local function columns(tbl)
-  local cols = {}
-  for _, r in ipairs(raw(('PRAGMA table_info("%s")'):format(tbl))) do
-    cols[#cols + 1] = r.name
-  end
-  return cols
-end
+-- raw SQL written for SQLite, run in the dialect of the connection
+local sql = require "tests.lua.support.sql"
+local raw, columns = sql.query, sql.columns
 
 local AmStamped = Model:extend("AmStamped", {
   created_at = fields.DatetimeField{ auto_now_add = true },
@@ -108,9 +100,8 @@ describe("models", function()
 
   it("an abstract model has no table, its children inherit its fields", function()
     assert.is_true(AmStamped._meta.abstract)
-    local t = raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'am%'")
     local names = {}
-    for _, r in ipairs(t) do names[r.name] = true end
+    for _, t in ipairs(sql.tables("am")) do names[t] = true end
     assert.is_nil(names.amstamped)
     assert.is_true(names.am_users)
     local u = AmUser:create{ email = "a@x.org", username = "a" }
@@ -119,7 +110,7 @@ describe("models", function()
   end)
 
   it("create the indexes of Meta.indexes and of index/unique fields", function()
-    local n = raw("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'am_users'")[1].n
+    local n = #sql.indexes("am_users")
     -- email (index+unique), username (unique), (email, is_active), (role)
     assert.is_true(n >= 4)
   end)

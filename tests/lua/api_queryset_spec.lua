@@ -187,7 +187,7 @@ describe("querysets", function()
       assert.are.equal("string", type(sql))
       assert.are.equal("table", type(params))
       assert.truthy(sql:match("^SELECT"))
-      assert.truthy(sql:find('"aq_people"', 1, true))
+      assert.truthy(sql:find(require("tests.lua.support.sql").quote("aq_people"), 1, true))
       assert.truthy(sql:find("ORDER BY", 1, true))
       assert.are.equal(2, #params)
       local seen = {}

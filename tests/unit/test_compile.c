@@ -759,8 +759,8 @@ static void test_errors(void **state)
                         "startswith, istartswith, endswith, iendswith)");
     expect_filter_error(U(), L("email__gt__x", T("x")), TDO_ERR_FIELD,
                         "unknown lookup 'gt__x' for field 'email'");
-    expect_filter_error(P(), L("category__name", T("x")), TDO_ERR_FIELD,
-                        "relation paths are not supported yet");
+    expect_filter_error(P(), L("category__nope", T("x")), TDO_ERR_FIELD,
+                        "no such field 'nope' on model 'Category'");
     expect_filter_error(U(), L("id", T("abc")), TDO_ERR_FIELD, "id");
     expect_filter_error(U(), Lv("id__range", 1, I(1)), TDO_ERR_PARAMS,
                         "id__range");

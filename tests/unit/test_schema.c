@@ -85,6 +85,8 @@ static tdo_ctx *shop(void)
     add(p, cat);
     tdo_field tags = fld("tags", TDO_F_M2M, 0);
     tags.related_ref = "models.Category";
+    /* the default reverse name would clash with category's */
+    tags.related_name = "tagged_products";
     add(p, tags);
     finish(p);
 

@@ -1,0 +1,100 @@
+#!/bin/sh
+# reconnect.sh -- a database server stopped in the middle of a session:
+# the next query gives an OperationalError (no crash), a transaction
+# that lost its server is never retried, and once the server is back the
+# next query works.  Private PostgreSQL and MariaDB servers on ports of
+# their own (TESTUDO_RECONNECT_PG_PORT, TESTUDO_RECONNECT_MYSQL_PORT),
+# started and stopped with tests/backends/*.sh.  A server that cannot be
+# started is a failure.
+# Environment (from tests/run.sh): TESTUDO, TESTUDO_ROOT, TESTUDO_TMP.
+
+T=${TESTUDO:?}
+D=${TESTUDO_TMP:?}
+ROOT=${TESTUDO_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+fails=0
+
+ok() { echo "ok - $1"; }
+notok() {
+    echo "not ok - $1"
+    fails=$((fails + 1))
+    [ -f "$D/out" ] && sed -e 's/^/#   out: /' "$D/out" | head -30
+    [ -f "$D/err" ] && sed -e 's/^/#   err: /' "$D/err" | head -30
+    return 0
+}
+
+cat >"$D/reconnect.lua" <<'LUA'
+-- arg[1] URL, arg[2] the command that stops the server, arg[3] the one
+-- that starts it again
+local url, stop, start = arg[1], arg[2], arg[3]
+local E = orm.exceptions
+orm.init{ db_url = url }
+local conn = orm.connection("default")
+local function one()
+  local rows = conn:execute_query("SELECT 1 AS one")
+  return rows[1].one
+end
+local function check(name, cond) print((cond and "ok - " or "not ok - ") .. name) end
+local function fails_operational(name)
+  local ok, err = pcall(one)
+  check(name .. " (OperationalError)", not ok and E.OperationalError:is(err))
+  if not ok then print("# " .. tostring(err)) end
+  return err
+end
+
+check("a query works", one() == 1)
+assert(os.execute(stop))
+fails_operational("the next query after the server stopped fails")
+fails_operational("and the one after it too, while the server is down")
+assert(os.execute(start))
+check("once the server is back, the next query works", one() == 1)
+
+-- inside a transaction: never a silent reconnect
+orm.in_transaction(function() one() end)
+local ok, err = pcall(orm.in_transaction, function()
+  one()
+  assert(os.execute(stop))
+  assert(os.execute(start))
+  one()
+end)
+check("a transaction that lost its server fails (OperationalError)",
+  not ok and E.OperationalError:is(err))
+print("# " .. tostring(err))
+check("the transaction is over", not conn:in_transaction())
+check("the next query works again", one() == 1)
+LUA
+
+for kind in pg mysql; do
+    if [ $kind = pg ]; then
+        port=${TESTUDO_RECONNECT_PG_PORT:-55491}
+        env="env -u TESTUDO_PG_URL TESTUDO_PG_PORT=$port"
+        label=PostgreSQL
+    else
+        port=${TESTUDO_RECONNECT_MYSQL_PORT:-53391}
+        env="env -u TESTUDO_MYSQL_URL TESTUDO_MYSQL_PORT=$port"
+        label=MariaDB
+    fi
+    ctl="$env sh $ROOT/tests/backends/$kind.sh"
+    if ! url=$($ctl start 2>"$D/err") || [ -z "$url" ]; then
+        notok "$label: a private server starts on port $port"
+        continue
+    fi
+    ok "$label: a private server starts on port $port"
+    "$T" "$D/reconnect.lua" "$url" "$ctl stop >/dev/null 2>&1" \
+        "$ctl start >/dev/null 2>&1" >"$D/out" 2>"$D/err" </dev/null
+    rc=$?
+    sed -e "s/^ok - /ok - $label: /" -e "s/^not ok - /not ok - $label: /" "$D/out" |
+        grep -E '^(not )?ok ' >"$D/res"
+    cat "$D/res"
+    if grep -q '^not ok ' "$D/res"; then
+        fails=$((fails + 1))
+        sed -e 's/^/#   /' "$D/out" "$D/err" | head -30
+    fi
+    if [ $rc -eq 0 ] && [ "$(grep -c '^ok ' "$D/res")" -eq 7 ]; then
+        ok "$label: the session survived, exit status 0"
+    else
+        notok "$label: the session survived, exit status 0 (status $rc)"
+    fi
+    $ctl stop >/dev/null 2>&1
+done
+
+exit $((fails > 0))

@@ -334,6 +334,32 @@ int shell_load(lua_State *L, const char *text, size_t len, const char *name)
     return status;
 }
 
+/* Pushes msg with every run of white space that holds a line break
+ * folded into one space, so a multi-line server message stays one line. */
+static const char *one_line(lua_State *L, const char *msg)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const char *p = msg; *p;) {
+        const char *q = p;
+        bool newline = false;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            newline |= (*q == '\n' || *q == '\r'), q++;
+        if (q != p && newline) {
+            if (p != msg && *q)
+                luaL_addchar(&b, ' ');
+            p = q;
+        } else if (q != p) {
+            luaL_addlstring(&b, p, (size_t)(q - p));
+            p = q;
+        } else {
+            luaL_addchar(&b, *p++);
+        }
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
 /* Lua error objects become one line: tostring(err), and the SQL when
  * the statements are echoed. */
 static int msghandler(lua_State *L)
@@ -348,6 +374,8 @@ static int msghandler(lua_State *L)
         msg = lua_pushfstring(L, "(error object is a %s value)",
                               luaL_typename(L, 1));
     }
+    if (lua_type(L, 1) == LUA_TTABLE)
+        msg = one_line(L, msg);
     if (shell.echo_sql && lua_type(L, 1) == LUA_TTABLE) {
         lua_pushstring(L, "sql");
         lua_rawget(L, 1);

@@ -618,7 +618,7 @@ static void banner(lua_State *L)
     if (shell.demo) {
         shell_prelude(L, "model_names");
         if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
-            fprintf(f, "demo shop in memory; models: %s\n",
+            fprintf(f, "demo shop loaded; models: %s\n",
                     lua_tostring(L, -1));
         lua_pop(L, 1);
     }

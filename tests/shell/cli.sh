@@ -108,6 +108,14 @@ out_has "the script sees the URL as arg[1]" "^sqlite://.*after\.db	1$"
 run -e 'print(orm.connection("default"):execute_query("SELECT name FROM afterurl")[1].name)' "sqlite://$D/after.db"
 out_has "a URL after the script is the database used" '^kept$'
 
+run -e 'error(orm.exceptions.OperationalError("server closed\n\tThis probably means\n"))'
+expect_rc "an ORM error in -e exits 1" 1
+if [ "$(wc -l <"$D/err")" -eq 1 ] && grep -q '^OperationalError: server closed This probably means$' "$D/err"; then
+    ok "a multi-line server message prints as one line"
+else
+    notok "a multi-line server message prints as one line"
+fi
+
 printf 'error("from script")\n' >"$D/bad.lua"
 run "$D/bad.lua"
 expect_rc "a failing script exits 1" 1

@@ -333,8 +333,8 @@ tdo_status tdo_model_finish(tdo_model *m, tdo_error *err)
 
 /* Finds the live model named by ref: "app.Model", or "Model" in the app
  * of m. */
-static tdo_model *lookup_ref(const tdo_ctx *ctx, const tdo_model *m,
-                             const char *ref)
+tdo_model *tdo_model_lookup_ref_(const tdo_ctx *ctx, const tdo_model *m,
+                                 const char *ref)
 {
     const char *dot = strrchr(ref, '.');
     if (!dot)
@@ -370,7 +370,7 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
             if (!f->related_ref || !*f->related_ref) {
                 why = "has no related model";
             } else {
-                r = lookup_ref(ctx, m, f->related_ref);
+                r = tdo_model_lookup_ref_(ctx, m, f->related_ref);
                 if (!r)
                     why = "refers to unknown model";
                 else if (r->abstract)

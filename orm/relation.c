@@ -86,23 +86,6 @@ static char *join2(const char *a, const char *sep, const char *b)
     return tdo_sb_detach(&sb);
 }
 
-/* The live model named by ref ("app.Model", or "Model" in m's app). */
-static tdo_model *lookup_ref(const tdo_ctx *ctx, const tdo_model *m,
-                             const char *ref)
-{
-    const char *dot = strrchr(ref, '.');
-    if (!dot)
-        return tdo_ctx_model(ctx, m->app, ref);
-    size_t applen = (size_t)(dot - ref);
-    for (size_t i = 0; i < ctx->nmodels; i++) {
-        tdo_model *r = ctx->models[i];
-        if (strlen(r->app) == applen && memcmp(r->app, ref, applen) == 0 &&
-            strcmp(r->name, dot + 1) == 0)
-            return r;
-    }
-    return NULL;
-}
-
 /* The declared through model of an m2m field (through names a live,
  * non-abstract model), or NULL: through is a table name. */
 tdo_model *tdo_field_through_model_(const tdo_field *f)
@@ -110,7 +93,7 @@ tdo_model *tdo_field_through_model_(const tdo_field *f)
     if (f->type != TDO_F_M2M || !f->through || !*f->through || !f->model)
         return NULL;
     const tdo_ctx *ctx = f->model->ctx;
-    tdo_model *t = lookup_ref(ctx, f->model, f->through);
+    tdo_model *t = tdo_model_lookup_ref_(ctx, f->model, f->through);
     if (t && !t->abstract && !t->detached)
         return t;
     /* Tortoise names the through table: a model with that table is the

@@ -68,6 +68,10 @@ void tdo_model_free_relations_(tdo_model *m);
 tdo_model *tdo_field_through_model_(const tdo_field *f);
 /* Whether r leads to many rows (reverse FK, m2m). */
 bool tdo_relation_to_many_(const tdo_relation *r);
+/* Finds the live model named by ref: "app.Model", or "Model" in the app
+ * of m; NULL if none (model.c). */
+tdo_model *tdo_model_lookup_ref_(const tdo_ctx *ctx, const tdo_model *m,
+                                 const char *ref);
 /* Emulates ON DELETE SET DEFAULT (InnoDB refuses to apply it): sets the
  * default in the FK columns pointing at the rows of q (or, q NULL, at the
  * row pk of m) that are about to be deleted (m2m.c).  Runs nothing when

@@ -58,6 +58,63 @@ static void push_related(lua_State *L, int t, bool create)
     lua_remove(L, -2);
 }
 
+/* Whether attribute attr of instance t is not loaded: t comes from
+ * only() and attr was neither fetched nor assigned since. */
+static bool deferred(lua_State *L, int t, const char *attr)
+{
+    t = lua_absindex(L, t);
+    ltdo_state_get(L, "partial");
+    lua_pushvalue(L, t);
+    bool r = false;
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        lua_pushstring(L, attr);
+        r = lua_rawget(L, -2) == LUA_TNIL;
+        lua_pop(L, 1);
+        if (r) {
+            lua_pushstring(L, attr);
+            r = lua_rawget(L, t) == LUA_TNIL;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 2);
+    return r;
+}
+
+/* Marks attribute attr of a partial instance t as loaded (the set the
+ * rows of one query share is copied first). */
+static void mark_loaded(lua_State *L, int t, const char *attr)
+{
+    if (!deferred(L, t, attr))
+        return;
+    t = lua_absindex(L, t);
+    ltdo_state_get(L, "partial");
+    lua_pushvalue(L, t);
+    lua_rawget(L, -2);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_pushstring(L, attr);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, t);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+    lua_pop(L, 2);
+}
+
+/* Raises IncompleteInstanceError for reading a field only() left out. */
+static int deferred_error(lua_State *L, const char *model, const char *attr)
+{
+    return ltdo_raise(L, TDO_ERR_INCOMPLETE_INSTANCE,
+                      "%s is a partial model, field '%s' was not fetched "
+                      "(only())",
+                      model, attr);
+}
+
 /* Returns the model table's raw string field k (pushing nothing). */
 static const char *raw_str(lua_State *L, int model, const char *k)
 {
@@ -105,6 +162,9 @@ int ltdo_inst_index(lua_State *L)
             lua_pushvalue(L, 2);
             if (lua_rawget(L, -2) == LUA_TSTRING) {
                 int attr = lua_gettop(L);
+                if (deferred(L, 1, lua_tostring(L, attr)))
+                    return deferred_error(L, raw_str(L, model, "__name"),
+                                          lua_tostring(L, attr));
                 lua_pushvalue(L, attr);
                 lua_rawget(L, 1); /* the id */
                 int id = lua_gettop(L);
@@ -162,8 +222,13 @@ int ltdo_inst_index(lua_State *L)
     /* reverse relations and m2m: related managers (related.lua) */
     tdo_model *m = ltdo_tomodel(L, model);
     const tdo_field *f = m ? ltdo_field_by_attr(m, lua_tostring(L, 2)) : NULL;
-    if (f && f->type != TDO_F_M2M)
+    if (f && f->type != TDO_F_M2M) {
+        const char *attr = ltdo_field_attr(L, f);
+        if (deferred(L, 1, attr))
+            return deferred_error(L, tdo_model_name(m), attr);
+        lua_pop(L, 1);
         return 1; /* a data field holding NULL */
+    }
     if (ltdo_state_get(L, "rel_index") != LUA_TFUNCTION)
         return 1;
     lua_pushvalue(L, 1);
@@ -195,6 +260,7 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
         lua_pushstring(L, k);
         if (lua_rawget(L, -2) == LUA_TSTRING) {
             int attr = lua_gettop(L);
+            mark_loaded(L, t, lua_tostring(L, attr));
             push_related(L, t, true);
             int rel = lua_gettop(L);
             lua_pushstring(L, k);
@@ -226,6 +292,7 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
         lua_pop(L, 1);
     }
     lua_pop(L, 2);
+    mark_loaded(L, t, k);
     lua_pushstring(L, k);
     lua_pushvalue(L, vidx);
     lua_rawset(L, t);
@@ -522,6 +589,35 @@ static tdo_value *pk_slot(lua_State *L, ltdo_vals **out)
     return ltdo_vals_add(L, vb);
 }
 
+/* A partial instance (only()) saves only with update_fields naming
+ * loaded (or assigned) fields; IncompleteInstanceError otherwise, as in
+ * Tortoise.  only: the update_fields list, or 0. */
+static void check_partial_save(lua_State *L, tdo_model *m, int only)
+{
+    ltdo_state_get(L, "partial");
+    lua_pushvalue(L, 1);
+    bool partial = lua_rawget(L, -2) == LUA_TTABLE;
+    lua_pop(L, 2);
+    if (!partial)
+        return;
+    if (!only)
+        ltdo_raise(L, TDO_ERR_INCOMPLETE_INSTANCE,
+                   "%s is a partial model, can only be saved with the "
+                   "relevant update_field provided",
+                   tdo_model_name(m));
+    size_t nl = lua_rawlen(L, only);
+    for (size_t j = 1; j <= nl; j++) {
+        lua_rawgeti(L, only, (lua_Integer)j);
+        const tdo_field *f = ltdo_field_by_attr(m, lua_tostring(L, -1));
+        const char *attr = ltdo_field_attr(L, f);
+        if (deferred(L, 1, attr))
+            ltdo_raise(L, TDO_ERR_INCOMPLETE_INSTANCE,
+                       "%s is a partial model, field '%s' is not available",
+                       tdo_model_name(m), lua_tostring(L, -2));
+        lua_pop(L, 2);
+    }
+}
+
 /* obj:save{update_fields=, force_create=, force_update=} */
 static int inst_save(lua_State *L)
 {
@@ -552,6 +648,7 @@ static int inst_save(lua_State *L)
         force_update = lua_toboolean(L, -1);
         lua_pop(L, 2);
     }
+    check_partial_save(L, m, only);
     tdo_conn *conn = ltdo_model_conn(L, m);
     bool creating = force_create || (!is_saved(L, 1) && !force_update);
     if (creating)

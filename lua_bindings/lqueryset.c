@@ -541,6 +541,20 @@ static int qs_select_related(lua_State *L)
     return 1;
 }
 
+/* only("id", "email"): instances with those fields (and the primary
+ * key) loaded; the others raise IncompleteInstanceError when read. */
+static int qs_only(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    size_t n;
+    const char **names = string_args(L, "only", &n);
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_only(u->q, names, n, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+}
+
 /* prefetch_related("lines__product", "customer", orm.Prefetch(...)):
  * the specs are kept and run after the main query, one statement per
  * relation level (state.prefetch). */
@@ -590,10 +604,13 @@ typedef struct run {
     tdo_rows *rows;
     tdo_projection proj;
     int model, names, saved, box;
-    int decode; /* state.decode_selrel for select_related rows, or 0 */
+    int decode;  /* state.decode_selrel for select_related rows, or 0 */
+    int loaded;  /* only(): the set of loaded attributes, or 0 */
+    int partial; /* only(): state.partial, or 0 */
 } run;
 
-/* Runs q (for the queryset at qs) and pushes: box, model, names, saved. */
+/* Runs q (for the queryset at qs) and pushes: box, model, names, saved,
+ * decode, loaded, partial (nil when unused). */
 static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
 {
     luaL_checkstack(L, 40, "testudo");
@@ -622,6 +639,21 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
         ltdo_state_get(L, "decode_selrel");
         r->decode = lua_gettop(L);
     } else {
+        lua_pushnil(L);
+    }
+    r->loaded = r->partial = 0;
+    if (r->proj == TDO_PROJ_INSTANCES && tdo_query_partial(q)) {
+        lua_createtable(L, 0, (int)nc);
+        for (size_t i = 0; i < nc; i++) {
+            lua_pushstring(L, tdo_query_column(q, i));
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -3);
+        }
+        r->loaded = lua_gettop(L);
+        ltdo_state_get(L, "partial");
+        r->partial = lua_gettop(L);
+    } else {
+        lua_pushnil(L);
         lua_pushnil(L);
     }
     tdo_error err = TDO_ERROR_INIT;
@@ -662,9 +694,14 @@ static bool next_row(lua_State *L, run *r)
                 lua_rawset(L, -3);
             }
             lua_call(L, 2, 1);
-            break;
+        } else {
+            ltdo_push_instance_row(L, r->rows, r->model, r->names, r->saved);
         }
-        ltdo_push_instance_row(L, r->rows, r->model, r->names, r->saved);
+        if (r->partial) { /* partial[instance] = the loaded set */
+            lua_pushvalue(L, -1);
+            lua_pushvalue(L, r->loaded);
+            lua_rawset(L, r->partial);
+        }
         break;
     case TDO_PROJ_VALUES:
         lua_createtable(L, 0, (int)n);
@@ -786,7 +823,9 @@ static int iter_step(lua_State *L)
     r.names = lua_upvalueindex(3);
     r.saved = lua_upvalueindex(4);
     r.decode = lua_isnil(L, lua_upvalueindex(5)) ? 0 : lua_upvalueindex(5);
-    r.proj = (tdo_projection)lua_tointeger(L, lua_upvalueindex(6));
+    r.loaded = lua_isnil(L, lua_upvalueindex(6)) ? 0 : lua_upvalueindex(6);
+    r.partial = lua_isnil(L, lua_upvalueindex(7)) ? 0 : lua_upvalueindex(7);
+    r.proj = (tdo_projection)lua_tointeger(L, lua_upvalueindex(8));
     if (r.rows == NULL)
         return 0;
     if (!next_row(L, &r)) {
@@ -833,9 +872,10 @@ static int qs_iter(lua_State *L)
     }
     lua_pop(L, 1);
     run r;
-    start_run(L, 1, u->q, &r); /* box, model, names, saved, decode */
+    /* box, model, names, saved, decode, loaded, partial */
+    start_run(L, 1, u->q, &r);
     lua_pushinteger(L, r.proj);
-    lua_pushcclosure(L, iter_step, 6);
+    lua_pushcclosure(L, iter_step, 8);
     lua_pushnil(L);
     lua_pushnil(L);
     /* the box closes the cursor when the loop breaks */
@@ -1400,6 +1440,7 @@ static const luaL_Reg qs_meth[] = {
     {"annotate", qs_annotate},
     {"group_by", qs_group_by},
     {"select_related", qs_select_related},
+    {"only", qs_only},
     {"prefetch_related", qs_prefetch_related},
     {"using_db", qs_using_db},
     {"count", qs_count},

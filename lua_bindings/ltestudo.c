@@ -621,13 +621,16 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
     lua_setfield(L, st, "apps_conn");
     lua_newtable(L);
     lua_setfield(L, st, "models");
-    for (int i = 0; i < 2; i++) {
+    /* weak-keyed: saved instances, their related objects, and the
+     * fields loaded in partial instances (only()) */
+    static const char *const weak[] = {"saved", "related", "partial"};
+    for (int i = 0; i < 3; i++) {
         lua_newtable(L);
         lua_createtable(L, 0, 1);
         lua_pushliteral(L, "k");
         lua_setfield(L, -2, "__mode");
         lua_setmetatable(L, -2);
-        lua_setfield(L, st, i == 0 ? "saved" : "related");
+        lua_setfield(L, st, weak[i]);
     }
     lua_pop(L, 1);
 

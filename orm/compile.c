@@ -447,6 +447,15 @@ static bool accepts_null(const tdo_qnode *n)
     case TDO_LK_EXACT:
     case TDO_LK_IEXACT:
         return !n->expr && v && v->type == TDO_NULL;
+    case TDO_LK_YEAR:
+    case TDO_LK_QUARTER:
+    case TDO_LK_MONTH:
+    case TDO_LK_WEEK:
+    case TDO_LK_DAY:
+    case TDO_LK_HOUR:
+    case TDO_LK_MINUTE:
+    case TDO_LK_SECOND:
+        return v && v->type == TDO_NULL;
     case TDO_LK_NOT:
     case TDO_LK_NOT_IN:
         return true;
@@ -839,6 +848,28 @@ static tdo_status lhs_then(cstate *cs, const tdo_qnode *q, const char *s,
     return st;
 }
 
+/* A date part lookup: the dialect's extraction of the part around the
+ * left side, compared for equality (IS NULL for a NULL value). */
+static tdo_status date_part_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
+{
+    const char *const *dp = cs->d->date_part[TDO_DATE_PART_OF(q->lookup)];
+    if (!dp[0] || !dp[1])
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "the %s dialect cannot extract the %s of a "
+                             "date",
+                             cs->d->name, tdo_lookup_name(q->lookup));
+    add(cs, dp[0]);
+    tdo_status st = lhs(cs, q, err);
+    add(cs, dp[1]);
+    if (st)
+        return st;
+    if (is_null_rhs(q)) {
+        add(cs, " IS NULL");
+        return TDO_OK;
+    }
+    return rhs_sql(cs, q, "=", err);
+}
+
 static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
 {
     tdo_status st = TDO_OK;
@@ -938,6 +969,16 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         break;
     case TDO_LK_IENDSWITH:
         st = like_sql(cs, q, &q->vals[0], true, false, true, err);
+        break;
+    case TDO_LK_YEAR:
+    case TDO_LK_QUARTER:
+    case TDO_LK_MONTH:
+    case TDO_LK_WEEK:
+    case TDO_LK_DAY:
+    case TDO_LK_HOUR:
+    case TDO_LK_MINUTE:
+    case TDO_LK_SECOND:
+        st = date_part_sql(cs, q, err);
         break;
     case TDO_LK_COUNT:
         break;

@@ -90,4 +90,17 @@ const tdo_dialect tdo_dialect_mysql = {
     .default_values = " () VALUES ()",
     .table_options =
         " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    /* WEEK(x, 3): weeks start on Monday, week 1 holds the year's first
+     * Thursday (ISO 8601) */
+    .date_part =
+        {
+            {"YEAR(", ")"},
+            {"QUARTER(", ")"},
+            {"MONTH(", ")"},
+            {"WEEK(", ",3)"},
+            {"DAYOFMONTH(", ")"},
+            {"HOUR(", ")"},
+            {"MINUTE(", ")"},
+            {"SECOND(", ")"},
+        },
 };

@@ -104,4 +104,17 @@ const tdo_dialect tdo_dialect_postgres = {
     .limit_offset = pg_limit_offset,
     .to_db = pg_to_db,
     .from_db = pg_from_db,
+    /* EXTRACT gives numeric (seconds with their fraction, cut off here);
+     * WEEK is the ISO 8601 week; the session's zone is UTC */
+    .date_part =
+        {
+            {"CAST(EXTRACT(YEAR FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(QUARTER FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(MONTH FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(WEEK FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(DAY FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(HOUR FROM ", ") AS INTEGER)"},
+            {"CAST(EXTRACT(MINUTE FROM ", ") AS INTEGER)"},
+            {"CAST(FLOOR(EXTRACT(SECOND FROM ", ")) AS INTEGER)"},
+        },
 };

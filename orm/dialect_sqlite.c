@@ -92,4 +92,21 @@ const tdo_dialect tdo_dialect_sqlite = {
     .limit_offset = sqlite_limit_offset,
     .to_db = sqlite_to_db,
     .from_db = tdo_dialect_from_db_,
+    /* strftime() reads the stored text; the ISO week is that of the
+     * Thursday of the date's week (Monday first), which lies in the
+     * week's ISO year: its day of the year, 0-based, divided by 7.  Date
+     * arithmetic rounds to milliseconds (23:59:59.9999 would become the
+     * next day), so it starts from the date alone */
+    .date_part =
+        {
+            {"CAST(strftime('%Y',", ") AS INTEGER)"},
+            {"((CAST(strftime('%m',", ") AS INTEGER)+2)/3)"},
+            {"CAST(strftime('%m',", ") AS INTEGER)"},
+            {"((CAST(strftime('%j',date(substr(",
+             ",1,10),'-3 days','weekday 4')) AS INTEGER)-1)/7+1)"},
+            {"CAST(strftime('%d',", ") AS INTEGER)"},
+            {"CAST(strftime('%H',", ") AS INTEGER)"},
+            {"CAST(strftime('%M',", ") AS INTEGER)"},
+            {"CAST(strftime('%S',", ") AS INTEGER)"},
+        },
 };

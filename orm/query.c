@@ -30,6 +30,14 @@ static const char *const lookup_names[TDO_LK_COUNT] = {
     [TDO_LK_ISTARTSWITH] = "istartswith",
     [TDO_LK_ENDSWITH] = "endswith",
     [TDO_LK_IENDSWITH] = "iendswith",
+    [TDO_LK_YEAR] = "year",
+    [TDO_LK_QUARTER] = "quarter",
+    [TDO_LK_MONTH] = "month",
+    [TDO_LK_WEEK] = "week",
+    [TDO_LK_DAY] = "day",
+    [TDO_LK_HOUR] = "hour",
+    [TDO_LK_MINUTE] = "minute",
+    [TDO_LK_SECOND] = "second",
 };
 
 /* Returns the name of a lookup ("icontains"); static. */
@@ -743,11 +751,32 @@ tdo_status tdo_query_resolve_field(const tdo_model *m, const char *name,
     return TDO_OK;
 }
 
+/* Whether date part lookup lk applies to f: year .. day to a date,
+ * hour .. second to a time, all of them to a datetime. */
+static bool date_part_applies(const tdo_field *f, tdo_lookup lk)
+{
+    bool date_part = lk <= TDO_LK_DAY;
+    if (!f)
+        return false;
+    switch (f->type) {
+    case TDO_F_DATETIME:
+        return true;
+    case TDO_F_DATE:
+        return date_part;
+    case TDO_F_TIME:
+        return !date_part;
+    default:
+        return false;
+    }
+}
+
 static tdo_status unknown_lookup(const tdo_field *f, const char *lk,
                                  tdo_error *err)
 {
     tdo_sb sb = TDO_SB_INIT;
     for (int i = 0; i < TDO_LK_COUNT; i++) {
+        if (TDO_LK_IS_DATE_PART(i) && !date_part_applies(f, (tdo_lookup)i))
+            continue; /* only the parts the field has */
         if (i)
             tdo_sb_adds(&sb, ", ");
         tdo_sb_adds(&sb, lookup_names[i]);
@@ -793,6 +822,24 @@ typedef struct leafkey {
     tdo_lookup lookup;
 } leafkey;
 
+/* FieldError for a date part lookup on a field it does not apply to. */
+static tdo_status date_part_error(const tdo_query *q, const leafkey *k,
+                                  const tdo_field *f, tdo_error *err)
+{
+    const char *lk = tdo_lookup_name(k->lookup);
+    const char *takes = k->lookup <= TDO_LK_DAY
+                            ? "a DateField or a DatetimeField"
+                            : "a TimeField or a DatetimeField";
+    if (k->annot)
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "lookup '%s' needs %s; annotation '%s' is not "
+                             "one",
+                             lk, takes, q->annots[k->annot - 1].name);
+    return tdo_error_set(err, TDO_ERR_FIELD,
+                         "lookup '%s' needs %s; '%s' is a %s", lk, takes,
+                         f->name, tdo_field_type_name(f->type));
+}
+
 /* Splits key into a column (or annotation) and a lookup. */
 static tdo_status parse_key(const tdo_query *q, const char *key, leafkey *out,
                             tdo_error *err)
@@ -828,6 +875,15 @@ static tdo_status parse_key(const tdo_query *q, const char *key, leafkey *out,
             return unknown_lookup(out->field, rest, err);
         }
         out->lookup = (tdo_lookup)l;
+    }
+    if (TDO_LK_IS_DATE_PART(out->lookup)) {
+        const tdo_field *f =
+            out->annot ? q->annots[out->annot - 1].field : out->field;
+        if (!date_part_applies(f, out->lookup)) {
+            tdo_path_free(out->path);
+            out->path = NULL;
+            return date_part_error(q, out, f, err);
+        }
     }
     return TDO_OK;
 }
@@ -927,6 +983,18 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     case TDO_LK_ISNULL:
     case TDO_LK_NOT_ISNULL:
         tmp = tdo_field_template(f->name, TDO_F_BOOL);
+        as = &tmp;
+        break;
+    case TDO_LK_YEAR:
+    case TDO_LK_QUARTER:
+    case TDO_LK_MONTH:
+    case TDO_LK_WEEK:
+    case TDO_LK_DAY:
+    case TDO_LK_HOUR:
+    case TDO_LK_MINUTE:
+    case TDO_LK_SECOND:
+        tmp = tdo_field_template(f->name, TDO_F_INT);
+        tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
         break;
     case TDO_LK_IEXACT:
@@ -1132,11 +1200,30 @@ static size_t ncolumns_of(const tdo_model *m)
     return n;
 }
 
-/* Every column of q's model in field order, then those of the
- * select_related models ("customer__email"), then the annotations. */
+/* Whether instance rows of q (kind) load the column of f, a field of
+ * q's model: every one, or those only() names. */
+static bool loads(const tdo_query *q, tdo_projection kind, const tdo_field *f)
+{
+    if (!q->only || kind != TDO_PROJ_INSTANCES)
+        return true;
+    for (size_t i = 0; i < q->nonly; i++)
+        if (q->only[i] == f)
+            return true;
+    return false;
+}
+
+/* Every column of q's model in field order (those only() names, for
+ * instances), then those of the select_related models
+ * ("customer__email"), then the annotations. */
 static tdo_proj *proj_all(const tdo_query *q, tdo_projection kind)
 {
-    size_t n = ncolumns_of(q->model) + q->nannots;
+    size_t n = q->nannots;
+    size_t nf0 = tdo_model_nfields(q->model);
+    for (size_t i = 0; i < nf0; i++) {
+        const tdo_field *f = tdo_model_field(q->model, i);
+        if (f->type != TDO_F_M2M && loads(q, kind, f))
+            n++;
+    }
     for (size_t i = 0; i < q->nrelated; i++) {
         const tdo_path *p = q->related[i];
         n += ncolumns_of(p->rels[p->n - 1]->target);
@@ -1152,7 +1239,7 @@ static tdo_proj *proj_all(const tdo_query *q, tdo_projection kind)
         size_t nf = tdo_model_nfields(m);
         for (size_t i = 0; i < nf; i++) {
             const tdo_field *f = tdo_model_field(m, i);
-            if (f->type == TDO_F_M2M)
+            if (f->type == TDO_F_M2M || (!path && !loads(q, kind, f)))
                 continue;
             tdo_sb sb = TDO_SB_INIT;
             if (path) {
@@ -1226,6 +1313,7 @@ void tdo_query_free(tdo_query *q)
     for (size_t i = 0; i < q->nrelated; i++)
         tdo_path_free(q->related[i]);
     tdo_free(q->related);
+    tdo_free(q->only);
     proj_free(q->proj);
     tdo_free(q);
 }
@@ -1261,8 +1349,13 @@ static tdo_query *query_clone(const tdo_query *q)
     c->annots = q->nannots ? tdo_calloc(q->nannots, sizeof(*c->annots)) : NULL;
     c->related =
         q->nrelated ? tdo_calloc(q->nrelated, sizeof(*c->related)) : NULL;
+    c->only = q->only ? tdo_malloc((q->nonly ? q->nonly : 1) * sizeof(*c->only))
+                      : NULL;
+    if (c->only && q->nonly)
+        memcpy(c->only, q->only, q->nonly * sizeof(*c->only));
     bool ok = (c->order || !q->norder) && (c->group || !q->ngroup) &&
-              (c->annots || !q->nannots) && (c->related || !q->nrelated);
+              (c->annots || !q->nannots) && (c->related || !q->nrelated) &&
+              (c->only || !q->only);
     for (size_t i = 0; ok && i < q->nannots; i++) {
         c->annots[i] = q->annots[i];
         if (!(c->annots[i].name = tdo_strdup(q->annots[i].name))) {
@@ -1279,6 +1372,7 @@ static tdo_query *query_clone(const tdo_query *q)
         terms_free(c->group, c->group ? q->ngroup : 0);
         annots_free(c->annots, c->annots ? c->nannots : 0);
         tdo_free(c->related);
+        tdo_free(c->only);
         tdo_free(c);
         return NULL;
     }
@@ -1493,6 +1587,62 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
     c->proj = p;
     *out = c;
     return TDO_OK;
+}
+
+/* only(names): a new query whose instances load the named fields of
+ * the model and its primary key. */
+tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
+                          size_t n, tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    size_t nf = tdo_model_nfields(q->model);
+    const tdo_field **want = tdo_calloc(nf ? nf : 1, sizeof(*want));
+    if (!want)
+        return nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f;
+        tdo_status st = tdo_query_resolve_field(
+            q->model, names[i] ? names[i] : "", &f, err);
+        if (st) {
+            tdo_free(want);
+            return st;
+        }
+        want[f->index] = f;
+    }
+    const tdo_field *pk = tdo_model_pk(q->model);
+    if (pk)
+        want[pk->index] = pk;
+    size_t k = 0; /* in field order, each once */
+    for (size_t i = 0; i < nf; i++)
+        if (want[i])
+            want[k++] = want[i];
+    tdo_query *c = query_clone(q);
+    if (!c) {
+        tdo_free(want);
+        return nomem(err);
+    }
+    tdo_free(c->only);
+    c->only = want;
+    c->nonly = k;
+    tdo_proj *p = proj_all(c, c->proj->kind);
+    if (!p) {
+        tdo_query_free(c);
+        return nomem(err);
+    }
+    if (c->proj->kind == TDO_PROJ_INSTANCES) {
+        proj_free(c->proj);
+        c->proj = p;
+    } else {
+        proj_free(p);
+    }
+    *out = c;
+    return TDO_OK;
+}
+
+/* Whether only() leaves out some of the model's fields. */
+bool tdo_query_partial(const tdo_query *q)
+{
+    return q->only && q->nonly < ncolumns_of(q->model);
 }
 
 /* Rebuilds c's projection when it follows the model's columns (after

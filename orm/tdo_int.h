@@ -257,8 +257,23 @@ typedef enum tdo_lookup {
     TDO_LK_ISTARTSWITH,
     TDO_LK_ENDSWITH,
     TDO_LK_IENDSWITH,
+    /* date parts, compared for equality (as Tortoise does) */
+    TDO_LK_YEAR,
+    TDO_LK_QUARTER,
+    TDO_LK_MONTH,
+    TDO_LK_WEEK, /* ISO 8601 week number */
+    TDO_LK_DAY,
+    TDO_LK_HOUR,
+    TDO_LK_MINUTE,
+    TDO_LK_SECOND,
     TDO_LK_COUNT
 } tdo_lookup;
+
+/* Whether lk extracts a date part (year .. second). */
+#define TDO_LK_IS_DATE_PART(lk) ((lk) >= TDO_LK_YEAR && (lk) <= TDO_LK_SECOND)
+/* The date part of lookup lk, 0-based: tdo_dialect.date_part[] index. */
+#define TDO_DATE_PART_OF(lk) ((int)(lk) - (int)TDO_LK_YEAR)
+#define TDO_DATE_PART_COUNT 8
 
 /* Returns the name of a lookup ("icontains"); static. */
 const char *tdo_lookup_name(tdo_lookup lk);
@@ -378,6 +393,9 @@ struct tdo_query {
     size_t ngroup;
     tdo_path **related; /* select_related paths (prefixes included) */
     size_t nrelated;
+    const tdo_field **only; /* only(): the model's fields loaded (pk
+                               included), model order; owned; NULL: all */
+    size_t nonly;
 };
 
 /* Resolves a field name of m for queries: "pk", an attribute name, a
@@ -395,7 +413,7 @@ tdo_status tdo_query_resolve_path(const tdo_model *m, const char *name,
 
 /* ---- dialects (dialect_*.c; used by compile.c, schema.c, backends) ----- */
 
-#define TDO_DIALECT_VERSION 1
+#define TDO_DIALECT_VERSION 2 /* 2: date_part */
 
 #define TDO_DF_RETURNING 0x0001      /* INSERT ... RETURNING */
 #define TDO_DF_ILIKE 0x0002          /* ILIKE for case-insensitive LIKE */
@@ -451,6 +469,11 @@ struct tdo_dialect {
     const char *table_options;
     /* a query whose first column lists the user tables, sorted by name */
     const char *tables_sql;
+    /* the SQL around an operand that extracts a date part as an integer
+     * (date_part[p][0], operand, date_part[p][1]); p follows the lookups
+     * year, quarter, month, week (ISO 8601), day, hour, minute, second
+     * (TDO_DATE_PART_OF()); the operand is written once */
+    const char *date_part[TDO_DATE_PART_COUNT][2];
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

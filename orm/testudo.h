@@ -610,6 +610,16 @@ TDO_API tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
                                     const char *const *aliases, size_t n,
                                     tdo_query **out, tdo_error *err);
 TDO_API tdo_projection tdo_query_projection(const tdo_query *q);
+/* only("id", "email"): instances carry only the named fields of the
+ * model (attribute names, "pk", a relation's "customer" or column
+ * "customer_id"), the primary key always among them, in field order;
+ * select_related columns and annotations still follow.  FieldError for
+ * an unknown name, a path through a relation or a many-to-many field. */
+TDO_API tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
+                                  size_t n, tdo_query **out, tdo_error *err);
+/* Whether only() leaves out some of the model's fields (partial
+ * instances). */
+TDO_API bool tdo_query_partial(const tdo_query *q);
 /* Output column names of the query, in order (valid while q lives). */
 TDO_API size_t tdo_query_ncolumns(const tdo_query *q);
 TDO_API const char *tdo_query_column(const tdo_query *q, size_t i);

@@ -421,7 +421,7 @@ local function instances_grid(list, limit)
   local shown = (limit > 0 and limit < #list) and limit or #list
   for i = 1, shown do
     local vals = {}
-    for j, c in ipairs(cols) do vals[j] = list[i][c] end
+    for j, c in ipairs(cols) do vals[j] = get(list[i], c) end
     add_row(g, vals, #cols)
   end
   return g

@@ -425,7 +425,7 @@ static const char prelude_lua[] =
     "  local shown = (limit > 0 and limit < #list) and limit or #list\n"
     "  for i = 1, shown do\n"
     "    local vals = {}\n"
-    "    for j, c in ipairs(cols) do vals[j] = list[i][c] end\n"
+    "    for j, c in ipairs(cols) do vals[j] = get(list[i], c) end\n"
     "    add_row(g, vals, #cols)\n"
     "  end\n"
     "  return g\n"

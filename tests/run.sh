@@ -3,7 +3,9 @@
 #
 #   PART   unit   every BUILD_DIR/tests/test_* (cmocka)
 #          lua    busted over tests/lua/ with lua5.4 and BUILD_DIR/testudo.so,
-#                 once per backend: sqlite, postgres, mysql
+#                 once per backend: sqlite, postgres, mysql; then
+#                 tests/backends/portable_check.sh (one script, the same
+#                 output on every backend) with BUILD_DIR/testudo
 #          shell  tests/shell/*.exp (expect, through a pty) and *.sh (pipes)
 #          (all three when absent)
 #
@@ -137,7 +139,7 @@ count() {
             # TAP: each failure with its diagnostics
             awk '/^not ok/ { p = 1; print; next }
                  /^(ok |1\.\.)/ { p = 0 }
-                 p && /^#/ { print }' "$file" | sed -e 's/^/    /' |
+                 p && /^[ \t]*#/ { print }' "$file" | sed -e 's/^/    /' |
                 head -n 200
         else
             sed -e 's/^/    /' "$file" | tail -n 60
@@ -248,7 +250,17 @@ run_lua() {
         run_lua_once "$backend"
     done
     unset TESTUDO_TEST_DB_URL
+    run_portable_check
     part_end lua
+}
+
+# issue 3's portability check, once, while the servers are up: the same
+# script must print the same output on sqlite and on every server whose
+# URL is set (tests/backends/portable_check.sh).
+run_portable_check() {
+    out=$TMPROOT/portable.out
+    sh tests/backends/portable_check.sh "$B" >"$out" 2>&1
+    count "portable_check" "$out" $? '^ok ' '^not ok '
 }
 
 run_shell() {

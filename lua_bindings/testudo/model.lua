@@ -153,6 +153,18 @@ function Base:refresh_from_db(opts)
     end
     rawset(self, attr, rawget(fresh, attr))
   end
+  -- a partial instance (only()) now has these fields too
+  local loaded = state.partial[self]
+  if loaded then
+    if opts and opts.fields then
+      local copy = {}
+      for k in pairs(loaded) do copy[k] = true end
+      for _, name in ipairs(names) do copy[attr_of(M, name)] = true end
+      state.partial[self] = copy
+    else
+      state.partial[self] = nil
+    end
+  end
   C.set_saved(self, true)
   return self
 end

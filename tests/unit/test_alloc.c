@@ -134,18 +134,32 @@ static tdo_status use_db(tdo_ctx *ctx, tdo_error *err)
         tdo_value_release(&vals[i]);
     if (st)
         return st;
-    tdo_query *q = tdo_query_new(user);
-    if (!q)
+    tdo_query *q = tdo_query_new(user), *qo = NULL, *qf = NULL;
+    /* a partial query (only) filtered by a date part */
+    const char *only[] = {"email"};
+    tdo_value year = tdo_value_int(2026);
+    tdo_qnode *cond = tdo_q_lookup("created_at__year", &year, 1);
+    if (!q || !cond) {
+        tdo_query_free(q);
+        tdo_qnode_free(cond);
         return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+    }
     int64_t n = 0;
     tdo_rows *r = NULL;
     bool has;
     tdo_value v;
-    if (!(st = tdo_query_count(c, q, &n, err)) &&
-        !(st = tdo_query_run(c, q, &r, err)) &&
+    if (!(st = tdo_query_only(q, only, 1, &qo, err)) &&
+        !(st = tdo_query_filter(qo, cond, &qf, err)) &&
+        !(st = tdo_query_count(c, qf, &n, err)) &&
+        !(st = tdo_query_run(c, qf, &r, err)) &&
         !(st = tdo_rows_next(r, &has, err)))
         st = tdo_rows_get(r, 1, &v, err);
+    if (!st && (n != 1 || !has))
+        st = tdo_error_set(err, TDO_ERR_BASE, "expected one row");
     tdo_rows_free(r);
+    tdo_qnode_free(cond);
+    tdo_query_free(qf);
+    tdo_query_free(qo);
     tdo_query_free(q);
     return st;
 }

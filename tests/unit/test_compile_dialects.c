@@ -348,6 +348,39 @@ static void test_values(void **state)
     assert_int_equal(out.u.dt.usec, 500000);
 }
 
+/* only(): the named columns and the primary key, in field order; the
+ * query is partial until every column is named. */
+static void test_only(void **state)
+{
+    tdo_query *all = tdo_query_new(user), *q = NULL, *q2 = NULL;
+    const char *names[] = {"username", "email"};
+    CHECK(tdo_query_only(all, names, 2, &q, &err));
+    assert_true(tdo_query_partial(q));
+    assert_false(tdo_query_partial(all));
+    assert_int_equal(tdo_query_ncolumns(q), 3);
+    assert_string_equal(tdo_query_column(q, 0), "id");
+    assert_string_equal(tdo_query_column(q, 1), "email");
+    assert_string_equal(tdo_query_column(q, 2), "username");
+    expect(q, TDO_STMT_SELECT, 2,
+           "SELECT `id`,`email`,`username` FROM `users`");
+    /* kept by later chaining */
+    CHECK(tdo_query_limit(q, 1, &q2, &err));
+    assert_int_equal(tdo_query_ncolumns(q2), 3);
+    tdo_query_free(q2);
+    /* values() names its own columns */
+    const char *v[] = {"is_active"};
+    CHECK(tdo_query_values(q, TDO_PROJ_VALUES, v, NULL, 1, &q2, &err));
+    assert_int_equal(tdo_query_ncolumns(q2), 1);
+    tdo_query_free(q2);
+    tdo_query_free(q);
+    /* unknown names and paths through relations */
+    const char *bad[] = {"nope"};
+    assert_int_equal(tdo_query_only(all, bad, 1, &q, &err), TDO_ERR_FIELD);
+    assert_null(q);
+    tdo_error_release(&err);
+    tdo_query_free(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_insert),
         cmocka_unit_test(test_ddl),
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

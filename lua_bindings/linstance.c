@@ -948,37 +948,46 @@ static int c_is_saved(lua_State *L)
     return 1;
 }
 
-/* C.canonical(obj, attr): stores attr of obj in canonical form. */
-static int c_canonical(lua_State *L)
+/* The field of the instance at 1 named by the string at 2 (stored in
+ * *k); raises when the model has no such field. */
+static const tdo_field *arg_field(lua_State *L, const char **k)
 {
     tdo_model *m = check_instance(L, 1);
-    const char *k = luaL_checkstring(L, 2);
-    const tdo_field *f = ltdo_field_by_attr(m, k);
+    *k = luaL_checkstring(L, 2);
+    const tdo_field *f = ltdo_field_by_attr(m, *k);
     if (f == NULL)
-        return unknown_field(L, m, k);
-    if (f->type == TDO_F_M2M)
-        return ltdo_raise(L, TDO_ERR_CONFIGURATION,
-                          "%s is a many-to-many relation", k);
+        unknown_field(L, m, *k);
+    return f;
+}
+
+/* Stores field f of the instance at 1 in canonical form. */
+static void canonical_attr(lua_State *L, const tdo_field *f)
+{
     ltdo_vals *vb = ltdo_vals_new(L);
     const char *attr = ltdo_field_attr(L, f);
     canonicalize(L, 1, f, attr, vb);
+}
+
+/* C.canonical(obj, attr): stores attr of obj in canonical form. */
+static int c_canonical(lua_State *L)
+{
+    const char *k;
+    const tdo_field *f = arg_field(L, &k);
+    if (f->type == TDO_F_M2M)
+        return ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                          "%s is a many-to-many relation", k);
+    canonical_attr(L, f);
     return 0;
 }
 
 /* C.set_attr(obj, key, value): sets with relation handling and checks. */
 static int c_set_attr(lua_State *L)
 {
-    tdo_model *m = check_instance(L, 1);
-    const char *k = luaL_checkstring(L, 2);
-    const tdo_field *f = ltdo_field_by_attr(m, k);
-    if (f == NULL)
-        return unknown_field(L, m, k);
+    const char *k;
+    const tdo_field *f = arg_field(L, &k);
     set_attr(L, 1, k, 3);
-    if (f->type != TDO_F_M2M) {
-        ltdo_vals *vb = ltdo_vals_new(L);
-        const char *attr = ltdo_field_attr(L, f);
-        canonicalize(L, 1, f, attr, vb);
-    }
+    if (f->type != TDO_F_M2M)
+        canonical_attr(L, f);
     return 0;
 }
 

@@ -409,6 +409,35 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Pushes a userdata array of the string keys of the table at idx, sorted,
+ * and stores their number in *count; raises msg when a key is not a
+ * string. The strings are anchored by the table. */
+static const char **sorted_keys(lua_State *L, int idx, const char *msg,
+                                size_t *count)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            ltdo_raise(L, TDO_ERR_PARAMS, "%s", msg);
+            return NULL;
+        }
+        n++;
+    }
+    const char **keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (k < n)
+            keys[k++] = lua_tostring(L, -1);
+    }
+    qsort(keys, k, sizeof *keys, cmp_str);
+    *count = k;
+    return keys;
+}
+
 static void expr_free(void *p)
 {
     tdo_expr_free(p);
@@ -423,24 +452,9 @@ static int qs_annotate(lua_State *L)
     getqs(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    size_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return ltdo_raise(L, TDO_ERR_PARAMS,
-                              "annotate takes name = expression pairs");
-        n++;
-    }
-    const char **keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
-    size_t k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        if (k < n)
-            keys[k++] = lua_tostring(L, -1); /* anchored by the table */
-    }
-    qsort(keys, k, sizeof *keys, cmp_str);
+    size_t k;
+    const char **keys =
+        sorted_keys(L, 2, "annotate takes name = expression pairs", &k);
     lua_pushvalue(L, 1);
     int cur = lua_gettop(L);
     for (size_t i = 0; i < k; i++) {
@@ -1112,24 +1126,9 @@ static int qs_update(lua_State *L)
     lqs *u = getqs(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     tdo_model *m = tdo_query_model(u->q);
-    size_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return ltdo_raise(L, TDO_ERR_PARAMS,
-                              "update takes field = value pairs");
-        n++;
-    }
-    const char **keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
-    size_t k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        lua_pop(L, 1);
-        if (k < n)
-            keys[k++] = lua_tostring(L, -1);
-    }
-    qsort(keys, k, sizeof *keys, cmp_str);
+    size_t k;
+    const char **keys =
+        sorted_keys(L, 2, "update takes field = value pairs", &k);
     tdo_assign *as = lua_newuserdatauv(L, (k ? k : 1) * sizeof(*as), 0);
     size_t *vix = lua_newuserdatauv(L, (k ? k : 1) * sizeof(size_t), 0);
     ltdo_vals *vb = ltdo_vals_new(L);

@@ -305,6 +305,19 @@ static const tdo_field *pk_of(const tdo_model *m)
     return tdo_model_pk(m);
 }
 
+/* Appends "<jt> table alias ON alias." (jt such as " INNER JOIN "); the
+ * caller completes the join condition. */
+static void join_on(cstate *cs, const char *jt, const char *table, int alias)
+{
+    add(cs, jt);
+    ident(cs, table);
+    add(cs, " ");
+    alias_name(cs, alias);
+    add(cs, " ON ");
+    alias_name(cs, alias);
+    add(cs, ".");
+}
+
 /* Appends " FROM root [JOIN ...]" of sc. */
 static void from_clause(cstate *cs, scope *sc)
 {
@@ -321,13 +334,7 @@ static void from_clause(cstate *cs, scope *sc)
         switch (r->kind) {
         case TDO_REL_FK:
         case TDO_REL_O2O:
-            add(cs, jt);
-            ident(cs, tdo_model_table(r->target));
-            add(cs, " ");
-            alias_name(cs, j->alias);
-            add(cs, " ON ");
-            alias_name(cs, j->alias);
-            add(cs, ".");
+            join_on(cs, jt, tdo_model_table(r->target), j->alias);
             column(cs, pk_of(r->target));
             add(cs, "=");
             node_ref(cs, sc, j->parent);
@@ -336,13 +343,7 @@ static void from_clause(cstate *cs, scope *sc)
             break;
         case TDO_REL_REVERSE_FK:
         case TDO_REL_REVERSE_O2O:
-            add(cs, jt);
-            ident(cs, tdo_model_table(r->target));
-            add(cs, " ");
-            alias_name(cs, j->alias);
-            add(cs, " ON ");
-            alias_name(cs, j->alias);
-            add(cs, ".");
+            join_on(cs, jt, tdo_model_table(r->target), j->alias);
             column(cs, r->field);
             add(cs, "=");
             node_ref(cs, sc, j->parent);
@@ -351,25 +352,13 @@ static void from_clause(cstate *cs, scope *sc)
             break;
         case TDO_REL_M2M:
         case TDO_REL_REVERSE_M2M:
-            add(cs, jt);
-            ident(cs, r->through);
-            add(cs, " ");
-            alias_name(cs, j->through);
-            add(cs, " ON ");
-            alias_name(cs, j->through);
-            add(cs, ".");
+            join_on(cs, jt, r->through, j->through);
             ident(cs, r->source_column);
             add(cs, "=");
             node_ref(cs, sc, j->parent);
             add(cs, ".");
             column(cs, pk_of(r->model));
-            add(cs, jt);
-            ident(cs, tdo_model_table(r->target));
-            add(cs, " ");
-            alias_name(cs, j->alias);
-            add(cs, " ON ");
-            alias_name(cs, j->alias);
-            add(cs, ".");
+            join_on(cs, jt, tdo_model_table(r->target), j->alias);
             column(cs, pk_of(r->target));
             add(cs, "=");
             alias_name(cs, j->through);

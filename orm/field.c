@@ -341,18 +341,28 @@ static tdo_status own_bytes(tdo_type t, const char *p, size_t len,
     return TDO_OK;
 }
 
-/* Parses an integer written in text (surrounding blanks allowed). */
-static bool text_to_int(const char *p, size_t len, int64_t *out)
+/* Copies the text p[0..len) without its surrounding blanks into buf (cap
+ * bytes, NUL-terminated). Returns the length copied, 0 when nothing is
+ * left or it does not fit. */
+static size_t trimmed_copy(const char *p, size_t len, char *buf, size_t cap)
 {
-    char buf[32];
     while (len && isspace((unsigned char)*p))
         p++, len--;
     while (len && isspace((unsigned char)p[len - 1]))
         len--;
-    if (!len || len >= sizeof(buf))
-        return false;
+    if (!len || len >= cap)
+        return 0;
     memcpy(buf, p, len);
     buf[len] = '\0';
+    return len;
+}
+
+/* Parses an integer written in text (surrounding blanks allowed). */
+static bool text_to_int(const char *p, size_t len, int64_t *out)
+{
+    char buf[32];
+    if (!(len = trimmed_copy(p, len, buf, sizeof(buf))))
+        return false;
     for (size_t i = 0; i < len; i++)
         if (!isdigit((unsigned char)buf[i]) &&
             !(i == 0 && (buf[0] == '-' || buf[0] == '+') && len > 1))
@@ -368,14 +378,8 @@ static bool text_to_int(const char *p, size_t len, int64_t *out)
 static bool text_to_double(const char *p, size_t len, double *out)
 {
     char buf[64];
-    while (len && isspace((unsigned char)*p))
-        p++, len--;
-    while (len && isspace((unsigned char)p[len - 1]))
-        len--;
-    if (!len || len >= sizeof(buf))
+    if (!trimmed_copy(p, len, buf, sizeof(buf)))
         return false;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
     char *end;
     *out = strtod(buf, &end);
     return *end == '\0';

@@ -206,12 +206,6 @@ static const char *class_of(tdo_status code)
     }
 }
 
-int ltdo_raise_class(lua_State *L, int cls_idx, const char *msg)
-{
-    ltdo_push_error_obj(L, cls_idx, msg, NULL);
-    return lua_error(L);
-}
-
 int ltdo_error(lua_State *L, tdo_error *err)
 {
     tdo_status code = err->code;

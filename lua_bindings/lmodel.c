@@ -78,11 +78,6 @@ tdo_model *ltdo_instance_model(lua_State *L, int idx)
     return m;
 }
 
-bool ltdo_field_has_column(const tdo_field *f)
-{
-    return f->type != TDO_F_M2M;
-}
-
 static bool is_fk(const tdo_field *f)
 {
     return f->type == TDO_F_FK || f->type == TDO_F_O2O;

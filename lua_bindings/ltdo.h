@@ -116,8 +116,6 @@ void ltdo_push_error_obj(lua_State *L, int cls_idx, const char *msg,
 int ltdo_error(lua_State *L, tdo_error *err);
 /* Raises a new error of the class of code with a formatted message. */
 int ltdo_raise(lua_State *L, tdo_status code, const char *fmt, ...);
-/* Raises an error of the class at cls_idx. */
-int ltdo_raise_class(lua_State *L, int cls_idx, const char *msg);
 /* Makes a subclass of the class at parent_idx named name; pushes it. */
 void ltdo_subclass(lua_State *L, int parent_idx, const char *name);
 /* Pushes the message of an error object or a string form of any value. */
@@ -173,8 +171,6 @@ tdo_model *ltdo_instance_model(lua_State *L, int idx);
 /* Pushes and returns the attribute key of field f in instances
  * ("customer_id" for a FK). */
 const char *ltdo_field_attr(lua_State *L, const tdo_field *f);
-/* Whether f has a column (not m2m). */
-bool ltdo_field_has_column(const tdo_field *f);
 /* Finds the field for an attribute key (name, "customer_id" or "pk"). */
 const tdo_field *ltdo_field_by_attr(const tdo_model *m, const char *key);
 

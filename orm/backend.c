@@ -499,13 +499,6 @@ static tdo_status pool_acquire(tdo_conn *c, tdo_session **out, tdo_error *err)
     return TDO_OK;
 }
 
-/* Makes sure c has a session for its next statement; c->db is it. */
-tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err)
-{
-    tdo_session *s;
-    return pool_acquire(c, &s, err);
-}
-
 /* The pool of c: bounds, sessions open and busy. */
 void tdo_conn_pool_stats(const tdo_conn *c, int *minsize, int *maxsize,
                          int *open, int *busy)

@@ -91,18 +91,6 @@ void tdo_path_free(tdo_path *p)
         tdo_free(p);
 }
 
-/* Whether a and b walk the same relations (NULL is the empty path). */
-bool tdo_path_equal(const tdo_path *a, const tdo_path *b)
-{
-    size_t na = a ? a->n : 0, nb = b ? b->n : 0;
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (a->rels[i] != b->rels[i])
-            return false;
-    return true;
-}
-
 /* ------------------------------------------------------------------ */
 /* F expressions                                                       */
 /* ------------------------------------------------------------------ */

@@ -206,10 +206,6 @@ struct tdo_conn {
     uint64_t nopened;       /* sessions opened since tdo_connect() */
 };
 
-/* Makes sure c has a session for its next statement (the pinned one in
- * a transaction, else an idle one, opened on first use) and points c->db
- * at it. */
-tdo_status tdo_conn_open_(tdo_conn *c, tdo_error *err);
 /* Parses url into the zeroed dsn (ConfigurationError saying what is
  * wrong, never quoting a password); release with tdo_dsn_release(). */
 tdo_status tdo_dsn_parse(const char *url, tdo_dsn *dsn, tdo_error *err);
@@ -290,8 +286,6 @@ typedef struct tdo_path {
 tdo_path *tdo_path_ref(tdo_path *p);
 /* Drops a reference (NULL is fine). */
 void tdo_path_free(tdo_path *p);
-/* Whether a and b walk the same relations (NULL equals an empty path). */
-bool tdo_path_equal(const tdo_path *a, const tdo_path *b);
 
 typedef enum tdo_expr_kind {
     TDO_EXPR_FIELD = 0, /* name */

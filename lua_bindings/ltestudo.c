@@ -435,6 +435,36 @@ static int c_has_conn(lua_State *L)
     return 1;
 }
 
+/* C.url_schemes() -> { scheme = engine, ... } and the array of schemes
+ * in the core's order: the one table of URL schemes. */
+static int c_url_schemes(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    for (size_t i = 0; tdo_url_scheme(i) != NULL; i++) {
+        const char *s = tdo_url_scheme(i);
+        lua_pushstring(L, tdo_url_engine(s, strlen(s)));
+        lua_setfield(L, -3, s);
+        lua_pushstring(L, s);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 2;
+}
+
+/* C.open_conn(name): connects the named connection now. */
+static int c_open_conn(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    const char *name = luaL_checkstring(L, 1);
+    tdo_conn *conn = tdo_ctx_conn(c->ctx, name);
+    if (conn == NULL)
+        return luaL_error(L, "no connection '%s'", name);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_conn_open(conn, &err) != TDO_OK)
+        return ltdo_error(L, &err);
+    return 0;
+}
+
 static int c_set_use_tz(lua_State *L)
 {
     lctx *c = ltdo_ctx(L);
@@ -530,6 +560,8 @@ static const luaL_Reg cfuncs[] = {
     {"connect", c_connect},
     {"close_connections", c_close_connections},
     {"has_conn", c_has_conn},
+    {"open_conn", c_open_conn},
+    {"url_schemes", c_url_schemes},
     {"check_url", c_check_url},
     {"mask_url", c_mask_url},
     {"set_use_tz", c_set_use_tz},

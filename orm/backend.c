@@ -20,6 +20,38 @@ static const tdo_backend *const backends[] = {
     NULL,
 };
 
+/* The URL schemes testudo knows and the engine (a driver's name) each
+ * names: each engine's own name first, then its aliases (Tortoise's
+ * among them).  The one list of schemes: the shell, the bindings, --help
+ * and the man pages take theirs from here. */
+static const struct {
+    const char *scheme, *engine;
+} url_schemes[] = {
+    {"sqlite", "sqlite"},     {"sqlite3", "sqlite"},
+    {"postgres", "postgres"}, {"postgresql", "postgres"},
+    {"asyncpg", "postgres"},  {"psycopg", "postgres"},
+    {"psycopg2", "postgres"}, {"pg", "postgres"},
+    {"mysql", "mysql"},       {"mariadb", "mysql"},
+    {"asyncmy", "mysql"},     {"aiomysql", "mysql"},
+};
+
+/* The engine of a URL scheme (case-insensitive), or NULL; static. */
+const char *tdo_url_engine(const char *scheme, size_t len)
+{
+    for (size_t i = 0; i < sizeof url_schemes / sizeof *url_schemes; i++)
+        if (strlen(url_schemes[i].scheme) == len &&
+            strncasecmp(url_schemes[i].scheme, scheme, len) == 0)
+            return url_schemes[i].engine;
+    return NULL;
+}
+
+/* The i-th known URL scheme, or NULL past the end; static. */
+const char *tdo_url_scheme(size_t i)
+{
+    return i < sizeof url_schemes / sizeof *url_schemes ? url_schemes[i].scheme
+                                                        : NULL;
+}
+
 static tdo_status nomem(tdo_error *err)
 {
     return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
@@ -183,7 +215,8 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
     tdo_status st;
     if (qm && (st = parse_query(qm + 1, d, err)))
         return st;
-    if (strcmp(d->scheme, "sqlite") == 0 || strcmp(d->scheme, "sqlite3") == 0) {
+    const char *engine = tdo_url_engine(d->scheme, strlen(d->scheme));
+    if (engine && strcmp(engine, "sqlite") == 0) {
         if (!restlen)
             return bad_url(err, "sqlite URL needs a file path or :memory:");
         if (!(d->database = decode(rest, restlen, false)))
@@ -330,12 +363,10 @@ char *tdo_url_mask(const char *url)
 
 static const tdo_backend *find_backend(const char *scheme)
 {
-    if (strcmp(scheme, "sqlite3") == 0)
-        scheme = "sqlite";
-    for (size_t i = 0; backends[i]; i++)
-        for (const char *const *s = backends[i]->schemes; *s; s++)
-            if (strcmp(*s, scheme) == 0)
-                return backends[i];
+    const char *engine = tdo_url_engine(scheme, strlen(scheme));
+    for (size_t i = 0; engine && backends[i]; i++)
+        if (strcmp(backends[i]->name, engine) == 0)
+            return backends[i];
     return NULL;
 }
 
@@ -499,6 +530,14 @@ static tdo_status pool_acquire(tdo_conn *c, tdo_session **out, tdo_error *err)
     return TDO_OK;
 }
 
+/* Opens a session of c now when none is open (the URL, the server and
+ * the credentials are checked at once instead of at the first query). */
+tdo_status tdo_conn_open(tdo_conn *c, tdo_error *err)
+{
+    tdo_session *s;
+    return pool_acquire(c, &s, err);
+}
+
 /* The pool of c: bounds, sessions open and busy. */
 void tdo_conn_pool_stats(const tdo_conn *c, int *minsize, int *maxsize,
                          int *open, int *busy)
@@ -539,9 +578,9 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
     }
     if (!(c->backend = find_backend(c->dsn.scheme))) {
         tdo_sb known = TDO_SB_INIT;
-        for (size_t i = 0; backends[i]; i++)
-            for (const char *const *s = backends[i]->schemes; *s; s++)
-                tdo_sb_addf(&known, "%s%s", known.len ? ", " : "", *s);
+        for (size_t i = 0; tdo_url_scheme(i); i++)
+            tdo_sb_addf(&known, "%s%s", known.len ? ", " : "",
+                        tdo_url_scheme(i));
         st = tdo_error_set(err, TDO_ERR_CONFIGURATION,
                            "unknown database scheme '%s' in URL (known: %s)",
                            c->dsn.scheme, known.buf);

@@ -896,11 +896,8 @@ static bool my_is_broken(void *db)
     return p.fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-static const char *const my_schemes[] = {"mysql", "asyncmy", "mariadb", NULL};
-
 const tdo_backend tdo_backend_mysql = {
     .name = "mysql",
-    .schemes = my_schemes,
     .dialect = &tdo_dialect_mysql,
     .connect = my_connect,
     .close = my_close,

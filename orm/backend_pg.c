@@ -692,12 +692,8 @@ static bool pg_is_broken(void *db)
     return PQstatus(d->conn) != CONNECTION_OK;
 }
 
-static const char *const pg_schemes[] = {"postgres", "postgresql", "asyncpg",
-                                         "psycopg", NULL};
-
 const tdo_backend tdo_backend_pg = {
     .name = "postgres",
-    .schemes = pg_schemes,
     .dialect = &tdo_dialect_postgres,
     .connect = pg_connect,
     .close = pg_close,

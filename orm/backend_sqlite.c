@@ -447,11 +447,8 @@ static uint64_t sq_cache_hits(void *db)
     return d->hits;
 }
 
-static const char *const sq_schemes[] = {"sqlite", NULL};
-
 const tdo_backend tdo_backend_sqlite = {
     .name = "sqlite",
-    .schemes = sq_schemes,
     .dialect = &tdo_dialect_sqlite,
     .connect = sq_connect,
     .close = sq_close,

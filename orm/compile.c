@@ -1332,7 +1332,9 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
     tdo_status st;
     if (!n)
         return tdo_error_set(err, TDO_ERR_PARAMS,
-                             "update() needs at least one field");
+                             "update() needs at least one field (a field "
+                             "given nil is dropped by Lua: use orm.null to "
+                             "store NULL)");
     add(cs, "UPDATE ");
     ident(cs, tdo_model_table(q->model));
     add(cs, " SET ");

@@ -133,8 +133,7 @@ const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
  * errors through err (IntegrityError, OperationalError, Interrupted);
  * backend.c attaches the SQL. */
 typedef struct tdo_backend {
-    const char *name;           /* "sqlite" */
-    const char *const *schemes; /* URL schemes, NULL-terminated */
+    const char *name; /* "sqlite": its engine in the URL scheme table */
     const tdo_dialect *dialect;
     /* opens a session from dsn */
     tdo_status (*connect)(const tdo_dsn *dsn, void **db, tdo_error *err);

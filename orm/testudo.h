@@ -719,6 +719,14 @@ TDO_API tdo_status tdo_generate_schemas(tdo_ctx *ctx, tdo_conn *conn,
 typedef void (*tdo_trace_fn)(void *ud, const char *conn_name, const char *sql,
                              const tdo_value *params, size_t nparams);
 
+/* Returns the engine ("sqlite", "postgres" or "mysql") that a URL scheme
+ * names, case-insensitively, or NULL when unknown; len is the scheme's
+ * length (without "://").  Static storage. */
+TDO_API const char *tdo_url_engine(const char *scheme, size_t len);
+/* Returns the i-th known URL scheme (each engine's own name first, then
+ * its aliases), or NULL past the end.  Static storage. */
+TDO_API const char *tdo_url_scheme(size_t i);
+
 /* Opens (lazily) the connection called name from a URL such as
  * "sqlite://:memory:", "sqlite:///tmp/x.db", "sqlite://db.sqlite3";
  * ctx owns it.  An existing connection of that name is closed and
@@ -748,6 +756,10 @@ TDO_API void tdo_conn_interrupt(tdo_conn *c);
  * pointer may be NULL. */
 TDO_API void tdo_conn_pool_stats(const tdo_conn *c, int *minsize,
                                  int *maxsize, int *open, int *busy);
+/* Connects c now (connections open lazily, on their first statement):
+ * OperationalError when the server cannot be reached or refuses the
+ * credentials. */
+TDO_API tdo_status tdo_conn_open(tdo_conn *c, tdo_error *err);
 /* Closes every session of c (an open transaction is rolled back by the
  * server); c stays configured and opens sessions again on next use. */
 TDO_API void tdo_conn_close_sessions(tdo_conn *c);

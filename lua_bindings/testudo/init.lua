@@ -8,13 +8,9 @@ local function config_error(msg)
   error(E.ConfigurationError(msg), 3)
 end
 
--- URL scheme aliases (Tortoise names accepted).
-local schemes = {
-  sqlite = "sqlite", sqlite3 = "sqlite",
-  postgres = "postgres", postgresql = "postgres", asyncpg = "postgres",
-  psycopg = "postgres", psycopg2 = "postgres", pg = "postgres",
-  mysql = "mysql", mariadb = "mysql", asyncmy = "mysql", aiomysql = "mysql",
-}
+-- URL schemes and their engines, from the core's one table (Tortoise's
+-- names are aliases there); scheme_list keeps its order.
+local schemes, scheme_list = C.url_schemes()
 
 local engines = {
   ["tortoise.backends.asyncpg"] = "postgres",
@@ -26,10 +22,15 @@ local engines = {
 }
 
 local function known_schemes()
-  local list = {}
-  for k in pairs(schemes) do list[#list + 1] = k end
-  table.sort(list)
-  return table.concat(list, ", ")
+  return table.concat(scheme_list, ", ")
+end
+
+-- The known URL schemes, in the core's order (each engine's name first),
+-- and a table { scheme = engine }: for --help, tests and tools.
+function orm._url_schemes()
+  local list, map = {}, {}
+  for i, s in ipairs(scheme_list) do list[i] = s; map[s] = schemes[s] end
+  return list, map
 end
 
 -- Checks a URL and gives it the scheme the core knows; errors never
@@ -357,6 +358,21 @@ end
 function orm.close_connections()
   C.close_sessions()
   state.closed = true
+end
+
+-- The shell rewrites an explicit `key = nil` in filter/exclude/get/
+-- update arguments (which Lua would drop, and the condition with it) into
+-- a call of this: FieldError pointing at orm.null.
+function orm._nil_arg(key)
+  error(E.FieldError(("'%s' is given nil, which Lua drops from the table "
+    .. "(and the condition with it): use orm.null for NULL"):format(
+    tostring(key))), 2)
+end
+
+-- Connects every configured connection now (they open lazily): the
+-- shell checks at start that the servers answer.
+function orm._connect_all()
+  for _, info in ipairs(orm._connections()) do C.open_conn(info.name) end
 end
 
 -- The shell's current connection (`.open NAME`): models with no

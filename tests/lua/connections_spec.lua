@@ -56,7 +56,12 @@ describe("connections: URLs", function()
       { "mysql://u:pw@db.example:3306/app", "mysql" },
       { "asyncmy://u:pw@db.example/app", "mysql" },
       { "mariadb://u:pw@db.example/app", "mysql" },
+      { "MariaDB://u:pw@db.example/app", "mysql" },
+      { "aiomysql://u:pw@db.example/app", "mysql" },
+      { "psycopg2://u:pw@db.example/app", "postgres" },
+      { "pg://u:pw@db.example/app", "postgres" },
       { "sqlite://:memory:", "sqlite" },
+      { "sqlite3://:memory:", "sqlite" },
     }
     for _, c in ipairs(cases) do
       orm.init{ db_url = c[1] } -- lazily: nothing is opened yet
@@ -102,6 +107,20 @@ describe("connections: URLs", function()
     assert.are.equal(20, pool.maxsize)
     assert.are.equal(0, pool.open)
     assert.are.equal("mysql", orm.connection("d"):dialect())
+  end)
+
+  it("takes every scheme from the core's one table", function()
+    local list, map = orm._url_schemes()
+    assert.are.same({ "sqlite", "sqlite3", "postgres", "postgresql", "asyncpg",
+      "psycopg", "psycopg2", "pg", "mysql", "mariadb", "asyncmy", "aiomysql" },
+      list)
+    for _, s in ipairs(list) do
+      orm.init{ db_url = s .. "://" .. (map[s] == "sqlite" and ":memory:"
+        or "u:pw@db.example/app") }
+      assert.are.equal(map[s], orm.connection("default"):dialect(), s)
+    end
+    local err = catch(orm.init, { db_url = "oracle://u:pw@h/db" })
+    assert.is_truthy(err.message:find("mariadb", 1, true), err.message)
   end)
 
   it("says what is wrong with a bad URL, without the password", function()

@@ -113,8 +113,9 @@ static void test_urls(void **state)
     assert_null(c);
     assert_string_equal(err.message,
                         "unknown database scheme 'foo' in URL (known: "
-                        "sqlite, postgres, postgresql, asyncpg, psycopg, "
-                        "mysql, asyncmy, mariadb)");
+                        "sqlite, sqlite3, postgres, postgresql, asyncpg, "
+                        "psycopg, psycopg2, pg, mysql, mariadb, asyncmy, "
+                        "aiomysql)");
     assert_int_equal(
         tdo_connect(ctx, "x", "nosuch://bob:s3cret@host/db", &c, &err),
         TDO_ERR_CONFIGURATION);

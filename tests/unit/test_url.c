@@ -152,6 +152,50 @@ static void check_mask(const char *url, const char *want)
     tdo_free(m);
 }
 
+/* The one table of URL schemes: every alias maps to its engine, case
+ * does not matter, the list ends and holds no scheme twice. */
+static void test_schemes(void **state)
+{
+    (void)state;
+    static const char *const want[][2] = {
+        {"sqlite", "sqlite"},     {"sqlite3", "sqlite"},
+        {"postgres", "postgres"}, {"postgresql", "postgres"},
+        {"asyncpg", "postgres"},  {"psycopg", "postgres"},
+        {"psycopg2", "postgres"}, {"pg", "postgres"},
+        {"mysql", "mysql"},       {"mariadb", "mysql"},
+        {"asyncmy", "mysql"},     {"aiomysql", "mysql"},
+    };
+    size_t nwant = sizeof want / sizeof *want;
+    for (size_t i = 0; i < nwant; i++) {
+        const char *e = tdo_url_engine(want[i][0], strlen(want[i][0]));
+        assert_non_null(e);
+        assert_string_equal(e, want[i][1]);
+    }
+    assert_string_equal(tdo_url_engine("MariaDB", 7), "mysql");
+    assert_string_equal(tdo_url_engine("mariadb://x", 7), "mysql");
+    assert_null(tdo_url_engine("maria", 5));
+    assert_null(tdo_url_engine("mariadbx", 8));
+    assert_null(tdo_url_engine("", 0));
+    size_t n = 0;
+    while (tdo_url_scheme(n) != NULL)
+        n++;
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_true(strcmp(tdo_url_scheme(i), tdo_url_scheme(j)) != 0);
+    /* each engine's own name comes first among its schemes */
+    assert_string_equal(tdo_url_scheme(0), "sqlite");
+    /* and a URL of every scheme finds its driver */
+    for (size_t i = 0; i < n; i++) {
+        char url[128];
+        snprintf(url, sizeof url, "%s://u@localhost/db", tdo_url_scheme(i));
+        tdo_dsn d;
+        tdo_error err = TDO_ERROR_INIT;
+        assert_int_equal(tdo_dsn_parse(url, &d, &err), TDO_OK);
+        tdo_dsn_release(&d);
+    }
+}
+
 static void test_mask(void **state)
 {
     (void)state;
@@ -195,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_parts),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_mask),
+        cmocka_unit_test(test_schemes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,12 @@
 #   make            build/testudo, build/testudo.so, build/libtestudo.a
 #   make run        the demo shell on SQLite
 #   make test       every test (unit, Lua specs, shell); SANITIZE=address,undefined
+#   make check      the quick loop: Lua specs on SQLite and the shell tests
 #   make deps       install missing Debian packages (as root)
+#
+# `run` and `test` install the packages first, then build in a second
+# make: the pkg-config flags below are read when a make starts, so they
+# must be read after `make deps` on a fresh machine.
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -12,6 +17,9 @@ B       := build
 CC      ?= cc
 V       ?= 0
 SANITIZE ?=
+NPROC   := $(shell nproc 2>/dev/null || echo 1)
+# the second make of `run` and `test`: parallel unless -j was given
+SUBMAKE  = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 ifeq ($(V),0)
 Q  := @
@@ -48,7 +56,8 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 
 ORM_OBJ   := $(ORM_SRC:%.c=$(B)/%.o)
 LB_OBJ    := $(LB_SRC:%.c=$(B)/%.o) $(B)/gen/lua_embed.o
-SH_OBJ    := $(SH_SRC:%.c=$(B)/%.o) $(B)/gen/shop_embed.o
+SH_OBJ    := $(SH_SRC:%.c=$(B)/%.o) $(B)/gen/shop_embed.o \
+             $(B)/gen/prelude_embed.o
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 LIBA   := $(B)/libtestudo.a
@@ -56,13 +65,18 @@ LIBSO  := $(B)/libtestudo.so
 LUAMOD := $(B)/testudo.so
 SHELL_BIN := $(B)/testudo
 
-.PHONY: all run test unit lua-test shell-test deps install uninstall clean \
-        format bench FORCE
+.PHONY: all run test check unit lua-test shell-test deps install uninstall \
+        clean format bench FORCE
 all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
      $(B)/examples/c/shop_report
 
 # Rebuild everything when the flags change (say, SANITIZE on or off).
+# Without the libraries' development packages every pkg-config flag is
+# empty: say so once instead of a compiler error.
 $(B)/.flags: FORCE
+	@pkg-config --exists $(PKGS) 2>/dev/null || { \
+	    echo "testudo: missing development packages; run 'make deps' as root" \
+	        "(or 'make test' / 'make run', which do)" >&2; exit 1; }
 	@mkdir -p $(B)
 	@echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
 	    echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
@@ -83,6 +97,9 @@ $(B)/gen/lua_embed.c: $(LB_LUA) tools/embed.sh
 $(B)/gen/shop_embed.c: $(SHOP_LUA) tools/embed.sh
 	@mkdir -p $(dir $@)
 	$(call QP,GEN,$@)sh tools/embed.sh tdo_shop_sources $(SHOP_LUA) > $@
+$(B)/gen/prelude_embed.c: shell/prelude.lua tools/embed.sh
+	@mkdir -p $(dir $@)
+	$(call QP,GEN,$@)sh tools/embed.sh tdo_prelude_sources shell/prelude.lua > $@
 $(B)/gen/%.o: $(B)/gen/%.c $(B)/.flags
 	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -109,14 +126,19 @@ $(B)/testudo.pc: Makefile
 	@mkdir -p $(B)
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpq libmariadb\nLibs: -L$${libdir} -ltestudo\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
 
-run: deps all
+run: deps
+	@$(SUBMAKE) all
 	$(SHELL_BIN) --demo
 
 deps:
 	@sh tools/deps.sh
 
-test: deps all
+test: deps
+	@$(SUBMAKE) all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)"
+
+check: all
+	@TESTUDO_TEST_BACKENDS=sqlite sh tests/run.sh "$(B)" "$(SANITIZE)" quick
 
 unit: all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)" unit

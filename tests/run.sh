@@ -7,7 +7,9 @@
 #                 tests/backends/portable_check.sh (one script, the same
 #                 output on every backend) with BUILD_DIR/testudo
 #          shell  tests/shell/*.exp (expect, through a pty) and *.sh (pipes)
-#          (all three when absent)
+#          quick  lua and shell (make check, with TESTUDO_TEST_BACKENDS=sqlite:
+#                 no server is started)
+#          (unit, lua and shell when absent)
 #
 # The unit and lua parts need a PostgreSQL and a MariaDB: unless
 # TESTUDO_PG_URL / TESTUDO_MYSQL_URL name existing servers, private ones
@@ -72,7 +74,7 @@ start_servers() {
     case " $BACKENDS " in *" postgres "*) need_pg=1 ;; *) need_pg= ;; esac
     case " $BACKENDS " in *" mysql "*) need_my=1 ;; *) need_my= ;; esac
     # the unit test of the backends always wants both
-    if [ "$PART" != lua ]; then need_pg=1 need_my=1; fi
+    if [ "$PART" = all ] || [ "$PART" = unit ]; then need_pg=1 need_my=1; fi
     [ -n "$need_pg" ] && start_server pg TESTUDO_PG_URL PostgreSQL
     [ -n "$need_my" ] && start_server mysql TESTUDO_MYSQL_URL MariaDB
 }
@@ -274,6 +276,7 @@ run_shell() {
     for t in tests/shell/*.exp tests/shell/*.sh; do
         [ -f "$t" ] || continue
         name=$(basename "$t")
+        [ "$name" = lib.sh ] && continue # helpers, sourced by the tests
         dir=$TMPROOT/shell-${name%.*}
         mkdir -p "$dir/home"
         out=$TMPROOT/shell.out
@@ -301,9 +304,13 @@ all)
     ;;
 unit) run_unit ;;
 lua) run_lua ;;
+quick)
+    run_lua
+    run_shell
+    ;;
 shell) run_shell ;;
 *)
-    echo "run.sh: unknown part '$PART' (unit, lua, shell)" >&2
+    echo "run.sh: unknown part '$PART' (unit, lua, shell, quick)" >&2
     exit 2
     ;;
 esac

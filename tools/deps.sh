@@ -2,7 +2,8 @@
 # deps.sh -- installs the Debian packages testudo needs to build and test,
 # when any is missing.  Run as root (or it tells you what to install).
 pkgs="build-essential pkg-config libsqlite3-dev libpq-dev libmariadb-dev
-      liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev lua-busted expect"
+      liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev lua-busted expect
+      python3"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

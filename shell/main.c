@@ -23,7 +23,7 @@
 #include <lualib.h>
 #include <sqlite3.h>
 
-#include "prelude_lua.h"
+#include "testudo.h"
 
 /* Declared by the bindings (lua_bindings/ltdo.h); linked in. */
 int luaopen_testudo(lua_State *L);
@@ -35,6 +35,8 @@ struct tdo_embedded {
     size_t len;
 };
 extern const struct tdo_embedded tdo_shop_sources[];
+/* shell/prelude.lua, embedded (build/gen/prelude_embed.c). */
+extern const struct tdo_embedded tdo_prelude_sources[];
 
 #define PRELUDE_KEY "testudo.shell"
 
@@ -47,17 +49,26 @@ struct shell shell = {
 struct options {
     const char *config; /* -c FILE */
     const char *url;    /* DB_URL */
+    char *url_buf;      /* url, when made from a database file's path */
     const char *format; /* -f FMT */
     const char **exec;  /* -e CHUNKs, in order */
     int nexec;
     int script;         /* argv index of SCRIPT, 0 if none */
     bool interactive;   /* -i */
     bool demo;          /* --demo */
+    bool force;         /* --force: --demo may replace existing tables */
     bool echo_sql;      /* --echo-sql */
     bool help, version; /* -h, -V */
 };
 
 static const char *progname = SHELL_PROGNAME;
+
+/* Frees what the parsed command line owns. */
+static void options_free(struct options *o)
+{
+    free(o->exec);
+    free(o->url_buf);
+}
 
 static const char usage_text[] =
     "usage: testudo [options] [DB_URL] [SCRIPT.lua [ARGS...]]\n"
@@ -73,7 +84,7 @@ static const char usage_text[] =
     "  -i, --interactive     enter the REPL after -e / SCRIPT\n"
     "      --demo            the example shop models with sample data in an\n"
     "                        in-memory SQLite database, or in DB_URL\n"
-    "                        (--demo postgres://...: tables made afresh)\n"
+    "      --force           let --demo DB_URL replace existing demo tables\n"
     "  -f, --format FMT      table | csv | json | markdown | line\n"
     "                        (default: table on a terminal, csv otherwise)\n"
     "      --echo-sql        print each SQL statement (to stderr) as it runs\n"
@@ -88,12 +99,15 @@ static const char usage_text[] =
     "  -h, --help            this help\n"
     "  -V, --version         version of testudo, Lua and SQLite\n"
     "\n"
-    "DB_URL: sqlite://PATH (sqlite://:memory:), postgres://, mysql:// (also\n"
-    "postgresql://, asyncpg://, psycopg://, asyncmy://, mariadb://), as\n"
+    "DB_URL: sqlite://PATH (sqlite://:memory:, sqlite:///abs/path.db), or\n"
     "scheme://user:password@host:port/db?minsize=1&maxsize=5 (sslmode,\n"
-    "connect_timeout, application_name, charset...).  Without one:\n"
-    "$DATABASE_URL, else sqlite://:memory:.  SCRIPT - reads stdin.\n"
-    "A DB_URL right after SCRIPT (and none before) is also opened.\n"
+    "connect_timeout, application_name, charset...); schemes:\n"
+    "%s"
+    "A path to an SQLite file (or a new one ending in .db, .sqlite,\n"
+    ".sqlite3) is a DB_URL too.  Without one: $DATABASE_URL, else\n"
+    "sqlite://:memory:.  A DB_URL right after SCRIPT (and none before) is\n"
+    "also opened.  SCRIPT - reads a script from stdin; without SCRIPT or\n"
+    "-e, statements piped to stdin run as at the prompt (batch mode).\n"
     "\n"
     "Commands:\n"
     "  testudo db COMMAND    schema migrations: init, init-db, migrate,\n"
@@ -101,6 +115,28 @@ static const char usage_text[] =
     "                        (not implemented yet)\n"
     "\n"
     "In the shell, .help lists the dot-commands.  See testudo(1).\n";
+
+/* Prints --help, with the URL schemes of the core's table: one line per
+ * engine, its own name first. */
+static void print_usage(void)
+{
+    char schemes[512];
+    size_t n = 0;
+    const char *engine = NULL;
+    for (size_t i = 0; tdo_url_scheme(i) != NULL && n + 64 < sizeof schemes;
+         i++) {
+        const char *sc = tdo_url_scheme(i);
+        const char *e = tdo_url_engine(sc, strlen(sc));
+        const char *sep = ", ";
+        if (engine == NULL || e == NULL || strcmp(e, engine) != 0)
+            sep = engine == NULL ? "  " : "\n  ";
+        n += (size_t)snprintf(schemes + n, sizeof schemes - n, "%s%s://", sep,
+                              sc);
+        engine = e;
+    }
+    snprintf(schemes + n, sizeof schemes - n, "\n");
+    printf(usage_text, schemes);
+}
 
 void shell_error(const char *fmt, ...)
 {
@@ -126,16 +162,75 @@ static void die_usage(const char *fmt, const char *arg)
 /* URLs                                                                */
 /* ------------------------------------------------------------------ */
 
-/* True when s starts with a URL scheme testudo knows. */
+/* True when s starts with scheme:// of a scheme the core knows. */
 static bool known_scheme(const char *s)
 {
-    static const char *const schemes[] = {
-        "sqlite://",  "postgres://", "postgresql://", "mysql://",
-        "asyncpg://", "psycopg://",  "asyncmy://",    NULL};
-    for (int i = 0; schemes[i] != NULL; i++)
-        if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+    const char *sep = strstr(s, "://");
+    return sep != NULL && tdo_url_engine(s, (size_t)(sep - s)) != NULL;
+}
+
+/* True when the file at path begins with the SQLite header. */
+static bool sqlite_header(const char *path)
+{
+    static const char magic[16] = "SQLite format 3";
+    char head[sizeof magic];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return false;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, magic, sizeof magic) == 0;
+}
+
+/* True when path ends in .db, .sqlite or .sqlite3. */
+static bool db_suffix(const char *path)
+{
+    static const char *const suffixes[] = {".db", ".sqlite", ".sqlite3"};
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcmp(path + n - k, suffixes[i]) == 0)
             return true;
+    }
     return false;
+}
+
+/* Whether a positional argument names an SQLite database rather than a
+ * script: an existing file with the SQLite header (or empty, with a
+ * database suffix), or, when allow_new, a path with a database suffix
+ * that does not exist yet (*is_new is set). */
+static bool db_path(const char *path, bool allow_new, bool *is_new)
+{
+    struct stat st;
+    *is_new = false;
+    if (stat(path, &st) != 0) {
+        *is_new = allow_new && errno == ENOENT && db_suffix(path);
+        return *is_new;
+    }
+    if (!S_ISREG(st.st_mode))
+        return false;
+    return sqlite_header(path) || (st.st_size == 0 && db_suffix(path));
+}
+
+/* Returns the malloc'd sqlite:// URL of a file path ('%', '?' and '#'
+ * percent-encoded), so that `testudo x.db` is `testudo sqlite://x.db`. */
+static char *path_url(const char *path)
+{
+    size_t n = strlen(path);
+    char *url = malloc(sizeof "sqlite://" + 3 * n);
+    if (url == NULL) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        exit(1);
+    }
+    char *o = url + sprintf(url, "sqlite://");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            o += sprintf(o, "%%%02X", (unsigned char)*p);
+        else
+            *o++ = *p;
+    }
+    *o = '\0';
+    return url;
 }
 
 /* True when s looks like scheme://... */
@@ -186,6 +281,16 @@ static void parse_args(int argc, char **argv, struct options *o)
                 o->url = a;
                 continue;
             }
+            bool is_new;
+            if (o->url == NULL && db_path(a, true, &is_new)) {
+                if (is_new)
+                    fprintf(stderr,
+                            "%s: %s does not exist yet: it will be created "
+                            "as an SQLite database\n",
+                            progname, a);
+                o->url = o->url_buf = path_url(a);
+                continue;
+            }
             break;
         }
         if (a[1] == '-') {
@@ -207,6 +312,8 @@ static void parse_args(int argc, char **argv, struct options *o)
                 o->interactive = true;
             else if (LONG("demo"))
                 o->demo = true;
+            else if (LONG("force"))
+                o->force = true;
             else if (LONG("echo-sql"))
                 o->echo_sql = true;
             else if (LONG("no-color"))
@@ -267,9 +374,14 @@ static void parse_args(int argc, char **argv, struct options *o)
     /* `testudo job.lua sqlite:///tmp/x.db`: with no DB_URL before SCRIPT,
      * a first script argument that is a database URL also opens it (the
      * script still sees it as arg[1]). */
-    if (o->url == NULL && o->script > 0 && o->script + 1 < argc &&
-        known_scheme(argv[o->script + 1]))
-        o->url = argv[o->script + 1];
+    bool is_new;
+    if (o->url == NULL && o->script > 0 && o->script + 1 < argc) {
+        const char *next = argv[o->script + 1];
+        if (known_scheme(next))
+            o->url = next;
+        else if (db_path(next, false, &is_new))
+            o->url = o->url_buf = path_url(next);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -324,7 +436,7 @@ char *shell_read_file(const char *path, size_t *len)
 int shell_load(lua_State *L, const char *text, size_t len, const char *name)
 {
     size_t n = 0;
-    char *code = shell_sugar_translate(text, len, &n);
+    char *code = shell_sugar_rewrite(text, len, &n);
     if (code == NULL) {
         lua_pushliteral(L, "not enough memory");
         return LUA_ERRMEM;
@@ -493,8 +605,8 @@ static int boot(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setglobal(L, "orm");
 
-    if (luaL_loadbuffer(L, prelude_lua, sizeof(prelude_lua) - 1, "=prelude") !=
-        LUA_OK)
+    const struct tdo_embedded *prelude = &tdo_prelude_sources[0];
+    if (luaL_loadbuffer(L, prelude->src, prelude->len, "=prelude") != LUA_OK)
         lua_error(L);
     lua_call(L, 0, 1);
     lua_pushvalue(L, -1);
@@ -505,7 +617,7 @@ static int boot(lua_State *L)
     return 0;
 }
 
-/* Protected: orm.init from (url, config, demo). */
+/* Protected: orm.init from (url, config, demo, force), connected. */
 static int init_orm(lua_State *L)
 {
     if (lua_toboolean(L, 3)) {
@@ -518,7 +630,8 @@ static int init_orm(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
-    lua_call(L, 3, 0);
+    lua_pushvalue(L, 4);
+    lua_call(L, 4, 0);
     return 0;
 }
 
@@ -533,16 +646,6 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script)
         lua_rawseti(L, -2, i - script);
     }
     lua_setglobal(L, "arg");
-}
-
-static int run_chunk(lua_State *L, const char *chunk)
-{
-    int status = shell_load(L, chunk, strlen(chunk), "=(command line)");
-    if (status == LUA_OK)
-        status = shell_docall(L, 0, 0);
-    if (status != LUA_OK)
-        shell_report(L);
-    return status;
 }
 
 static int run_script(lua_State *L, char **argv, int argc, int script)
@@ -585,12 +688,12 @@ int main(int argc, char **argv)
     struct options o = {0};
     parse_args(argc, argv, &o);
     if (o.help) {
-        fputs(usage_text, stdout);
-        free(o.exec);
+        print_usage();
+        options_free(&o);
         return 0;
     }
     if (o.version) {
-        free(o.exec);
+        options_free(&o);
         return print_version();
     }
     if (o.script > 0 && strcmp(argv[o.script], "db") == 0) {
@@ -598,7 +701,7 @@ int main(int argc, char **argv)
                 "%s: 'testudo db' (migrations) is not implemented "
                 "yet\n",
                 progname);
-        free(o.exec);
+        options_free(&o);
         return 2;
     }
     if (o.format != NULL && !shell_format_parse(o.format, &shell.format))
@@ -619,7 +722,7 @@ int main(int argc, char **argv)
     if (o.config != NULL && access(o.config, R_OK) != 0) {
         fprintf(stderr, "%s: cannot read config file '%s': %s\n", progname,
                 o.config, strerror(errno));
-        free(o.exec);
+        options_free(&o);
         return 2;
     }
     const char *url = o.url;
@@ -631,22 +734,22 @@ int main(int argc, char **argv)
                         "%s: unsupported database URL in "
                         "DATABASE_URL: '%s'\n",
                         progname, env);
-                free(o.exec);
+                options_free(&o);
                 return 2;
             }
             url = env;
         }
     }
 
-    bool stdin_tty = isatty(STDIN_FILENO);
-    bool script_stdin =
-        o.script == 0 && o.nexec == 0 && !o.interactive && !stdin_tty;
-    bool repl = o.interactive || (o.script == 0 && o.nexec == 0 && stdin_tty);
+    /* With no SCRIPT and no -e, the REPL reads the terminal, or the
+     * statements of a piped stdin (batch mode); `testudo -` runs stdin
+     * as a plain script. */
+    bool repl = o.interactive || (o.script == 0 && o.nexec == 0);
 
     lua_State *L = luaL_newstate();
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create the Lua state\n", progname);
-        free(o.exec);
+        options_free(&o);
         return 1;
     }
     shell.L = L;
@@ -669,7 +772,8 @@ int main(int argc, char **argv)
     else
         lua_pushnil(L);
     lua_pushboolean(L, o.demo);
-    if (shell_docall(L, 3, 0) != LUA_OK) {
+    lua_pushboolean(L, o.force);
+    if (shell_docall(L, 4, 0) != LUA_OK) {
         shell_report(L);
         status = 2;
         goto done;
@@ -701,23 +805,17 @@ int main(int argc, char **argv)
     }
     shell_export_models(L);
     create_arg_table(L, argv, argc, o.script);
+    shell_prelude(L, "strict"); /* from here on, user code runs */
+    lua_call(L, 0, 0);
 
     for (int i = 0; i < o.nexec; i++) {
-        if (run_chunk(L, o.exec[i]) != LUA_OK) {
+        if (shell_batch(L, o.exec[i]) != 0) {
             status = 1;
             goto done;
         }
-        shell_export_models(L);
     }
-    if (o.script > 0 || script_stdin) {
-        int st2;
-        if (o.script > 0) {
-            st2 = run_script(L, argv, argc, o.script);
-        } else {
-            char *fake[] = {argv[0], "-"};
-            st2 = run_script(L, fake, 2, 1);
-        }
-        if (st2 != LUA_OK) {
+    if (o.script > 0) {
+        if (run_script(L, argv, argc, o.script) != LUA_OK) {
             status = 1;
             goto done;
         }
@@ -732,6 +830,6 @@ done:
         fclose(shell.out);
     lua_close(L);
     free(shell.last_stmt);
-    free(o.exec);
+    options_free(&o);
     return status;
 }

@@ -1,8 +1,8 @@
 -- prelude.lua -- the Lua half of the testudo shell: startup, model
 -- globals, the REPL environment, and turning values into grids for
--- render.c.  Embedded as shell/prelude_lua.h by tools in this folder
--- (`sh shell/embed_prelude.sh`); it returns the table S, which the shell
--- keeps in its registry.  Never a global.
+-- render.c.  The build embeds it into the shell (tools/embed.sh); it
+-- returns the table S, which the shell keeps in its registry.  Never a
+-- global.
 local S = {}
 local orm
 
@@ -51,21 +51,75 @@ local function drop_model_tables()
   conn:execute_script(concat(drops, ";\n"))
 end
 
-function S.init(url, cfg, demo)
+-- The demo's tables that already exist in the database of "default".
+local function existing_model_tables()
+  local have = {}
+  for _, t in ipairs(orm._tables("default")) do have[t] = true end
+  local found = {}
+  for _, models in pairs(orm.apps) do
+    for _, m in pairs(models) do
+      local meta = m._meta
+      if not meta.abstract and have[meta.db_table] then
+        found[#found + 1] = meta.db_table
+      end
+    end
+  end
+  sort(found)
+  return found
+end
+
+-- Loads the config file cfg (a path from the current directory); the
+-- model modules it names are looked for beside it first.  Returns the
+-- table for orm.init; errors are one line naming the file.
+local function load_config(cfg)
+  local chunk, err = loadfile(cfg, "t")
+  if not chunk then error("config " .. err, 0) end
+  local dir = cfg:match("^(.*)/[^/]*$")
+  if dir and dir ~= "." then
+    package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
+  end
+  local ok, t = pcall(chunk)
+  if not ok then
+    error(("config %s: %s"):format(cfg, tostring(t)), 0)
+  end
+  if type(t) ~= "table" then
+    error(cfg .. ": the config must return a table for orm.init", 0)
+  end
+  return t
+end
+
+-- The first line of a module-not-found error, which lists every path
+-- searched on lines of its own.
+local function short_error(e)
+  if type(e) ~= "string" then return e end
+  local first = e:match("^(module '[^']*' not found):")
+  if first then
+    return first .. " (looked for it beside the config file and on "
+      .. "package.path)"
+  end
+  return (e:gsub("%s*\n%s*", " "))
+end
+
+function S.init(url, cfg, demo, force)
   if demo then
     orm.init{ db_url = url or "sqlite://:memory:",
               apps = { models = { models = { "shop.models" } } } }
-    if url and not url:find(":memory:", 1, true) then drop_model_tables() end
+    orm._connect_all()
+    if url and not url:find(":memory:", 1, true) then
+      local found = existing_model_tables()
+      if #found > 0 and not force then
+        error(("--demo: the database already holds %s (%s); --force drops "
+          .. "and recreates the demo tables"):format(
+          #found == 1 and "a demo table" or "demo tables", concat(found, ", ")),
+          0)
+      end
+      drop_model_tables()
+    end
     orm.generate_schemas()
     return
   end
   if cfg then
-    local chunk, err = loadfile(cfg, "t")
-    if not chunk then error(err, 0) end
-    local t = chunk()
-    if type(t) ~= "table" then
-      error(cfg .. ": the config must return a table for orm.init", 0)
-    end
+    local t = load_config(cfg)
     if url then
       if type(t.connections) == "table" then
         t.connections.default = url
@@ -73,10 +127,13 @@ function S.init(url, cfg, demo)
         t.db_url = url
       end
     end
-    orm.init(t)
+    local ok, e = pcall(orm.init, t)
+    if not ok then error(short_error(e), 0) end
+    orm._connect_all()
     return
   end
   orm.init{ db_url = url or "sqlite://:memory:" }
+  orm._connect_all()
 end
 
 local function is_model(v)
@@ -154,6 +211,35 @@ function S.prompt()
   return "testudo" .. tag .. (S.in_transaction() and "*" or "") .. "> "
 end
 
+-- Strict globals: reading a global that does not exist raises an error
+-- naming it (the Python spellings True/False/None get a did-you-mean), so
+-- that a misspelt name never turns into nil and drops a filter condition.
+-- rawget(_G, name) still tests for one; assignment makes new ones.
+local hints = { True = "true", False = "false", None = "orm.null",
+  null = "orm.null", NULL = "orm.null" }
+
+-- Raises the strict-globals error for k at the given level.
+local function undefined(k, level)
+  local hint = hints[k]
+  if hint == nil and type(k) == "string" then
+    -- a model or global differing only in case: usr -> User
+    local lk = k:lower()
+    for name in pairs(_G) do
+      if type(name) == "string" and name:lower() == lk then hint = name end
+    end
+  end
+  error(("undefined global '%s'%s"):format(tostring(k),
+    hint and (" (did you mean %s?)"):format(hint) or ""), level + 1)
+end
+
+local function strict_index(_, k) undefined(k, 2) end
+
+function S.strict()
+  local mt = getmt(_G) or {}
+  mt.__index = strict_index
+  setmetatable(_G, mt)
+end
+
 -- The REPL's environment: top-level `local x = ...` lines are rewritten
 -- (sugar.c) into `__testudo_local("x") x = ...`; the declared names live in
 -- env, everything else goes through to _G.  A name is "pending" from its
@@ -172,6 +258,10 @@ function S.repl_env()
     __index = function(_, k)
       if declared[k] then return nil end
       if k == "__testudo_local" then return declare end
+      local v = rawget(_G, k)
+      if v ~= nil then return v end
+      local mt = getmt(_G)
+      if mt and mt.__index == strict_index then undefined(k, 2) end
       return _G[k]
     end,
     __newindex = function(t, k, v)
@@ -468,11 +558,13 @@ local function tables_grid(list, limit)
 end
 
 -- Returns a grid for v, or nil and the text to print (nil: as `lua`).
-function S.grid(v, limit)
+-- With data true (csv, json) an instance is always a record, never its
+-- __tostring.
+function S.grid(v, limit, data)
   if is_queryset(v) then return qs_grid(v, limit) end
   local m = model_of(v)
   if m then
-    local s = custom_tostring(v, m)
+    local s = not data and custom_tostring(v, m)
     if s then return nil, s end
     local cols = meta_fields(m)
     local g = new_grid(cols)
@@ -494,6 +586,12 @@ function S.grid(v, limit)
     if all_tab then return tables_grid(v, limit) end
   end
   return nil
+end
+
+-- A value that is not a grid as (text, kind), for the csv and json
+-- formats: a cell of its own.
+function S.scalar(v)
+  return cell(v)
 end
 
 -- ------------------------------------------------------------------

@@ -534,6 +534,61 @@ void shell_output_grid(lua_State *L, int idx)
     output_grid(L, idx);
 }
 
+/* Writes the n values from idx on (not grids) as one line to shell.out:
+ * a csv row, or one JSON document (an array when n > 1). */
+static void output_scalars(lua_State *L, int idx, int n)
+{
+    idx = lua_absindex(L, idx);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        luaL_error(L, "not enough memory");
+    bool json = shell.format == FMT_JSON;
+    if (json && n > 1)
+        fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        shell_prelude(L, "scalar");
+        lua_pushvalue(L, idx + i);
+        lua_call(L, 1, 2);
+        size_t sn;
+        const char *s = lua_tolstring(L, -2, &sn);
+        const char *kind = lua_tostring(L, -1);
+        if (i > 0)
+            fputs(json ? ", " : ",", f);
+        if (json)
+            json_cell(f, s ? s : "", s ? sn : 0, kind ? kind[0] : 's');
+        else
+            csv_cell(f, s ? s : "", s ? sn : 0);
+        lua_pop(L, 2);
+    }
+    if (json && n > 1)
+        fputc(']', f);
+    fputc('\n', f);
+    fclose(f);
+    shell_page(buf, len);
+    free(buf);
+}
+
+/* Protected: writes the values on the stack with output_scalars. */
+static int render_scalars(lua_State *L)
+{
+    output_scalars(L, 1, lua_gettop(L));
+    return 0;
+}
+
+void shell_render_scalars(lua_State *L, int idx, int n)
+{
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, render_scalars);
+    for (int i = 0; i < n; i++)
+        lua_pushvalue(L, idx + i);
+    if (shell_docall(L, n, 0) != LUA_OK)
+        shell_report(L);
+    lua_settop(L, top);
+}
+
 /* Protected: renders argument 1. */
 static int render(lua_State *L)
 {
@@ -543,13 +598,18 @@ static int render(lua_State *L)
     shell_prelude(L, "grid");
     lua_pushvalue(L, 1);
     lua_pushinteger(L, limit);
-    lua_call(L, 2, 2);
+    lua_pushboolean(L, shell.format == FMT_CSV || shell.format == FMT_JSON);
+    lua_call(L, 3, 2);
     if (lua_istable(L, -2)) {
         output_grid(L, -2);
         return 0;
     }
     size_t len;
     const char *s;
+    if (shell.format == FMT_CSV || shell.format == FMT_JSON) {
+        output_scalars(L, 1, 1);
+        return 0;
+    }
     if (lua_type(L, -1) == LUA_TSTRING)
         s = lua_tolstring(L, -1, &len);
     else

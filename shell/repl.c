@@ -141,9 +141,34 @@ static char *read_plain(void)
     return line;
 }
 
+/* The text of a -e chunk being run, read line by line (NULL: none). */
+static const char *text_src;
+static size_t text_pos, text_len;
+
+/* Returns a malloc'd copy of the next line of text_src, NULL at its end. */
+static char *read_text(void)
+{
+    if (text_pos >= text_len)
+        return NULL;
+    const char *s = text_src + text_pos;
+    const char *nl = memchr(s, '\n', text_len - text_pos);
+    size_t n = nl ? (size_t)(nl - s) : text_len - text_pos;
+    text_pos += n + (nl != NULL);
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    char *line = malloc(n + 1);
+    if (line != NULL) {
+        memcpy(line, s, n);
+        line[n] = '\0';
+    }
+    return line;
+}
+
 char *shell_readline(const char *prompt)
 {
     line_cancelled = false;
+    if (text_src != NULL)
+        return read_text();
     if (!shell.interactive)
         return read_plain();
     line_done = false;
@@ -196,7 +221,77 @@ char *shell_readline(const char *prompt)
 /* History                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The history file holds one entry a line, as psql's does: a newline
+ * inside an entry (a multi-line statement) is written as this byte. */
+#define HIST_NL '\001'
+
 static char *history_path;
+
+/* Whether a line of the file is a timestamp line of readline's own
+ * format (`#1733270000`), which older versions wrote: skipped. */
+static bool timestamp_line(const char *s)
+{
+    if (s[0] != '#' || s[1] == '\0')
+        return false;
+    for (s++; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* Reads the entries of the history file into a malloc'd array of n
+ * malloc'd strings, decoded (NULL when there is no file). */
+static char **history_read(size_t *n)
+{
+    *n = 0;
+    FILE *f = fopen(history_path, "r");
+    if (f == NULL)
+        return NULL;
+    char **list = NULL;
+    size_t cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0 || timestamp_line(line))
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            char **nl = realloc(list, ncap * sizeof *nl);
+            if (nl == NULL)
+                break;
+            list = nl;
+            cap = ncap;
+        }
+        for (char *p = line; *p; p++)
+            if (*p == HIST_NL)
+                *p = '\n';
+        if ((list[*n] = strdup(line)) == NULL)
+            break;
+        (*n)++;
+    }
+    free(line);
+    fclose(f);
+    return list;
+}
+
+/* Frees what history_read returned. */
+static void history_free(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Writes entry to f as one line (its newlines as HIST_NL). */
+static void history_put(FILE *f, const char *entry)
+{
+    for (const char *p = entry; *p; p++)
+        fputc(*p == '\n' ? HIST_NL : *p, f);
+    fputc('\n', f);
+}
 
 static void history_init(void)
 {
@@ -215,10 +310,13 @@ static void history_init(void)
             snprintf(history_path, n, "%s/.testudo_history", home);
     }
     using_history();
-    history_write_timestamps = 1; /* entries may span lines */
-    history_multiline_entries = 1;
-    if (history_path != NULL)
-        read_history(history_path);
+    if (history_path == NULL)
+        return;
+    size_t n;
+    char **list = history_read(&n);
+    for (size_t i = 0; i < n; i++)
+        add_history(list[i]);
+    history_free(list, n);
 }
 
 static bool blank(const char *s)
@@ -353,14 +451,47 @@ static void history_add_entry(const char *entry)
     if (fd < 0)
         return;
     fchmod(fd, 0600);
-    close(fd);
-    append_history(1, history_path);
+    FILE *f = fdopen(fd, "a");
+    if (f == NULL) {
+        close(fd);
+        return;
+    }
+    history_put(f, entry); /* at once: a crash loses nothing */
+    fclose(f);
+}
+
+/* Keeps the last HISTORY_MAX entries of the file (rewritten through a
+ * temporary file in the same folder, mode 0600). */
+static void history_truncate(void)
+{
+    size_t n;
+    char **list = history_read(&n);
+    size_t len = strlen(history_path) + sizeof ".XXXXXX";
+    char *tmp = n > HISTORY_MAX ? malloc(len) : NULL;
+    if (tmp != NULL) {
+        snprintf(tmp, len, "%s.XXXXXX", history_path);
+        int fd = mkstemp(tmp);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        bool done = false;
+        if (f != NULL) {
+            fchmod(fd, 0600);
+            for (size_t i = n - HISTORY_MAX; i < n; i++)
+                history_put(f, list[i]);
+            done = fclose(f) == 0 && rename(tmp, history_path) == 0;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        if (!done && fd >= 0)
+            unlink(tmp);
+        free(tmp);
+    }
+    history_free(list, n);
 }
 
 static void history_done(void)
 {
     if (history_path != NULL)
-        history_truncate_file(history_path, HISTORY_MAX);
+        history_truncate();
     free(history_path);
     history_path = NULL;
 }
@@ -404,7 +535,7 @@ static const char *make_prompt(lua_State *L, bool first)
 static int load_repl(lua_State *L, const char *src, size_t len, bool locals)
 {
     size_t n = 0;
-    char *code = shell_sugar_translate(src, len, &n);
+    char *code = shell_sugar_rewrite(src, len, &n);
     if (code != NULL && locals) {
         char *c2 = shell_sugar_locals(code, n, &n);
         free(code);
@@ -414,7 +545,8 @@ static int load_repl(lua_State *L, const char *src, size_t len, bool locals)
         lua_pushliteral(L, "not enough memory");
         return LUA_ERRMEM;
     }
-    int status = luaL_loadbuffer(L, code, n, "=stdin");
+    int status =
+        luaL_loadbuffer(L, code, n, text_src ? "=(command line)" : "=stdin");
     free(code);
     if (status == LUA_OK) {
         lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
@@ -563,6 +695,10 @@ static void print_results(lua_State *L, int n)
     bool all_scalar = true;
     for (int i = 1; i <= n; i++)
         all_scalar = all_scalar && scalar(L, i);
+    if (all_scalar && (shell.format == FMT_CSV || shell.format == FMT_JSON)) {
+        shell_render_scalars(L, 1, n);
+        return;
+    }
     if (!all_scalar) {
         for (int i = 1; i <= n; i++)
             shell_render(L, i);
@@ -618,40 +754,29 @@ static void banner(lua_State *L)
     if (shell.demo) {
         shell_prelude(L, "model_names");
         if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
-            fprintf(f, "demo shop loaded; models: %s\n",
-                    lua_tostring(L, -1));
+            fprintf(f, "demo shop loaded; models: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
     }
     fflush(f);
 }
 
-int shell_repl(lua_State *L)
+/* Protected: makes the REPL environment once (it outlives -e chunks). */
+static int ensure_env(lua_State *L)
 {
-    shell.interactive = isatty(STDIN_FILENO);
-    in_repl = shell.interactive;
-    lua_settop(L, 0);
-    lua_pushcfunction(L, make_env);
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        shell_report(L);
-        return 1;
-    }
-    if (shell.interactive) {
-        rl_readline_name = "testudo";
-        /* Plain echo of pasted lines (they continue as typed ones); an
-         * ~/.inputrc setting still wins, being read later. */
-        rl_variable_bind("enable-bracketed-paste", "off");
-        rl_catch_signals = 0;
-        rl_catch_sigwinch = 0;
-        rl_outstream = isatty(STDOUT_FILENO) ? stdout : stderr;
-        /* (results piped: prompts still on the screen) */
-        prompt_color = !shell.no_color && isatty(fileno(rl_outstream)) &&
-                       (shell.color_out || shell.color_err);
-        history_init();
-        shell_complete_init(L);
-        banner(L);
-    }
+    if (lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY) != LUA_TNIL)
+        return 0;
+    return make_env(L);
+}
+
+/* Runs statements until the input ends (or .quit; or, with
+ * stop_on_error, the first error), each printed as the REPL does;
+ * returns the number of errors reported. */
+static int run_statements(lua_State *L, bool stop_on_error)
+{
+    int errors0 = shell.errors;
     for (;;) {
         lua_settop(L, 0);
+        int before = shell.errors;
         int status = loadline(L);
         if (status == GOT_EOF)
             break;
@@ -673,10 +798,55 @@ int shell_repl(lua_State *L)
             shell_export_models(L);
         }
         fflush(shell.out);
-        if (shell.quit)
+        if (shell.quit || (stop_on_error && shell.errors > before))
             break;
     }
     lua_settop(L, 0);
+    return shell.errors - errors0;
+}
+
+int shell_batch(lua_State *L, const char *chunk)
+{
+    lua_settop(L, 0);
+    lua_pushcfunction(L, ensure_env);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        shell_report(L);
+        return 1;
+    }
+    text_src = chunk;
+    text_pos = 0;
+    text_len = strlen(chunk);
+    int errors = run_statements(L, true);
+    text_src = NULL;
+    return errors > 0;
+}
+
+int shell_repl(lua_State *L)
+{
+    shell.interactive = isatty(STDIN_FILENO);
+    in_repl = shell.interactive;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, ensure_env);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        shell_report(L);
+        return 1;
+    }
+    if (shell.interactive) {
+        rl_readline_name = "testudo";
+        /* Plain echo of pasted lines (they continue as typed ones); an
+         * ~/.inputrc setting still wins, being read later. */
+        rl_variable_bind("enable-bracketed-paste", "off");
+        rl_catch_signals = 0;
+        rl_catch_sigwinch = 0;
+        rl_outstream = isatty(STDOUT_FILENO) ? stdout : stderr;
+        /* (results piped: prompts still on the screen) */
+        prompt_color = !shell.no_color && isatty(fileno(rl_outstream)) &&
+                       (shell.color_out || shell.color_err);
+        history_init();
+        shell_complete_init(L);
+        banner(L);
+    }
+    int errors = run_statements(L, false);
     if (shell.interactive) {
         if (!shell.quit)
             fputc('\n', rl_outstream ? rl_outstream : stdout);
@@ -684,5 +854,6 @@ int shell_repl(lua_State *L)
         rl_callback_handler_remove();
     }
     in_repl = 0;
-    return 0;
+    /* piped statements, as sqlite3 and psql: status 1 after any error */
+    return !shell.interactive && errors > 0;
 }

@@ -78,8 +78,13 @@ void shell_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- repl.c ---- */
 
-/* Runs the REPL until Ctrl-D or .quit; returns the exit status. */
+/* Runs the REPL until Ctrl-D or .quit: on a terminal, or over the
+ * statements of a non-tty stdin (printed as at the prompt, going on after
+ * errors); returns the exit status (1 after an error in piped input). */
 int shell_repl(lua_State *L);
+/* Runs the statements and dot-commands of a -e chunk line by line as the
+ * REPL does, stopping at the first error; returns 0, or 1 after an error. */
+int shell_batch(lua_State *L, const char *chunk);
 /* Reads one line with the prompt (readline on a terminal, fgets else);
  * returns a malloc'd line without its newline, or NULL at end of input. */
 char *shell_readline(const char *prompt);
@@ -103,6 +108,9 @@ const char *shell_dotcmd_name(int i);
 /* Renders the value at idx in the current format to shell.out (paged
  * when interactive and long); errors are reported, never raised. */
 void shell_render(lua_State *L, int idx);
+/* Writes n values from idx, none a grid, as one csv row or one JSON
+ * document (for the csv and json formats). */
+void shell_render_scalars(lua_State *L, int idx, int n);
 /* Writes the grid table at idx (as made by the prelude: cols, rows,
  * kinds, total, count_line) in the current format; never raises. */
 void shell_output_grid(lua_State *L, int idx);

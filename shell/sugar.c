@@ -278,6 +278,86 @@ static void out_adds(struct outbuf *o, const char *s)
     out_add(o, s, strlen(s));
 }
 
+/* ------------------------------------------------------------------ */
+/* Explicit nil values in filter arguments                             */
+/* ------------------------------------------------------------------ */
+
+/* Whether the name token t opens a watched argument table: a method
+ * whose keyword table drops a nil value silently. */
+static bool watched_method(const struct lexer *lx, const struct tok *t)
+{
+    static const char *const names[] = {"filter", "exclude",     "get",
+                                        "update", "get_or_none", NULL};
+    for (int i = 0; names[i] != NULL; i++)
+        if (tok_is(lx, t, names[i]))
+            return true;
+    return false;
+}
+
+char *shell_sugar_nils(const char *src, size_t len, size_t *out_len)
+{
+    struct outbuf o = {0};
+    out_add(&o, "", 0);
+    /* per open bracket: whether it is a watched argument table */
+    bool watched[MAX_NEST];
+    int sp = 0;
+    struct tok prev[3] = {{T_EOF, 0, 0}, {T_EOF, 0, 0}, {T_EOF, 0, 0}};
+    struct lexer lx = {src, len, 0};
+    size_t copied = 0;
+    struct tok t;
+    for (next(&lx, &t); t.kind != T_EOF; next(&lx, &t)) {
+        if (t.kind == T_COMMENT)
+            continue;
+        if (t.kind == T_OP && t.len == 1 &&
+            (src[t.pos] == '(' || src[t.pos] == '[' || src[t.pos] == '{')) {
+            /* `:filter{`, `:filter({`, `Q{`, `Q({` */
+            struct tok *p = &prev[0], *pp = &prev[1];
+            if (p->kind == T_OP && src[p->pos] == '(' && sp > 0)
+                p = &prev[1], pp = &prev[2];
+            bool w = src[t.pos] == '{' && p->kind == T_NAME &&
+                     ((watched_method(&lx, p) && pp->kind == T_OP &&
+                       src[pp->pos] == ':') ||
+                      tok_is(&lx, p, "Q"));
+            if (sp < MAX_NEST)
+                watched[sp++] = w;
+        } else if (t.kind == T_OP && t.len == 1 &&
+                   (src[t.pos] == ')' || src[t.pos] == ']' ||
+                    src[t.pos] == '}')) {
+            if (sp > 0)
+                sp--;
+        } else if (t.kind == T_NAME && tok_is(&lx, &t, "nil") && sp > 0 &&
+                   watched[sp - 1] && prev[0].kind == T_OP &&
+                   src[prev[0].pos] == '=' && prev[1].kind == T_NAME &&
+                   prev[2].kind == T_OP &&
+                   strchr("{,;", src[prev[2].pos]) != NULL) {
+            /* `key = nil` followed by , ; or } */
+            struct lexer ahead = lx;
+            struct tok n;
+            do
+                next(&ahead, &n);
+            while (n.kind == T_COMMENT);
+            if (n.kind == T_OP && strchr(",;}", src[n.pos]) != NULL) {
+                out_add(&o, src + copied, t.pos - copied);
+                out_adds(&o, "orm._nil_arg(\"");
+                out_add(&o, src + prev[1].pos, prev[1].len);
+                out_adds(&o, "\")");
+                copied = t.pos + t.len;
+            }
+        }
+        prev[2] = prev[1];
+        prev[1] = prev[0];
+        prev[0] = t;
+    }
+    out_add(&o, src + copied, len - copied);
+    if (o.oom) {
+        free(o.buf);
+        return NULL;
+    }
+    if (out_len != NULL)
+        *out_len = o.len;
+    return o.buf;
+}
+
 #define MAX_NAMES 64
 
 /* Parses a local statement's name list after `local` (lx just past it).
@@ -415,4 +495,15 @@ char *shell_sugar_locals(const char *src, size_t len, size_t *out_len)
     if (out_len != NULL)
         *out_len = o.len;
     return o.buf;
+}
+
+char *shell_sugar_rewrite(const char *src, size_t len, size_t *out_len)
+{
+    size_t n = 0;
+    char *sugared = shell_sugar_translate(src, len, &n);
+    if (sugared == NULL)
+        return NULL;
+    char *out = shell_sugar_nils(sugared, n, out_len);
+    free(sugared);
+    return out;
 }

@@ -21,6 +21,19 @@
  * receives its length. */
 char *shell_sugar_translate(const char *src, size_t len, size_t *out_len);
 
+/* Rewrites every explicit `key = nil` in the keyword table of
+ * `:filter{`, `:exclude{`, `:get{`, `:get_or_none{`, `:update{` and `Q{`
+ * (Lua would drop the key, and with it the condition) into
+ * `key = orm._nil_arg("key")`, which raises FieldError pointing at
+ * orm.null.  Line structure is kept.  Returns a new NUL-terminated string
+ * owned by the caller, or NULL when out of memory; *out_len (if not NULL)
+ * receives its length. */
+char *shell_sugar_nils(const char *src, size_t len, size_t *out_len);
+
+/* The rewriting of every chunk the shell runs: shell_sugar_translate,
+ * then shell_sugar_nils.  Same ownership as they. */
+char *shell_sugar_rewrite(const char *src, size_t len, size_t *out_len);
+
 /* Rewrites the top-level `local` statements of a REPL chunk (outside any
  * block, function or brackets) into assignments preceded by a declaration:
  * `local a, b = e` becomes `;__testudo_local("a","b") a, b = e`,

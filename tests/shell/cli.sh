@@ -3,34 +3,7 @@
 # scripts and their arguments, stdin, output formats when piped.
 # Environment (from tests/run.sh): TESTUDO, TESTUDO_TMP (also the cwd).
 
-T=${TESTUDO:?}
-D=${TESTUDO_TMP:?}
-fails=0
-
-ok() { echo "ok - $1"; }
-notok() {
-    echo "not ok - $1"
-    fails=$((fails + 1))
-    [ -f "$D/out" ] && sed -e 's/^/#   out: /' "$D/out" | head -20
-    [ -f "$D/err" ] && sed -e 's/^/#   err: /' "$D/err" | head -20
-    return 0
-}
-# run ARGS... -- runs testudo with stdin from /dev/null; sets $rc.
-run() {
-    "$T" "$@" >"$D/out" 2>"$D/err" </dev/null
-    rc=$?
-}
-# expect_rc NAME CODE
-expect_rc() {
-    if [ "$rc" -eq "$2" ]; then ok "$1"; else notok "$1 (status $rc, wanted $2)"; fi
-}
-# out_has NAME EXTENDED-REGEXP
-out_has() {
-    if grep -q -E -- "$2" "$D/out"; then ok "$1"; else notok "$1 (stdout lacks /$2/)"; fi
-}
-err_has() {
-    if grep -q -E -- "$2" "$D/err"; then ok "$1"; else notok "$1 (stderr lacks /$2/)"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 run -V
 expect_rc "-V exits 0" 0
@@ -131,7 +104,7 @@ out_has "a #! line is skipped" '^shebang ok$'
 printf 'print(6 * 7)\n' | "$T" >"$D/out" 2>"$D/err"
 rc=$?
 expect_rc "a script on stdin exits 0" 0
-out_has "stdin without a tty is the script" '^42$'
+out_has "statements piped to stdin run" '^42$'
 
 printf 'print(arg[1])\n' | "$T" - hello >"$D/out" 2>"$D/err"
 out_has "- reads the script from stdin" '^hello$'

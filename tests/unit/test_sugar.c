@@ -34,6 +34,54 @@ static void check_locals(const char *in, const char *want)
     free(got);
 }
 
+static void check_nils(const char *in, const char *want)
+{
+    size_t n = 0;
+    char *got = shell_sugar_rewrite(in, strlen(in), &n);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    assert_int_equal(n, strlen(want));
+    free(got);
+}
+
+static void test_nils_rewritten(void **state)
+{
+    (void)state;
+    check_nils("User:filter{is_active=nil}:delete()",
+               "User:filter{is_active=orm._nil_arg(\"is_active\")}:delete()");
+    check_nils("User:filter<is_active = nil>",
+               "User:filter{is_active = orm._nil_arg(\"is_active\")}");
+    check_nils("U:exclude{a=1, b=nil; c=2}",
+               "U:exclude{a=1, b=orm._nil_arg(\"b\"); c=2}");
+    check_nils("U:get({id=nil})", "U:get({id=orm._nil_arg(\"id\")})");
+    check_nils("qs:update{name=nil --[[x]] }",
+               "qs:update{name=orm._nil_arg(\"name\") --[[x]] }");
+    check_nils("U:get_or_none{x=nil}", "U:get_or_none{x=orm._nil_arg(\"x\")}");
+    check_nils("U:filter{Q{a=nil} | Q{b=1}}",
+               "U:filter{Q{a=orm._nil_arg(\"a\")} | Q{b=1}}");
+    check_nils("U:filter{\n  a = nil,\n  b = 2 }",
+               "U:filter{\n  a = orm._nil_arg(\"a\"),\n  b = 2 }");
+}
+
+static void test_nils_untouched(void **state)
+{
+    (void)state;
+    const char *same[] = {
+        "t = {a=nil}",           /* not an argument table */
+        "U:create{a=nil}",       /* create: nil is no condition */
+        "U:filter{a={b=nil}}",   /* nested table */
+        "U:filter{a=nil or 1}",  /* an expression */
+        "U:filter{a=x == nil}",  /* a comparison */
+        "U:filter{[\"a\"]=nil}", /* bracketed key */
+        "s = 'U:filter{a=nil}'", /* a string */
+        "-- U:filter{a=nil}",    /* a comment */
+        "U.filter{a=nil}",       /* not a method call */
+        "U:filter{a=orm.null}",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        check_nils(same[i], same[i]);
+}
+
 static void test_sugar_basic(void **state)
 {
     (void)state;
@@ -160,6 +208,8 @@ int main(void)
         cmocka_unit_test(test_sugar_comments_untouched),
         cmocka_unit_test(test_sugar_not_sugar),
         cmocka_unit_test(test_sugar_multiline_and_unclosed),
+        cmocka_unit_test(test_nils_rewritten),
+        cmocka_unit_test(test_nils_untouched),
         cmocka_unit_test(test_locals_basic),
         cmocka_unit_test(test_locals_nested_untouched),
     };

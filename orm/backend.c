@@ -1036,7 +1036,9 @@ tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err)
 {
     char sql[48];
     if (c->tx_depth == 0)
-        snprintf(sql, sizeof(sql), "BEGIN");
+        snprintf(sql, sizeof(sql), "%s",
+                 tdo_conn_dialect(c)->begin ? tdo_conn_dialect(c)->begin
+                                            : "BEGIN");
     else
         snprintf(sql, sizeof(sql), "SAVEPOINT sp_%d", c->tx_depth);
     tdo_status st = tx_exec(c, sql, err);
@@ -1055,7 +1057,33 @@ static tdo_status no_tx(tdo_conn *c, const char *what, tdo_error *err)
                          what, c->name);
 }
 
-/* Commits the innermost transaction (RELEASE of a savepoint). */
+/* After a failed COMMIT the transaction always ends: rolled back when
+ * the database still holds it open (SQLite keeps it after "database is
+ * locked"), so that later statements never run inside a transaction
+ * nobody will commit.  A session lost during COMMIT leaves the outcome
+ * unknown, and err says so. */
+static void commit_failed(tdo_conn *c, tdo_error *err)
+{
+    bool lost = !c->pinned || session_broken(c, c->pinned);
+    if (!lost && (!c->backend->in_transaction ||
+                  c->backend->in_transaction(c->pinned->db))) {
+        tdo_error e2 = TDO_ERROR_INIT;
+        tx_exec(c, "ROLLBACK", &e2);
+        tdo_error_release(&e2);
+        if (err && err->message)
+            tdo_error_set(err, err->code, "%s (the transaction was rolled back)",
+                          err->message);
+    }
+    if (lost && err)
+        tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                      "connection lost during COMMIT: the transaction may or "
+                      "may not have been committed (%s)",
+                      err->message ? err->message : "no reply");
+    tx_end(c);
+}
+
+/* Commits the innermost transaction (RELEASE of a savepoint); a failed
+ * COMMIT ends the transaction all the same (see commit_failed). */
 tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err)
 {
     char sql[48];
@@ -1069,11 +1097,8 @@ tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err)
     if (!st) {
         if (--c->tx_depth == 0)
             tx_end(c);
-    } else if (c->tx_depth == 1 &&
-               (!c->pinned || session_broken(c, c->pinned) ||
-                (c->backend->in_transaction &&
-                 !c->backend->in_transaction(c->pinned->db)))) {
-        tx_end(c); /* the transaction is gone with its session */
+    } else if (c->tx_depth == 1) {
+        commit_failed(c, err);
     }
     return st;
 }

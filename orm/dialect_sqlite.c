@@ -81,6 +81,7 @@ static tdo_status sqlite_to_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .name = "sqlite",
+    .begin = "BEGIN IMMEDIATE",
     .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "
                   "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     .features = TDO_DF_RETURNING | TDO_DF_OFFSET_NEEDS_LIMIT |

@@ -467,6 +467,10 @@ struct tdo_dialect {
      * year, quarter, month, week (ISO 8601), day, hour, minute, second
      * (TDO_DATE_PART_OF()); the operand is written once */
     const char *date_part[TDO_DATE_PART_COUNT][2];
+    /* the statement that opens a transaction (NULL: "BEGIN"); SQLite's
+     * takes the write lock at once, so that a busy database makes BEGIN
+     * wait (under the busy timeout), never COMMIT fail */
+    const char *begin;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

@@ -487,7 +487,7 @@ static void test_cache_trace_counter(void **state)
     int before = log.calls;
     uint64_t qb = tdo_conn_query_count(conn);
     CHECK(tdo_conn_begin(conn, &err));
-    assert_string_equal(log.last_sql, "BEGIN");
+    assert_string_equal(log.last_sql, "BEGIN IMMEDIATE"); /* SQLite */
     CHECK(tdo_conn_begin(conn, &err));
     assert_string_equal(log.last_sql, "SAVEPOINT sp_1");
     CHECK(tdo_conn_rollback(conn, &err));

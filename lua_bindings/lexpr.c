@@ -47,9 +47,34 @@ static int oom(lua_State *L)
     return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
 }
 
+/* Raises ParamsError when a Q or F node of the given depth would nest
+ * deeper than the core allows (TDO_MAX_DEPTH). */
+static void check_depth(lua_State *L, int depth, char kind)
+{
+    if (depth <= TDO_MAX_DEPTH)
+        return;
+    if (kind == 'Q')
+        ltdo_raise(L, TDO_ERR_PARAMS,
+                   "Q expression nested more than %d levels deep (for a long "
+                   "list of alternatives use field__in = {...}, or one "
+                   "Q{..., join_type = \"OR\"})",
+                   TDO_MAX_DEPTH);
+    ltdo_raise(L, TDO_ERR_PARAMS,
+               "F expression nested more than %d levels deep", TDO_MAX_DEPTH);
+}
+
+static int max_depth(int a, int b)
+{
+    return a > b ? a : b;
+}
+
 /* Pushes a new Q holding op(a, b) (b NULL for NOT). */
 static void push_combined(lua_State *L, char op, tdo_qnode *a, tdo_qnode *b)
 {
+    check_depth(L,
+                b ? 1 + max_depth(tdo_qnode_depth(a), tdo_qnode_depth(b))
+                  : 1 + tdo_qnode_depth(a),
+                'Q');
     lq *u = push_q(L);
     tdo_qnode_ref(a);
     tdo_qnode_ref(b);
@@ -117,6 +142,7 @@ static void push_lookup(lua_State *L, const char *key, int vidx)
     lq *u;
     tdo_value v;
     if (e) {
+        check_depth(L, 1 + tdo_expr_depth(e), 'Q');
         u = push_q(L);
         u->q = tdo_q_lookup_expr(key, tdo_expr_ref(e));
         if (u->q == NULL)
@@ -230,6 +256,10 @@ tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
         push_lookup(L, keys[i], lua_gettop(L));
         tdo_qnode *piece = ltdo_toq(L, -1);
         tdo_qnode *old = acc->q;
+        if (old)
+            check_depth(
+                L, 1 + max_depth(tdo_qnode_depth(old), tdo_qnode_depth(piece)),
+                'Q');
         acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(piece))
                              : tdo_q_or(old, tdo_qnode_ref(piece));
         if (!acc->q)
@@ -246,6 +276,10 @@ tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
                        "a %s)",
                        (int)i, luaL_typename(L, -1));
         tdo_qnode *old = acc->q;
+        if (old)
+            check_depth(
+                L, 1 + max_depth(tdo_qnode_depth(old), tdo_qnode_depth(child)),
+                'Q');
         acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(child))
                              : tdo_q_or(old, tdo_qnode_ref(child));
         if (!acc->q)
@@ -348,6 +382,10 @@ static int f_arith(lua_State *L, char op)
     /* a is owned here: keep it in the result box while converting b */
     u->e = a;
     tdo_expr *b = operand(L, 2);
+    if (1 + max_depth(tdo_expr_depth(a), tdo_expr_depth(b)) > TDO_MAX_DEPTH) {
+        tdo_expr_free(b); /* a stays in the box */
+        check_depth(L, TDO_MAX_DEPTH + 1, 'F');
+    }
     u->e = tdo_expr_binop(op, a, b);
     if (!u->e)
         oom(L);
@@ -374,7 +412,9 @@ static int f_div(lua_State *L)
 static int f_unm(lua_State *L)
 {
     lf *u = push_f(L);
-    u->e = tdo_expr_neg(operand(L, 1));
+    u->e = operand(L, 1); /* in the box while checked */
+    check_depth(L, 1 + tdo_expr_depth(u->e), 'F');
+    u->e = tdo_expr_neg(u->e);
     if (!u->e)
         oom(L);
     return 1;
@@ -478,6 +518,10 @@ static int l_function(lua_State *L)
             return oom(L);
         a->e[a->n++] = e;
     }
+    int depth = 1 + tdo_qnode_depth(filter);
+    for (size_t i = 0; i < a->n; i++)
+        depth = max_depth(depth, 1 + tdo_expr_depth(a->e[i]));
+    check_depth(L, depth, 'F'); /* the box frees the arguments */
     lf *u = push_f(L);
     if (filter)
         tdo_qnode_ref(filter);

@@ -100,9 +100,26 @@ static tdo_expr *expr_alloc(tdo_expr_kind kind)
     tdo_expr *e = tdo_calloc(1, sizeof(*e));
     if (e) {
         e->refs = 1;
+        e->depth = 1;
         e->kind = kind;
     }
     return e;
+}
+
+/* The depth of q / e (0 for NULL). */
+int tdo_qnode_depth(const tdo_qnode *q)
+{
+    return q ? q->depth : 0;
+}
+
+int tdo_expr_depth(const tdo_expr *e)
+{
+    return e ? e->depth : 0;
+}
+
+static int max_depth(int a, int b)
+{
+    return a > b ? a : b;
 }
 
 /* F("stock"): a new field reference (NULL on out of memory); checked
@@ -139,7 +156,9 @@ tdo_expr *tdo_expr_value(const tdo_value *v)
 tdo_expr *tdo_expr_binop(char op, tdo_expr *a, tdo_expr *b)
 {
     tdo_expr *e = NULL;
-    if (a && b && (op == '+' || op == '-' || op == '*' || op == '/'))
+    int depth = 1 + max_depth(tdo_expr_depth(a), tdo_expr_depth(b));
+    if (a && b && (op == '+' || op == '-' || op == '*' || op == '/') &&
+        depth <= TDO_MAX_DEPTH)
         e = expr_alloc(TDO_EXPR_BINOP);
     if (!e) {
         tdo_expr_free(a);
@@ -149,18 +168,21 @@ tdo_expr *tdo_expr_binop(char op, tdo_expr *a, tdo_expr *b)
     e->op = op;
     e->a = a;
     e->b = b;
+    e->depth = depth;
     return e;
 }
 
 /* A new -a; takes the reference to a (dropped on failure). */
 tdo_expr *tdo_expr_neg(tdo_expr *a)
 {
-    tdo_expr *e = a ? expr_alloc(TDO_EXPR_NEG) : NULL;
+    tdo_expr *e =
+        a && a->depth < TDO_MAX_DEPTH ? expr_alloc(TDO_EXPR_NEG) : NULL;
     if (!e) {
         tdo_expr_free(a);
         return NULL;
     }
     e->a = a;
+    e->depth = a->depth + 1;
     return e;
 }
 
@@ -178,8 +200,12 @@ tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args, size_t nargs,
 {
     tdo_expr *e = NULL;
     bool ok = (unsigned)fn <= TDO_FN_CONCAT && (nargs || fn == TDO_FN_COUNT);
-    for (size_t i = 0; i < nargs; i++)
+    int depth = 1 + tdo_qnode_depth(filter);
+    for (size_t i = 0; i < nargs; i++) {
         ok = ok && args[i];
+        depth = max_depth(depth, 1 + tdo_expr_depth(args[i]));
+    }
+    ok = ok && depth <= TDO_MAX_DEPTH;
     if (ok)
         e = expr_alloc(TDO_EXPR_FUNC);
     if (e && nargs && !(e->args = tdo_calloc(nargs, sizeof(*e->args)))) {
@@ -193,6 +219,7 @@ tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args, size_t nargs,
         return NULL;
     }
     e->fn = fn;
+    e->depth = depth;
     for (size_t i = 0; i < nargs; i++)
         e->args[i] = args[i];
     e->nargs = nargs;
@@ -357,6 +384,7 @@ static tdo_qnode *qnode_alloc(tdo_qkind kind)
     tdo_qnode *q = tdo_calloc(1, sizeof(*q));
     if (q) {
         q->refs = 1;
+        q->depth = 1;
         q->kind = kind;
     }
     return q;
@@ -423,12 +451,13 @@ tdo_qnode *tdo_q_lookup_expr(const char *key, tdo_expr *e)
 {
     if (!e)
         return NULL;
-    tdo_qnode *q = tdo_q_lookup(key, NULL, 0);
+    tdo_qnode *q = e->depth < TDO_MAX_DEPTH ? tdo_q_lookup(key, NULL, 0) : NULL;
     if (!q) {
         tdo_expr_free(e);
         return NULL;
     }
     q->expr = e;
+    q->depth = e->depth + 1;
     return q;
 }
 
@@ -438,7 +467,8 @@ static tdo_qnode *q_binary(tdo_qkind kind, tdo_qnode *a, tdo_qnode *b)
         return b;
     if (!b)
         return a;
-    tdo_qnode *q = qnode_alloc(kind);
+    int depth = 1 + max_depth(a->depth, b->depth);
+    tdo_qnode *q = depth <= TDO_MAX_DEPTH ? qnode_alloc(kind) : NULL;
     if (!q) {
         tdo_qnode_free(a);
         tdo_qnode_free(b);
@@ -446,6 +476,7 @@ static tdo_qnode *q_binary(tdo_qkind kind, tdo_qnode *a, tdo_qnode *b)
     }
     q->a = a;
     q->b = b;
+    q->depth = depth;
     return q;
 }
 
@@ -464,12 +495,14 @@ tdo_qnode *tdo_q_or(tdo_qnode *a, tdo_qnode *b)
 /* NOT a; takes the reference to a (dropped on failure). */
 tdo_qnode *tdo_q_not(tdo_qnode *a)
 {
-    tdo_qnode *q = a ? qnode_alloc(TDO_Q_NOT) : NULL;
+    tdo_qnode *q =
+        a && a->depth < TDO_MAX_DEPTH ? qnode_alloc(TDO_Q_NOT) : NULL;
     if (!q) {
         tdo_qnode_free(a);
         return NULL;
     }
     q->a = a;
+    q->depth = a->depth + 1;
     return q;
 }
 
@@ -1380,6 +1413,15 @@ static tdo_status add_filter(const tdo_query *q, const tdo_qnode *cond,
     tdo_status st = resolve(q, cond, &r, &agg, err);
     if (st)
         return st;
+    int rd = tdo_qnode_depth(r) + (negate ? 1 : 0);
+    int nd = q->where ? 1 + max_depth(tdo_qnode_depth(q->where), rd) : rd;
+    if (r && nd > TDO_MAX_DEPTH) {
+        tdo_qnode_free(r);
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "the filter nests more than %d levels deep "
+                             "(filter() called that often on one queryset?)",
+                             TDO_MAX_DEPTH);
+    }
     if (r && negate && !(r = tdo_q_not(r)))
         return nomem(err);
     tdo_query *c = query_clone(q);

@@ -297,6 +297,7 @@ typedef enum tdo_expr_kind {
 
 struct tdo_expr {
     int refs;
+    int depth; /* levels below, this one included (at most TDO_MAX_DEPTH) */
     tdo_expr_kind kind;
     char op;       /* BINOP: '+', '-', '*', '/' */
     char *name;    /* FIELD: field name; RAW: SQL; owned */
@@ -326,6 +327,7 @@ typedef enum tdo_qkind {
 
 struct tdo_qnode {
     int refs;
+    int depth; /* levels of nodes and expressions below, this one included */
     tdo_qkind kind;
     tdo_qnode *a, *b; /* AND/OR operands, NOT: a; referenced */
     /* leaves */

@@ -555,8 +555,19 @@ TDO_API tdo_qnode *tdo_q_lookup(const char *key, const tdo_value *vals,
                                 size_t nvals);
 /* A lookup whose right-hand side is an expression (stock__gt = F"min"). */
 TDO_API tdo_qnode *tdo_q_lookup_expr(const char *key, tdo_expr *e);
+/* How deep Q and F trees may nest (levels of AND/OR/NOT, operators and
+ * function calls, one inside the other): every recursion over them stays
+ * bounded, and SQLite (whose parser stops at 1000 levels) takes the SQL.
+ * The constructors return NULL (dropping their operands) for a tree that
+ * would be deeper; tdo_qnode_depth/tdo_expr_depth tell in advance. */
+#define TDO_MAX_DEPTH 900
+/* The depth of q / e (0 for NULL). */
+TDO_API int tdo_qnode_depth(const tdo_qnode *q);
+TDO_API int tdo_expr_depth(const tdo_expr *e);
 /* a AND b, a OR b, NOT a; each takes references to its operands.
- * tdo_q_and/tdo_q_or accept NULL operands and return the other. */
+ * tdo_q_and/tdo_q_or accept NULL operands and return the other.  NULL on
+ * out of memory, or when the result would nest deeper than
+ * TDO_MAX_DEPTH. */
 TDO_API tdo_qnode *tdo_q_and(tdo_qnode *a, tdo_qnode *b);
 TDO_API tdo_qnode *tdo_q_or(tdo_qnode *a, tdo_qnode *b);
 TDO_API tdo_qnode *tdo_q_not(tdo_qnode *a);

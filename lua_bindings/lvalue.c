@@ -439,23 +439,8 @@ static int dt_shift(lua_State *L, ldt *u, int64_t us)
 {
     tdo_datetime r;
     tdo_error err = TDO_ERROR_INIT;
-    if (u->kind == TDO_TIME) {
-        /* wrap around midnight */
-        int64_t day = 86400LL * 1000000;
-        int64_t t =
-            ((int64_t)u->dt.hour * 3600 + u->dt.minute * 60 + u->dt.second) *
-                1000000 +
-            u->dt.usec;
-        t = ((t + us) % day + day) % day;
-        r = u->dt;
-        r.usec = (int32_t)(t % 1000000);
-        t /= 1000000;
-        r.second = (uint8_t)(t % 60);
-        r.minute = (uint8_t)(t / 60 % 60);
-        r.hour = (uint8_t)(t / 3600);
-    } else if (tdo_datetime_add(&u->dt, u->kind, us, &r, &err)) {
+    if (tdo_datetime_add(&u->dt, u->kind, us, &r, &err))
         return ltdo_error(L, &err);
-    }
     ltdo_push_datetime(L, &r, u->kind);
     return 1;
 }
@@ -669,53 +654,67 @@ void ltdo_push_duration(lua_State *L, int64_t us)
     luaL_setmetatable(L, LTDO_DURATION);
 }
 
-static double numfield(lua_State *L, int t, const char *k)
+/* Raises the core's error unless st is TDO_OK. */
+static void dur_check(lua_State *L, tdo_status st, tdo_error *err)
 {
-    lua_getfield(L, t, k);
-    double v = lua_isnil(L, -1) ? 0 : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
+    if (st != TDO_OK)
+        ltdo_error(L, err);
 }
 
+/* The microseconds of field k of the table at t (a number of the unit
+ * per_us microseconds), added to *acc: exact for integers, rounded for
+ * floats; every step checked. */
+static void add_part(lua_State *L, int t, const char *k, int64_t per_us,
+                     int64_t *acc)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t us;
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (lua_isinteger(L, -1))
+        dur_check(L, tdo_duration_mul(lua_tointeger(L, -1), per_us, &us, &err),
+                  &err);
+    else
+        dur_check(L,
+                  tdo_duration_from_double(
+                      luaL_checknumber(L, -1) * (double)per_us, &us, &err),
+                  &err);
+    lua_pop(L, 1);
+    dur_check(L, tdo_duration_add(*acc, us, acc, &err), &err);
+}
+
+/* orm.duration(seconds), orm.duration{ days=, seconds=, ... },
+ * orm.duration(d): out of range, NaN and infinities raise ParamsError. */
 static int duration_call(lua_State *L)
 {
-    int64_t us;
+    int64_t us = 0;
     int64_t *d;
+    tdo_error err = TDO_ERROR_INIT;
     if (lua_istable(L, 2)) {
-        double total = numfield(L, 2, "weeks") * 7 * 86400e6 +
-                       numfield(L, 2, "days") * 86400e6 +
-                       numfield(L, 2, "hours") * 3600e6 +
-                       numfield(L, 2, "minutes") * 60e6 +
-                       numfield(L, 2, "seconds") * 1e6 +
-                       numfield(L, 2, "milliseconds") * 1e3 +
-                       numfield(L, 2, "microseconds");
-        /* keep integer inputs exact */
-        lua_getfield(L, 2, "microseconds");
-        lua_getfield(L, 2, "seconds");
-        lua_getfield(L, 2, "days");
-        bool exact = (lua_isnil(L, -1) || lua_isinteger(L, -1)) &&
-                     (lua_isnil(L, -2) || lua_isinteger(L, -2)) &&
-                     (lua_isnil(L, -3) || lua_isinteger(L, -3));
-        lua_pop(L, 3);
-        if (exact && numfield(L, 2, "weeks") == 0 &&
-            numfield(L, 2, "hours") == 0 && numfield(L, 2, "minutes") == 0 &&
-            numfield(L, 2, "milliseconds") == 0) {
-            lua_getfield(L, 2, "days");
-            lua_getfield(L, 2, "seconds");
-            lua_getfield(L, 2, "microseconds");
-            us = (int64_t)luaL_optinteger(L, -3, 0) * 86400000000LL +
-                 (int64_t)luaL_optinteger(L, -2, 0) * 1000000 +
-                 (int64_t)luaL_optinteger(L, -1, 0);
-            lua_pop(L, 3);
-        } else {
-            us = (int64_t)llround(total);
-        }
+        static const struct {
+            const char *key;
+            int64_t us;
+        } parts[] = {
+            {"weeks", 7 * 86400000000LL}, {"days", 86400000000LL},
+            {"hours", 3600000000LL},      {"minutes", 60000000},
+            {"seconds", 1000000},         {"milliseconds", 1000},
+            {"microseconds", 1},
+        };
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+            add_part(L, 2, parts[i].key, parts[i].us, &us);
     } else if ((d = todur(L, 2)) != NULL) {
         us = *d;
     } else if (lua_isinteger(L, 2)) {
-        us = (int64_t)lua_tointeger(L, 2) * 1000000;
+        dur_check(L, tdo_duration_mul(lua_tointeger(L, 2), 1000000, &us, &err),
+                  &err);
     } else {
-        us = (int64_t)llround(luaL_optnumber(L, 2, 0) * 1e6);
+        dur_check(
+            L,
+            tdo_duration_from_double(luaL_optnumber(L, 2, 0) * 1e6, &us, &err),
+            &err);
     }
     ltdo_push_duration(L, us);
     return 1;
@@ -767,6 +766,8 @@ static int dur_index(lua_State *L)
 static int dur_arith(lua_State *L, char op)
 {
     int64_t *a = todur(L, 1), *b = todur(L, 2);
+    int64_t r;
+    tdo_error err = TDO_ERROR_INIT;
     if (op == '+' || op == '-') {
         if (!a || !b) {
             if (op == '+' && (todt(L, 1) || todt(L, 2)))
@@ -774,7 +775,9 @@ static int dur_arith(lua_State *L, char op)
             return luaL_error(L, "attempt to combine a duration with a %s",
                               luaL_typename(L, a ? 2 : 1));
         }
-        ltdo_push_duration(L, op == '+' ? *a + *b : *a - *b);
+        dur_check(L, tdo_duration_add(*a, op == '+' ? *b : -*b, &r, &err),
+                  &err);
+        ltdo_push_duration(L, r);
         return 1;
     }
     if (op == '*') {
@@ -783,10 +786,12 @@ static int dur_arith(lua_State *L, char op)
         if (!d || !lua_isnumber(L, n))
             return luaL_error(L, "a duration multiplies by a number");
         if (lua_isinteger(L, n))
-            ltdo_push_duration(L, *d * lua_tointeger(L, n));
+            dur_check(L, tdo_duration_mul(*d, lua_tointeger(L, n), &r, &err),
+                      &err);
         else
-            ltdo_push_duration(
-                L, (int64_t)llround((double)*d * lua_tonumber(L, n)));
+            dur_check(L, tdo_duration_scale(*d, lua_tonumber(L, n), &r, &err),
+                      &err);
+        ltdo_push_duration(L, r);
         return 1;
     }
     /* '/' */
@@ -800,7 +805,8 @@ static int dur_arith(lua_State *L, char op)
         double n = lua_tonumber(L, 2);
         if (n == 0)
             return luaL_error(L, "division of a duration by zero");
-        ltdo_push_duration(L, (int64_t)llround((double)*a / n));
+        dur_check(L, tdo_duration_from_double((double)*a / n, &r, &err), &err);
+        ltdo_push_duration(L, r);
         return 1;
     }
     return luaL_error(L, "bad operands for duration division");

@@ -6,6 +6,7 @@
  */
 #include "tdo_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -426,6 +427,74 @@ TDO_API int64_t tdo_datetime_diff(const tdo_datetime *a, const tdo_datetime *b,
                                   tdo_type kind)
 {
     return instant_us(a, kind) - instant_us(b, kind);
+}
+
+/* ---- checked duration arithmetic --------------------------------------- */
+
+static tdo_status duration_range(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_PARAMS,
+                         "duration out of range (at most %lld days either way)",
+                         (long long)TDO_DURATION_MAX_DAYS);
+}
+
+/* *out = us when it is a duration in range. */
+static tdo_status duration_ok(int64_t us, int64_t *out, tdo_error *err)
+{
+    if (us > TDO_DURATION_MAX_US || us < -TDO_DURATION_MAX_US)
+        return duration_range(err);
+    *out = us;
+    return TDO_OK;
+}
+
+/* *out = days + seconds + us (each in its unit), checked. */
+TDO_API tdo_status tdo_duration_from_parts(int64_t days, int64_t seconds,
+                                           int64_t us, int64_t *out,
+                                           tdo_error *err)
+{
+    int64_t d, s, t;
+    if (__builtin_mul_overflow(days, US_PER_DAY, &d) ||
+        __builtin_mul_overflow(seconds, US_PER_SEC, &s) ||
+        __builtin_add_overflow(d, s, &t) || __builtin_add_overflow(t, us, &t))
+        return duration_range(err);
+    return duration_ok(t, out, err);
+}
+
+/* *out = us rounded; NaN, infinities and out of range: ParamsError. */
+TDO_API tdo_status tdo_duration_from_double(double us, int64_t *out,
+                                            tdo_error *err)
+{
+    if (!(us >= -(double)TDO_DURATION_MAX_US &&
+          us <= (double)TDO_DURATION_MAX_US))
+        return duration_range(err); /* NaN fails both comparisons */
+    return duration_ok((int64_t)llround(us), out, err);
+}
+
+/* *out = a + b, checked. */
+TDO_API tdo_status tdo_duration_add(int64_t a, int64_t b, int64_t *out,
+                                    tdo_error *err)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return duration_range(err);
+    return duration_ok(r, out, err);
+}
+
+/* *out = a * n, checked. */
+TDO_API tdo_status tdo_duration_mul(int64_t a, int64_t n, int64_t *out,
+                                    tdo_error *err)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, n, &r))
+        return duration_range(err);
+    return duration_ok(r, out, err);
+}
+
+/* *out = a * x rounded to a microsecond, checked. */
+TDO_API tdo_status tdo_duration_scale(int64_t a, double x, int64_t *out,
+                                      tdo_error *err)
+{
+    return tdo_duration_from_double((double)a * x, out, err);
 }
 
 /* Writes a duration as Python's timedelta prints ("1 day, 0:00:30",

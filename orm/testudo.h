@@ -279,6 +279,28 @@ TDO_API int64_t tdo_datetime_diff(const tdo_datetime *a, const tdo_datetime *b,
  * "-1 day, 23:59:59.500000"); returns the full length. */
 TDO_API size_t tdo_duration_format(int64_t us, char *buf, size_t cap);
 
+/* Durations are microseconds within +-TDO_DURATION_MAX_DAYS days (what an
+ * int64 holds, rounded down; Python's timedelta goes further).  The
+ * operations below check every step and give ParamsError "duration out
+ * of range" instead of wrapping around. */
+#define TDO_DURATION_MAX_DAYS 100000000LL
+#define TDO_DURATION_MAX_US (TDO_DURATION_MAX_DAYS * 86400000000LL)
+/* *out = days + seconds + us, each a whole number of its unit. */
+TDO_API tdo_status tdo_duration_from_parts(int64_t days, int64_t seconds,
+                                           int64_t us, int64_t *out,
+                                           tdo_error *err);
+/* *out = us rounded to a whole microsecond; ParamsError for NaN and
+ * infinities too. */
+TDO_API tdo_status tdo_duration_from_double(double us, int64_t *out,
+                                            tdo_error *err);
+/* *out = a + b; *out = a * n; *out = a * x (rounded). */
+TDO_API tdo_status tdo_duration_add(int64_t a, int64_t b, int64_t *out,
+                                    tdo_error *err);
+TDO_API tdo_status tdo_duration_mul(int64_t a, int64_t n, int64_t *out,
+                                    tdo_error *err);
+TDO_API tdo_status tdo_duration_scale(int64_t a, double x, int64_t *out,
+                                      tdo_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Models and fields                                                   */
 /* ------------------------------------------------------------------ */

@@ -347,9 +347,46 @@ static void test_now(void **state)
     assert_true(b.month >= 1 && b.month <= 12);
 }
 
+/* Checked duration arithmetic: out of range is ParamsError, never a
+ * wrapped value. */
+static void test_duration_checked(void **state)
+{
+    (void)state;
+    tdo_error err = TDO_ERROR_INIT;
+    int64_t us = 0;
+    assert_int_equal(tdo_duration_from_parts(1, 30, 5, &us, &err), TDO_OK);
+    assert_int_equal(us, 86400000000LL + 30000000 + 5);
+    assert_int_equal(tdo_duration_from_parts(INT64_MAX / 2, 0, 0, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_non_null(strstr(err.message, "out of range"));
+    assert_int_equal(tdo_duration_from_parts(TDO_DURATION_MAX_DAYS, 0, 1, &us,
+                                             &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_from_double(0.0 / 0.0, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_from_double(1e300, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_from_double(-1.5, &us, &err), TDO_OK);
+    assert_int_equal(us, -2);
+    assert_int_equal(tdo_duration_add(TDO_DURATION_MAX_US, 1, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_add(INT64_MAX, INT64_MAX, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_mul(INT64_MAX / 3, 4, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_mul(-7, 3, &us, &err), TDO_OK);
+    assert_int_equal(us, -21);
+    assert_int_equal(tdo_duration_scale(1000, 1e300, &us, &err),
+                     TDO_ERR_PARAMS);
+    assert_int_equal(tdo_duration_scale(1000, 0.5, &us, &err), TDO_OK);
+    assert_int_equal(us, 500);
+    tdo_error_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_duration_checked),
         cmocka_unit_test(test_parse_roundtrip),
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_format_options),

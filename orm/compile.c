@@ -1355,6 +1355,10 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
             const tdo_value *in = assigns[i].value ? assigns[i].value : &null;
             if ((st = tdo_field_coerce(f, in, &v, err)))
                 return st;
+            if ((st = tdo_field_check(f, &v, err))) {
+                tdo_value_release(&v);
+                return st;
+            }
             param(cs, &v, true);
         }
     }
@@ -1446,6 +1450,13 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     *out = NULL;
     if (!nrows)
         return tdo_error_set(err, TDO_ERR_PARAMS, "no rows to insert");
+    for (size_t i = 0; i < nrows; i++)
+        for (size_t j = 0; j < nfields; j++) {
+            tdo_status st =
+                tdo_field_check(fields[j], &vals[i * nfields + j], err);
+            if (st)
+                return st;
+        }
     if (!nfields && nrows > 1)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "cannot insert several rows without columns in "
@@ -1525,6 +1536,11 @@ tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "update of model '%s' names no field",
                              tdo_model_name(m));
+    for (size_t i = 0; i < n; i++) {
+        tdo_status st = tdo_field_check(fields[i], &vals[i], err);
+        if (st)
+            return st;
+    }
     cstate cs;
     cs_init(&cs, d, m);
     add(&cs, "UPDATE ");

@@ -652,6 +652,41 @@ static tdo_status coerce_bool(const tdo_field *f, const tdo_value *in,
     return bad_value(f, in, "a boolean", err);
 }
 
+/* Checks that v fits f's column on every backend (see testudo.h). */
+tdo_status tdo_field_check(const tdo_field *f, const tdo_value *v,
+                           tdo_error *err)
+{
+    int64_t lo = INT64_MIN, hi = INT64_MAX;
+    switch (f->type) {
+    case TDO_F_SMALLINT:
+    case TDO_F_INTENUM:
+        lo = INT16_MIN, hi = INT16_MAX;
+        break;
+    case TDO_F_INT:
+        lo = INT32_MIN, hi = INT32_MAX;
+        break;
+    default:
+        break;
+    }
+    if (v->type == TDO_INT && v->u.i < lo)
+        return tdo_error_set(err, TDO_ERR_VALIDATION,
+                             "%s: Value should be greater or equal to %lld",
+                             f->name, (long long)lo);
+    if (v->type == TDO_INT && v->u.i > hi)
+        return tdo_error_set(err, TDO_ERR_VALIDATION,
+                             "%s: Value should be less or equal to %lld",
+                             f->name, (long long)hi);
+    if (v->type == TDO_DOUBLE && !isfinite(v->u.d))
+        return tdo_error_set(err, TDO_ERR_VALIDATION,
+                             "%s: %s cannot be stored (NaN and infinities are "
+                             "refused on every database)",
+                             f->name,
+                             isnan(v->u.d) ? "NaN"
+                             : v->u.d > 0  ? "inf"
+                                           : "-inf");
+    return TDO_OK;
+}
+
 /* Converts in to f's canonical value; out owns its bytes. */
 tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
                             tdo_value *out, tdo_error *err)

@@ -402,6 +402,13 @@ TDO_API tdo_type tdo_field_value_type(const tdo_field *f);
  * decimal_places), ISO text to dates, 0/1 to booleans, and so on.  out
  * owns its bytes (tdo_value_release()).  FieldError naming the field when
  * the value cannot be converted.  NULL stays NULL. */
+/* Checks that v (coerced for f) fits f's column on every database:
+ * integers within their field's range (SmallIntField and IntEnumField
+ * 16 bits, IntField 32 bits), floats finite.  ValidationError
+ * ("n: Value should be less or equal to 32767") otherwise.  Every
+ * INSERT and UPDATE the core compiles checks its values with it. */
+TDO_API tdo_status tdo_field_check(const tdo_field *f, const tdo_value *v,
+                                   tdo_error *err);
 TDO_API tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
                                     tdo_value *out, tdo_error *err);
 /* Checks a canonical value against the field: NULL on a not-null field,

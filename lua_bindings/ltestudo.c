@@ -409,22 +409,15 @@ static int c_check_url(lua_State *L)
     return 0;
 }
 
-/* C.mask_url(url) -> the URL with its password masked as *** (from the
- * core's own masking, through a scratch context). */
+/* C.mask_url(url) -> the URL with its secrets masked as *** by the
+ * core's one masker (a URL that does not parse is masked too). */
 static int c_mask_url(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
-    tdo_ctx *scratch = tdo_ctx_new();
-    if (scratch == NULL)
+    char *m = tdo_url_mask(luaL_checkstring(L, 1));
+    if (m == NULL)
         return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
-    tdo_error err = TDO_ERROR_INIT;
-    tdo_conn *c = NULL;
-    if (tdo_connect(scratch, "mask", url, &c, &err) == TDO_OK)
-        lua_pushstring(L, tdo_conn_url(c));
-    else
-        lua_pushnil(L);
-    tdo_error_release(&err);
-    tdo_ctx_free(scratch);
+    lua_pushstring(L, m);
+    free(m);
     return 1;
 }
 

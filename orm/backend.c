@@ -123,6 +123,14 @@ static tdo_status bad_url(tdo_error *err, const char *fmt, ...)
 }
 
 /* Whether a query parameter carries a secret (its value is masked). */
+/* Where the user info of a server URL's rest (after "://") ends: at its
+ * last '@', since a password may hold '/', '?', '#' and '@' unencoded;
+ * NULL when there is none. */
+static const char *userinfo_end(const char *rest)
+{
+    return strrchr(rest, '@');
+}
+
 static bool secret_key(const char *key, size_t len)
 {
     static const char *const words[] = {"password", "passwd", "pwd",
@@ -210,26 +218,24 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
     for (char *p = d->scheme; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     const char *rest = sep + 3;
-    const char *qm = strchr(rest, '?');
+    const char *engine = tdo_url_engine(d->scheme, strlen(d->scheme));
+    bool sqlite = engine && strcmp(engine, "sqlite") == 0;
+    const char *at = sqlite ? NULL : userinfo_end(rest);
+    const char *qm = strchr(at ? at : rest, '?');
     size_t restlen = qm ? (size_t)(qm - rest) : strlen(rest);
     tdo_status st;
     if (qm && (st = parse_query(qm + 1, d, err)))
         return st;
-    const char *engine = tdo_url_engine(d->scheme, strlen(d->scheme));
-    if (engine && strcmp(engine, "sqlite") == 0) {
+    if (sqlite) {
         if (!restlen)
             return bad_url(err, "sqlite URL needs a file path or :memory:");
         if (!(d->database = decode(rest, restlen, false)))
             return nomem(err);
     } else {
         char buf[48];
-        const char *slash = memchr(rest, '/', restlen);
+        const char *host = at ? at + 1 : rest;
+        const char *slash = memchr(host, '/', (size_t)(rest + restlen - host));
         size_t netlen = slash ? (size_t)(slash - rest) : restlen;
-        const char *at = NULL;
-        for (size_t i = 0; i < netlen; i++)
-            if (rest[i] == '@')
-                at = rest + i;
-        const char *host = rest;
         if (at) {
             const char *colon = memchr(rest, ':', (size_t)(at - rest));
             size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
@@ -270,11 +276,19 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
             shorten(buf, sizeof(buf), pcolon + 1, plen);
             if (plen == 0)
                 return bad_url(err, "empty port after ':'");
-            if (plen >= sizeof(port))
-                return bad_url(err, "invalid port '%s' (1 to 65535)", buf);
-            memcpy(port, pcolon + 1, plen);
-            port[plen] = '\0';
-            if (!parse_int(port, &d->port) || d->port < 1 || d->port > 65535)
+            bool bad = plen >= sizeof(port);
+            if (!bad) {
+                memcpy(port, pcolon + 1, plen);
+                port[plen] = '\0';
+                bad = !parse_int(port, &d->port) || d->port < 1 ||
+                      d->port > 65535;
+            }
+            /* without user info, "user:word" may be a password with no
+             * '@' after it: never quoted */
+            if (bad && !at)
+                return bad_url(err, "invalid port (1 to 65535) after the "
+                                    "host, or a password without '@'");
+            if (bad)
                 return bad_url(err, "invalid port '%s' (1 to 65535)", buf);
         }
         if (slash && restlen > netlen + 1 &&
@@ -315,49 +329,62 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
     return TDO_OK;
 }
 
-/* Returns a malloc'd copy of url with the password of the user info and
- * the values of password-like query parameters replaced by "***". */
-char *tdo_url_mask(const char *url)
+/* The byte ranges of url that hold secrets: the password of the user info
+ * (whatever it holds, parsable or not) and the values of password-like
+ * query parameters; at most max of them into spans ([i][0] start, [i][1]
+ * end); returns how many there are. */
+size_t tdo_url_secrets(const char *url, size_t (*spans)[2], size_t max)
 {
-    tdo_sb sb = TDO_SB_INIT;
+    size_t n = 0;
     const char *sep = strstr(url, "://");
-    const char *qm = strchr(url, '?');
-    if (sep && qm && qm < sep)
-        sep = NULL;
-    const char *p = url;
-    if (sep && strncasecmp(url, "sqlite", 6) != 0) {
-        const char *rest = sep + 3;
-        size_t netlen = strcspn(rest, "/?");
-        const char *at = NULL;
-        for (size_t i = 0; i < netlen; i++)
-            if (rest[i] == '@')
-                at = rest + i;
-        const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-        if (colon) {
-            tdo_sb_add(&sb, url, (size_t)(colon + 1 - url));
-            tdo_sb_adds(&sb, "***");
-            p = at;
+    if (!sep)
+        return 0;
+    const char *rest = sep + 3;
+    bool sqlite = strncasecmp(url, "sqlite", 6) == 0;
+    const char *at = sqlite ? NULL : userinfo_end(rest);
+    if (at) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        if (colon && n < max) {
+            spans[n][0] = (size_t)(colon + 1 - url);
+            spans[n][1] = (size_t)(at - url);
         }
+        n += colon != NULL;
     }
-    if (!qm) {
-        tdo_sb_adds(&sb, p);
-        return tdo_sb_detach(&sb);
-    }
-    tdo_sb_add(&sb, p, (size_t)(qm + 1 - p));
-    const char *q = qm + 1;
-    while (*q) {
+    const char *q = strchr(at ? at : rest, '?');
+    while (q && *q) {
+        q++;
         size_t len = strcspn(q, "&");
         const char *eq = memchr(q, '=', len);
         if (eq && secret_key(q, (size_t)(eq - q))) {
-            tdo_sb_add(&sb, q, (size_t)(eq + 1 - q));
-            tdo_sb_adds(&sb, "***");
-        } else {
-            tdo_sb_add(&sb, q, len);
+            if (n < max) {
+                spans[n][0] = (size_t)(eq + 1 - url);
+                spans[n][1] = (size_t)(q + len - url);
+            }
+            n++;
         }
         q += len;
-        if (*q)
-            tdo_sb_addc(&sb, *q++);
     }
+    return n;
+}
+
+/* Returns a malloc'd copy of url with every secret (tdo_url_secrets)
+ * replaced by "***". */
+char *tdo_url_mask(const char *url)
+{
+    size_t spans[16][2];
+    size_t n = tdo_url_secrets(url, spans, 16);
+    tdo_sb sb = TDO_SB_INIT;
+    size_t pos = 0;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        tdo_sb_add(&sb, url + pos, spans[i][0] - pos);
+        tdo_sb_adds(&sb, "***");
+        pos = spans[i][1];
+    }
+    if (n > 16) { /* more secrets than spans: show nothing after them */
+        tdo_sb_adds(&sb, "***");
+        return tdo_sb_detach(&sb);
+    }
+    tdo_sb_adds(&sb, url + pos);
     return tdo_sb_detach(&sb);
 }
 
@@ -1071,8 +1098,8 @@ static void commit_failed(tdo_conn *c, tdo_error *err)
         tx_exec(c, "ROLLBACK", &e2);
         tdo_error_release(&e2);
         if (err && err->message)
-            tdo_error_set(err, err->code, "%s (the transaction was rolled back)",
-                          err->message);
+            tdo_error_set(err, err->code,
+                          "%s (the transaction was rolled back)", err->message);
     }
     if (lost && err)
         tdo_error_set(err, TDO_ERR_OPERATIONAL,

@@ -211,7 +211,6 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *dsn, tdo_error *err);
 void tdo_dsn_release(tdo_dsn *dsn);
 /* Returns a malloc'd copy of url with the password (user info and any
  * password-like query parameter) replaced by "***"; NULL on OOM. */
-char *tdo_url_mask(const char *url);
 
 /* ---- compiled statements (compile.c) ----------------------------------- */
 

@@ -783,6 +783,17 @@ TDO_API tdo_conn *tdo_ctx_conn_at(const tdo_ctx *ctx, size_t i);
 /* Closes and forgets every connection of ctx. */
 TDO_API void tdo_close_connections(tdo_ctx *ctx);
 TDO_API const char *tdo_conn_name(const tdo_conn *c);
+/* The byte ranges of url that hold secrets (the password of the user
+ * info -- the text between the first ':' after "://" and the last '@',
+ * whatever it holds -- and the values of password-like query
+ * parameters), valid or not as a URL: up to max into spans ([0] start,
+ * [1] end); returns how many there are. */
+TDO_API size_t tdo_url_secrets(const char *url, size_t (*spans)[2],
+                               size_t max);
+/* Returns a malloc'd copy of url (free()) with every secret replaced by
+ * "***"; NULL on out of memory.  The one masker: the shell, the bindings
+ * and the core's messages all show URLs through it. */
+TDO_API char *tdo_url_mask(const char *url);
 /* The URL with any password masked as "***"; belongs to c. */
 TDO_API const char *tdo_conn_url(const tdo_conn *c);
 TDO_API const tdo_dialect *tdo_conn_dialect(const tdo_conn *c);

@@ -49,7 +49,9 @@ struct shell shell = {
 struct options {
     const char *config; /* -c FILE */
     const char *url;    /* DB_URL */
-    char *url_buf;      /* url, when made from a database file's path */
+    char *url_buf;      /* url, when a copy (of a file's path made a URL,
+                           or of an argument whose secrets are hidden) */
+    int url_arg;        /* argv index of a DB_URL given as is, or 0 */
     const char *format; /* -f FMT */
     const char **exec;  /* -e CHUNKs, in order */
     int nexec;
@@ -212,6 +214,17 @@ static bool db_path(const char *path, bool allow_new, bool *is_new)
     return sqlite_header(path) || (st.st_size == 0 && db_suffix(path));
 }
 
+/* Overwrites the secrets of the URL s (an argument: the caller keeps a
+ * copy) with 'x', as the MySQL client does, so that ps and
+ * /proc/PID/cmdline never show a password. */
+static void hide_secrets(char *s)
+{
+    size_t spans[8][2];
+    size_t n = tdo_url_secrets(s, spans, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        memset(s + spans[i][0], 'x', spans[i][1] - spans[i][0]);
+}
+
 /* Returns the malloc'd sqlite:// URL of a file path ('%', '?' and '#'
  * percent-encoded), so that `testudo x.db` is `testudo sqlite://x.db`. */
 static char *path_url(const char *path)
@@ -278,7 +291,12 @@ static void parse_args(int argc, char **argv, struct options *o)
             if (o->url == NULL && has_scheme(a)) {
                 if (!known_scheme(a))
                     die_usage("unsupported database URL '%s'", a);
-                o->url = a;
+                o->url = o->url_buf = strdup(a);
+                if (o->url == NULL) {
+                    fprintf(stderr, "%s: out of memory\n", progname);
+                    exit(1);
+                }
+                o->url_arg = i;
                 continue;
             }
             bool is_new;
@@ -377,9 +395,14 @@ static void parse_args(int argc, char **argv, struct options *o)
     bool is_new;
     if (o->url == NULL && o->script > 0 && o->script + 1 < argc) {
         const char *next = argv[o->script + 1];
-        if (known_scheme(next))
-            o->url = next;
-        else if (db_path(next, false, &is_new))
+        if (known_scheme(next)) {
+            o->url = o->url_buf = strdup(next);
+            if (o->url == NULL) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                exit(1);
+            }
+            o->url_arg = o->script + 1;
+        } else if (db_path(next, false, &is_new))
             o->url = o->url_buf = path_url(next);
     }
 }
@@ -687,6 +710,8 @@ int main(int argc, char **argv)
 {
     struct options o = {0};
     parse_args(argc, argv, &o);
+    if (o.url_arg > 0 && (o.script == 0 || o.url_arg < o.script))
+        hide_secrets(argv[o.url_arg]); /* o.url is a copy */
     if (o.help) {
         print_usage();
         options_free(&o);
@@ -805,7 +830,9 @@ int main(int argc, char **argv)
     }
     shell_export_models(L);
     create_arg_table(L, argv, argc, o.script);
-    shell_prelude(L, "strict"); /* from here on, user code runs */
+    if (o.url_arg > 0 && o.url_arg > o.script && o.script > 0)
+        hide_secrets(argv[o.url_arg]); /* the script's arg[1] keeps it */
+    shell_prelude(L, "strict");        /* from here on, user code runs */
     lua_call(L, 0, 0);
 
     for (int i = 0; i < o.nexec; i++) {

@@ -11,6 +11,7 @@
  */
 #include "shell.h"
 #include "sugar.h"
+#include "testudo.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -354,8 +355,50 @@ static const char *mask_value(luaL_Buffer *b, const char *p)
     return e;
 }
 
-/* Pushes entry with every password masked as ***: the password of a
- * URL (scheme://user:PASSWORD@host), and the value of a password key
+/* Where the URL whose "://" is at sep ends in entry: at the closing
+ * quote of the string it opens (backslash escapes skipped), else at the
+ * first blank after its last '@' (a password may hold anything). */
+static const char *url_end(const char *entry, const char *start,
+                           const char *sep)
+{
+    char q = start > entry ? start[-1] : '\0';
+    if (q == '"' || q == '\'') {
+        const char *e = sep;
+        while (*e && *e != q && *e != '\n')
+            e += (*e == '\\' && e[1]) ? 2 : 1;
+        return e;
+    }
+    const char *from = sep;
+    for (const char *a = sep; *a && *a != '\n'; a++)
+        if (*a == '@')
+            from = a;
+    return from + strcspn(from, " \t\r\n");
+}
+
+/* Appends to b the URL around the "://" at sep, masked by the core's one
+ * masker (its scheme is already in b); returns where the URL ends. */
+static const char *mask_url_at(luaL_Buffer *b, const char *entry,
+                               const char *sep)
+{
+    const char *start = sep;
+    while (start > entry &&
+           (isalnum((unsigned char)start[-1]) || start[-1] == '+' ||
+            start[-1] == '-' || start[-1] == '.'))
+        start--;
+    const char *end = url_end(entry, start, sep);
+    char *url = strndup(start, (size_t)(end - start));
+    char *masked = url ? tdo_url_mask(url) : NULL;
+    if (masked != NULL) /* the scheme is in b already */
+        luaL_addstring(b, masked + (sep - start));
+    else
+        luaL_addstring(b, "://***");
+    free(url);
+    free(masked);
+    return end;
+}
+
+/* Pushes entry with every password masked as ***: the secrets of a URL
+ * (through the core's masker), and the value of a password key
  * (password = "x", password: 'x', ?password=x), so that the history file
  * never holds one. */
 static const char *mask_secrets(lua_State *L, const char *entry)
@@ -365,23 +408,7 @@ static const char *mask_secrets(lua_State *L, const char *entry)
     const char *p = entry;
     while (*p) {
         if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
-            luaL_addlstring(&b, p, 3);
-            p += 3;
-            size_t net = strcspn(p, "/?#'\" \t\n\r");
-            const char *at = NULL, *colon = NULL;
-            for (size_t i = 0; i < net; i++)
-                if (p[i] == '@')
-                    at = p + i;
-            for (const char *q = p; at && q < at; q++)
-                if (*q == ':') {
-                    colon = q;
-                    break;
-                }
-            if (colon) {
-                luaL_addlstring(&b, p, (size_t)(colon + 1 - p));
-                luaL_addstring(&b, "***");
-                p = at;
-            }
+            p = mask_url_at(&b, entry, p);
             continue;
         }
         if ((strncasecmp(p, "password", 8) == 0 ||

@@ -406,13 +406,11 @@ function orm._open(url)
   C.set_inited(true)
 end
 
--- A URL with its password masked (nil when it is not a valid URL).
+-- A URL with its secrets masked by the core (nil when it is no URL).
 function orm._mask_url(url)
-  local scheme, rest = tostring(url):match("^([%w_%+%-%.]+)://(.*)$")
-  if scheme and schemes[scheme:lower()] then
-    return C.mask_url(schemes[scheme:lower()] .. "://" .. rest)
-  end
-  return nil
+  url = tostring(url)
+  if not url:find("://", 1, true) then return nil end
+  return C.mask_url(url)
 end
 
 orm.utils = orm.utils or {}

@@ -144,6 +144,16 @@ run --demo --force "sqlite://$D/demo.db" -e 'print(User:count() > 0)'
 expect_rc "--demo --force replaces the demo tables" 0
 out_is "and seeds them again" 'true'
 
+# ---- no password in ps ------------------------------------------------
+
+CMDLINE='local f = io.open("/proc/self/cmdline", "rb"); print((f:read("a"):gsub("%z", " ")))'
+run 'sqlite://:memory:?token=s3cr3t' -e "$CMDLINE"
+if grep -q s3cr3t "$D/out" || ! grep -q 'token=xxxxxx' "$D/out"; then
+    notok "a secret URL parameter is hidden from ps"
+else
+    ok "a secret URL parameter is hidden from ps"
+fi
+
 # ---- the test servers, when they run -----------------------------------
 
 if [ -n "${TESTUDO_MYSQL_URL:-}" ]; then
@@ -156,6 +166,15 @@ if [ -n "${TESTUDO_MYSQL_URL:-}" ]; then
     run --demo "$murl" -e 'print(User:count())'
     expect_rc "--demo refuses MariaDB holding demo tables" 2
     u=${TESTUDO_MYSQL_URL#*://}
+    run "$TESTUDO_MYSQL_URL" -e "$CMDLINE"
+    if grep -q secret "$D/out" || ! grep -q 'testudo:xxxxxx@' "$D/out"; then
+        notok "the password is hidden from ps (/proc/PID/cmdline)"
+    else
+        ok "the password is hidden from ps (/proc/PID/cmdline)"
+    fi
+    printf 'print(arg[1] == "%s")\n' "$TESTUDO_MYSQL_URL" >"$D/argurl.lua"
+    run "$D/argurl.lua" "$TESTUDO_MYSQL_URL"
+    out_is "a URL after the script is still the script's arg[1]" 'true'
     run "mysql://nosuchuser:wrong@${u#*@}" -e 'print("ran")'
     expect_rc "a refused login exits 2" 2
     one_err_line "a refused login is one line"

@@ -182,7 +182,7 @@ static bool parse_int(const char *s, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < 0 || v > 1000000)
+    if (!*s || *end || errno || v < 0 || v > 1000000000)
         return false;
     *out = (int)v;
     return true;
@@ -205,6 +205,7 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
     memset(d, 0, sizeof(*d));
     d->minsize = 1;
     d->maxsize = 5;
+    d->connect_timeout = TDO_CONNECT_TIMEOUT;
     const char *sep = strstr(url, "://");
     if (!sep || sep == url)
         return bad_url(err, "expected scheme://... (such as "
@@ -322,10 +323,14 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
     if (d->minsize > d->maxsize)
         return bad_url(err, "minsize (%d) is larger than maxsize (%d)",
                        d->minsize, d->maxsize);
-    int t;
-    if ((v = tdo_dsn_param(d, "connect_timeout")) && !parse_int(v, &t))
+    if ((v = tdo_dsn_param(d, "connect_timeout")) &&
+        !parse_int(v, &d->connect_timeout))
         return bad_url(err, "connect_timeout must be a whole number of "
                             "seconds");
+    if ((v = tdo_dsn_param(d, "statement_timeout")) &&
+        !parse_int(v, &d->statement_timeout))
+        return bad_url(err, "statement_timeout must be a whole number of "
+                            "milliseconds");
     return TDO_OK;
 }
 
@@ -386,6 +391,29 @@ char *tdo_url_mask(const char *url)
     }
     tdo_sb_adds(&sb, url + pos);
     return tdo_sb_detach(&sb);
+}
+
+/* ConfigurationError for a URL parameter that neither the core nor the
+ * driver knows (a typo would otherwise be ignored without a word). */
+static tdo_status check_params(const tdo_backend *be, const tdo_dsn *d,
+                               tdo_error *err)
+{
+    static const char *const core[] = {"minsize", "maxsize", "connect_timeout",
+                                       "statement_timeout", NULL};
+    for (size_t i = 0; i < d->nparams; i++) {
+        bool known = be->param_known && be->param_known(d->keys[i]);
+        for (size_t j = 0; !known && core[j]; j++)
+            known = strcmp(d->keys[i], core[j]) == 0;
+        if (!known) {
+            char key[48];
+            shorten(key, sizeof(key), d->keys[i], strlen(d->keys[i]));
+            return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                                 "unknown %s URL parameter '%s' (see "
+                                 "testudo(1), DATABASE URLS)",
+                                 be->name, key);
+        }
+    }
+    return TDO_OK;
 }
 
 static const tdo_backend *find_backend(const char *scheme)
@@ -603,7 +631,12 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
         conn_free(c);
         return st;
     }
-    if (!(c->backend = find_backend(c->dsn.scheme))) {
+    if ((c->backend = find_backend(c->dsn.scheme)) &&
+        (st = check_params(c->backend, &c->dsn, err))) {
+        conn_free(c);
+        return st;
+    }
+    if (!c->backend) {
         tdo_sb known = TDO_SB_INIT;
         for (size_t i = 0; tdo_url_scheme(i); i++)
             tdo_sb_addf(&known, "%s%s", known.len ? ", " : "",

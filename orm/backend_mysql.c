@@ -71,7 +71,10 @@ struct my_db {
     /* what a second connection needs (cancel) */
     char *host, *user, *password, *database, *socket, *charset;
     unsigned port;
-    unsigned timeout;
+    unsigned timeout;                     /* connect_timeout, seconds */
+    unsigned read_timeout, write_timeout; /* seconds, 0: none */
+    bool ssl;                             /* ?ssl=true: TLS or no connection */
+    int stmt_timeout;                     /* statement_timeout, ms, 0: none */
     volatile unsigned long thread_id;
     /* the cancel helper: cancel() posts sem, the thread sends KILL QUERY */
     pthread_t th;
@@ -158,6 +161,14 @@ static MYSQL *open_conn(my_db *d, char **why)
     mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
     if (d->timeout)
         mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &d->timeout);
+    if (d->read_timeout)
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &d->read_timeout);
+    if (d->write_timeout)
+        mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &d->write_timeout);
+    if (d->ssl) {
+        my_bool enforce = 1;
+        mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    }
     if (!mysql_real_connect(m, d->host, d->user, d->password, d->database,
                             d->port, d->socket,
                             CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS)) {
@@ -165,6 +176,24 @@ static MYSQL *open_conn(my_db *d, char **why)
             *why = tdo_strdup(mysql_error(m));
         mysql_close(m);
         return NULL;
+    }
+    if (d->stmt_timeout) {
+        /* the server stops a statement that runs longer: MariaDB's
+         * max_statement_time (seconds), MySQL's max_execution_time (ms) */
+        char sql[96];
+        const char *info = mysql_get_server_info(m);
+        if (info && strstr(info, "MariaDB"))
+            snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %.3f",
+                     d->stmt_timeout / 1000.0);
+        else
+            snprintf(sql, sizeof(sql), "SET SESSION max_execution_time = %d",
+                     d->stmt_timeout);
+        if (mysql_query(m, sql) != 0) {
+            if (why)
+                *why = tdo_strdup(mysql_error(m));
+            mysql_close(m);
+            return NULL;
+        }
     }
     return m;
 }
@@ -260,7 +289,6 @@ static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     if (!host)
         host = dsn->host;
     const char *charset = tdo_dsn_param(dsn, "charset");
-    const char *to = tdo_dsn_param(dsn, "connect_timeout");
     bool ok = true;
     if (host && host[0] == '/') /* a unix socket */
         ok = dup_opt(&d->socket, host) && dup_opt(&d->host, "localhost");
@@ -275,7 +303,30 @@ static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
         return nomem(err);
     }
     d->port = (unsigned)dsn->port;
-    d->timeout = to ? (unsigned)strtoul(to, NULL, 10) : 0;
+    d->timeout = (unsigned)dsn->connect_timeout;
+    d->stmt_timeout = dsn->statement_timeout;
+    const char *rt = tdo_dsn_param(dsn, "read_timeout");
+    const char *wt = tdo_dsn_param(dsn, "write_timeout");
+    const char *ssl = tdo_dsn_param(dsn, "ssl");
+    char *end = NULL;
+    d->read_timeout = rt ? (unsigned)strtoul(rt, &end, 10) : 0;
+    if (rt && (!*rt || *end)) {
+        db_unref(d);
+        return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                             "read_timeout must be a whole number of seconds");
+    }
+    d->write_timeout = wt ? (unsigned)strtoul(wt, &end, 10) : 0;
+    if (wt && (!*wt || *end)) {
+        db_unref(d);
+        return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                             "write_timeout must be a whole number of seconds");
+    }
+    d->ssl = ssl && strcmp(ssl, "false") && strcmp(ssl, "0") &&
+             strcmp(ssl, "disable");
+    /* a server that stops answering: the client gives up too (a second
+     * past the server's own limit) */
+    if (!rt && d->stmt_timeout)
+        d->read_timeout = (unsigned)(d->stmt_timeout + 1999) / 1000 + 1;
     char *why = NULL;
     if (!(d->conn = open_conn(d, &why))) {
         tdo_status st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "%s",
@@ -896,8 +947,21 @@ static bool my_is_broken(void *db)
     return p.fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
+/* The URL parameters of MySQL and MariaDB. */
+static bool my_param_known(const char *key)
+{
+    static const char *const keys[] = {
+        "charset", "host", "user",         "password",      "database",
+        "dbname",  "ssl",  "read_timeout", "write_timeout", NULL};
+    for (size_t i = 0; keys[i]; i++)
+        if (!strcmp(key, keys[i]))
+            return true;
+    return false;
+}
+
 const tdo_backend tdo_backend_mysql = {
     .name = "mysql",
+    .param_known = my_param_known,
     .dialect = &tdo_dialect_mysql,
     .connect = my_connect,
     .close = my_close,

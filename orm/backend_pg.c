@@ -9,10 +9,14 @@
  */
 #include "tdo_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #define CACHE_MAX 64 /* prepared statements kept per session */
 
@@ -45,6 +49,8 @@ typedef struct pg_db {
     uint64_t tick;
     uint64_t hits;
     uint64_t next_name;
+    int timeout_ms; /* statement_timeout (server side), 0: none */
+    bool timed_out; /* the server gave no reply in time: closed */
 } pg_db;
 
 /* One prepared statement handed out by prepare(); it holds its whole
@@ -77,8 +83,73 @@ static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
 /* Maps a failed result (or a failure without one) to a status: class 23
  * IntegrityError, 57014 Interrupted, the rest (08 lost connections
  * included) OperationalError; keeps the server's message. */
+/* How long past its statement_timeout a statement may go without any
+ * reply before the client gives up on a server that stopped answering. */
+#define CLIENT_GRACE_MS 2000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Collects the results of what a PQsend* call started and returns the
+ * last one (NULL: none, or no reply in time).  With a statement_timeout
+ * the client waits for the server at most that long plus
+ * CLIENT_GRACE_MS: a stopped server closes the session (d->timed_out)
+ * instead of blocking the caller for ever. */
+static PGresult *pg_result(pg_db *d)
+{
+    PGresult *last = NULL, *r;
+    int64_t deadline =
+        d->timeout_ms ? now_ms() + d->timeout_ms + CLIENT_GRACE_MS : 0;
+    for (;;) {
+        while (PQisBusy(d->conn)) {
+            int wait = -1;
+            if (deadline) {
+                int64_t left = deadline - now_ms();
+                wait = left > 0 ? (int)left : 0;
+            }
+            struct pollfd p = {.fd = PQsocket(d->conn), .events = POLLIN};
+            int n = p.fd < 0 ? -1 : poll(&p, 1, wait);
+            if (n == 0) { /* no reply in time: the session is given up */
+                shutdown(p.fd, SHUT_RDWR);
+                PQconsumeInput(d->conn);
+                d->timed_out = true;
+                PQclear(last);
+                while ((r = PQgetResult(d->conn)) != NULL)
+                    PQclear(r);
+                return NULL;
+            }
+            if (n < 0 && errno != EINTR)
+                break;
+            if (!PQconsumeInput(d->conn))
+                break;
+        }
+        if ((r = PQgetResult(d->conn)) == NULL)
+            break;
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r); /* the first error stands */
+            continue;
+        }
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
 static tdo_status result_error(pg_db *d, const PGresult *res, tdo_error *err)
 {
+    if (!res && d->timed_out) {
+        d->timed_out = false;
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "no reply from the server within %d ms "
+                             "(statement_timeout %d ms + %d ms): the "
+                             "connection was closed",
+                             d->timeout_ms + CLIENT_GRACE_MS, d->timeout_ms,
+                             CLIENT_GRACE_MS);
+    }
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -134,6 +205,10 @@ static tdo_status session_setup(pg_db *d, tdo_error *err)
 {
     PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
     if (!exec_ok(d->conn, "SET TIME ZONE 'UTC'; SET DateStyle TO 'ISO, YMD'"))
+        return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d", d->timeout_ms);
+    if (d->timeout_ms && !exec_ok(d->conn, sql))
         return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
     PQfreeCancel(d->cancel);
     d->cancel = PQgetCancel(d->conn);
@@ -203,6 +278,12 @@ static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
                         ? "disable"
                         : "require";
     }
+    char timeout[16];
+    if (!tdo_dsn_param(dsn, "connect_timeout")) {
+        snprintf(timeout, sizeof(timeout), "%d", dsn->connect_timeout);
+        keys[n] = "connect_timeout";
+        vals[n++] = timeout;
+    }
     if (!tdo_dsn_param(dsn, "application_name")) {
         keys[n] = "application_name";
         vals[n++] = "testudo";
@@ -216,6 +297,7 @@ static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     if (!d)
         return nomem(err);
     d->refs = 1;
+    d->timeout_ms = dsn->statement_timeout;
     d->conn = PQconnectdbParams(keys, vals, 0);
     if (!d->conn) {
         tdo_free(d);
@@ -263,7 +345,8 @@ static tdo_status ensure_connected(pg_db *d, tdo_error *err)
 static tdo_status server_prepare(pg_db *d, const char *name, const char *sql,
                                  tdo_error *err)
 {
-    PGresult *r = PQprepare(d->conn, name, sql, 0, NULL);
+    PGresult *r =
+        PQsendPrepare(d->conn, name, sql, 0, NULL) ? pg_result(d) : NULL;
     tdo_status st = TDO_OK;
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
         st = result_error(d, r, err);
@@ -509,10 +592,15 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
     tdo_free(s->bytes);
     s->bytes = NULL;
     PQclear(s->res);
-    s->res = PQexecPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0);
+    s->res = PQsendQueryPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0)
+                 ? pg_result(d)
+                 : NULL;
     if (stale_plan(d, s->res) && reprepare(d, s) == TDO_OK) {
         PQclear(s->res);
-        s->res = PQexecPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0);
+        s->res =
+            PQsendQueryPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0)
+                ? pg_result(d)
+                : NULL;
     }
     s->row = -1;
     s->nrows = 0;
@@ -642,7 +730,7 @@ static tdo_status pg_exec_script(void *db, const char *sql, tdo_error *err)
     tdo_status st = ensure_connected(d, err);
     if (st)
         return st;
-    PGresult *r = PQexec(d->conn, sql);
+    PGresult *r = PQsendQuery(d->conn, sql) ? pg_result(d) : NULL;
     ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
         es != PGRES_EMPTY_QUERY)
@@ -692,8 +780,23 @@ static bool pg_is_broken(void *db)
     return PQstatus(d->conn) != CONNECTION_OK;
 }
 
+/* The URL parameters of PostgreSQL: every libpq connection keyword, and
+ * Tortoise's ssl=true/false. */
+static bool pg_param_known(const char *key)
+{
+    if (!strcmp(key, "ssl") || !strcmp(key, "database"))
+        return true;
+    PQconninfoOption *opts = PQconndefaults();
+    bool known = false;
+    for (PQconninfoOption *o = opts; o && o->keyword && !known; o++)
+        known = strcmp(o->keyword, key) == 0;
+    PQconninfoFree(opts);
+    return known;
+}
+
 const tdo_backend tdo_backend_pg = {
     .name = "postgres",
+    .param_known = pg_param_known,
     .dialect = &tdo_dialect_postgres,
     .connect = pg_connect,
     .close = pg_close,

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <time.h>
 
 #define CACHE_MAX 64 /* prepared statements kept per session */
 
@@ -34,7 +35,50 @@ struct sq_db {
     size_t ncache;
     uint64_t tick;
     uint64_t hits;
+    int timeout_ms;   /* statement_timeout, 0: none */
+    int64_t deadline; /* when the running statement must stop (ms) */
+    bool timed_out;   /* the progress handler stopped it */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The progress handler of a session with a statement_timeout: stops the
+ * statement (SQLITE_INTERRUPT) once its time is up. */
+static int past_deadline(void *ud)
+{
+    sq_db *d = ud;
+    if (d->deadline && now_ms() > d->deadline) {
+        d->timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* A statement starts: its time runs from now. */
+static void start_clock(sq_db *d)
+{
+    d->timed_out = false;
+    d->deadline = d->timeout_ms ? now_ms() + d->timeout_ms : 0;
+}
+
+/* The error of rc, saying so when the statement_timeout stopped it. */
+static tdo_status sq_error(sqlite3 *db, int rc, tdo_error *err);
+static tdo_status step_error(sq_db *d, int rc, tdo_error *err)
+{
+    if (d->timed_out) {
+        d->timed_out = false;
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "statement timeout: stopped after %d ms "
+                             "(statement_timeout)",
+                             d->timeout_ms);
+    }
+    return sq_error(d->db, rc, err);
+}
 
 static tdo_status sq_error(sqlite3 *db, int rc, tdo_error *err)
 {
@@ -127,6 +171,9 @@ static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     d->refs = 1;
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, 5000);
+    d->timeout_ms = dsn->statement_timeout;
+    if (d->timeout_ms)
+        sqlite3_progress_handler(d->db, 1000, past_deadline, d);
     tdo_status st = TDO_OK;
     rc = sqlite3_exec(d->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -301,6 +348,7 @@ static tdo_status sq_execute(void *stmt, const tdo_value *params, size_t n,
             return sq_error(s->db->db, rc, err);
     }
     s->changes = 0;
+    start_clock(s->db);
     return TDO_OK;
 }
 
@@ -316,7 +364,7 @@ static tdo_status sq_step(void *stmt, bool *has_row, tdo_error *err)
             sqlite3_stmt_readonly(s->st) ? 0 : sqlite3_changes64(s->db->db);
         return TDO_OK;
     }
-    tdo_status st = sq_error(s->db->db, rc, err);
+    tdo_status st = step_error(s->db, rc, err);
     sqlite3_reset(s->st);
     return st;
 }
@@ -411,10 +459,11 @@ static tdo_status sq_exec_script(void *db, const char *sql, tdo_error *err)
             p = tail;
             continue;
         }
+        start_clock(d);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             ;
         if (rc != SQLITE_DONE) {
-            tdo_status s = sq_error(d->db, rc, err);
+            tdo_status s = step_error(d, rc, err);
             sqlite3_finalize(st);
             return s;
         }
@@ -447,8 +496,16 @@ static uint64_t sq_cache_hits(void *db)
     return d->hits;
 }
 
+/* The URL parameters of SQLite: the PRAGMAs it sets. */
+static bool sq_param_known(const char *key)
+{
+    return !strcmp(key, "foreign_keys") || !strcmp(key, "journal_mode") ||
+           !strcmp(key, "synchronous") || !strcmp(key, "busy_timeout");
+}
+
 const tdo_backend tdo_backend_sqlite = {
     .name = "sqlite",
+    .param_known = sq_param_known,
     .dialect = &tdo_dialect_sqlite,
     .connect = sq_connect,
     .close = sq_close,

@@ -122,7 +122,13 @@ typedef struct tdo_dsn {
     char **vals;
     size_t nparams;
     int minsize, maxsize; /* pool bounds (?minsize=&maxsize=), 1 and 5 */
+    int connect_timeout;  /* seconds (?connect_timeout=), default
+                             TDO_CONNECT_TIMEOUT; 0: wait for ever */
+    int statement_timeout; /* milliseconds (?statement_timeout=), 0: none */
 } tdo_dsn;
+
+/* The seconds a connection attempt waits for a server by default. */
+#define TDO_CONNECT_TIMEOUT 10
 
 /* Returns the value of query parameter key of dsn, or NULL. */
 const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
@@ -134,6 +140,9 @@ const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
  * backend.c attaches the SQL. */
 typedef struct tdo_backend {
     const char *name; /* "sqlite": its engine in the URL scheme table */
+    /* whether key is a URL parameter of this driver (the core's own --
+     * minsize, maxsize, connect_timeout, statement_timeout -- aside) */
+    bool (*param_known)(const char *key);
     const tdo_dialect *dialect;
     /* opens a session from dsn */
     tdo_status (*connect)(const tdo_dsn *dsn, void **db, tdo_error *err);

@@ -112,9 +112,18 @@ stop() {
     rm -rf "$STATE"
 }
 
+# signal SIG: sends SIG to the server (pause: SIGSTOP, a server that no
+# longer answers; resume: SIGCONT).
+signal() {
+    pid=$(cat "$PIDF" 2>/dev/null) || return 1
+    [ -n "$pid" ] && kill "-$1" "$pid"
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+pause) signal STOP ;;
+resume) signal CONT ;;
 url) if [ -n "${TESTUDO_MYSQL_URL:-}" ]; then echo "$TESTUDO_MYSQL_URL"; else echo "$URL"; fi ;;
-*) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume|url" >&2; exit 2 ;;
 esac

@@ -8,6 +8,9 @@
 #                                   testudo_test, prints the URL to use
 #   sh tests/backends/pg.sh stop    stops it and removes the data
 #   sh tests/backends/pg.sh url     prints the URL of the running server
+#   sh tests/backends/pg.sh pause   stops every process of the server
+#                                   (SIGSTOP: a server that no longer
+#                                   answers); resume continues them
 #
 # With TESTUDO_PG_URL set, start and url print it and do nothing else.
 # Both subcommands are idempotent.  Port: TESTUDO_PG_PORT (55432).
@@ -118,9 +121,19 @@ stop() {
     rm -rf "$STATE"
 }
 
+# signal SIG: sends SIG to the postmaster and its children.
+signal() {
+    pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 1
+    [ -n "$pid" ] || return 1
+    pkill "-$1" -P "$pid" 2>/dev/null || true
+    kill "-$1" "$pid"
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+pause) signal STOP ;;
+resume) signal CONT ;;
 url) if [ -n "${TESTUDO_PG_URL:-}" ]; then echo "$TESTUDO_PG_URL"; else echo "$URL"; fi ;;
-*) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume|url" >&2; exit 2 ;;
 esac

@@ -61,6 +61,26 @@ check("a transaction that lost its server fails (OperationalError)",
 print("# " .. tostring(err))
 check("the transaction is over", not conn:in_transaction())
 check("the next query works again", one() == 1)
+
+-- a server that stops answering (SIGSTOP): the statement_timeout gives
+-- up on it instead of blocking for as long as it is stopped
+local pause, resume = arg[4], arg[5]
+local slow_url = url .. (url:find("?", 1, true) and "&" or "?")
+  .. "statement_timeout=300"
+orm.init{ connections = { default = url, slow = slow_url } }
+local slow = orm.connection("slow")
+slow:execute_query("SELECT 1 AS one")
+assert(os.execute(pause))
+local t0 = os.time()
+local ok2, err2 = pcall(slow.execute_query, slow, "SELECT 1 AS one")
+local waited = os.time() - t0
+assert(os.execute(resume))
+check("a stalled server: the query fails (OperationalError)",
+  not ok2 and E.OperationalError:is(err2))
+print("# " .. tostring(err2) .. " after " .. waited .. " s")
+check("within the statement_timeout and a grace (< 10 s)", waited < 10)
+check("once it answers again, the next query works",
+  slow:execute_query("SELECT 1 AS one")[1].one == 1)
 LUA
 
 for kind in pg mysql; do
@@ -80,7 +100,8 @@ for kind in pg mysql; do
     fi
     ok "$label: a private server starts on port $port"
     "$T" "$D/reconnect.lua" "$url" "$ctl stop >/dev/null 2>&1" \
-        "$ctl start >/dev/null 2>&1" >"$D/out" 2>"$D/err" </dev/null
+        "$ctl start >/dev/null 2>&1" "$ctl pause" "$ctl resume" \
+        >"$D/out" 2>"$D/err" </dev/null
     rc=$?
     sed -e "s/^ok - /ok - $label: /" -e "s/^not ok - /not ok - $label: /" "$D/out" |
         grep -E '^(not )?ok ' >"$D/res"
@@ -89,7 +110,7 @@ for kind in pg mysql; do
         fails=$((fails + 1))
         sed -e 's/^/#   /' "$D/out" "$D/err" | head -30
     fi
-    if [ $rc -eq 0 ] && [ "$(grep -c '^ok ' "$D/res")" -eq 7 ]; then
+    if [ $rc -eq 0 ] && [ "$(grep -c '^ok ' "$D/res")" -eq 10 ]; then
         ok "$label: the session survived, exit status 0"
     else
         notok "$label: the session survived, exit status 0 (status $rc)"

@@ -196,6 +196,31 @@ static void test_schemes(void **state)
     }
 }
 
+/* The timeouts: connect_timeout defaults to TDO_CONNECT_TIMEOUT seconds,
+ * statement_timeout to none; both must be whole numbers. */
+static void test_timeouts(void **state)
+{
+    (void)state;
+    tdo_dsn d;
+    tdo_error err = TDO_ERROR_INIT;
+    assert_int_equal(tdo_dsn_parse("postgres://u@h/db", &d, &err), TDO_OK);
+    assert_int_equal(d.connect_timeout, TDO_CONNECT_TIMEOUT);
+    assert_int_equal(d.statement_timeout, 0);
+    tdo_dsn_release(&d);
+    assert_int_equal(
+        tdo_dsn_parse("mysql://u@h/db?connect_timeout=0&statement_timeout=250",
+                      &d, &err),
+        TDO_OK);
+    assert_int_equal(d.connect_timeout, 0);
+    assert_int_equal(d.statement_timeout, 250);
+    tdo_dsn_release(&d);
+    assert_int_equal(
+        tdo_dsn_parse("sqlite://:memory:?statement_timeout=-1", &d, &err),
+        TDO_ERR_CONFIGURATION);
+    tdo_dsn_release(&d);
+    tdo_error_release(&err);
+}
+
 static void test_mask(void **state)
 {
     (void)state;
@@ -240,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_schemes),
+        cmocka_unit_test(test_timeouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

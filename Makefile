@@ -4,6 +4,8 @@
 #   make run        the demo shell on SQLite
 #   make test       every test (unit, Lua specs, shell); SANITIZE=address,undefined
 #   make check      the quick loop: Lua specs on SQLite and the shell tests
+#   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS
+#                   (60) with clang, ASan and UBSan; installs clang first
 #   make deps       install missing Debian packages (as root)
 #
 # `run` and `test` install the packages first, then build in a second
@@ -66,7 +68,7 @@ LUAMOD := $(B)/testudo.so
 SHELL_BIN := $(B)/testudo
 
 .PHONY: all run test check unit lua-test shell-test deps install uninstall \
-        clean format bench FORCE
+        clean format bench fuzz fuzz-build FORCE
 all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
      $(B)/examples/c/shop_report
 
@@ -146,6 +148,35 @@ lua-test: all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)" lua
 shell-test: all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)" shell
+
+# ---- fuzzing (clang's libFuzzer), in build/fuzz ---------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FB           := $(B)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   = -std=gnu17 -g -O1 -I. -Iorm $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_NAMES   := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_ORM_OBJ := $(ORM_SRC:%.c=$(FB)/%.o)
+
+$(FB)/orm/%.o: orm/%.c
+	@mkdir -p $(dir $@)
+	$(call QP,FUZZCC,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    $(if $(findstring backend_mysql,$<),$(MARIADB_CFLAGS)) -c $< -o $@
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_ORM_OBJ) shell/sugar.c
+	$(call QP,FUZZLD,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_ORM_OBJ) $(PKG_LIBS) -lm
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_ORM_OBJ)
+
+# Each harness runs FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME),
+# growing a corpus of its own in build/fuzz; a crash stops make, and its
+# input is left in build/fuzz/crash-* to become a regression test.
+fuzz:
+	@sh tools/deps.sh fuzz
+	@$(SUBMAKE) fuzz-build
+	@sh tests/fuzz/run.sh "$(FB)" "$(FUZZ_SECONDS)" $(FUZZ_NAMES)
 
 bench: all
 	@sh tests/bench/run.sh "$(B)"

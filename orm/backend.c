@@ -345,7 +345,9 @@ size_t tdo_url_secrets(const char *url, size_t (*spans)[2], size_t max)
     if (!sep)
         return 0;
     const char *rest = sep + 3;
-    bool sqlite = strncasecmp(url, "sqlite", 6) == 0;
+    /* the parser's rule: only an SQLite URL has no user info */
+    const char *engine = tdo_url_engine(url, (size_t)(sep - url));
+    bool sqlite = engine && strcmp(engine, "sqlite") == 0;
     const char *at = sqlite ? NULL : userinfo_end(rest);
     if (at) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));

@@ -1,9 +1,12 @@
 #!/bin/sh
 # deps.sh -- installs the Debian packages testudo needs to build and test,
 # when any is missing.  Run as root (or it tells you what to install).
+#   sh tools/deps.sh        what make, make run and make test need
+#   sh tools/deps.sh fuzz   and clang with libFuzzer, for make fuzz
 pkgs="build-essential pkg-config libsqlite3-dev libpq-dev libmariadb-dev
       liblua5.4-dev lua5.4 libreadline-dev libcmocka-dev lua-busted expect
       python3"
+[ "${1:-}" = fuzz ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

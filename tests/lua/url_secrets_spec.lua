@@ -66,5 +66,9 @@ describe("URL secrets", function()
       orm._mask_url("postgres://user:s3cret@db.invalid:abc/shop"))
     assert.are.equal("nosuch://user:***@host/db",
       orm._mask_url("nosuch://user:s3cret@host/db"))
+    -- (found by fuzz_url: a scheme that starts like sqlite was taken for
+    -- one, and its password shown)
+    assert.are.equal("sqlitex://user:***@host/db",
+      orm._mask_url("sqlitex://user:s3cret@host/db"))
   end)
 end)

@@ -787,12 +787,25 @@ static int model_bulk_create(lua_State *L)
     for (size_t i = 0; i < nrows; i++)
         ltdo_vals_add(L, pkb);
     tdo_error err = TDO_ERROR_INIT;
+    /* several batches are all or nothing: one transaction (a savepoint
+     * inside an open one) */
+    bool tx = nrows > per;
+    if (tx && tdo_conn_begin(conn, &err))
+        return ltdo_error(L, &err);
     for (size_t start = 0; start < nrows; start += per) {
         size_t cnt = nrows - start < per ? nrows - start : per;
         if (tdo_insert(conn, m, fields, k, vb->v + start * k, cnt, ignore,
-                       ignore ? NULL : pkb->v + start, &err))
+                       ignore ? NULL : pkb->v + start, &err)) {
+            if (tx) {
+                tdo_error e2 = TDO_ERROR_INIT;
+                tdo_conn_rollback(conn, &e2);
+                tdo_error_release(&e2);
+            }
             return ltdo_error(L, &err);
+        }
     }
+    if (tx && tdo_conn_commit(conn, &err))
+        return ltdo_error(L, &err);
     for (size_t i = 0; i < nrows; i++) {
         lua_rawgeti(L, 2, (lua_Integer)i + 1);
         if (!ignore && pkf && pkb->v[i].type != TDO_NULL) {

@@ -294,6 +294,7 @@ static void history_put(FILE *f, const char *entry)
     fputc('\n', f);
 }
 
+/* Finds the history file and loads its entries into readline's list. */
 static void history_init(void)
 {
     const char *p = getenv("TESTUDO_HISTORY");
@@ -320,6 +321,7 @@ static void history_init(void)
     history_free(list, n);
 }
 
+/* Whether s holds only blanks (such an entry is not kept). */
 static bool blank(const char *s)
 {
     for (; *s; s++)
@@ -448,6 +450,7 @@ static int mask_entry(lua_State *L)
     return 1;
 }
 
+/* Keeps a statement just typed, its passwords masked, in the history. */
 static void history_save(const char *entry)
 {
     if (!shell.interactive || blank(entry))
@@ -515,12 +518,14 @@ static void history_truncate(void)
     history_free(list, n);
 }
 
+/* At exit: cuts the file to its last entries, frees the history. */
 static void history_done(void)
 {
     if (history_path != NULL)
         history_truncate();
     free(history_path);
     history_path = NULL;
+    clear_history();
 }
 
 /* ------------------------------------------------------------------ */

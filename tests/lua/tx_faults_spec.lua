@@ -31,21 +31,25 @@ local function hold_read_lock()
   return reader
 end
 
+-- A fresh SQLite file open twice ("default" and the named connection),
+-- with a short busy timeout and the rollback journal; returns its path.
+local function open_two(second)
+  local path = os.tmpname()
+  os.remove(path)
+  local url = "sqlite://" .. path .. "?busy_timeout=50&journal_mode=delete"
+  orm.init{ connections = { default = url, [second] = url },
+            apps = { models = { models = { Row } } } }
+  orm.generate_schemas()
+  return path
+end
+
 describe("transactions: a failed COMMIT", function()
   if not on_sqlite then
     it("(SQLite only)", function() end)
     return
   end
   local path
-  before_each(function()
-    path = os.tmpname()
-    os.remove(path)
-    orm.init{ connections = {
-      default = "sqlite://" .. path .. "?busy_timeout=50&journal_mode=delete",
-      reader = "sqlite://" .. path .. "?busy_timeout=50&journal_mode=delete",
-    }, apps = { models = { models = { Row } } } }
-    orm.generate_schemas()
-  end)
+  before_each(function() path = open_two("reader") end)
   after_each(function()
     orm.close_connections()
     os.remove(path)
@@ -90,15 +94,7 @@ describe("transactions on SQLite", function()
     return
   end
   local path
-  before_each(function()
-    path = os.tmpname()
-    os.remove(path)
-    orm.init{ connections = {
-      default = "sqlite://" .. path .. "?busy_timeout=50&journal_mode=delete",
-      other = "sqlite://" .. path .. "?busy_timeout=50&journal_mode=delete",
-    }, apps = { models = { models = { Row } } } }
-    orm.generate_schemas()
-  end)
+  before_each(function() path = open_two("other") end)
   after_each(function()
     orm.close_connections()
     os.remove(path)

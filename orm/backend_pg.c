@@ -87,13 +87,6 @@ static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
  * reply before the client gives up on a server that stopped answering. */
 #define CLIENT_GRACE_MS 2000
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Collects the results of what a PQsend* call started and returns the
  * last one (NULL: none, or no reply in time).  With a statement_timeout
  * the client waits for the server at most that long plus
@@ -103,12 +96,12 @@ static PGresult *pg_result(pg_db *d)
 {
     PGresult *last = NULL, *r;
     int64_t deadline =
-        d->timeout_ms ? now_ms() + d->timeout_ms + CLIENT_GRACE_MS : 0;
+        d->timeout_ms ? tdo_now_ms() + d->timeout_ms + CLIENT_GRACE_MS : 0;
     for (;;) {
         while (PQisBusy(d->conn)) {
             int wait = -1;
             if (deadline) {
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - tdo_now_ms();
                 wait = left > 0 ? (int)left : 0;
             }
             struct pollfd p = {.fd = PQsocket(d->conn), .events = POLLIN};

@@ -40,19 +40,12 @@ struct sq_db {
     bool timed_out;   /* the progress handler stopped it */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The progress handler of a session with a statement_timeout: stops the
  * statement (SQLITE_INTERRUPT) once its time is up. */
 static int past_deadline(void *ud)
 {
     sq_db *d = ud;
-    if (d->deadline && now_ms() > d->deadline) {
+    if (d->deadline && tdo_now_ms() > d->deadline) {
         d->timed_out = true;
         return 1;
     }
@@ -63,7 +56,7 @@ static int past_deadline(void *ud)
 static void start_clock(sq_db *d)
 {
     d->timed_out = false;
-    d->deadline = d->timeout_ms ? now_ms() + d->timeout_ms : 0;
+    d->deadline = d->timeout_ms ? tdo_now_ms() + d->timeout_ms : 0;
 }
 
 /* The error of rc, saying so when the statement_timeout stopped it. */

@@ -429,6 +429,14 @@ TDO_API int64_t tdo_datetime_diff(const tdo_datetime *a, const tdo_datetime *b,
     return instant_us(a, kind) - instant_us(b, kind);
 }
 
+/* Milliseconds of the monotonic clock (for the drivers' timeouts). */
+int64_t tdo_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- checked duration arithmetic --------------------------------------- */
 
 static tdo_status duration_range(tdo_error *err)

@@ -130,6 +130,9 @@ typedef struct tdo_dsn {
 /* The seconds a connection attempt waits for a server by default. */
 #define TDO_CONNECT_TIMEOUT 10
 
+/* Milliseconds of the monotonic clock (for the drivers' timeouts). */
+int64_t tdo_now_ms(void);
+
 /* Returns the value of query parameter key of dsn, or NULL. */
 const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
 

@@ -278,6 +278,22 @@ static void out_adds(struct outbuf *o, const char *s)
     out_add(o, s, strlen(s));
 }
 
+/* Appends the n bytes of rest and hands the text over (the caller owns
+ * it; *out_len, when not NULL, gets its length); NULL when out of
+ * memory. */
+static char *out_finish(struct outbuf *o, const char *rest, size_t n,
+                        size_t *out_len)
+{
+    out_add(o, rest, n);
+    if (o->oom) {
+        free(o->buf);
+        return NULL;
+    }
+    if (out_len != NULL)
+        *out_len = o->len;
+    return o->buf;
+}
+
 /* ------------------------------------------------------------------ */
 /* Explicit nil values in filter arguments                             */
 /* ------------------------------------------------------------------ */
@@ -348,14 +364,7 @@ char *shell_sugar_nils(const char *src, size_t len, size_t *out_len)
         prev[1] = prev[0];
         prev[0] = t;
     }
-    out_add(&o, src + copied, len - copied);
-    if (o.oom) {
-        free(o.buf);
-        return NULL;
-    }
-    if (out_len != NULL)
-        *out_len = o.len;
-    return o.buf;
+    return out_finish(&o, src + copied, len - copied, out_len);
 }
 
 #define MAX_NAMES 64
@@ -487,14 +496,7 @@ char *shell_sugar_locals(const char *src, size_t len, size_t *out_len)
         }
         lx.pos = end;
     }
-    out_add(&o, src + copied, len - copied);
-    if (o.oom) {
-        free(o.buf);
-        return NULL;
-    }
-    if (out_len != NULL)
-        *out_len = o.len;
-    return o.buf;
+    return out_finish(&o, src + copied, len - copied, out_len);
 }
 
 char *shell_sugar_rewrite(const char *src, size_t len, size_t *out_len)

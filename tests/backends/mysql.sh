@@ -8,6 +8,10 @@
 #                                      database testudo_test, prints the URL
 #   sh tests/backends/mysql.sh stop    stops it and removes the data
 #   sh tests/backends/mysql.sh url     prints the URL of the running server
+#   sh tests/backends/mysql.sh pause   stops the server (SIGSTOP); resume
+#                                      continues it
+#   sh tests/backends/mysql.sh kill    kills it (SIGKILL; InnoDB recovers
+#                                      at the next start), keeps the data
 #
 # With TESTUDO_MYSQL_URL set, start and url print it and do nothing else.
 # Both subcommands are idempotent.  Port: TESTUDO_MYSQL_PORT (53306).
@@ -112,6 +116,23 @@ stop() {
     rm -rf "$STATE"
 }
 
+# crash: kills the server (SIGKILL: nothing flushed, InnoDB recovers at
+# the next start); the data stays.
+crash() {
+    [ -n "${TESTUDO_MYSQL_URL:-}" ] && return 0
+    pid=$(cat "$PIDF" 2>/dev/null) || return 1
+    [ -n "$pid" ] || return 1
+    find_bin
+    kill -9 "$pid"
+    # a killed process nobody reaps stays a zombie: wait for the socket
+    i=0
+    while admin -e 'SELECT 1' >/dev/null 2>&1 && [ $i -lt 60 ]; do
+        i=$((i + 1))
+        sleep 0.5
+    done
+    rm -f "$PIDF"
+}
+
 # signal SIG: sends SIG to the server (pause: SIGSTOP, a server that no
 # longer answers; resume: SIGCONT).
 signal() {
@@ -124,6 +145,7 @@ start) start ;;
 stop) stop ;;
 pause) signal STOP ;;
 resume) signal CONT ;;
+kill) crash ;;
 url) if [ -n "${TESTUDO_MYSQL_URL:-}" ]; then echo "$TESTUDO_MYSQL_URL"; else echo "$URL"; fi ;;
-*) echo "usage: $0 start|stop|pause|resume|url" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume|kill|url" >&2; exit 2 ;;
 esac

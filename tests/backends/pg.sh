@@ -11,6 +11,9 @@
 #   sh tests/backends/pg.sh pause   stops every process of the server
 #                                   (SIGSTOP: a server that no longer
 #                                   answers); resume continues them
+#   sh tests/backends/pg.sh kill    crashes it (immediate shutdown: no
+#                                   checkpoint, crash recovery at the next
+#                                   start) and keeps the data
 #
 # With TESTUDO_PG_URL set, start and url print it and do nothing else.
 # Both subcommands are idempotent.  Port: TESTUDO_PG_PORT (55432).
@@ -121,6 +124,14 @@ stop() {
     rm -rf "$STATE"
 }
 
+# crash: stops the server as a crash would (every process quits at once,
+# nothing flushed); the data stays, and the next start recovers it.
+crash() {
+    [ -n "${TESTUDO_PG_URL:-}" ] && return 0
+    find_bin && [ -f "$DATA/postmaster.pid" ] || return 1
+    as_owner "$PGBIN/pg_ctl" -D "$DATA" -m immediate -w -t 60 stop >/dev/null
+}
+
 # signal SIG: sends SIG to the postmaster and its children.
 signal() {
     pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 1
@@ -134,6 +145,7 @@ start) start ;;
 stop) stop ;;
 pause) signal STOP ;;
 resume) signal CONT ;;
+kill) crash ;;
 url) if [ -n "${TESTUDO_PG_URL:-}" ]; then echo "$TESTUDO_PG_URL"; else echo "$URL"; fi ;;
-*) echo "usage: $0 start|stop|pause|resume|url" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume|kill|url" >&2; exit 2 ;;
 esac

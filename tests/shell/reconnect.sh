@@ -2,7 +2,8 @@
 # reconnect.sh -- a database server stopped in the middle of a session:
 # the next query gives an OperationalError (no crash), a transaction
 # that lost its server is never retried, and once the server is back the
-# next query works.  Private PostgreSQL and MariaDB servers on ports of
+# next query works.  A server killed in the middle of a bulk_create keeps
+# none of it (and every row committed before).  Private PostgreSQL and MariaDB servers on ports of
 # their own (TESTUDO_RECONNECT_PG_PORT, TESTUDO_RECONNECT_MYSQL_PORT),
 # started and stopped with tests/backends/*.sh.  A server that cannot be
 # started is a failure.
@@ -81,6 +82,41 @@ print("# " .. tostring(err2) .. " after " .. waited .. " s")
 check("within the statement_timeout and a grace (< 10 s)", waited < 10)
 check("once it answers again, the next query works",
   slow:execute_query("SELECT 1 AS one")[1].one == 1)
+
+-- a server killed in the middle of a bulk_create: its first batches
+-- are sent, the sixth waits for a row another connection holds, and the
+-- server is killed then (crash: no clean shutdown).  Once it is back,
+-- nothing of the bulk_create is there, and the row committed before is.
+local kill = arg[6]
+local f = orm.fields
+local Row = orm.Model:extend("KillRow", {
+  id = f.IntField{ pk = true },
+  n = f.IntField{},
+  Meta = { table = "kill_rows" },
+})
+orm.init{ connections = { default = url, other = url },
+  apps = { models = { models = { Row } } } }
+conn = orm.connection("default")
+conn:execute_script("DROP TABLE IF EXISTS kill_rows")
+orm.generate_schemas()
+Row:create{ id = 1, n = 0 }
+local other = orm.connection("other")
+other:execute_script("BEGIN")
+other:execute_script("INSERT INTO kill_rows (id, n) VALUES (1550, 0)")
+local rows = {}
+for i = 1001, 3000 do rows[#rows + 1] = Row{ id = i, n = i } end
+assert(os.execute("(sleep 2; " .. kill .. ") >/dev/null 2>&1 &"))
+local t1 = os.time()
+local ok3, err3 = pcall(Row.bulk_create, Row, rows, { batch_size = 100 })
+check("a bulk_create whose server is killed fails (OperationalError)",
+  not ok3 and E.OperationalError:is(err3))
+print("# " .. tostring(err3) .. " after " .. (os.time() - t1) .. " s")
+check("no transaction is left open", not conn:in_transaction())
+assert(os.execute(start))
+local ok4, n = pcall(function() return Row:all():count() end)
+check("once the server is back: nothing of the bulk_create, the row before kept",
+  ok4 and n == 1 and Row:get{ id = 1 }.n == 0)
+if not ok4 then print("# " .. tostring(n)) else print("# rows: " .. n) end
 LUA
 
 for kind in pg mysql; do
@@ -101,6 +137,7 @@ for kind in pg mysql; do
     ok "$label: a private server starts on port $port"
     "$T" "$D/reconnect.lua" "$url" "$ctl stop >/dev/null 2>&1" \
         "$ctl start >/dev/null 2>&1" "$ctl pause" "$ctl resume" \
+        "$ctl kill" \
         >"$D/out" 2>"$D/err" </dev/null
     rc=$?
     sed -e "s/^ok - /ok - $label: /" -e "s/^not ok - /not ok - $label: /" "$D/out" |
@@ -110,7 +147,7 @@ for kind in pg mysql; do
         fails=$((fails + 1))
         sed -e 's/^/#   /' "$D/out" "$D/err" | head -30
     fi
-    if [ $rc -eq 0 ] && [ "$(grep -c '^ok ' "$D/res")" -eq 10 ]; then
+    if [ $rc -eq 0 ] && [ "$(grep -c '^ok ' "$D/res")" -eq 13 ]; then
         ok "$label: the session survived, exit status 0"
     else
         notok "$label: the session survived, exit status 0 (status $rc)"

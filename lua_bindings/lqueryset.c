@@ -305,6 +305,52 @@ static int qs_distinct(lua_State *L)
     return 1;
 }
 
+/* select_for_update([{nowait = bool, skip_locked = bool}]) */
+static int qs_select_for_update(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    tdo_lock lock = TDO_LOCK_UPDATE;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            const char *k =
+                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            bool on = lua_toboolean(L, -1);
+            if (k && !strcmp(k, "nowait")) {
+                if (on && lock == TDO_LOCK_SKIP_LOCKED)
+                    goto both;
+                if (on)
+                    lock = TDO_LOCK_NOWAIT;
+            } else if (k && !strcmp(k, "skip_locked")) {
+                if (on && lock == TDO_LOCK_NOWAIT)
+                    goto both;
+                if (on)
+                    lock = TDO_LOCK_SKIP_LOCKED;
+            } else if (k && !strcmp(k, "of")) {
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "select_for_update: 'of' is not supported; "
+                                  "it locks the rows of every table read");
+            } else {
+                return ltdo_raise(L, TDO_ERR_PARAMS,
+                                  "select_for_update takes nowait= and "
+                                  "skip_locked=, not '%s'",
+                                  k ? k : luaL_typename(L, -2));
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lqs *d = push_derived(L, 1, true);
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_for_update(u->q, lock, &d->q, &err))
+        return ltdo_error(L, &err);
+    return 1;
+both:
+    return ltdo_raise(L, TDO_ERR_PARAMS,
+                      "select_for_update: nowait and skip_locked cannot "
+                      "both be true");
+}
+
 /* values / values_list argument parsing: names as arguments, or one table
  * with names in its array part and aliases (alias = name) in its hash
  * part; a trailing options table {flat = true}. */
@@ -1434,6 +1480,7 @@ static const luaL_Reg qs_meth[] = {
     {"limit", qs_limit},
     {"offset", qs_offset},
     {"distinct", qs_distinct},
+    {"select_for_update", qs_select_for_update},
     {"values", qs_values},
     {"values_list", qs_values_list},
     {"annotate", qs_annotate},

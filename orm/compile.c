@@ -1270,6 +1270,11 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
         st = order_clause(cs, q, err);
     if (mode != SEL_PK || sliced(q))
         limit_clause(cs, q->limit, q->offset);
+    if (!st && mode == SEL_ROWS && q->lock != TDO_LOCK_NONE &&
+        (cs->d->features & TDO_DF_ROW_LOCKS))
+        add(cs, q->lock == TDO_LOCK_NOWAIT        ? " FOR UPDATE NOWAIT"
+                : q->lock == TDO_LOCK_SKIP_LOCKED ? " FOR UPDATE SKIP LOCKED"
+                                                  : " FOR UPDATE");
     cs->sc = saved;
     tdo_free(sc.j);
     if (!st && cs->lost_join)

@@ -78,7 +78,7 @@ const tdo_dialect tdo_dialect_mysql = {
                   "table_schema = DATABASE() ORDER BY table_name",
     .features = TDO_DF_BOOL_LITERALS | TDO_DF_OFFSET_NEEDS_LIMIT |
                 TDO_DF_INSERT_OR_IGNORE | TDO_DF_WRAP_LIMIT_SUBQUERY |
-                TDO_DF_CONCAT_FUNC | TDO_DF_FK_ALTER,
+                TDO_DF_CONCAT_FUNC | TDO_DF_FK_ALTER | TDO_DF_ROW_LOCKS,
     .quote_ident = my_quote_ident,
     .placeholder = tdo_dialect_qmark_,
     .column_type = my_column_type,

@@ -1571,6 +1571,22 @@ tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
     return TDO_OK;
 }
 
+/* A new query whose rows are locked for update (see header). */
+tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
+                                tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    if (lock < TDO_LOCK_NONE || lock > TDO_LOCK_SKIP_LOCKED)
+        return tdo_error_set(err, TDO_ERR_PARAMS, "unknown row lock %d",
+                             (int)lock);
+    tdo_query *c = query_clone(q);
+    if (!c)
+        return nomem(err);
+    c->lock = lock;
+    *out = c;
+    return TDO_OK;
+}
+
 /* A new query with projection kind over the named fields (see header):
  * names may be paths ("customer__email") or annotation names. */
 tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,

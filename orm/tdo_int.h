@@ -392,6 +392,7 @@ struct tdo_query {
     int64_t limit;    /* -1: none */
     int64_t offset;   /* -1: none */
     bool distinct;
+    tdo_lock lock;    /* select_for_update's row locks */
     tdo_proj *proj;   /* referenced */
     tdo_annot *annots; /* owned array (names owned, exprs referenced) */
     size_t nannots;
@@ -438,6 +439,8 @@ tdo_status tdo_query_resolve_path(const tdo_model *m, const char *name,
                                   they are always inline (SQLite) */
 #define TDO_DF_CONCAT_FUNC 0x0400 /* CONCAT() and CHAR_LENGTH() (MySQL);
                                      else || and LENGTH() */
+#define TDO_DF_ROW_LOCKS 0x0800 /* SELECT ... FOR UPDATE [NOWAIT | SKIP
+                                   LOCKED]; else no row locks (SQLite) */
 
 struct tdo_dialect {
     int version;      /* TDO_DIALECT_VERSION */

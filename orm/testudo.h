@@ -642,6 +642,21 @@ TDO_API tdo_status tdo_query_offset(const tdo_query *q, int64_t n,
                                     tdo_query **out, tdo_error *err);
 TDO_API tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
                                       tdo_error *err);
+
+/* The row locks a query's SELECT takes (select_for_update). */
+typedef enum tdo_lock {
+    TDO_LOCK_NONE,
+    TDO_LOCK_UPDATE,      /* FOR UPDATE: wait for rows others lock */
+    TDO_LOCK_NOWAIT,      /* FOR UPDATE NOWAIT: fail at once instead */
+    TDO_LOCK_SKIP_LOCKED, /* FOR UPDATE SKIP LOCKED: leave them out */
+} tdo_lock;
+
+/* A new query (*out, caller frees) whose rows are locked until the end of
+ * the transaction (FOR UPDATE, with NOWAIT or SKIP LOCKED by lock);
+ * SQLite takes no row locks: its write transactions (BEGIN IMMEDIATE)
+ * already hold the whole database. */
+TDO_API tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
+                                        tdo_query **out, tdo_error *err);
 /* Projection: names[i] are field names (n == 0: every field), aliases[i]
  * the output names (aliases or aliases[i] NULL: the name itself).
  * TDO_PROJ_FLAT needs exactly one name (ParamsError otherwise). */

@@ -1,6 +1,7 @@
 #!/bin/sh
-# concurrency.sh -- two processes incrementing the same row with F, and
-# two inserting, at the same time: nothing is lost.  SQLite (a WAL file),
+# concurrency.sh -- two processes incrementing the same row with F, the
+# same row again by reading it with select_for_update and saving it in a
+# transaction, and two inserting, at the same time: nothing is lost.  SQLite (a WAL file),
 # and the test servers when they run (make test).
 # Environment (from tests/run.sh): TESTUDO, TESTUDO_TMP; TESTUDO_PG_URL and
 # TESTUDO_MYSQL_URL when the test servers run.
@@ -26,6 +27,7 @@ orm.generate_schemas()
 M.Counter:all():delete()
 M.Entry:all():delete()
 M.Counter:create{ id = 1, n = 0 }
+M.Counter:create{ id = 2, n = 0 }
 LUA
 cat >"$D/work.lua" <<'LUA'
 package.path = arg[2] .. "/?.lua;" .. package.path
@@ -35,13 +37,18 @@ local who, n = tonumber(arg[3]), tonumber(arg[4])
 for i = 1, n do
   M.Counter:filter{ id = 1 }:update{ n = F"n" + 1 }
   M.Entry:create{ who = who, i = i }
+  orm.in_transaction(function()
+    local c = M.Counter:select_for_update():get{ id = 2 }
+    c.n = c.n + 1
+    c:save()
+  end)
 end
 LUA
 cat >"$D/check.lua" <<'LUA'
 package.path = arg[2] .. "/?.lua;" .. package.path
 local M = require "model"
 orm.init{ db_url = arg[1], apps = { models = { models = { M.Counter, M.Entry } } } }
-print(M.Counter:get{ id = 1 }.n, M.Entry:all():count())
+print(M.Counter:get{ id = 1 }.n, M.Entry:all():count(), M.Counter:get{ id = 2 }.n)
 LUA
 
 # concurrent LABEL URL: two workers at once, then the totals.
@@ -66,7 +73,8 @@ concurrent() {
         sed -e 's/^/#   /' "$D/w1.err" "$D/w2.err" | head -10
     fi
     run "$D/check.lua" "$url" "$D"
-    out_is "$label: no F increment and no row is lost" "$((2 * N))	$((2 * N))"
+    out_is "$label: no F increment, no row, no select_for_update increment is lost" \
+        "$((2 * N))	$((2 * N))	$((2 * N))"
 }
 
 concurrent "SQLite (WAL)" "sqlite://$D/cc.db?journal_mode=wal"

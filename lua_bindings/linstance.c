@@ -850,11 +850,6 @@ void ltdo_push_instance_row(lua_State *L, tdo_rows *r, int model_idx,
     }
 }
 
-static void rows_free(void *p)
-{
-    tdo_rows_free(p);
-}
-
 /* Model:raw(sql, params): instances from any SELECT on the model's
  * table; columns are matched to fields by attribute or column name. */
 static int model_raw(lua_State *L)
@@ -864,29 +859,10 @@ static int model_raw(lua_State *L)
     tdo_model *m = ltdo_checkmodel(L, 1);
     const char *sql = luaL_checkstring(L, 2);
     tdo_conn *conn = ltdo_model_conn(L, m);
-    ltdo_vals *pv = ltdo_vals_new(L); /* 4 */
-    size_t np = 0;
-    if (lua_istable(L, 3)) {
-        np = lua_rawlen(L, 3);
-        for (size_t i = 1; i <= np; i++) {
-            lua_rawgeti(L, 3, (lua_Integer)i);
-            tdo_value v;
-            if (!ltdo_to_value(L, -1, &v))
-                return ltdo_raise(L, TDO_ERR_PARAMS,
-                                  "raw: bad parameter %d (a %s)", (int)i,
-                                  luaL_typename(L, -1));
-            tdo_value *slot = ltdo_vals_add(L, pv);
-            if (tdo_value_copy(slot, &v))
-                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
-            lua_pop(L, 1);
-        }
-    }
-    ltdo_box *box = ltdo_box_new(L, rows_free); /* 5 */
+    /* 4 parameters, 5 the cursor's box */
+    tdo_rows *rows = ltdo_run_sql(L, conn, sql, 3, true, NULL, "raw: ");
+    ltdo_box *box = lua_touserdata(L, 5);
     tdo_error err = TDO_ERROR_INIT;
-    tdo_rows *rows = NULL;
-    if (tdo_conn_execute(conn, sql, pv->v, np, &rows, NULL, &err))
-        return ltdo_error(L, &err);
-    box->p = rows;
     size_t nc = rows ? tdo_rows_ncols(rows) : 0;
     const tdo_field **cf =
         lua_newuserdatauv(L, (nc ? nc : 1) * sizeof(*cf), 0); /* 6 */
@@ -910,12 +886,7 @@ static int model_raw(lua_State *L)
     lua_newtable(L);                   /* 9 result */
     ltdo_vals *tmp = ltdo_vals_new(L); /* 10 */
     size_t count = 0;
-    for (;;) {
-        bool has = false;
-        if (rows == NULL || tdo_rows_next(rows, &has, &err))
-            break;
-        if (!has)
-            break;
+    while (ltdo_rows_step(L, rows)) {
         lua_createtable(L, 0, (int)nc);
         for (size_t i = 0; i < nc; i++) {
             tdo_value v;
@@ -941,8 +912,6 @@ static int model_raw(lua_State *L)
         lua_rawset(L, 8);
         lua_rawseti(L, 9, (lua_Integer)++count);
     }
-    if (err.code)
-        return ltdo_error(L, &err);
     ltdo_box_close(box);
     lua_pushvalue(L, 9);
     return 1;
@@ -1019,19 +988,33 @@ static size_t pk_values(lua_State *L, int idx, const tdo_field *pkf,
     return first;
 }
 
-/* Finds many-to-many relation name of the model at idx (raises). */
-static const tdo_relation *m2m_relation(lua_State *L, int idx, const char *name,
-                                        tdo_model **mout)
+/* The arguments C.m2m_add and C.m2m_remove share, read. */
+typedef struct m2m_args {
+    const tdo_relation *r; /* the many-to-many relation */
+    tdo_conn *conn;        /* of its model */
+    ltdo_vals *vb;         /* the instance's pk, then the targets' pks */
+    size_t t0;             /* where the targets' pks start in vb */
+} m2m_args;
+
+/* Reads (Model, relname, pk, targets) at 1..4: the model's many-to-many
+ * relation relname (FieldError when there is none), the pk and the
+ * targets' pks into a new value list it pushes. */
+static void m2m_read_args(lua_State *L, m2m_args *a)
 {
-    tdo_model *m = ltdo_checkmodel(L, idx);
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    const char *name = luaL_checkstring(L, 2);
     ltdo_resolve(L);
-    const tdo_relation *r = tdo_model_relation_by_name(m, name);
-    if (r == NULL || (r->kind != TDO_REL_M2M && r->kind != TDO_REL_REVERSE_M2M))
+    a->r = tdo_model_relation_by_name(m, name);
+    if (!a->r ||
+        (a->r->kind != TDO_REL_M2M && a->r->kind != TDO_REL_REVERSE_M2M))
         ltdo_raise(L, TDO_ERR_FIELD,
                    "no many-to-many relation '%s' on model '%s'", name,
                    tdo_model_name(m));
-    *mout = m;
-    return r;
+    luaL_checktype(L, 4, LUA_TTABLE);
+    a->conn = ltdo_model_conn(L, m);
+    a->vb = ltdo_vals_new(L);
+    ltdo_field_value(L, 3, tdo_model_pk(m), a->vb, false);
+    a->t0 = pk_values(L, 4, tdo_model_pk(a->r->target), a->vb);
 }
 
 /* C.m2m_add(Model, relname, pk, targets, through_defaults_or_nil) */
@@ -1039,13 +1022,10 @@ static int c_m2m_add(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
     lua_settop(L, 5);
-    tdo_model *m;
-    const tdo_relation *r = m2m_relation(L, 1, luaL_checkstring(L, 2), &m);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    tdo_conn *conn = ltdo_model_conn(L, m);
-    ltdo_vals *vb = ltdo_vals_new(L);
-    ltdo_field_value(L, 3, tdo_model_pk(m), vb, false);
-    size_t t0 = pk_values(L, 4, tdo_model_pk(r->target), vb);
+    m2m_args a;
+    m2m_read_args(L, &a);
+    ltdo_vals *vb = a.vb;
+    size_t t0 = a.t0;
     size_t nt = vb->n - t0;
     size_t nextra = 0;
     const char **cols = NULL;
@@ -1078,7 +1058,7 @@ static int c_m2m_add(lua_State *L)
         }
     }
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_m2m_add(conn, r, &vb->v[0], &vb->v[t0], nt, cols, &vb->v[e0],
+    if (tdo_m2m_add(a.conn, a.r, &vb->v[0], &vb->v[t0], nt, cols, &vb->v[e0],
                     nextra, &err))
         return ltdo_error(L, &err);
     return 0;
@@ -1089,15 +1069,11 @@ static int c_m2m_remove(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
     lua_settop(L, 4);
-    tdo_model *m;
-    const tdo_relation *r = m2m_relation(L, 1, luaL_checkstring(L, 2), &m);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    tdo_conn *conn = ltdo_model_conn(L, m);
-    ltdo_vals *vb = ltdo_vals_new(L);
-    ltdo_field_value(L, 3, tdo_model_pk(m), vb, false);
-    size_t t0 = pk_values(L, 4, tdo_model_pk(r->target), vb);
+    m2m_args a;
+    m2m_read_args(L, &a);
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_m2m_remove(conn, r, &vb->v[0], &vb->v[t0], vb->n - t0, &err))
+    if (tdo_m2m_remove(a.conn, a.r, &a.vb->v[0], &a.vb->v[a.t0], a.vb->n - a.t0,
+                       &err))
         return ltdo_error(L, &err);
     return 0;
 }

@@ -654,11 +654,6 @@ static int qs_prefetch_related(lua_State *L)
 /* Running                                                             */
 /* ------------------------------------------------------------------ */
 
-static void rows_free(void *p)
-{
-    tdo_rows_free(p);
-}
-
 /* State of a run: indexes of the helper values on the stack. */
 typedef struct run {
     tdo_rows *rows;
@@ -677,7 +672,7 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
     qs = lua_absindex(L, qs);
     tdo_model *m = tdo_query_model(q);
     tdo_conn *conn = ltdo_qs_conn(L, qs, m, false);
-    ltdo_box *box = ltdo_box_new(L, rows_free);
+    ltdo_box *box = ltdo_box_new(L, ltdo_rows_free);
     r->box = lua_gettop(L);
     push_model_of(L, qs);
     r->model = lua_gettop(L);

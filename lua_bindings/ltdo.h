@@ -210,6 +210,20 @@ void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx);
 tdo_conn *ltdo_conn_named(lua_State *L, const char *name);
 /* Runs sql with Lua params (table at params_idx, 0: none) on c and pushes
  * the rows as an array of tables and the row count. */
+/* Box finalizer of a cursor (tdo_rows_free). */
+void ltdo_rows_free(void *rows);
+/* Runs sql on c with the values of the array at params_idx (0, or not a
+ * table: none) as its parameters; pushes the parameter values and a box
+ * that closes the cursor (2 slots) and returns the cursor (NULL: none
+ * asked for -- want_rows false -- or no result set); *changes (may be
+ * NULL) the rows changed.  what prefixes the message of a bad parameter
+ * ("raw: ").  Raises on error. */
+tdo_rows *ltdo_run_sql(lua_State *L, tdo_conn *c, const char *sql,
+                       int params_idx, bool want_rows, int64_t *changes,
+                       const char *what);
+/* Steps rows (NULL: no rows) to its next row: true, or false at the end;
+ * raises the driver's error. */
+bool ltdo_rows_step(lua_State *L, tdo_rows *rows);
 int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
                        int params_idx);
 

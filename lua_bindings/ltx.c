@@ -36,9 +36,53 @@ static tdo_conn *check_conn(lua_State *L, int idx)
     return c;
 }
 
-static void rows_free(void *p)
+/* Box finalizer of a cursor (see ltdo.h). */
+void ltdo_rows_free(void *rows)
 {
-    tdo_rows_free(p);
+    tdo_rows_free(rows);
+}
+
+/* Runs sql with parameters from a Lua array (see ltdo.h). */
+tdo_rows *ltdo_run_sql(lua_State *L, tdo_conn *c, const char *sql,
+                       int params_idx, bool want_rows, int64_t *changes,
+                       const char *what)
+{
+    luaL_checkstack(L, 40, "testudo");
+    if (params_idx)
+        params_idx = lua_absindex(L, params_idx);
+    ltdo_vals *pv = ltdo_vals_new(L);
+    size_t np = 0;
+    if (params_idx && lua_istable(L, params_idx)) {
+        np = lua_rawlen(L, params_idx);
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, params_idx, (lua_Integer)i);
+            tdo_value v;
+            if (!ltdo_to_value(L, -1, &v))
+                ltdo_raise(L, TDO_ERR_PARAMS, "%sbad parameter %d (a %s)", what,
+                           (int)i, luaL_typename(L, -1));
+            if (tdo_value_copy(ltdo_vals_add(L, pv), &v))
+                ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+            lua_pop(L, 1);
+        }
+    }
+    ltdo_box *box = ltdo_box_new(L, ltdo_rows_free);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_rows *rows = NULL;
+    if (tdo_conn_execute(c, sql, pv->v, np, want_rows ? &rows : NULL, changes,
+                         &err))
+        ltdo_error(L, &err);
+    box->p = rows;
+    return rows;
+}
+
+/* Steps a cursor (see ltdo.h). */
+bool ltdo_rows_step(lua_State *L, tdo_rows *rows)
+{
+    bool has = false;
+    tdo_error err = TDO_ERROR_INIT;
+    if (rows && tdo_rows_next(rows, &has, &err))
+        ltdo_error(L, &err);
+    return has;
 }
 
 /* Whether sql gives rows: SELECT, WITH, PRAGMA, VALUES, EXPLAIN, SHOW,
@@ -76,34 +120,12 @@ static bool returns_rows(const char *sql)
 int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
                        int params_idx)
 {
-    luaL_checkstack(L, 40, "testudo");
-    if (params_idx)
-        params_idx = lua_absindex(L, params_idx);
-    ltdo_vals *pv = ltdo_vals_new(L);
-    size_t np = 0;
-    if (params_idx && lua_istable(L, params_idx)) {
-        np = lua_rawlen(L, params_idx);
-        for (size_t i = 1; i <= np; i++) {
-            lua_rawgeti(L, params_idx, (lua_Integer)i);
-            tdo_value v;
-            if (!ltdo_to_value(L, -1, &v))
-                return ltdo_raise(L, TDO_ERR_PARAMS, "bad parameter %d (a %s)",
-                                  (int)i, luaL_typename(L, -1));
-            tdo_value *slot = ltdo_vals_add(L, pv);
-            if (tdo_value_copy(slot, &v))
-                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
-            lua_pop(L, 1);
-        }
-    }
-    ltdo_box *box = ltdo_box_new(L, rows_free);
-    tdo_error err = TDO_ERROR_INIT;
-    tdo_rows *rows = NULL;
     int64_t changes = 0;
     /* the core fills *changes only when no cursor is asked for */
-    if (tdo_conn_execute(c, sql, pv->v, np, returns_rows(sql) ? &rows : NULL,
-                         &changes, &err))
-        return ltdo_error(L, &err);
-    box->p = rows;
+    tdo_rows *rows =
+        ltdo_run_sql(L, c, sql, params_idx, returns_rows(sql), &changes, "");
+    ltdo_box *box = lua_touserdata(L, -1);
+    tdo_error err = TDO_ERROR_INIT;
     size_t nc = rows ? tdo_rows_ncols(rows) : 0;
     lua_createtable(L, (int)nc, 0);
     int names = lua_gettop(L);
@@ -114,12 +136,7 @@ int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
     lua_newtable(L);
     int list = lua_gettop(L);
     lua_Integer n = 0;
-    while (rows && nc > 0) {
-        bool has = false;
-        if (tdo_rows_next(rows, &has, &err))
-            return ltdo_error(L, &err);
-        if (!has)
-            break;
+    while (nc > 0 && ltdo_rows_step(L, rows)) {
         lua_createtable(L, 0, (int)nc);
         for (size_t i = 0; i < nc; i++) {
             tdo_value v;

@@ -52,11 +52,6 @@ const char *tdo_url_scheme(size_t i)
                                                         : NULL;
 }
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 /* ---- URLs ----------------------------------------------------------- */
 
 /* Releases what a parsed URL owns and zeroes it. */
@@ -153,11 +148,11 @@ static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
             size_t klen = eq ? (size_t)(eq - q) : len;
             char **k = tdo_realloc(d->keys, (d->nparams + 1) * sizeof(char *));
             if (!k)
-                return nomem(err);
+                return tdo_nomem(err);
             d->keys = k;
             char **v = tdo_realloc(d->vals, (d->nparams + 1) * sizeof(char *));
             if (!v)
-                return nomem(err);
+                return tdo_nomem(err);
             d->vals = v;
             char *key = decode(q, klen, true);
             char *val =
@@ -165,7 +160,7 @@ static tdo_status parse_query(const char *q, tdo_dsn *d, tdo_error *err)
             if (!key || !val) {
                 tdo_free(key);
                 tdo_free(val);
-                return nomem(err);
+                return tdo_nomem(err);
             }
             d->keys[d->nparams] = key;
             d->vals[d->nparams++] = val;
@@ -215,7 +210,7 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
             return bad_url(err, "invalid scheme (letters, digits, '+', '-' "
                                 "and '.' only)");
     if (!(d->scheme = tdo_strndup(url, (size_t)(sep - url))))
-        return nomem(err);
+        return tdo_nomem(err);
     for (char *p = d->scheme; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     const char *rest = sep + 3;
@@ -231,7 +226,7 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
         if (!restlen)
             return bad_url(err, "sqlite URL needs a file path or :memory:");
         if (!(d->database = decode(rest, restlen, false)))
-            return nomem(err);
+            return tdo_nomem(err);
     } else {
         char buf[48];
         const char *host = at ? at + 1 : rest;
@@ -241,10 +236,10 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
             const char *colon = memchr(rest, ':', (size_t)(at - rest));
             size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
             if (ulen && !(d->user = decode(rest, ulen, false)))
-                return nomem(err);
+                return tdo_nomem(err);
             if (colon && !(d->password = decode(
                                colon + 1, (size_t)(at - colon - 1), false)))
-                return nomem(err);
+                return tdo_nomem(err);
             host = at + 1;
         }
         size_t hlen = (size_t)(rest + netlen - host);
@@ -262,14 +257,14 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
             if (rb == host + 1)
                 return bad_url(err, "empty IPv6 address in '[]'");
             if (!(d->host = tdo_strndup(host + 1, (size_t)(rb - host - 1))))
-                return nomem(err);
+                return tdo_nomem(err);
         } else {
             for (size_t i = 0; i < hlen; i++)
                 if (host[i] == ':')
                     pcolon = host + i;
             size_t n = pcolon ? (size_t)(pcolon - host) : hlen;
             if (n && !(d->host = decode(host, n, false)))
-                return nomem(err);
+                return tdo_nomem(err);
         }
         if (pcolon) {
             size_t plen = (size_t)(rest + netlen - pcolon - 1);
@@ -294,20 +289,20 @@ tdo_status tdo_dsn_parse(const char *url, tdo_dsn *d, tdo_error *err)
         }
         if (slash && restlen > netlen + 1 &&
             !(d->database = decode(slash + 1, restlen - netlen - 1, false)))
-            return nomem(err);
+            return tdo_nomem(err);
         /* user, password and database may come as parameters too */
         const char *v;
         if (!d->user && (v = tdo_dsn_param(d, "user")) &&
             !(d->user = tdo_strdup(v)))
-            return nomem(err);
+            return tdo_nomem(err);
         if (!d->password && (v = tdo_dsn_param(d, "password")) &&
             !(d->password = tdo_strdup(v)))
-            return nomem(err);
+            return tdo_nomem(err);
         if (!d->database &&
             ((v = tdo_dsn_param(d, "database")) ||
              (v = tdo_dsn_param(d, "dbname"))) &&
             !(d->database = tdo_strdup(v)))
-            return nomem(err);
+            return tdo_nomem(err);
         if (!d->database || !*d->database)
             return bad_url(err,
                            "missing database name (%s://user@host/"
@@ -516,13 +511,13 @@ static tdo_status pool_open(tdo_conn *c, tdo_session **out, tdo_error *err)
         size_t ncap = c->cap ? 2 * c->cap : 4;
         tdo_session **ns = tdo_realloc(c->sessions, ncap * sizeof(*ns));
         if (!ns)
-            return nomem(err);
+            return tdo_nomem(err);
         c->sessions = ns;
         c->cap = ncap;
     }
     tdo_session *s = tdo_calloc(1, sizeof(*s));
     if (!s)
-        return nomem(err);
+        return tdo_nomem(err);
     s->be = c->backend;
     s->refs = 1;
     tdo_status st = c->backend->connect(&c->dsn, &s->db, err);
@@ -626,7 +621,7 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
         return bad_url(err, "empty URL");
     tdo_conn *c = tdo_calloc(1, sizeof(*c));
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     c->ctx = ctx;
     tdo_status st = tdo_dsn_parse(url, &c->dsn, err);
     if (st) {
@@ -654,7 +649,7 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
     c->url = tdo_url_mask(url);
     if (!c->name || !c->url) {
         conn_free(c);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     for (size_t i = 0; i < ctx->nconns; i++) {
         if (strcmp(ctx->conns[i]->name, name) == 0) {
@@ -669,7 +664,7 @@ tdo_status tdo_connect(tdo_ctx *ctx, const char *name, const char *url,
         tdo_realloc(ctx->conns, (ctx->nconns + 1) * sizeof(*ctx->conns));
     if (!nc) {
         conn_free(c);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     ctx->conns = nc;
     ctx->conns[ctx->nconns++] = c;
@@ -816,7 +811,7 @@ static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
     tdo_rows *r = tdo_calloc(1, sizeof(*r));
     if (!r) {
         c->backend->release(stmt);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     r->be = c->backend;
     r->stmt = stmt;
@@ -844,7 +839,7 @@ static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
     return TDO_OK;
 oom:
     tdo_rows_free(r);
-    return nomem(err);
+    return tdo_nomem(err);
 }
 
 /* Steps the cursor; *has_row is false at the end. */
@@ -938,7 +933,7 @@ static tdo_status run(tdo_conn *c, const char *sql, const tdo_value *params,
     tdo_value *conv = NULL;
     if (n) {
         if (!(conv = tdo_calloc(n, sizeof(*conv))))
-            return nomem(err);
+            return tdo_nomem(err);
         for (size_t i = 0; i < n; i++) {
             if (!d->to_db) {
                 conv[i] = params[i];
@@ -1347,7 +1342,7 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
             tdo_value v;
             if (!(st = tdo_rows_get(r, 0, &v, err)) && got < nrows) {
                 if (tdo_value_copy(&pks[got], &v))
-                    st = nomem(err);
+                    st = tdo_nomem(err);
                 else
                     got++;
             }
@@ -1359,7 +1354,7 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
                 tdo_value_release(&pks[i]);
                 const tdo_value *g = given_pk(m, fields, nfields, vals, i);
                 if (g && tdo_value_copy(&pks[i], g))
-                    st = nomem(err);
+                    st = tdo_nomem(err);
             }
         }
     } else {
@@ -1377,7 +1372,7 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
             const tdo_value *g = given_pk(m, fields, nfields, vals, i);
             if (g) {
                 if (tdo_value_copy(&pks[i], g))
-                    st = nomem(err);
+                    st = tdo_nomem(err);
             } else if (last.type == TDO_INT) {
                 tdo_value id =
                     tdo_value_int(last.u.i - (int64_t)(nrows - 1 - i));

@@ -18,8 +18,6 @@
 #include <signal.h>
 #include <stdio.h>
 
-#define CACHE_MAX 64 /* prepared statements kept per session */
-
 typedef struct my_db my_db;
 
 /* How a result column is read. */
@@ -44,11 +42,9 @@ typedef struct my_col {
 /* One statement handed out by prepare(). */
 typedef struct my_stmt {
     my_db *db;
-    MYSQL_STMT *st;     /* NULL: a plain query (text) */
-    char *sql;          /* owned */
-    bool cached;        /* lives in db->cache */
-    bool in_use;        /* handed out, not released yet */
-    uint64_t last_used; /* LRU tick */
+    MYSQL_STMT *st; /* NULL: a plain query (text) */
+    char *sql;      /* owned */
+    int slot;       /* its entry in db->cache, or -1: not cached */
     int64_t changes;
     MYSQL_RES *meta; /* result metadata, or NULL: no result set */
     MYSQL_RES *res;  /* plain query result */
@@ -64,9 +60,7 @@ struct my_db {
     int refs;
     bool closed;
     bool lost; /* the connection broke: open it again before the next use */
-    my_stmt *cache[CACHE_MAX];
-    size_t ncache;
-    uint64_t tick, hits;
+    tdo_stmt_cache cache;
     int64_t last_id; /* id of the last row inserted */
     /* what a second connection needs (cancel) */
     char *host, *user, *password, *database, *socket, *charset;
@@ -85,11 +79,6 @@ struct my_db {
      * interrupted (SLEEP() and BENCHMARK() end quietly when killed) */
     volatile sig_atomic_t cancels;
 };
-
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
 
 static tdo_status map_error(my_db *d, unsigned no, const char *state,
                             const char *msg, tdo_error *err)
@@ -277,13 +266,26 @@ static bool dup_opt(char **dst, const char *src)
     return (*dst = tdo_strdup(src)) != NULL;
 }
 
+/* A statement leaves the cache: destroyed, or by release() when it is
+ * still handed out. */
+static void uncache(void *stmt, bool in_use, void *ud)
+{
+    my_stmt *s = stmt;
+    (void)ud;
+    if (in_use)
+        s->slot = -1;
+    else
+        stmt_destroy(s);
+}
+
 static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
     my_db *d = tdo_calloc(1, sizeof(*d));
     if (!d)
-        return nomem(err);
+        return tdo_nomem(err);
     d->refs = 1;
+    tdo_stmt_cache_init(&d->cache, false, uncache, NULL);
     sem_init(&d->sem, 0, 0);
     const char *host = tdo_dsn_param(dsn, "host");
     if (!host)
@@ -300,7 +302,7 @@ static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
          dup_opt(&d->charset, charset ? charset : "utf8mb4");
     if (!ok) {
         db_unref(d);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     d->port = (unsigned)dsn->port;
     d->timeout = (unsigned)dsn->connect_timeout;
@@ -348,14 +350,7 @@ static void my_close(void *db)
     if (!d)
         return;
     d->closed = true;
-    for (size_t i = 0; i < d->ncache; i++) {
-        my_stmt *s = d->cache[i];
-        if (s->in_use)
-            s->cached = false; /* release() destroys it */
-        else
-            stmt_destroy(s);
-    }
-    d->ncache = 0;
+    tdo_stmt_cache_clear(&d->cache);
     db_unref(d);
 }
 
@@ -367,14 +362,7 @@ static tdo_status ensure_connected(my_db *d, tdo_error *err)
                              "the connection is closed");
     if (!d->lost && d->conn)
         return TDO_OK;
-    for (size_t i = 0; i < d->ncache; i++) {
-        my_stmt *s = d->cache[i];
-        if (s->in_use)
-            s->cached = false;
-        else
-            stmt_destroy(s);
-    }
-    d->ncache = 0;
+    tdo_stmt_cache_clear(&d->cache);
     char *why = NULL;
     MYSQL *m = open_conn(d, &why);
     if (!m) {
@@ -393,26 +381,6 @@ static tdo_status ensure_connected(my_db *d, tdo_error *err)
 
 /* ---- statements ------------------------------------------------------- */
 
-static void cache_add(my_db *d, my_stmt *s)
-{
-    size_t slot = d->ncache;
-    if (d->ncache == CACHE_MAX) {
-        slot = CACHE_MAX;
-        for (size_t i = 0; i < d->ncache; i++)
-            if (!d->cache[i]->in_use &&
-                (slot == CACHE_MAX ||
-                 d->cache[i]->last_used < d->cache[slot]->last_used))
-                slot = i;
-        if (slot == CACHE_MAX)
-            return;
-        stmt_destroy(d->cache[slot]);
-    } else {
-        d->ncache++;
-    }
-    d->cache[slot] = s;
-    s->cached = true;
-}
-
 static tdo_status my_prepare(void *db, const char *sql, void **out,
                              tdo_error *err)
 {
@@ -421,24 +389,21 @@ static tdo_status my_prepare(void *db, const char *sql, void **out,
     tdo_status st = ensure_connected(d, err);
     if (st)
         return st;
-    for (size_t i = 0; i < d->ncache; i++) {
-        my_stmt *s = d->cache[i];
-        if (!s->in_use && strcmp(s->sql, sql) == 0) {
-            s->in_use = true;
-            s->last_used = ++d->tick;
-            s->changes = 0;
-            d->hits++;
-            d->refs++;
-            *out = s;
-            return TDO_OK;
-        }
+    int slot = tdo_stmt_cache_find(&d->cache, sql);
+    if (slot >= 0) {
+        my_stmt *s = d->cache.e[slot].stmt;
+        s->changes = 0;
+        d->refs++;
+        *out = s;
+        return TDO_OK;
     }
     my_stmt *s = tdo_calloc(1, sizeof(*s));
     if (!s || !(s->sql = tdo_strdup(sql))) {
         tdo_free(s);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     s->db = d;
+    s->slot = -1;
     if (!(s->st = mysql_stmt_init(d->conn))) {
         stmt_destroy(s);
         return conn_error(d, err);
@@ -454,9 +419,7 @@ static tdo_status my_prepare(void *db, const char *sql, void **out,
         mysql_stmt_close(s->st); /* run as a plain query */
         s->st = NULL;
     }
-    s->in_use = true;
-    s->last_used = ++d->tick;
-    cache_add(d, s);
+    s->slot = tdo_stmt_cache_add(&d->cache, sql, s);
     d->refs++;
     *out = s;
     return TDO_OK;
@@ -470,7 +433,7 @@ static tdo_status bind_result(my_stmt *s, tdo_error *err)
     s->rbind = tdo_calloc(s->ncols ? s->ncols : 1, sizeof(*s->rbind));
     s->cols = tdo_calloc(s->ncols ? s->ncols : 1, sizeof(*s->cols));
     if (!s->rbind || !s->cols)
-        return nomem(err);
+        return tdo_nomem(err);
     for (unsigned i = 0; i < s->ncols; i++) {
         my_col *c = &s->cols[i];
         MYSQL_BIND *b = &s->rbind[i];
@@ -517,7 +480,7 @@ static tdo_status bind_result(my_stmt *s, tdo_error *err)
             if (c->cap < 64)
                 c->cap = 64;
             if (!(c->buf = tdo_malloc(c->cap)))
-                return nomem(err);
+                return tdo_nomem(err);
             b->buffer_type = c->blob ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
             b->buffer = c->buf;
             b->buffer_length = c->cap;
@@ -626,7 +589,7 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
         ints = tdo_calloc(n, sizeof(*ints));
         scratch = tdo_calloc(n, sizeof(*scratch));
         if (!b || !ints || !scratch) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             goto out;
         }
     }
@@ -729,7 +692,7 @@ static tdo_status my_step(void *stmt, bool *has_row, tdo_error *err)
                 continue;
             char *nb = tdo_realloc(c->buf, c->len + 1);
             if (!nb)
-                return nomem(err);
+                return tdo_nomem(err);
             c->buf = nb;
             c->cap = c->len + 1;
             s->rbind[i].buffer = nb;
@@ -874,11 +837,11 @@ static void my_release(void *stmt)
     if (!s)
         return;
     my_db *d = s->db;
-    if (s->cached && !d->closed) {
+    if (s->slot >= 0 && !d->closed) {
         stmt_free_result(s);
         if (s->st)
             mysql_stmt_reset(s->st);
-        s->in_use = false;
+        tdo_stmt_cache_done(&d->cache, s->slot);
     } else {
         stmt_destroy(s);
     }
@@ -933,7 +896,7 @@ static const char *my_server_version(void *db)
 static uint64_t my_cache_hits(void *db)
 {
     my_db *d = db;
-    return d->hits;
+    return d->cache.hits;
 }
 
 /* Whether the session lost its server: between statements nothing is

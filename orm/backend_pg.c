@@ -18,8 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CACHE_MAX 64 /* prepared statements kept per session */
-
 /* Type OIDs of pg_type.h (stable across server versions). */
 #define OID_BOOL    16
 #define OID_BYTEA   17
@@ -31,12 +29,6 @@
 #define OID_FLOAT8  701
 #define OID_NUMERIC 1700
 
-typedef struct pg_cached {
-    char *sql;          /* owned */
-    char name[24];      /* server-side name */
-    uint64_t last_used; /* LRU tick */
-} pg_cached;
-
 /* One session; refcounted by the statements handed out, so that a cursor
  * outlives close(). */
 typedef struct pg_db {
@@ -44,10 +36,8 @@ typedef struct pg_db {
     PGcancel *cancel; /* for PQcancel, from any thread or a signal handler */
     int refs;
     bool closed;
-    pg_cached cache[CACHE_MAX];
-    size_t ncache;
-    uint64_t tick;
-    uint64_t hits;
+    tdo_stmt_cache cache; /* shared; statements are server-side names
+                             ("s12", owned) */
     uint64_t next_name;
     int timeout_ms; /* statement_timeout (server side), 0: none */
     bool timed_out; /* the server gave no reply in time: closed */
@@ -63,11 +53,6 @@ typedef struct pg_stmt {
     int64_t changes;       /* rows changed by an INSERT/UPDATE/DELETE */
     unsigned char **bytes; /* per column: unescaped bytea of the row */
 } pg_stmt;
-
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
 
 /* Sets err from a libpq message (trailing newlines dropped). */
 static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
@@ -161,11 +146,36 @@ static tdo_status result_error(pg_db *d, const PGresult *res, tdo_error *err)
     return st;
 }
 
+/* Runs a statement of session setup; true when it worked. */
+static bool exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* Drops the server-side statement name. */
+static void deallocate(pg_db *d, const char *name)
+{
+    char sql[48];
+    snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+    exec_ok(d->conn, sql);
+}
+
+/* Frees a statement name leaving the cache; an evicted one (ud: the
+ * session) is dropped on the server too. */
+static void drop_name(void *name, bool in_use, void *ud)
+{
+    (void)in_use;
+    if (ud)
+        deallocate(ud, name);
+    tdo_free(name);
+}
+
 static void cache_clear(pg_db *d)
 {
-    for (size_t i = 0; i < d->ncache; i++)
-        tdo_free(d->cache[i].sql);
-    d->ncache = 0;
+    tdo_stmt_cache_clear(&d->cache);
 }
 
 static void db_unref(pg_db *d)
@@ -176,15 +186,6 @@ static void db_unref(pg_db *d)
     PQfreeCancel(d->cancel);
     PQfinish(d->conn);
     tdo_free(d);
-}
-
-/* Runs a statement of session setup; true when it worked. */
-static bool exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *r = PQexec(conn, sql);
-    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok;
 }
 
 /* Server notices (NOTICE, WARNING) are dropped: the core never prints. */
@@ -288,13 +289,14 @@ static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 
     pg_db *d = tdo_calloc(1, sizeof(*d));
     if (!d)
-        return nomem(err);
+        return tdo_nomem(err);
     d->refs = 1;
+    tdo_stmt_cache_init(&d->cache, true, drop_name, d);
     d->timeout_ms = dsn->statement_timeout;
     d->conn = PQconnectdbParams(keys, vals, 0);
     if (!d->conn) {
         tdo_free(d);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     tdo_status st = TDO_OK;
     if (PQstatus(d->conn) != CONNECTION_OK)
@@ -357,47 +359,28 @@ static tdo_status pg_prepare(void *db, const char *sql, void **out,
         return st;
     pg_stmt *s = tdo_calloc(1, sizeof(*s));
     if (!s)
-        return nomem(err);
+        return tdo_nomem(err);
     s->row = -1;
-    for (size_t i = 0; i < d->ncache; i++) {
-        if (strcmp(d->cache[i].sql, sql) == 0) {
-            d->cache[i].last_used = ++d->tick;
-            d->hits++;
-            memcpy(s->name, d->cache[i].name, sizeof(s->name));
-            goto done;
-        }
-    }
-    /* a new cache entry: the least recently used one makes room */
-    size_t slot = d->ncache;
-    if (slot == CACHE_MAX) {
-        slot = 0;
-        for (size_t i = 1; i < d->ncache; i++)
-            if (d->cache[i].last_used < d->cache[slot].last_used)
-                slot = i;
-    }
-    char *key = tdo_strdup(sql);
-    if (!key) {
-        tdo_free(s);
-        return nomem(err);
+    int slot = tdo_stmt_cache_find(&d->cache, sql);
+    if (slot >= 0) {
+        snprintf(s->name, sizeof(s->name), "%s",
+                 (const char *)d->cache.e[slot].stmt);
+        goto done;
     }
     snprintf(s->name, sizeof(s->name), "s%" PRIu64, ++d->next_name);
+    char *name = tdo_strdup(s->name);
+    if (!name) {
+        tdo_free(s);
+        return tdo_nomem(err);
+    }
     if ((st = server_prepare(d, s->name, sql, err))) {
-        tdo_free(key);
+        tdo_free(name);
         tdo_free(s);
         return st;
     }
-    if (slot < d->ncache) {
-        char dealloc[48];
-        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s",
-                 d->cache[slot].name);
-        exec_ok(d->conn, dealloc);
-        tdo_free(d->cache[slot].sql);
-    } else {
-        d->ncache++;
-    }
-    d->cache[slot].sql = key;
-    memcpy(d->cache[slot].name, s->name, sizeof(s->name));
-    d->cache[slot].last_used = ++d->tick;
+    /* a new cache entry: the least recently used one makes room */
+    if (tdo_stmt_cache_add(&d->cache, sql, name) < 0)
+        drop_name(name, false, d); /* not kept: the server forgets it too */
 done:
     s->db = d;
     d->refs++;
@@ -409,7 +392,7 @@ done:
  * plan whose result type changed cannot run again). */
 static void forget_statements(pg_db *d)
 {
-    if (!d->ncache)
+    if (!d->cache.n)
         return;
     cache_clear(d);
     exec_ok(d->conn, "DEALLOCATE ALL");
@@ -436,20 +419,24 @@ static bool stale_plan(pg_db *d, const PGresult *res)
  * follows). */
 static tdo_status reprepare(pg_db *d, pg_stmt *s)
 {
-    for (size_t i = 0; i < d->ncache; i++) {
-        if (strcmp(d->cache[i].name, s->name) != 0)
+    for (size_t i = 0; i < d->cache.n; i++) {
+        tdo_cache_entry *e = &d->cache.e[i];
+        if (strcmp(e->stmt, s->name) != 0)
             continue;
         char name[24];
         tdo_error e2 = TDO_ERROR_INIT;
         snprintf(name, sizeof(name), "s%" PRIu64, ++d->next_name);
-        tdo_status st = server_prepare(d, name, d->cache[i].sql, &e2);
+        char *copy = tdo_strdup(name);
+        tdo_status st =
+            copy ? server_prepare(d, name, e->sql, &e2) : TDO_ERR_NOMEM;
         tdo_error_release(&e2);
-        if (st)
+        if (st) {
+            tdo_free(copy);
             return st;
-        char dealloc[48];
-        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", s->name);
-        exec_ok(d->conn, dealloc);
-        memcpy(d->cache[i].name, name, sizeof(name));
+        }
+        deallocate(d, s->name);
+        tdo_free(e->stmt);
+        e->stmt = copy;
         memcpy(s->name, name, sizeof(name));
         return TDO_OK;
     }
@@ -477,12 +464,6 @@ static bool text_param(tdo_sb *sb, const tdo_value *v)
     switch (v->type) {
     case TDO_NULL:
         return false;
-    case TDO_BOOL:
-        tdo_sb_adds(sb, v->u.b ? "true" : "false");
-        break;
-    case TDO_INT:
-        tdo_sb_addf(sb, "%" PRId64, v->u.i);
-        break;
     case TDO_DURATION:
         tdo_sb_addf(sb, "%" PRId64, v->u.us);
         break;
@@ -494,15 +475,8 @@ static bool text_param(tdo_sb *sb, const tdo_value *v)
         else
             shortest_double(sb, v->u.d);
         break;
-    case TDO_TEXT:
-    case TDO_UUID:
-    case TDO_JSON:
     case TDO_BLOB:
         tdo_sb_add(sb, v->u.s.ptr, v->u.s.len);
-        break;
-    case TDO_DECIMAL:
-        n = tdo_decimal_format(&v->u.dec, buf, sizeof(buf));
-        tdo_sb_add(sb, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
         break;
     case TDO_DATE:
     case TDO_TIME:
@@ -510,6 +484,9 @@ static bool text_param(tdo_sb *sb, const tdo_value *v)
         n = tdo_datetime_format(&v->u.dt, v->type, ' ', v->type != TDO_DATE,
                                 buf, sizeof(buf));
         tdo_sb_add(sb, buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+        break;
+    default: /* true/false, integers, decimals, text as it is */
+        tdo_value_format(sb, v, false);
         break;
     }
     tdo_sb_addc(sb, '\0');
@@ -552,7 +529,7 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
         pfmt = tdo_calloc(n, sizeof(*pfmt));
         off = tdo_calloc(n, sizeof(*off));
         if (!pv || !plen || !pfmt || !off) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             goto out;
         }
     }
@@ -572,7 +549,7 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
         }
     }
     if (text.oom) {
-        st = nomem(err);
+        st = tdo_nomem(err);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -608,7 +585,7 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
             forget_statements(d);
         int nf = PQnfields(s->res);
         if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes))))
-            st = nomem(err);
+            st = tdo_nomem(err);
     } else if (es == PGRES_EMPTY_QUERY) {
         st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "empty statement");
     } else {
@@ -688,7 +665,7 @@ static tdo_status pg_column(void *stmt, size_t i, tdo_value *out,
             PQfreemem(s->bytes[c]);
         s->bytes[c] = PQunescapeBytea((const unsigned char *)p, &blen);
         if (!s->bytes[c])
-            return nomem(err);
+            return tdo_nomem(err);
         *out = tdo_value_blob(s->bytes[c], blen);
         return TDO_OK;
     }
@@ -760,7 +737,7 @@ static const char *pg_server_version(void *db)
 static uint64_t pg_cache_hits(void *db)
 {
     pg_db *d = db;
-    return d->hits;
+    return d->cache.hits;
 }
 
 /* Whether the session lost its server: an idle session reads what the

@@ -10,19 +10,14 @@
 #include <stdio.h>
 #include <time.h>
 
-#define CACHE_MAX 64 /* prepared statements kept per session */
-
 typedef struct sq_db sq_db;
 
 /* One prepared statement handed out by prepare(). */
 typedef struct sq_stmt {
     sq_db *db;
     sqlite3_stmt *st;
-    char *sql;          /* cache key (cached statements); owned */
-    bool cached;        /* lives in db->cache */
-    bool in_use;        /* handed out, not released yet */
-    uint64_t last_used; /* LRU tick */
-    int64_t changes;    /* rows changed once the statement finished */
+    int slot;        /* its entry in db->cache, or -1: not cached */
+    int64_t changes; /* rows changed once the statement finished */
 } sq_stmt;
 
 /* One session; refcounted by the statements handed out, so that a cursor
@@ -31,10 +26,7 @@ struct sq_db {
     sqlite3 *db;
     int refs;
     bool closed;
-    sq_stmt *cache[CACHE_MAX];
-    size_t ncache;
-    uint64_t tick;
-    uint64_t hits;
+    tdo_stmt_cache cache;
     int timeout_ms;   /* statement_timeout, 0: none */
     int64_t deadline; /* when the running statement must stop (ms) */
     bool timed_out;   /* the progress handler stopped it */
@@ -96,7 +88,6 @@ static tdo_status sq_error(sqlite3 *db, int rc, tdo_error *err)
 static void stmt_destroy(sq_stmt *s)
 {
     sqlite3_finalize(s->st);
-    tdo_free(s->sql);
     tdo_free(s);
 }
 
@@ -144,6 +135,18 @@ static int decimal_collate(void *ud, int na, const void *a, int nb,
     return c ? c : (na > nb) - (na < nb);
 }
 
+/* A statement leaves the cache: destroyed, or by release() when it is
+ * still handed out. */
+static void uncache(void *stmt, bool in_use, void *ud)
+{
+    sq_stmt *s = stmt;
+    (void)ud;
+    if (in_use)
+        s->slot = -1;
+    else
+        stmt_destroy(s);
+}
+
 static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
@@ -162,6 +165,7 @@ static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
         return st;
     }
     d->refs = 1;
+    tdo_stmt_cache_init(&d->cache, false, uncache, NULL);
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, 5000);
     d->timeout_ms = dsn->statement_timeout;
@@ -192,14 +196,7 @@ static void sq_close(void *db)
     if (!d)
         return;
     d->closed = true;
-    for (size_t i = 0; i < d->ncache; i++) {
-        sq_stmt *s = d->cache[i];
-        if (s->in_use)
-            s->cached = false; /* release() destroys it */
-        else
-            stmt_destroy(s);
-    }
-    d->ncache = 0;
+    tdo_stmt_cache_clear(&d->cache);
     db_unref(d);
 }
 
@@ -212,47 +209,18 @@ static bool blank_tail(const char *tail)
     return true;
 }
 
-/* Puts the new statement s into the cache, evicting the least recently
- * used idle one when full; leaves it uncached when that is impossible. */
-static void cache_add(sq_db *d, sq_stmt *s, const char *sql)
-{
-    size_t slot = d->ncache;
-    if (d->ncache == CACHE_MAX) {
-        slot = CACHE_MAX;
-        for (size_t i = 0; i < d->ncache; i++)
-            if (!d->cache[i]->in_use &&
-                (slot == CACHE_MAX ||
-                 d->cache[i]->last_used < d->cache[slot]->last_used))
-                slot = i;
-        if (slot == CACHE_MAX)
-            return;
-    }
-    if (!(s->sql = tdo_strdup(sql)))
-        return;
-    if (slot < d->ncache)
-        stmt_destroy(d->cache[slot]);
-    else
-        d->ncache++;
-    d->cache[slot] = s;
-    s->cached = true;
-}
-
 static tdo_status sq_prepare(void *db, const char *sql, void **out,
                              tdo_error *err)
 {
     sq_db *d = db;
     *out = NULL;
-    for (size_t i = 0; i < d->ncache; i++) {
-        sq_stmt *s = d->cache[i];
-        if (!s->in_use && strcmp(s->sql, sql) == 0) {
-            s->in_use = true;
-            s->last_used = ++d->tick;
-            s->changes = 0;
-            d->hits++;
-            d->refs++;
-            *out = s;
-            return TDO_OK;
-        }
+    int slot = tdo_stmt_cache_find(&d->cache, sql);
+    if (slot >= 0) {
+        sq_stmt *s = d->cache.e[slot].stmt;
+        s->changes = 0;
+        d->refs++;
+        *out = s;
+        return TDO_OK;
     }
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
@@ -275,9 +243,7 @@ static tdo_status sq_prepare(void *db, const char *sql, void **out,
     }
     s->db = d;
     s->st = st;
-    s->in_use = true;
-    s->last_used = ++d->tick;
-    cache_add(d, s, sql);
+    s->slot = tdo_stmt_cache_add(&d->cache, sql, s);
     d->refs++;
     *out = s;
     return TDO_OK;
@@ -426,10 +392,10 @@ static void sq_release(void *stmt)
     if (!s)
         return;
     sq_db *d = s->db;
-    if (s->cached && !d->closed) {
+    if (s->slot >= 0 && !d->closed) {
         sqlite3_reset(s->st);
         sqlite3_clear_bindings(s->st);
-        s->in_use = false;
+        tdo_stmt_cache_done(&d->cache, s->slot);
     } else {
         stmt_destroy(s);
     }
@@ -486,7 +452,7 @@ static const char *sq_server_version(void *db)
 static uint64_t sq_cache_hits(void *db)
 {
     sq_db *d = db;
-    return d->hits;
+    return d->cache.hits;
 }
 
 /* The URL parameters of SQLite: the PRAGMAs it sets. */

@@ -70,11 +70,6 @@ static void cs_release(cstate *cs)
     tdo_sb_release(&cs->sql);
 }
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 static void add(cstate *cs, const char *s)
 {
     tdo_sb_adds(&cs->sql, s);
@@ -145,7 +140,7 @@ static tdo_status finish(cstate *cs, tdo_compiled **out, tdo_error *err)
 {
     *out = NULL;
     if (cs->oom || cs->sql.oom)
-        return nomem(err);
+        return tdo_nomem(err);
     size_t off_params = align_up(sizeof(tdo_compiled), alignof(tdo_value));
     size_t off_cols =
         align_up(off_params + cs->np * sizeof(tdo_value), alignof(tdo_colinfo));
@@ -158,7 +153,7 @@ static tdo_status finish(cstate *cs, tdo_compiled **out, tdo_error *err)
         size += strlen(cs->cols[i].name) + 1;
     char *block = tdo_malloc(size);
     if (!block)
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_compiled *c = (tdo_compiled *)block;
     memset(c, 0, sizeof(*c));
     c->params = (tdo_value *)(block + off_params);
@@ -432,19 +427,12 @@ static void gather_expr(cstate *cs, scope *sc, const tdo_expr *e)
 static bool accepts_null(const tdo_qnode *n)
 {
     const tdo_value *v = n->nvals ? &n->vals[0] : NULL;
+    if (TDO_LK_IS_DATE_PART(n->lookup))
+        return v && v->type == TDO_NULL;
     switch (n->lookup) {
     case TDO_LK_EXACT:
     case TDO_LK_IEXACT:
         return !n->expr && v && v->type == TDO_NULL;
-    case TDO_LK_YEAR:
-    case TDO_LK_QUARTER:
-    case TDO_LK_MONTH:
-    case TDO_LK_WEEK:
-    case TDO_LK_DAY:
-    case TDO_LK_HOUR:
-    case TDO_LK_MINUTE:
-    case TDO_LK_SECOND:
-        return v && v->type == TDO_NULL;
     case TDO_LK_NOT:
     case TDO_LK_NOT_IN:
         return true;
@@ -959,17 +947,8 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     case TDO_LK_IENDSWITH:
         st = like_sql(cs, q, &q->vals[0], true, false, true, err);
         break;
-    case TDO_LK_YEAR:
-    case TDO_LK_QUARTER:
-    case TDO_LK_MONTH:
-    case TDO_LK_WEEK:
-    case TDO_LK_DAY:
-    case TDO_LK_HOUR:
-    case TDO_LK_MINUTE:
-    case TDO_LK_SECOND:
+    default: /* the date parts */
         st = date_part_sql(cs, q, err);
-        break;
-    case TDO_LK_COUNT:
         break;
     }
     return st;

@@ -167,18 +167,13 @@ bool tdo_dialect_generated_pk_(const tdo_field *f)
 /* Values to the database                                              */
 /* ------------------------------------------------------------------ */
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 /* Sets out to an owned copy of the len bytes of s as type t. */
 tdo_status tdo_dialect_text_(tdo_type t, const char *s, size_t len,
                              tdo_value *out, tdo_error *err)
 {
     char *p = tdo_strndup(s, len);
     if (!p)
-        return nomem(err);
+        return tdo_nomem(err);
     *out = tdo_value_text(p, len);
     out->type = t;
     out->owned = true;
@@ -241,6 +236,31 @@ tdo_status tdo_dialect_to_db_(const tdo_value *in, tdo_value *out,
         return TDO_OK;
     default:
         return TDO_OK;
+    }
+}
+
+/* to_db for dialects that store temporals as text (see tdo_int.h). */
+tdo_status tdo_dialect_to_db_text_temporals_(const tdo_value *in,
+                                             tdo_value *out, bool use_tz,
+                                             bool zones, tdo_error *err)
+{
+    tdo_datetime dt;
+    tdo_status st;
+    switch (in->type) {
+    case TDO_DATE:
+    case TDO_TIME:
+        dt = in->u.dt;
+        dt.has_offset = dt.has_offset && zones;
+        return tdo_dialect_temporal_text_(&dt, in->type, true, out, err);
+    case TDO_DATETIME:
+        /* aware: moved to UTC; naive: as written (UTC when use_tz) */
+        if ((st = tdo_dialect_to_utc_(&in->u.dt, &dt, err)))
+            return st;
+        dt.has_offset = zones && use_tz;
+        dt.offset_min = 0;
+        return tdo_dialect_temporal_text_(&dt, TDO_DATETIME, true, out, err);
+    default:
+        return tdo_dialect_to_db_(in, out, true, err);
     }
 }
 
@@ -395,12 +415,9 @@ tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,
     out->owned = false;
     if (!f || in->type == TDO_NULL)
         return TDO_OK;
-    switch (f->type) {
-    case TDO_F_INT:
-    case TDO_F_BIGINT:
-    case TDO_F_SMALLINT:
-    case TDO_F_INTENUM:
+    if (tdo_field_is_integer(f))
         return decode_int(f, in, out, err);
+    switch (f->type) {
     case TDO_F_FLOAT:
         if (in->type == TDO_INT) {
             *out = tdo_value_double((double)in->u.i);
@@ -478,6 +495,10 @@ tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,
             return tdo_dialect_from_db_(pk, in, out, use_tz, err);
         return TDO_OK;
     }
+    case TDO_F_INT: /* the integers: decoded above */
+    case TDO_F_BIGINT:
+    case TDO_F_SMALLINT:
+    case TDO_F_INTENUM:
     case TDO_F_M2M:
     case TDO_F_COUNT:
         return TDO_OK;

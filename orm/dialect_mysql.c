@@ -51,23 +51,8 @@ static void my_limit_offset(tdo_sb *sb, int64_t limit, int64_t offset)
 static tdo_status my_to_db(const tdo_field *f, const tdo_value *in,
                            tdo_value *out, bool use_tz, tdo_error *err)
 {
-    tdo_datetime dt;
-    tdo_status st;
-    switch (in->type) {
-    case TDO_DATE:
-    case TDO_TIME:
-        dt = in->u.dt;
-        dt.has_offset = false; /* TIME has no zone */
-        return tdo_dialect_temporal_text_(&dt, in->type, in->type == TDO_TIME,
-                                          out, err);
-    case TDO_DATETIME:
-        if ((st = tdo_dialect_to_utc_(&in->u.dt, &dt, err)))
-            return st;
-        dt.has_offset = false;
-        return tdo_dialect_temporal_text_(&dt, TDO_DATETIME, true, out, err);
-    default:
-        return tdo_dialect_to_db_(in, out, true, err);
-    }
+    (void)f;
+    return tdo_dialect_to_db_text_temporals_(in, out, use_tz, false, err);
 }
 
 /* The MySQL/MariaDB dialect (static). */

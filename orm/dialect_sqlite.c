@@ -59,22 +59,8 @@ static void sqlite_limit_offset(tdo_sb *sb, int64_t limit, int64_t offset)
 static tdo_status sqlite_to_db(const tdo_field *f, const tdo_value *in,
                                tdo_value *out, bool use_tz, tdo_error *err)
 {
-    tdo_datetime dt;
-    tdo_status st;
-    switch (in->type) {
-    case TDO_DATE:
-    case TDO_TIME:
-        return tdo_dialect_temporal_text_(&in->u.dt, in->type, true, out, err);
-    case TDO_DATETIME:
-        /* aware: moved to UTC; naive: as written (UTC when use_tz) */
-        if ((st = tdo_dialect_to_utc_(&in->u.dt, &dt, err)))
-            return st;
-        dt.has_offset = use_tz;
-        dt.offset_min = 0;
-        return tdo_dialect_temporal_text_(&dt, TDO_DATETIME, true, out, err);
-    default:
-        return tdo_dialect_to_db_(in, out, true, err);
-    }
+    (void)f;
+    return tdo_dialect_to_db_text_temporals_(in, out, use_tz, true, err);
 }
 
 /* The SQLite dialect (static). */

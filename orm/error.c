@@ -30,6 +30,12 @@ TDO_API const char *tdo_status_name(tdo_status code)
     return status_names[code];
 }
 
+/* Sets err to "out of memory" (NOMEM); returns TDO_ERR_NOMEM. */
+tdo_status tdo_nomem(tdo_error *err)
+{
+    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+}
+
 /* Sets up an empty error. */
 TDO_API void tdo_error_init(tdo_error *err)
 {

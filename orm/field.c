@@ -319,18 +319,13 @@ static tdo_status bad_value(const tdo_field *f, const tdo_value *in,
     return st;
 }
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 /* Sets out to an owned copy of len bytes of p, as type t. */
 static tdo_status own_bytes(tdo_type t, const char *p, size_t len,
                             tdo_value *out, tdo_error *err)
 {
     char *copy = tdo_malloc(len + 1);
     if (!copy)
-        return nomem(err);
+        return tdo_nomem(err);
     if (len)
         memcpy(copy, p, len);
     copy[len] = '\0';
@@ -493,7 +488,7 @@ static tdo_status coerce_decimal(const tdo_field *f, const tdo_value *in,
     }
     if (!ok) {
         tdo_status st = e2.code == TDO_ERR_NOMEM
-                            ? nomem(err)
+                            ? tdo_nomem(err)
                             : bad_value(f, in, "a decimal number", err);
         tdo_error_release(&e2);
         return st;
@@ -502,7 +497,7 @@ static tdo_status coerce_decimal(const tdo_field *f, const tdo_value *in,
     if (tdo_decimal_quantize(&d, f->decimal_places, f->max_digits, &q, &e2)) {
         tdo_status st;
         if (e2.code == TDO_ERR_NOMEM) {
-            st = nomem(err);
+            st = tdo_nomem(err);
         } else {
             char buf[64];
             tdo_decimal_format(&d, buf, sizeof(buf));
@@ -532,7 +527,7 @@ static tdo_status parse_dt(const tdo_field *f, const tdo_value *in,
     }
     if (st) {
         st = e2.code == TDO_ERR_NOMEM
-                 ? nomem(err)
+                 ? tdo_nomem(err)
                  : bad_value(f, in,
                              kind == TDO_DATE   ? "an ISO 8601 date"
                              : kind == TDO_TIME ? "an ISO 8601 time"

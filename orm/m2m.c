@@ -6,11 +6,6 @@
  */
 #include "tdo_int.h"
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 static tdo_status check_rel(const tdo_relation *r, tdo_error *err)
 {
     if (!r || (r->kind != TDO_REL_M2M && r->kind != TDO_REL_REVERSE_M2M) ||
@@ -84,7 +79,7 @@ tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r, const tdo_value *pk,
     tdo_rows *rows = NULL;
     size_t nt = 0, nvals = 0;
     if (!vals || !xf || !have) {
-        st = nomem(err);
+        st = tdo_nomem(err);
         goto out;
     }
     if ((st = coerce_pk(r->model, pk, &vals[0], err)))
@@ -124,7 +119,7 @@ tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r, const tdo_value *pk,
     tdo_sb_adds(&sb, " AND ");
     in_list(&sb, d, r->target_column, nt, &np);
     if (sb.oom) {
-        st = nomem(err);
+        st = tdo_nomem(err);
         goto out;
     }
     if ((st = tdo_conn_execute(c, sb.buf, vals, 1 + nt, &rows, NULL, err)))
@@ -156,7 +151,7 @@ tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r, const tdo_value *pk,
     if (!ins || !xv) {
         tdo_free(ins);
         tdo_free(xv);
-        st = nomem(err);
+        st = tdo_nomem(err);
         goto out;
     }
     size_t nx = 0;
@@ -196,7 +191,7 @@ tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r, const tdo_value *pk,
         for (size_t i = 0; i < nnew * (2 + nextra); i++)
             ins[i].owned = false; /* borrowed from vals and xv */
         if (sb.oom)
-            st = nomem(err);
+            st = tdo_nomem(err);
         else
             st = tdo_conn_execute(c, sb.buf, ins, nnew * (2 + nextra), NULL,
                                   NULL, err);
@@ -228,7 +223,7 @@ tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
     size_t nvals = 0, np = 0;
     tdo_sb sb = TDO_SB_INIT;
     if (!vals)
-        return nomem(err);
+        return tdo_nomem(err);
     if ((st = coerce_pk(r->model, pk, &vals[0], err)))
         goto out;
     nvals = 1;
@@ -246,7 +241,7 @@ tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
         in_list(&sb, d, r->target_column, n, &np);
     }
     if (sb.oom)
-        st = nomem(err);
+        st = tdo_nomem(err);
     else
         st = tdo_conn_execute(c, sb.buf, vals, nvals, NULL, NULL, err);
 out:
@@ -273,12 +268,12 @@ static tdo_status collect_pks(tdo_conn *c, const tdo_query *q, tdo_value **pks,
             break;
         tdo_value *p = tdo_realloc(*pks, (*n + 1) * sizeof(*p));
         if (!p) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             break;
         }
         *pks = p;
         if (tdo_value_copy(&p[*n], &val)) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             break;
         }
         (*n)++;
@@ -312,7 +307,7 @@ tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
         st = collect_pks(c, q, &pks, &npk, err);
     } else if (pk) {
         if (!(pks = tdo_calloc(1, sizeof(*pks))))
-            return nomem(err);
+            return tdo_nomem(err);
         if ((st = tdo_field_coerce(tdo_model_pk(m), pk, &pks[0], err)) == 0)
             npk = 1;
     }
@@ -325,7 +320,7 @@ tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
             continue;
         tdo_value *params = tdo_calloc(npk + 1, sizeof(*params));
         if (!params) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             break;
         }
         params[0] = (f->flags & TDO_FIELD_CONST_DEFAULT) ? f->default_value
@@ -345,7 +340,7 @@ tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
         d->placeholder(&sb, 1);
         tdo_sb_adds(&sb, " WHERE ");
         in_list(&sb, d, f->column, npk, &np);
-        st = sb.oom ? nomem(err)
+        st = sb.oom ? tdo_nomem(err)
                     : tdo_conn_execute(c, sb.buf, params, npk + 1, NULL, NULL,
                                        err);
         tdo_sb_release(&sb);

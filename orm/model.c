@@ -18,11 +18,6 @@ static bool grow_to(void *arr, size_t n, size_t size)
     return true;
 }
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 static void index_release(tdo_index *ix)
 {
     for (size_t i = 0; i < ix->n; i++)
@@ -69,17 +64,17 @@ tdo_status tdo_model_new(tdo_ctx *ctx, const char *app, const char *name,
     if (!grow_to(&ctx->models, ctx->nmodels + 1, sizeof(*ctx->models)) ||
         !grow_to(&ctx->detached, ctx->nmodels + ctx->ndetached + 1,
                  sizeof(*ctx->detached)))
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_model *m = tdo_calloc(1, sizeof(*m));
     if (!m)
-        return nomem(err);
+        return tdo_nomem(err);
     m->ctx = ctx;
     m->app = tdo_strdup(app);
     m->name = tdo_strdup(name);
     m->table = tdo_strdup(name);
     if (!m->app || !m->name || !m->table) {
         tdo_model_free_(m);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     for (char *p = m->table; *p; p++)
         *p = (char)tolower((unsigned char)*p);
@@ -115,7 +110,7 @@ tdo_status tdo_model_set_table(tdo_model *m, const char *table, tdo_error *err)
                              "empty table name for model '%s'", m->name);
     char *t = tdo_strdup(table);
     if (!t)
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_free(m->table);
     m->table = t;
     return TDO_OK;
@@ -133,7 +128,7 @@ tdo_status tdo_model_set_description(tdo_model *m, const char *text,
 {
     char *t = NULL;
     if (text && !(t = tdo_strdup(text)))
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_free(m->description);
     m->description = t;
     return TDO_OK;
@@ -159,7 +154,7 @@ static tdo_status insert_field(tdo_model *m, tdo_field *f, size_t pos,
 {
     if (!grow_to(&m->fields, m->nfields + 1, sizeof(*m->fields))) {
         tdo_field_free_(f);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     memmove(&m->fields[pos + 1], &m->fields[pos],
             (m->nfields - pos) * sizeof(*m->fields));
@@ -212,14 +207,14 @@ static tdo_status add_index_copy(tdo_model *m, const char *const *fields,
                                  size_t n, bool unique, tdo_error *err)
 {
     if (!grow_to(&m->indexes, m->nindexes + 1, sizeof(*m->indexes)))
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_index ix = {tdo_calloc(n ? n : 1, sizeof(char *)), 0, unique};
     if (!ix.fields)
-        return nomem(err);
+        return tdo_nomem(err);
     for (size_t i = 0; i < n; i++) {
         if (!(ix.fields[i] = tdo_strdup(fields[i]))) {
             index_release(&ix);
-            return nomem(err);
+            return tdo_nomem(err);
         }
         ix.n++;
     }
@@ -249,7 +244,7 @@ tdo_status tdo_model_inherit(tdo_model *m, const tdo_model *parent,
         tdo_field *nf = tdo_calloc(1, sizeof(*nf));
         tdo_status st;
         if (!nf)
-            return nomem(err);
+            return tdo_nomem(err);
         if ((st = tdo_field_copy_(nf, pf, err))) {
             tdo_field_free_(nf);
             return st;
@@ -399,7 +394,7 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
     }
     tdo_status st;
     if (msg.oom)
-        st = nomem(err);
+        st = tdo_nomem(err);
     else if (nbad == 1)
         st = tdo_error_set(err, TDO_ERR_CONFIGURATION, "%s", msg.buf);
     else

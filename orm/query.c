@@ -54,11 +54,6 @@ static int lookup_by_name(const char *s, size_t len)
     return -1;
 }
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 /* ------------------------------------------------------------------ */
 /* Paths                                                               */
 /* ------------------------------------------------------------------ */
@@ -669,7 +664,7 @@ static tdo_status walk(const tdo_model *m, const char *key, bool allow_rest,
         char buf[128], *tmp;
         const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
         if (!part)
-            return nomem(err);
+            return tdo_nomem(err);
         const tdo_relation *r = tdo_model_relation_by_name(cur, part);
         const tdo_field *f = NULL;
         if (!r && strcmp(part, "pk") == 0)
@@ -707,7 +702,7 @@ static tdo_status walk(const tdo_model *m, const char *key, bool allow_rest,
         len = sep2 ? (size_t)(sep2 - next) : strlen(next);
         part = part_str(next, len, buf, sizeof(buf), &tmp);
         if (!part)
-            return nomem(err);
+            return tdo_nomem(err);
         bool pk = is_target_pk(r, part);
         bool named = names_something(r->target, part);
         tdo_free(tmp);
@@ -736,7 +731,7 @@ static tdo_status walk(const tdo_model *m, const char *key, bool allow_rest,
     if (*rest && !allow_rest)
         return tdo_model_field_error(m, key, err);
     if (n && !(*path = path_new(rels, n)))
-        return nomem(err);
+        return tdo_nomem(err);
     return TDO_OK;
 }
 
@@ -922,13 +917,13 @@ static tdo_status resolve_expr(const tdo_query *q, tdo_expr *e, tdo_expr **out,
     *out = NULL;
     tdo_expr *r = expr_alloc(e->kind);
     if (!r)
-        return nomem(err);
+        return tdo_nomem(err);
     r->resolved = true;
     r->op = e->op;
     switch (e->kind) {
     case TDO_EXPR_FIELD:
         if (!(r->name = tdo_strdup(e->name))) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             break;
         }
         st = resolve_ref(q, e->name, &r->path, &r->field, &r->annot, err);
@@ -937,11 +932,11 @@ static tdo_status resolve_expr(const tdo_query *q, tdo_expr *e, tdo_expr **out,
         break;
     case TDO_EXPR_VALUE:
         if (tdo_value_copy(&r->val, &e->val))
-            st = nomem(err);
+            st = tdo_nomem(err);
         break;
     case TDO_EXPR_RAW:
         if (!(r->name = tdo_strdup(e->name)))
-            st = nomem(err);
+            st = tdo_nomem(err);
         break;
     case TDO_EXPR_BINOP:
         if (!(st = resolve_expr(q, e->a, &r->a, agg, err)))
@@ -957,7 +952,7 @@ static tdo_status resolve_expr(const tdo_query *q, tdo_expr *e, tdo_expr **out,
         if (is_aggregate_fn(e->fn))
             *agg = true;
         if (e->nargs && !(r->args = tdo_calloc(e->nargs, sizeof(*r->args)))) {
-            st = nomem(err);
+            st = tdo_nomem(err);
             break;
         }
         for (size_t i = 0; i < e->nargs && !st; i++) {
@@ -997,25 +992,18 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     const tdo_field *as = f;
     if (!f) {
         if (tdo_value_copy(out, v))
-            return nomem(err);
+            return tdo_nomem(err);
         return TDO_OK;
+    }
+    if (TDO_LK_IS_DATE_PART(lk)) {
+        tmp = tdo_field_template(f->name, TDO_F_INT);
+        tmp.flags |= TDO_FIELD_NULL;
+        as = &tmp;
     }
     switch (lk) {
     case TDO_LK_ISNULL:
     case TDO_LK_NOT_ISNULL:
         tmp = tdo_field_template(f->name, TDO_F_BOOL);
-        as = &tmp;
-        break;
-    case TDO_LK_YEAR:
-    case TDO_LK_QUARTER:
-    case TDO_LK_MONTH:
-    case TDO_LK_WEEK:
-    case TDO_LK_DAY:
-    case TDO_LK_HOUR:
-    case TDO_LK_MINUTE:
-    case TDO_LK_SECOND:
-        tmp = tdo_field_template(f->name, TDO_F_INT);
-        tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
         break;
     case TDO_LK_IEXACT:
@@ -1065,7 +1053,7 @@ static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
     tdo_qnode *r = tdo_q_lookup(n->key, NULL, 0);
     if (!r) {
         tdo_path_free(k.path);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     r->field = k.field;
     r->lookup = k.lookup;
@@ -1098,7 +1086,7 @@ static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
         r->vals = tdo_calloc(n->nvals, sizeof(*r->vals));
         if (!r->vals) {
             tdo_qnode_free(r);
-            return nomem(err);
+            return tdo_nomem(err);
         }
         for (size_t i = 0; i < n->nvals; i++) {
             st = coerce_value(k.field, k.lookup, &n->vals[i], &r->vals[i], err);
@@ -1133,7 +1121,7 @@ static tdo_status resolve(const tdo_query *q, const tdo_qnode *n,
         if ((st = resolve(q, n->a, &a, agg, err)) || !a)
             return st;
         if (!(*out = tdo_q_not(a)))
-            return nomem(err);
+            return tdo_nomem(err);
         return TDO_OK;
     case TDO_Q_AND:
     case TDO_Q_OR:
@@ -1148,7 +1136,7 @@ static tdo_status resolve(const tdo_query *q, const tdo_qnode *n,
             return TDO_OK;
         }
         if (!(*out = q_binary(n->kind, a, b)))
-            return nomem(err);
+            return tdo_nomem(err);
         return TDO_OK;
     }
     return TDO_OK;
@@ -1423,18 +1411,18 @@ static tdo_status add_filter(const tdo_query *q, const tdo_qnode *cond,
                              TDO_MAX_DEPTH);
     }
     if (r && negate && !(r = tdo_q_not(r)))
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_query *c = query_clone(q);
     if (!c) {
         tdo_qnode_free(r);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     if (r) {
         tdo_qnode *w = tdo_q_and(c->where, r); /* takes both */
         c->where = w;
         if (!w) {
             tdo_query_free(c);
-            return nomem(err);
+            return tdo_nomem(err);
         }
     }
     *out = c;
@@ -1463,7 +1451,7 @@ static tdo_status make_terms(const tdo_query *q, const char *const *keys,
     *out = NULL;
     tdo_order *t = NULL;
     if (n && !(t = tdo_calloc(n, sizeof(*t))))
-        return nomem(err);
+        return tdo_nomem(err);
     for (size_t i = 0; i < n; i++) {
         const char *k = keys[i] ? keys[i] : "";
         if (signs && (*k == '-' || *k == '+')) {
@@ -1495,7 +1483,7 @@ tdo_status tdo_query_order_by(const tdo_query *q, const char *const *keys,
     tdo_query *c = query_clone(q);
     if (!c) {
         terms_free(order, n);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     terms_free(c->order, c->norder);
     c->order = order;
@@ -1517,7 +1505,7 @@ tdo_status tdo_query_group_by(const tdo_query *q, const char *const *keys,
     tdo_query *c = query_clone(q);
     if (!c) {
         terms_free(group, n);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     terms_free(c->group, c->ngroup);
     c->group = group;
@@ -1536,7 +1524,7 @@ tdo_status tdo_query_limit(const tdo_query *q, int64_t n, tdo_query **out,
                              "Limit should be non-negative number");
     tdo_query *c = query_clone(q);
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     c->limit = n;
     *out = c;
     return TDO_OK;
@@ -1552,7 +1540,7 @@ tdo_status tdo_query_offset(const tdo_query *q, int64_t n, tdo_query **out,
                              "Offset should be non-negative number");
     tdo_query *c = query_clone(q);
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     c->offset = n;
     *out = c;
     return TDO_OK;
@@ -1565,7 +1553,7 @@ tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
     *out = NULL;
     tdo_query *c = query_clone(q);
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     c->distinct = true;
     *out = c;
     return TDO_OK;
@@ -1581,7 +1569,7 @@ tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
                              (int)lock);
     tdo_query *c = query_clone(q);
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     c->lock = lock;
     *out = c;
     return TDO_OK;
@@ -1603,10 +1591,10 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
     tdo_proj *p;
     if (kind == TDO_PROJ_INSTANCES || n == 0) {
         if (!(p = proj_all(q, kind)))
-            return nomem(err);
+            return tdo_nomem(err);
     } else {
         if (!(p = proj_new(kind, n)))
-            return nomem(err);
+            return tdo_nomem(err);
         for (size_t i = 0; i < n; i++) {
             const char *name = names[i] ? names[i] : "";
             tdo_status st = resolve_ref(q, name, &p->paths[i], &p->fields[i],
@@ -1620,14 +1608,14 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
             const char *alias = aliases && aliases[i] ? aliases[i] : name;
             if (!(p->names[i] = tdo_strdup(alias))) {
                 proj_free(p);
-                return nomem(err);
+                return tdo_nomem(err);
             }
         }
     }
     tdo_query *c = query_clone(q);
     if (!c) {
         proj_free(p);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     proj_free(c->proj);
     c->proj = p;
@@ -1644,7 +1632,7 @@ tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
     size_t nf = tdo_model_nfields(q->model);
     const tdo_field **want = tdo_calloc(nf ? nf : 1, sizeof(*want));
     if (!want)
-        return nomem(err);
+        return tdo_nomem(err);
     for (size_t i = 0; i < n; i++) {
         const tdo_field *f;
         tdo_status st = tdo_query_resolve_field(
@@ -1665,7 +1653,7 @@ tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
     tdo_query *c = query_clone(q);
     if (!c) {
         tdo_free(want);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     tdo_free(c->only);
     c->only = want;
@@ -1673,7 +1661,7 @@ tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
     tdo_proj *p = proj_all(c, c->proj->kind);
     if (!p) {
         tdo_query_free(c);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     if (c->proj->kind == TDO_PROJ_INSTANCES) {
         proj_free(c->proj);
@@ -1699,7 +1687,7 @@ static tdo_status refresh_proj(tdo_query *c, tdo_error *err)
         return TDO_OK;
     tdo_proj *p = proj_all(c, c->proj->kind);
     if (!p)
-        return nomem(err);
+        return tdo_nomem(err);
     proj_free(c->proj);
     c->proj = p;
     return TDO_OK;
@@ -1758,7 +1746,7 @@ tdo_status tdo_query_annotate(const tdo_query *q, const char *name,
         tdo_free(nm);
         tdo_expr_free(r);
         tdo_query_free(c);
-        return nomem(err);
+        return tdo_nomem(err);
     }
     c->annots = a;
     a[c->nannots].name = nm;
@@ -1782,7 +1770,7 @@ tdo_status tdo_query_select_related(const tdo_query *q,
     *out = NULL;
     tdo_query *c = query_clone(q);
     if (!c)
-        return nomem(err);
+        return tdo_nomem(err);
     tdo_status st = TDO_OK;
     for (size_t i = 0; i < n && !st; i++) {
         const char *key = paths[i] ? paths[i] : "";
@@ -1796,7 +1784,7 @@ tdo_status tdo_query_select_related(const tdo_query *q,
             char buf[128], *tmp;
             const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
             if (!part) {
-                st = nomem(err);
+                st = tdo_nomem(err);
                 break;
             }
             const tdo_relation *r = tdo_model_relation_by_name(cur, part);
@@ -1834,7 +1822,7 @@ tdo_status tdo_query_select_related(const tdo_query *q,
                        : NULL;
                 if (!arr) {
                     tdo_path_free(np);
-                    st = nomem(err);
+                    st = tdo_nomem(err);
                     break;
                 }
                 c->related = arr;

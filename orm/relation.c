@@ -12,11 +12,6 @@
 
 #include <ctype.h>
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 static bool push(tdo_relation ***arr, size_t *n, tdo_relation *r)
 {
     tdo_relation **p = tdo_realloc(*arr, (*n + 1) * sizeof(**arr));
@@ -341,7 +336,7 @@ tdo_status tdo_relations_build_(tdo_ctx *ctx, tdo_error *err)
     tdo_sb msg = TDO_SB_INIT;
     tdo_status st = TDO_OK;
     if (!nr)
-        return nomem(err);
+        return tdo_nomem(err);
     /* forward relations, in field order */
     for (size_t i = 0; i < nm && !st; i++) {
         tdo_model *m = ctx->models[i];
@@ -417,7 +412,7 @@ tdo_status tdo_relations_build_(tdo_ctx *ctx, tdo_error *err)
                 st = install(ctx->models[i], &nr[i]);
     }
     if (st == TDO_ERR_NOMEM)
-        nomem(err);
+        tdo_nomem(err);
     else if (!st && nbad == 1)
         st = tdo_error_set(err, TDO_ERR_CONFIGURATION, "%s", msg.buf);
     else if (!st && nbad)

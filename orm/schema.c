@@ -10,11 +10,6 @@
 #include <inttypes.h>
 #include <math.h>
 
-static tdo_status nomem(tdo_error *err)
-{
-    return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-}
-
 static bool has_column(const tdo_field *f)
 {
     return f->type != TDO_F_M2M && f->column;
@@ -255,7 +250,7 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
     }
     const char **cols = tdo_calloc(maxn, sizeof(*cols));
     if (!cols)
-        return nomem(err);
+        return tdo_nomem(err);
     for (size_t i = 0; i < ni; i++) {
         size_t n;
         bool unique;
@@ -383,7 +378,7 @@ static tdo_status through_tables(tdo_sb *sb, const tdo_dialect *d,
             const char **nd = tdo_realloc(done, (ndone + 1) * sizeof(*nd));
             if (!nd) {
                 tdo_free(done);
-                return nomem(err);
+                return tdo_nomem(err);
             }
             done = nd;
             done[ndone++] = r->through;
@@ -448,7 +443,7 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
     size_t nm = tdo_ctx_nmodels(ctx), n = 0;
     tdo_model **todo = tdo_calloc(nm ? nm : 1, sizeof(*todo));
     if (!todo)
-        return nomem(err);
+        return tdo_nomem(err);
     if (only) {
         if (!tdo_model_abstract(only))
             todo[n++] = (tdo_model *)only;
@@ -496,7 +491,7 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
         return st;
     }
     if (!(*out = tdo_sb_detach(&sb)))
-        return nomem(err);
+        return tdo_nomem(err);
     return TDO_OK;
 }
 

@@ -29,6 +29,65 @@ TDO_API void tdo_test_fail_alloc_after(long nth);
 /* Whether the armed failure has happened since the last arming. */
 TDO_API bool tdo_test_alloc_failed(void);
 
+/* ---- errors (error.c) ------------------------------------------------ */
+
+/* Sets err to "out of memory"; returns TDO_ERR_NOMEM. */
+tdo_status tdo_nomem(tdo_error *err);
+
+/* ---- the prepared-statement cache of a session (stmt_cache.c) --------- */
+
+#define TDO_STMT_CACHE_MAX 64 /* statements kept per session */
+
+typedef struct tdo_cache_entry {
+    char *sql;          /* the key; owned */
+    void *stmt;         /* the backend's statement */
+    uint64_t last_used; /* LRU tick */
+    bool in_use;        /* handed out, not given back yet */
+} tdo_cache_entry;
+
+typedef struct tdo_stmt_cache {
+    tdo_cache_entry e[TDO_STMT_CACHE_MAX];
+    size_t n;
+    uint64_t tick;
+    uint64_t hits; /* lookups that found their statement */
+    bool shared;   /* entries may be used by several at once (never in
+                      use: PostgreSQL's named statements) */
+    /* gives a statement back to its backend as it leaves the cache
+     * (in_use: it is still handed out); ud is the cache's ud when the
+     * statement is evicted, NULL when the whole cache is cleared (the
+     * session is closing or has forgotten every statement) */
+    void (*drop)(void *stmt, bool in_use, void *ud);
+    void *ud;
+} tdo_stmt_cache;
+
+/* Looks sql up among the idle entries: its slot, now in use (unless the
+ * cache is shared) and counted as a hit, or -1. */
+int tdo_stmt_cache_find(tdo_stmt_cache *c, const char *sql);
+/* Sets up an empty cache whose statements leave through drop(stmt,
+ * in_use, ud); shared: see tdo_stmt_cache. */
+void tdo_stmt_cache_init(tdo_stmt_cache *c, bool shared,
+                         void (*drop)(void *stmt, bool in_use, void *ud),
+                         void *ud);
+/* Adds sql -> stmt, in use (unless shared), in a free slot or the one of
+ * the least recently used idle entry, which is dropped.  Returns the
+ * slot, or -1 when every entry is in use or memory ran out: stmt stays
+ * uncached. */
+int tdo_stmt_cache_add(tdo_stmt_cache *c, const char *sql, void *stmt);
+/* Marks the entry of slot idle again. */
+static inline void tdo_stmt_cache_done(tdo_stmt_cache *c, int slot)
+{
+    c->e[slot].in_use = false;
+}
+/* Empties the cache, dropping every entry. */
+void tdo_stmt_cache_clear(tdo_stmt_cache *c);
+
+/* Whether f holds a plain integer (Int, BigInt, SmallInt, IntEnum). */
+static inline bool tdo_field_is_integer(const tdo_field *f)
+{
+    return f->type == TDO_F_INT || f->type == TDO_F_BIGINT ||
+           f->type == TDO_F_SMALLINT || f->type == TDO_F_INTENUM;
+}
+
 /* ---- registry (registry.c, model.c, field.c) -------------------------- */
 
 typedef struct tdo_index {
@@ -538,6 +597,13 @@ tdo_status tdo_dialect_to_utc_(const tdo_datetime *dt, tdo_datetime *out,
  * 0/1 when bool_ints; the rest as it is); out may borrow from in. */
 tdo_status tdo_dialect_to_db_(const tdo_value *in, tdo_value *out,
                               bool bool_ints, tdo_error *err);
+/* tdo_dialect_to_db_ with booleans as 0/1 and dates, times and datetimes
+ * as fixed-width text, an aware datetime moved to UTC.  zones: a time
+ * keeps its offset, and datetimes are marked +00:00 under use_tz
+ * (SQLite); else no text carries a zone (MySQL). */
+tdo_status tdo_dialect_to_db_text_temporals_(const tdo_value *in,
+                                             tdo_value *out, bool use_tz,
+                                             bool zones, tdo_error *err);
 /* Decodes a driver value of f's column into f's canonical value; out may
  * borrow from in; f NULL: out = in. */
 tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,

@@ -3,7 +3,8 @@
 #   make            build/testudo, build/testudo.so, build/libtestudo.a
 #   make run        the demo shell on SQLite
 #   make test       every test (unit, Lua specs, shell); SANITIZE=address,undefined
-#   make check      the quick loop: Lua specs on SQLite and the shell tests
+#   make check      the quick loop (< 30 s): unit tests, Lua specs on SQLite,
+#                   the shell tests that need no server
 #   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS
 #                   (60) with clang, ASan and UBSan; installs clang first
 #   make deps       install missing Debian packages (as root)

@@ -7,8 +7,11 @@
 #                 tests/backends/portable_check.sh (one script, the same
 #                 output on every backend) with BUILD_DIR/testudo
 #          shell  tests/shell/*.exp (expect, through a pty) and *.sh (pipes)
-#          quick  lua and shell (make check, with TESTUDO_TEST_BACKENDS=sqlite:
-#                 no server is started)
+#          quick  unit, lua and shell (make check, with
+#                 TESTUDO_TEST_BACKENDS=sqlite: no server is started, the
+#                 unit tests of the servers skip, and the shell tests
+#                 marked `# needs: servers` -- they start private ones --
+#                 wait for make test)
 #          (unit, lua and shell when absent)
 #
 # The unit and lua parts need a PostgreSQL and a MariaDB: unless
@@ -277,6 +280,10 @@ run_shell() {
         [ -f "$t" ] || continue
         name=$(basename "$t")
         [ "$name" = lib.sh ] && continue # helpers, sourced by the tests
+        if [ "$PART" = quick ] && grep -q '^# needs: servers' "$t"; then
+            echo "    $name: left to make test (it starts servers)"
+            continue
+        fi
         dir=$TMPROOT/shell-${name%.*}
         mkdir -p "$dir/home"
         out=$TMPROOT/shell.out
@@ -305,6 +312,7 @@ all)
 unit) run_unit ;;
 lua) run_lua ;;
 quick)
+    run_unit
     run_lua
     run_shell
     ;;

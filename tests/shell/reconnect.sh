@@ -8,6 +8,7 @@
 # started and stopped with tests/backends/*.sh.  A server that cannot be
 # started is a failure.
 # Environment (from tests/run.sh): TESTUDO, TESTUDO_ROOT, TESTUDO_TMP.
+# needs: servers
 
 T=${TESTUDO:?}
 D=${TESTUDO_TMP:?}

@@ -12,7 +12,8 @@
 # `run` and `test` install the packages first, then build in a second
 # make: the pkg-config flags below are read when a make starts, so they
 # must be read after `make deps` on a fresh machine.
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (LUA_CMOD_DIR: see install)
+#   make uninstall  the same variables
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -69,7 +70,7 @@ LUAMOD := $(B)/testudo.so
 SHELL_BIN := $(B)/testudo
 
 .PHONY: all run test check unit lua-test shell-test deps install uninstall \
-        clean format bench fuzz fuzz-build FORCE
+        clean format fuzz fuzz-build FORCE
 all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
      $(B)/examples/c/shop_report
 
@@ -125,9 +126,12 @@ $(B)/examples/c/shop_report: examples/c/shop_report.c $(LIBA) $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) \
 	    $(PKG_LIBS) -lm
-$(B)/testudo.pc: Makefile
+# testudo.pc names PREFIX: made again whenever PREFIX changes.
+$(B)/testudo.pc: $(B)/.prefix
+	$(call QP,GEN,$@)printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpq libmariadb\nLibs: -L$${libdir} -ltestudo\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
+$(B)/.prefix: FORCE
 	@mkdir -p $(B)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpq libmariadb\nLibs: -L$${libdir} -ltestudo\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 
 run: deps
 	@$(SUBMAKE) all
@@ -179,35 +183,37 @@ fuzz:
 	@$(SUBMAKE) fuzz-build
 	@sh tests/fuzz/run.sh "$(FB)" "$(FUZZ_SECONDS)" $(FUZZ_NAMES)
 
-bench: all
-	@sh tests/bench/run.sh "$(B)"
-
 format:
 	clang-format -i orm/*.[ch] lua_bindings/*.[ch] shell/*.[ch] tests/unit/*.c examples/c/*.c
+
+# Where `require "testudo"` finds the module: the lua5.4 package's own
+# C module folder when installing into its prefix (Debian:
+# /usr/lib/x86_64-linux-gnu/lua/5.4), else PREFIX/lib/lua/5.4, which
+# Debian's Lua searches under /usr/local.  LUA_CMOD_DIR overrides it.
+LUA_PREFIX   = $(shell pkg-config --variable=prefix lua5.4 2>/dev/null)
+LUA_CMOD_DIR ?= $(if $(filter $(LUA_PREFIX),$(PREFIX)),$(shell \
+                pkg-config --variable=INSTALL_CMOD lua5.4 2>/dev/null),$(PREFIX)/lib/lua/5.4)
+INSTALLED = bin/testudo lib/libtestudo.a lib/libtestudo.so include/testudo.h \
+            lib/pkgconfig/testudo.pc share/man/man1/testudo.1 \
+            share/man/man3/libtestudo.3 share/man/man7/testudo-lua.7
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4 \
+	    $(DESTDIR)$(LUA_CMOD_DIR) \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
 	    $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(SHELL_BIN) $(DESTDIR)$(PREFIX)/bin/testudo
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4/testudo.so
+	install -m 755 $(LUAMOD) $(DESTDIR)$(LUA_CMOD_DIR)/testudo.so
 	install -m 644 orm/testudo.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/testudo.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 644 man/testudo.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/libtestudo.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 man/testudo-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/testudo $(DESTDIR)$(PREFIX)/lib/libtestudo.a \
-	    $(DESTDIR)$(PREFIX)/lib/libtestudo.so $(DESTDIR)$(PREFIX)/include/testudo.h \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/testudo.pc \
-	    $(DESTDIR)$(PREFIX)/lib/x86_64-linux-gnu/lua/5.4/testudo.so \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/testudo.1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man3/libtestudo.3 \
-	    $(DESTDIR)$(PREFIX)/share/man/man7/testudo-lua.7
+	rm -f $(INSTALLED:%=$(DESTDIR)$(PREFIX)/%) $(DESTDIR)$(LUA_CMOD_DIR)/testudo.so
 
 clean:
 	rm -rf $(B)

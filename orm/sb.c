@@ -16,12 +16,12 @@ char tdo_sb_empty_[1];
  */
 static long fail_countdown;
 
-TDO_API void tdo_test_fail_alloc_after(long nth)
+void tdo_test_fail_alloc_after(long nth)
 {
     fail_countdown = nth > 0 ? nth : 0;
 }
 
-TDO_API bool tdo_test_alloc_failed(void)
+bool tdo_test_alloc_failed(void)
 {
     return fail_countdown == -1;
 }

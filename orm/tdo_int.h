@@ -23,11 +23,12 @@ void *tdo_malloc(size_t n);
 void *tdo_calloc(size_t n, size_t size);
 void *tdo_realloc(void *p, size_t n);
 void tdo_free(void *p);
-/* Test hook: fail the nth allocation from now (0: never); every later
+/* Test hook (not exported: the unit tests link libtestudo.a): fail the
+ * nth allocation from now (0: never); every later
  * allocation succeeds again.  Arming it clears tdo_test_alloc_failed(). */
-TDO_API void tdo_test_fail_alloc_after(long nth);
+void tdo_test_fail_alloc_after(long nth);
 /* Whether the armed failure has happened since the last arming. */
-TDO_API bool tdo_test_alloc_failed(void);
+bool tdo_test_alloc_failed(void);
 
 /* ---- errors (error.c) ------------------------------------------------ */
 

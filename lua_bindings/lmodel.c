@@ -630,49 +630,48 @@ static bool is_reserved(const char *k)
     return false;
 }
 
-static int model_extend(lua_State *L)
-{
-    luaL_checkstack(L, 40, "testudo");
-    lua_settop(L, 3);
-    tdo_model *parent = ltdo_tomodel(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    if (lua_isnil(L, 3)) {
-        lua_newtable(L);
-        lua_replace(L, 3);
-    }
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lctx *c = ltdo_ctx(L);
-    lua_newtable(L); /* 4: anchor */
-    int anchor = 4;
-    lua_getfield(L, 3, "Meta"); /* 5: Meta */
-    if (!lua_istable(L, 5)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-    }
-    int meta = 5;
+/* What Meta says of a model, and the body's parts (model_extend). */
+typedef struct model_decl {
+    const char *name, *app, *table, *desc;
+    bool abstract;
+    tdo_field *tmpl; /* the field templates, in declaration order */
+    size_t nspecs;
+    group *idx, *uniq; /* indexes, unique_together */
+    size_t nidx, nuniq;
+} model_decl;
 
-    const char *app = optstr(L, meta, "app", anchor);
-    if (app == NULL) {
+/* Reads Meta (at meta) into d: app (Meta.app, the current app, or
+ * "models"), table, abstract, description; strings anchored. */
+static void read_meta(lua_State *L, int meta, int anchor, model_decl *d)
+{
+    d->app = optstr(L, meta, "app", anchor);
+    if (d->app == NULL) {
         ltdo_state_get(L, "current_app");
         if (lua_type(L, -1) == LUA_TSTRING)
-            app = anchor_top(L, anchor);
+            d->app = anchor_top(L, anchor);
         else
             lua_pop(L, 1);
     }
-    if (app == NULL)
-        app = "models";
-    const char *table = optstr(L, meta, "table", anchor);
-    if (table == NULL)
-        table = optstr(L, meta, "db_table", anchor);
-    bool abstract = optbool(L, meta, "abstract", false);
-    const char *desc = optstr(L, meta, "table_description", anchor);
-    if (desc == NULL)
-        desc = optstr(L, meta, "description", anchor);
+    if (d->app == NULL)
+        d->app = "models";
+    d->table = optstr(L, meta, "table", anchor);
+    if (d->table == NULL)
+        d->table = optstr(L, meta, "db_table", anchor);
+    d->abstract = optbool(L, meta, "abstract", false);
+    d->desc = optstr(L, meta, "table_description", anchor);
+    if (d->desc == NULL)
+        d->desc = optstr(L, meta, "description", anchor);
+    d->idx = parse_groups(L, meta, "indexes", &d->nidx, anchor);
+    d->uniq = parse_groups(L, meta, "unique_together", &d->nuniq, anchor);
+}
 
-    /* the field specs of the body, in declaration order */
+/* Reads the field specs of the body (at body) into templates, in
+ * declaration order (their __seq); arrays anchored. */
+static void read_fields(lua_State *L, int body, int anchor, model_decl *d)
+{
     size_t nspecs = 0;
     lua_pushnil(L);
-    while (lua_next(L, 3)) {
+    while (lua_next(L, body)) {
         if (lua_type(L, -2) == LUA_TSTRING && is_spec(L, -1))
             nspecs++;
         lua_pop(L, 1);
@@ -682,7 +681,7 @@ static int model_extend(lua_State *L)
     lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
     size_t k = 0;
     lua_pushnil(L);
-    while (lua_next(L, 3)) {
+    while (lua_next(L, body)) {
         if (lua_type(L, -2) == LUA_TSTRING && is_spec(L, -1) && k < nspecs) {
             specs[k].name = lua_tostring(L, -2);
             lua_getfield(L, -1, "__seq");
@@ -692,71 +691,62 @@ static int model_extend(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    nspecs = k;
-    qsort(specs, nspecs, sizeof *specs, cmp_spec);
-    tdo_field *tmpl =
-        lua_newuserdatauv(L, (nspecs ? nspecs : 1) * sizeof(tdo_field), 0);
+    qsort(specs, k, sizeof *specs, cmp_spec);
+    d->nspecs = k;
+    d->tmpl = lua_newuserdatauv(L, (k ? k : 1) * sizeof(tdo_field), 0);
     lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-    for (size_t i = 0; i < nspecs; i++) {
-        lua_getfield(L, 3, specs[i].name);
-        spec_template(L, lua_gettop(L), specs[i].name, &tmpl[i], anchor);
+    for (size_t i = 0; i < k; i++) {
+        lua_getfield(L, body, specs[i].name);
+        spec_template(L, lua_gettop(L), specs[i].name, &d->tmpl[i], anchor);
         lua_pop(L, 1);
     }
-    size_t nidx = 0, nuniq = 0;
-    group *idx = parse_groups(L, meta, "indexes", &nidx, anchor);
-    group *uniq = parse_groups(L, meta, "unique_together", &nuniq, anchor);
+}
 
-    /* the core part: no Lua error until it is done */
+/* Makes the core model of d (replacing any model of the same app and
+ * name); raises its error, with nothing of it left registered. */
+static tdo_model *make_core_model(lua_State *L, lctx *c, tdo_model *parent,
+                                  const model_decl *d)
+{
     tdo_error err = TDO_ERROR_INIT;
-    tdo_model *old = tdo_ctx_model(c->ctx, app, name);
+    tdo_model *old = tdo_ctx_model(c->ctx, d->app, d->name);
     if (old)
         tdo_model_detach(old);
     tdo_model *m = NULL;
-    tdo_status st = tdo_model_new(c->ctx, app, name, &m, &err);
-    if (!st && table)
-        st = tdo_model_set_table(m, table, &err);
+    tdo_status st = tdo_model_new(c->ctx, d->app, d->name, &m, &err);
+    if (!st && d->table)
+        st = tdo_model_set_table(m, d->table, &err);
     if (!st) {
-        tdo_model_set_abstract(m, abstract);
-        if (desc)
-            st = tdo_model_set_description(m, desc, &err);
+        tdo_model_set_abstract(m, d->abstract);
+        if (d->desc)
+            st = tdo_model_set_description(m, d->desc, &err);
     }
     if (!st && parent)
         st = tdo_model_inherit(m, parent, &err);
-    for (size_t i = 0; !st && i < nspecs; i++)
-        st = tdo_model_add_field(m, &tmpl[i], NULL, &err);
-    for (size_t i = 0; !st && i < nidx; i++)
-        st = tdo_model_add_index(m, idx[i].names, idx[i].n, false, &err);
-    for (size_t i = 0; !st && i < nuniq; i++)
-        st = tdo_model_add_index(m, uniq[i].names, uniq[i].n, true, &err);
+    for (size_t i = 0; !st && i < d->nspecs; i++)
+        st = tdo_model_add_field(m, &d->tmpl[i], NULL, &err);
+    for (size_t i = 0; !st && i < d->nidx; i++)
+        st = tdo_model_add_index(m, d->idx[i].names, d->idx[i].n, false, &err);
+    for (size_t i = 0; !st && i < d->nuniq; i++)
+        st = tdo_model_add_index(m, d->uniq[i].names, d->uniq[i].n, true, &err);
     if (!st)
         st = tdo_model_finish(m, &err);
     if (st) {
         if (m)
             tdo_model_detach(m);
-        return ltdo_error(L, &err);
+        ltdo_error(L, &err);
     }
     c->dirty = true;
+    return m;
+}
 
-    /* the class table */
-    lua_createtable(L, 0, 16);
-    int cls = lua_gettop(L);
-    if (parent) {
-        lua_pushnil(L);
-        while (lua_next(L, 1)) {
-            if (lua_type(L, -2) == LUA_TSTRING &&
-                !is_reserved(lua_tostring(L, -2))) {
-                lua_pushvalue(L, -2);
-                lua_insert(L, -2);
-                lua_rawset(L, cls);
-            } else {
-                lua_pop(L, 1);
-            }
-        }
-    }
+/* Copies the string keys of the table at from into cls, except those
+ * skip(L, key, value) refuses. */
+static void copy_members(lua_State *L, int from, int cls,
+                         bool (*skip)(lua_State *L, const char *k))
+{
     lua_pushnil(L);
-    while (lua_next(L, 3)) {
-        if (lua_type(L, -2) == LUA_TSTRING &&
-            strcmp(lua_tostring(L, -2), "Meta") != 0 && !is_spec(L, -1)) {
+    while (lua_next(L, from)) {
+        if (lua_type(L, -2) == LUA_TSTRING && !skip(L, lua_tostring(L, -2))) {
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
             lua_rawset(L, cls);
@@ -764,6 +754,28 @@ static int model_extend(lua_State *L)
             lua_pop(L, 1);
         }
     }
+}
+
+static bool skip_reserved(lua_State *L, const char *k)
+{
+    return is_reserved(k);
+}
+
+/* A body member that is neither Meta nor a field spec (value at -1). */
+static bool skip_decl(lua_State *L, const char *k)
+{
+    return strcmp(k, "Meta") == 0 || is_spec(L, -1);
+}
+
+/* Pushes the class table: the parent's members (at parent, 0: none),
+ * the body's methods (at body), the instance metamethods, __name. */
+static int push_class(lua_State *L, int parent, int body, const char *name)
+{
+    lua_createtable(L, 0, 16);
+    int cls = lua_gettop(L);
+    if (parent)
+        copy_members(L, parent, cls, skip_reserved);
+    copy_members(L, body, cls, skip_decl);
     lua_pushcfunction(L, ltdo_inst_index);
     lua_setfield(L, cls, "__index");
     lua_pushcfunction(L, ltdo_inst_newindex);
@@ -778,14 +790,19 @@ static int model_extend(lua_State *L)
     lua_pop(L, 1);
     lua_pushstring(L, name);
     lua_setfield(L, cls, "__name");
+    return cls;
+}
 
+/* Ties the class at cls to its core model: __tdo, __pk, __fk (the
+ * foreign keys' attribute names). */
+static void bind_core(lua_State *L, int cls, tdo_model *m)
+{
     lmodelref *ref = lua_newuserdatauv(L, sizeof *ref, 1);
     ref->m = m;
     luaL_setmetatable(L, LTDO_MODELREF);
     lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
     lua_setiuservalue(L, -2, 1);
     lua_setfield(L, cls, "__tdo");
-
     const tdo_field *pk = tdo_model_pk(m);
     if (pk) {
         ltdo_field_attr(L, pk);
@@ -800,49 +817,86 @@ static int model_extend(lua_State *L)
         }
     }
     lua_setfield(L, cls, "__fk");
+}
 
-    push_meta(L, m, 3, parent ? 1 : 0, meta, cls);
-    lua_setfield(L, cls, "_meta");
+/* cls.DoesNotExist and cls.MultipleObjectsReturned: subclasses of the
+ * orm's, whose .model is the class. */
+static void add_model_exceptions(lua_State *L, int cls)
+{
+    static const char *const names[] = {"DoesNotExist",
+                                        "MultipleObjectsReturned"};
+    for (size_t i = 0; i < 2; i++) {
+        ltdo_push_class(L, names[i]);
+        ltdo_subclass(L, -1, names[i]);
+        lua_pushvalue(L, cls);
+        lua_setfield(L, -2, "model");
+        lua_setfield(L, cls, names[i]);
+        lua_pop(L, 1);
+    }
+}
 
-    /* per-model exception classes */
-    ltdo_push_class(L, "DoesNotExist");
-    ltdo_subclass(L, -1, "DoesNotExist");
-    lua_pushvalue(L, cls);
-    lua_setfield(L, -2, "model");
-    lua_setfield(L, cls, "DoesNotExist");
-    lua_pop(L, 1);
-    ltdo_push_class(L, "MultipleObjectsReturned");
-    ltdo_subclass(L, -1, "MultipleObjectsReturned");
-    lua_pushvalue(L, cls);
-    lua_setfield(L, -2, "model");
-    lua_setfield(L, cls, "MultipleObjectsReturned");
-    lua_pop(L, 1);
+/* Pushes t[key], a table made when missing. */
+static void field_table(lua_State *L, int t, const char *key)
+{
+    t = lua_absindex(L, t);
+    lua_getfield(L, t, key);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, t, key);
+    }
+}
 
-    ltdo_state_get(L, "ModelMeta");
-    lua_setmetatable(L, cls);
-
-    /* registry: C model -> table; orm.apps[app][name] */
+/* Registers the class at cls: the core model's userdata refers to it,
+ * and orm.apps[app][name] is it. */
+static void register_class(lua_State *L, int cls, tdo_model *m,
+                           const model_decl *d)
+{
     lua_pushvalue(L, cls);
     int r = luaL_ref(L, LUA_REGISTRYINDEX);
     tdo_model_set_userdata(m, (void *)(intptr_t)r);
     ltdo_state_get(L, "orm");
-    lua_getfield(L, -1, "apps");
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "apps");
-    }
-    lua_getfield(L, -1, app);
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, app);
-    }
+    field_table(L, -1, "apps");
+    field_table(L, -1, d->app);
     lua_pushvalue(L, cls);
-    lua_setfield(L, -2, name);
+    lua_setfield(L, -2, d->name);
     lua_pop(L, 3);
+}
+
+/* Model:extend(name, body): a new model class (see LUA_API.md). */
+static int model_extend(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_settop(L, 3);
+    tdo_model *parent = ltdo_tomodel(L, 1);
+    model_decl d = {.name = luaL_checkstring(L, 2)};
+    if (lua_isnil(L, 3)) {
+        lua_newtable(L);
+        lua_replace(L, 3);
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lctx *c = ltdo_ctx(L);
+    lua_newtable(L); /* 4: anchor */
+    int anchor = 4;
+    lua_getfield(L, 3, "Meta"); /* 5: Meta */
+    if (!lua_istable(L, 5)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    int meta = 5;
+    read_meta(L, meta, anchor, &d);
+    read_fields(L, 3, anchor, &d);
+
+    tdo_model *m = make_core_model(L, c, parent, &d);
+    int cls = push_class(L, parent ? 1 : 0, 3, d.name);
+    bind_core(L, cls, m);
+    push_meta(L, m, 3, parent ? 1 : 0, meta, cls);
+    lua_setfield(L, cls, "_meta");
+    add_model_exceptions(L, cls);
+    ltdo_state_get(L, "ModelMeta");
+    lua_setmetatable(L, cls);
+    register_class(L, cls, m, &d);
 
     if (c->inited) {
         /* declared after init: bind at once when possible */

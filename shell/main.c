@@ -272,6 +272,140 @@ static const char *opt_value(int argc, char **argv, int *i, const char *rest,
     return argv[++*i];
 }
 
+/* strdup, or exit 1 saying memory ran out. */
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        exit(1);
+    }
+    return d;
+}
+
+/* Takes the positional argument i as the database when it is one (a URL
+ * of a known scheme, or an SQLite file path) and none was given yet;
+ * false: it is the SCRIPT. */
+static bool take_database(char **argv, int i, struct options *o)
+{
+    const char *a = argv[i];
+    if (o->url != NULL)
+        return false;
+    if (has_scheme(a)) {
+        if (!known_scheme(a))
+            die_usage("unsupported database URL '%s'", a);
+        o->url = o->url_buf = xstrdup(a);
+        o->url_arg = i;
+        return true;
+    }
+    bool is_new;
+    if (!db_path(a, true, &is_new))
+        return false;
+    if (is_new)
+        fprintf(stderr,
+                "%s: %s does not exist yet: it will be created as an "
+                "SQLite database\n",
+                progname, a);
+    o->url = o->url_buf = path_url(a);
+    return true;
+}
+
+/* One long option, argv[*i] ("--format=csv" or "--format csv"). */
+static void long_option(int argc, char **argv, int *i, struct options *o)
+{
+    const char *a = argv[*i];
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    const char *val = eq ? eq + 1 : NULL;
+#define LONG(s) (n == strlen(s) && strncmp(name, s, n) == 0)
+    if (LONG("config"))
+        o->config = opt_value(argc, argv, i, val, "--config");
+    else if (LONG("execute"))
+        o->exec[o->nexec++] = opt_value(argc, argv, i, val, "--execute");
+    else if (LONG("format"))
+        o->format = opt_value(argc, argv, i, val, "--format");
+    else if (val != NULL)
+        die_usage("option '%s' takes no value", a);
+    else if (LONG("interactive"))
+        o->interactive = true;
+    else if (LONG("demo"))
+        o->demo = true;
+    else if (LONG("force"))
+        o->force = true;
+    else if (LONG("echo-sql"))
+        o->echo_sql = true;
+    else if (LONG("no-color"))
+        shell.no_color = true;
+    else if (LONG("quiet"))
+        shell.quiet = true;
+    else if (LONG("yes"))
+        ; /* no guards yet: nothing to skip */
+    else if (LONG("help"))
+        o->help = true;
+    else if (LONG("version"))
+        o->version = true;
+    else if (LONG("read-only") || LONG("sandbox") || LONG("atomic"))
+        die_usage("option '%s' is not implemented yet", a);
+    else
+        die_usage("unknown option '%s'", a);
+#undef LONG
+}
+
+/* A cluster of short options, argv[*i]: -iq, -e CHUNK, -eCHUNK. */
+static void short_options(int argc, char **argv, int *i, struct options *o)
+{
+    const char *a = argv[*i];
+    for (const char *p = a + 1; *p != '\0'; p++) {
+        char opt[3] = {'-', *p, '\0'};
+        switch (*p) {
+        case 'c':
+            o->config = opt_value(argc, argv, i, p + 1, opt);
+            return;
+        case 'e':
+            o->exec[o->nexec++] = opt_value(argc, argv, i, p + 1, opt);
+            return;
+        case 'f':
+            o->format = opt_value(argc, argv, i, p + 1, opt);
+            return;
+        case 'i':
+            o->interactive = true;
+            break;
+        case 'q':
+            shell.quiet = true;
+            break;
+        case 'y':
+            break;
+        case 'h':
+            o->help = true;
+            break;
+        case 'V':
+            o->version = true;
+            break;
+        default:
+            die_usage("unknown option '%s'", opt);
+        }
+    }
+}
+
+/* `testudo job.lua sqlite:///tmp/x.db`: with no DB_URL before SCRIPT, a
+ * first script argument that is a database URL also opens it (the script
+ * still sees it as arg[1]). */
+static void database_after_script(int argc, char **argv, struct options *o)
+{
+    bool is_new;
+    if (o->url != NULL || o->script <= 0 || o->script + 1 >= argc)
+        return;
+    const char *next = argv[o->script + 1];
+    if (known_scheme(next)) {
+        o->url = o->url_buf = xstrdup(next);
+        o->url_arg = o->script + 1;
+    } else if (db_path(next, false, &is_new)) {
+        o->url = o->url_buf = path_url(next);
+    }
+}
+
+/* Reads the command line into o (exits 2 on a usage error). */
 static void parse_args(int argc, char **argv, struct options *o)
 {
     o->exec = calloc((size_t)argc, sizeof(char *));
@@ -287,124 +421,18 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
-            /* positional: DB_URL (once, before SCRIPT) or SCRIPT */
-            if (o->url == NULL && has_scheme(a)) {
-                if (!known_scheme(a))
-                    die_usage("unsupported database URL '%s'", a);
-                o->url = o->url_buf = strdup(a);
-                if (o->url == NULL) {
-                    fprintf(stderr, "%s: out of memory\n", progname);
-                    exit(1);
-                }
-                o->url_arg = i;
+            if (take_database(argv, i, o))
                 continue;
-            }
-            bool is_new;
-            if (o->url == NULL && db_path(a, true, &is_new)) {
-                if (is_new)
-                    fprintf(stderr,
-                            "%s: %s does not exist yet: it will be created "
-                            "as an SQLite database\n",
-                            progname, a);
-                o->url = o->url_buf = path_url(a);
-                continue;
-            }
-            break;
+            break; /* SCRIPT */
         }
-        if (a[1] == '-') {
-            const char *name = a + 2;
-            const char *eq = strchr(name, '=');
-            size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            const char *val = eq ? eq + 1 : NULL;
-#define LONG(s) (n == strlen(s) && strncmp(name, s, n) == 0)
-            if (LONG("config"))
-                o->config = opt_value(argc, argv, &i, val, "--config");
-            else if (LONG("execute"))
-                o->exec[o->nexec++] =
-                    opt_value(argc, argv, &i, val, "--execute");
-            else if (LONG("format"))
-                o->format = opt_value(argc, argv, &i, val, "--format");
-            else if (val != NULL)
-                die_usage("option '%s' takes no value", a);
-            else if (LONG("interactive"))
-                o->interactive = true;
-            else if (LONG("demo"))
-                o->demo = true;
-            else if (LONG("force"))
-                o->force = true;
-            else if (LONG("echo-sql"))
-                o->echo_sql = true;
-            else if (LONG("no-color"))
-                shell.no_color = true;
-            else if (LONG("quiet"))
-                shell.quiet = true;
-            else if (LONG("yes"))
-                ; /* no guards yet: nothing to skip */
-            else if (LONG("help"))
-                o->help = true;
-            else if (LONG("version"))
-                o->version = true;
-            else if (LONG("read-only") || LONG("sandbox") || LONG("atomic"))
-                die_usage("option '%s' is not implemented yet", a);
-            else
-                die_usage("unknown option '%s'", a);
-#undef LONG
-            continue;
-        }
-        /* a cluster of short options: -iq, -e CHUNK, -eCHUNK */
-        bool consumed = false;
-        for (const char *p = a + 1; *p != '\0' && !consumed; p++) {
-            char opt[3] = {'-', *p, '\0'};
-            switch (*p) {
-            case 'c':
-                o->config = opt_value(argc, argv, &i, p + 1, opt);
-                consumed = true;
-                break;
-            case 'e':
-                o->exec[o->nexec++] = opt_value(argc, argv, &i, p + 1, opt);
-                consumed = true;
-                break;
-            case 'f':
-                o->format = opt_value(argc, argv, &i, p + 1, opt);
-                consumed = true;
-                break;
-            case 'i':
-                o->interactive = true;
-                break;
-            case 'q':
-                shell.quiet = true;
-                break;
-            case 'y':
-                break;
-            case 'h':
-                o->help = true;
-                break;
-            case 'V':
-                o->version = true;
-                break;
-            default:
-                die_usage("unknown option '%s'", opt);
-            }
-        }
+        if (a[1] == '-')
+            long_option(argc, argv, &i, o);
+        else
+            short_options(argc, argv, &i, o);
     }
     if (i < argc)
         o->script = i;
-    /* `testudo job.lua sqlite:///tmp/x.db`: with no DB_URL before SCRIPT,
-     * a first script argument that is a database URL also opens it (the
-     * script still sees it as arg[1]). */
-    bool is_new;
-    if (o->url == NULL && o->script > 0 && o->script + 1 < argc) {
-        const char *next = argv[o->script + 1];
-        if (known_scheme(next)) {
-            o->url = o->url_buf = strdup(next);
-            if (o->url == NULL) {
-                fprintf(stderr, "%s: out of memory\n", progname);
-                exit(1);
-            }
-            o->url_arg = o->script + 1;
-        } else if (db_path(next, false, &is_new))
-            o->url = o->url_buf = path_url(next);
-    }
+    database_after_script(argc, argv, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -706,86 +734,79 @@ static int print_version(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* --help, --version and `testudo db`: the exit status, or -1 to go on. */
+static int early_exit(const struct options *o, char **argv)
 {
-    struct options o = {0};
-    parse_args(argc, argv, &o);
-    if (o.url_arg > 0 && (o.script == 0 || o.url_arg < o.script))
-        hide_secrets(argv[o.url_arg]); /* o.url is a copy */
-    if (o.help) {
+    if (o->help) {
         print_usage();
-        options_free(&o);
         return 0;
     }
-    if (o.version) {
-        options_free(&o);
+    if (o->version)
         return print_version();
-    }
-    if (o.script > 0 && strcmp(argv[o.script], "db") == 0) {
+    if (o->script > 0 && strcmp(argv[o->script], "db") == 0) {
         fprintf(stderr,
                 "%s: 'testudo db' (migrations) is not implemented "
                 "yet\n",
                 progname);
-        options_free(&o);
         return 2;
     }
-    if (o.format != NULL && !shell_format_parse(o.format, &shell.format))
-        die_usage("unknown format '%s' (table, csv, json, markdown, line)",
-                  o.format);
-    if (o.format == NULL)
-        shell.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
-    shell_term_init();
-    shell.out = stdout;
-    shell.demo = o.demo;
+    return -1;
+}
 
-    /* The configuration: -c FILE, else ./testudo.lua (not with --demo). */
-    const char *config = o.config;
+/* The configuration (-c FILE, else ./testudo.lua, not with --demo) and
+ * the database URL (the command line's, else DATABASE_URL when there is
+ * no configuration): 0, or 2 after saying what is wrong. */
+static int choose_database(const struct options *o, const char **config,
+                           const char **url)
+{
     struct stat st;
-    if (config == NULL && !o.demo && stat("testudo.lua", &st) == 0 &&
+    *config = o->config;
+    if (*config == NULL && !o->demo && stat("testudo.lua", &st) == 0 &&
         S_ISREG(st.st_mode))
-        config = "testudo.lua";
-    if (o.config != NULL && access(o.config, R_OK) != 0) {
+        *config = "testudo.lua";
+    if (o->config != NULL && access(o->config, R_OK) != 0) {
         fprintf(stderr, "%s: cannot read config file '%s': %s\n", progname,
-                o.config, strerror(errno));
-        options_free(&o);
+                o->config, strerror(errno));
         return 2;
     }
-    const char *url = o.url;
-    if (url == NULL && config == NULL) {
-        const char *env = getenv("DATABASE_URL");
-        if (env != NULL && env[0] != '\0') {
-            if (!known_scheme(env)) {
-                fprintf(stderr,
-                        "%s: unsupported database URL in "
-                        "DATABASE_URL: '%s'\n",
-                        progname, env);
-                options_free(&o);
-                return 2;
-            }
-            url = env;
+    *url = o->url;
+    const char *env = getenv("DATABASE_URL");
+    if (*url == NULL && *config == NULL && env != NULL && env[0] != '\0') {
+        if (!known_scheme(env)) {
+            fprintf(stderr,
+                    "%s: unsupported database URL in DATABASE_URL: '%s'\n",
+                    progname, env);
+            return 2;
         }
+        *url = env;
     }
+    return 0;
+}
 
-    /* With no SCRIPT and no -e, the REPL reads the terminal, or the
-     * statements of a piped stdin (batch mode); `testudo -` runs stdin
-     * as a plain script. */
-    bool repl = o.interactive || (o.script == 0 && o.nexec == 0);
+/* Runs the demo's seed script (its models exported as globals first). */
+static int seed_demo(lua_State *L)
+{
+    lua_pushcfunction(L, export_models); /* seed may use the globals */
+    lua_call(L, 0, 0);
+    const struct tdo_embedded *e = shop_source("seed");
+    if (e == NULL)
+        return LUA_OK;
+    int st = shell_load(L, e->src, e->len, "@examples/shop/seed.lua");
+    if (st == LUA_OK)
+        st = shell_docall(L, 0, 0);
+    return st;
+}
 
-    lua_State *L = luaL_newstate();
-    if (L == NULL) {
-        fprintf(stderr, "%s: cannot create the Lua state\n", progname);
-        options_free(&o);
-        return 1;
-    }
-    shell.L = L;
-    shell_signals_init();
-    int status = 0;
-
+/* Boots the Lua state, connects (init_orm), turns --echo-sql on and
+ * seeds the demo: 0, or the exit status after reporting the error (2:
+ * no connection). */
+static int start_session(lua_State *L, const struct options *o, const char *url,
+                         const char *config)
+{
     lua_pushcfunction(L, boot);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
         shell_report(L);
-        status = 1;
-        goto done;
+        return 1;
     }
     lua_pushcfunction(L, init_orm);
     if (url)
@@ -796,62 +817,92 @@ int main(int argc, char **argv)
         lua_pushstring(L, config);
     else
         lua_pushnil(L);
-    lua_pushboolean(L, o.demo);
-    lua_pushboolean(L, o.force);
+    lua_pushboolean(L, o->demo);
+    lua_pushboolean(L, o->force);
     if (shell_docall(L, 4, 0) != LUA_OK) {
         shell_report(L);
-        status = 2;
-        goto done;
+        return 2;
     }
-    if (o.echo_sql) {
+    if (o->echo_sql) {
         shell_prelude(L, "set_echo");
         lua_pushboolean(L, 1);
         if (shell_docall(L, 1, 0) != LUA_OK) {
             shell_report(L);
-            status = 1;
-            goto done;
+            return 1;
         }
         shell.echo_sql = true;
     }
-    if (o.demo) {
-        lua_pushcfunction(L, export_models); /* seed may use the globals */
-        lua_call(L, 0, 0);
-        const struct tdo_embedded *e = shop_source("seed");
-        if (e != NULL) {
-            int st2 = shell_load(L, e->src, e->len, "@examples/shop/seed.lua");
-            if (st2 == LUA_OK)
-                st2 = shell_docall(L, 0, 0);
-            if (st2 != LUA_OK) {
-                shell_report(L);
-                status = 1;
-                goto done;
-            }
-        }
+    if (o->demo && seed_demo(L) != LUA_OK) {
+        shell_report(L);
+        return 1;
     }
-    shell_export_models(L);
-    create_arg_table(L, argv, argc, o.script);
-    if (o.url_arg > 0 && o.url_arg > o.script && o.script > 0)
-        hide_secrets(argv[o.url_arg]); /* the script's arg[1] keeps it */
-    shell_prelude(L, "strict");        /* from here on, user code runs */
-    lua_call(L, 0, 0);
+    return 0;
+}
 
-    for (int i = 0; i < o.nexec; i++) {
-        if (shell_batch(L, o.exec[i]) != 0) {
-            status = 1;
-            goto done;
-        }
-    }
-    if (o.script > 0) {
-        if (run_script(L, argv, argc, o.script) != LUA_OK) {
-            status = 1;
-            goto done;
-        }
+/* Runs what the user asked for: each -e chunk, the SCRIPT, then the REPL
+ * (no SCRIPT and no -e, or -i); the exit status. */
+static int run_user_code(lua_State *L, const struct options *o, char **argv,
+                         int argc)
+{
+    shell_export_models(L);
+    create_arg_table(L, argv, argc, o->script);
+    if (o->url_arg > 0 && o->url_arg > o->script && o->script > 0)
+        hide_secrets(argv[o->url_arg]); /* the script's arg[1] keeps it */
+    shell_prelude(L, "strict");         /* from here on, user code runs */
+    lua_call(L, 0, 0);
+    for (int i = 0; i < o->nexec; i++)
+        if (shell_batch(L, o->exec[i]) != 0)
+            return 1;
+    if (o->script > 0) {
+        if (run_script(L, argv, argc, o->script) != LUA_OK)
+            return 1;
         shell_export_models(L);
     }
-    if (repl)
-        status = shell_repl(L);
+    /* With no SCRIPT and no -e, the REPL reads the terminal, or the
+     * statements of a piped stdin (batch mode); `testudo -` runs stdin
+     * as a plain script. */
+    if (o->interactive || (o->script == 0 && o->nexec == 0))
+        return shell_repl(L);
+    return 0;
+}
 
-done:
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    parse_args(argc, argv, &o);
+    if (o.url_arg > 0 && (o.script == 0 || o.url_arg < o.script))
+        hide_secrets(argv[o.url_arg]); /* o.url is a copy */
+    const char *config = NULL, *url = NULL;
+    int status = early_exit(&o, argv);
+    if (status < 0) {
+        if (o.format != NULL && !shell_format_parse(o.format, &shell.format))
+            die_usage("unknown format '%s' (table, csv, json, markdown, "
+                      "line)",
+                      o.format);
+        if (o.format == NULL)
+            shell.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
+        status = choose_database(&o, &config, &url);
+    }
+    if (status != 0) {
+        options_free(&o);
+        return status;
+    }
+    shell_term_init();
+    shell.out = stdout;
+    shell.demo = o.demo;
+
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "%s: cannot create the Lua state\n", progname);
+        options_free(&o);
+        return 1;
+    }
+    shell.L = L;
+    shell_signals_init();
+    status = start_session(L, &o, url, config);
+    if (status == 0)
+        status = run_user_code(L, &o, argv, argc);
+
     fflush(stdout);
     if (shell.out != NULL && shell.out != stdout)
         fclose(shell.out);

@@ -1,7 +1,7 @@
 /*
  * ctx.c -- the context handle: the model registry and the connections
- * hang off it.  Connections themselves live in backend.c, models in
- * model.c.
+ * hang off it.  Connections themselves live in conn.c (URLs in url.c,
+ * running statements in exec.c), models in model.c.
  */
 #include "tdo_int.h"
 

@@ -52,6 +52,162 @@ static void release_all(tdo_value *v, size_t n)
     tdo_free(v);
 }
 
+/* The work of one tdo_m2m_add. */
+typedef struct m2m_add_job {
+    tdo_conn *c;
+    const tdo_relation *r;
+    const tdo_dialect *d;
+    tdo_value *vals; /* [0] the pk, [1..nt] the targets, deduplicated */
+    size_t nvals;    /* how many of vals are set (released at the end) */
+    size_t nt;
+    bool *have;           /* have[j]: target j is linked already */
+    const tdo_field **xf; /* the extra columns' fields */
+    size_t nextra;
+    tdo_sb sb;
+} m2m_add_job;
+
+/* Coerces the pk and the targets (duplicates dropped) into j->vals. */
+static tdo_status add_keys(m2m_add_job *j, const tdo_value *pk,
+                           const tdo_value *targets, size_t n, tdo_error *err)
+{
+    tdo_status st = coerce_pk(j->r->model, pk, &j->vals[0], err);
+    if (st)
+        return st;
+    j->nvals = 1;
+    for (size_t i = 0; i < n; i++) {
+        tdo_value v;
+        if ((st = coerce_pk(j->r->target, &targets[i], &v, err)))
+            return st;
+        bool dup = false;
+        for (size_t k = 0; k < j->nt && !dup; k++)
+            dup = tdo_value_cmp(&j->vals[1 + k], &v) == 0;
+        if (dup) {
+            tdo_value_release(&v);
+            continue;
+        }
+        j->vals[1 + j->nt++] = v;
+        j->nvals = 1 + j->nt;
+    }
+    return TDO_OK;
+}
+
+/* Finds the fields of the extra columns in the through model. */
+static tdo_status
+add_extra_fields(m2m_add_job *j, const char *const *extra_cols, tdo_error *err)
+{
+    for (size_t i = 0; i < j->nextra; i++) {
+        const tdo_field *f =
+            tdo_model_field_by_name(j->r->through_model, extra_cols[i]);
+        if (!f || f->type == TDO_F_M2M)
+            return tdo_model_field_error(j->r->through_model, extra_cols[i],
+                                         err);
+        j->xf[i] = f;
+    }
+    return TDO_OK;
+}
+
+/* Marks in j->have the targets linked already (one SELECT). */
+static tdo_status mark_existing(m2m_add_job *j, tdo_error *err)
+{
+    const tdo_relation *r = j->r;
+    size_t np = 0;
+    tdo_sb_reset(&j->sb);
+    tdo_sb_adds(&j->sb, "SELECT ");
+    j->d->quote_ident(&j->sb, r->target_column);
+    tdo_sb_adds(&j->sb, " FROM ");
+    j->d->quote_ident(&j->sb, r->through);
+    tdo_sb_adds(&j->sb, " WHERE ");
+    in_list(&j->sb, j->d, r->source_column, 1, &np);
+    tdo_sb_adds(&j->sb, " AND ");
+    in_list(&j->sb, j->d, r->target_column, j->nt, &np);
+    if (j->sb.oom)
+        return tdo_nomem(err);
+    tdo_rows *rows = NULL;
+    tdo_status st =
+        tdo_conn_execute(j->c, j->sb.buf, j->vals, 1 + j->nt, &rows, NULL, err);
+    bool has_row;
+    while (!st && !(st = tdo_rows_next(rows, &has_row, err)) && has_row) {
+        tdo_value raw, v;
+        if ((st = tdo_rows_get(rows, 0, &raw, err)))
+            break;
+        if ((st = tdo_field_coerce(tdo_model_pk(r->target), &raw, &v, err)))
+            break;
+        for (size_t k = 0; k < j->nt; k++)
+            if (tdo_value_cmp(&j->vals[1 + k], &v) == 0)
+                j->have[k] = true;
+        tdo_value_release(&v);
+    }
+    tdo_rows_free(rows);
+    return st;
+}
+
+/* Appends "INSERT INTO through (source, target, extras...) VALUES" and a
+ * row of placeholders per missing pair, filling ins (borrowed values:
+ * the keys of j->vals and the extras xv). */
+static void insert_sql(m2m_add_job *j, const tdo_value *xv, tdo_value *ins)
+{
+    const tdo_relation *r = j->r;
+    size_t w = 2 + j->nextra, np = 0, k = 0;
+    tdo_sb_reset(&j->sb);
+    tdo_sb_adds(&j->sb, "INSERT INTO ");
+    j->d->quote_ident(&j->sb, r->through);
+    tdo_sb_adds(&j->sb, " (");
+    j->d->quote_ident(&j->sb, r->source_column);
+    tdo_sb_adds(&j->sb, ",");
+    j->d->quote_ident(&j->sb, r->target_column);
+    for (size_t i = 0; i < j->nextra; i++) {
+        tdo_sb_adds(&j->sb, ",");
+        j->d->quote_ident(&j->sb, j->xf[i]->column);
+    }
+    tdo_sb_adds(&j->sb, ") VALUES ");
+    for (size_t t = 0; t < j->nt; t++) {
+        if (j->have[t])
+            continue;
+        tdo_sb_adds(&j->sb, k ? ",(" : "(");
+        ins[k * w] = j->vals[0];
+        ins[k * w + 1] = j->vals[1 + t];
+        for (size_t i = 0; i < w; i++) {
+            if (i)
+                tdo_sb_addc(&j->sb, ',');
+            j->d->placeholder(&j->sb, ++np);
+            if (i >= 2)
+                ins[k * w + i] = xv[i - 2];
+            ins[k * w + i].owned = false;
+        }
+        tdo_sb_addc(&j->sb, ')');
+        k++;
+    }
+}
+
+/* Inserts the missing pairs in one statement, with the extra values. */
+static tdo_status insert_missing(m2m_add_job *j, const tdo_value *extra_vals,
+                                 tdo_error *err)
+{
+    size_t nnew = 0;
+    for (size_t t = 0; t < j->nt; t++)
+        nnew += !j->have[t];
+    if (!nnew)
+        return TDO_OK;
+    size_t w = 2 + j->nextra;
+    tdo_value *ins = tdo_calloc(nnew * w, sizeof(*ins));
+    tdo_value *xv = tdo_calloc(j->nextra ? j->nextra : 1, sizeof(*xv));
+    tdo_status st = ins && xv ? TDO_OK : tdo_nomem(err);
+    size_t nx = 0;
+    for (; !st && nx < j->nextra; nx++)
+        st = tdo_field_coerce(j->xf[nx], &extra_vals[nx], &xv[nx], err);
+    if (!st) {
+        insert_sql(j, xv, ins);
+        st = j->sb.oom ? tdo_nomem(err)
+                       : tdo_conn_execute(j->c, j->sb.buf, ins, nnew * w, NULL,
+                                          NULL, err);
+    }
+    for (size_t i = 0; i < nx; i++)
+        tdo_value_release(&xv[i]);
+    tdo_free(xv);
+    tdo_free(ins);
+    return st;
+}
+
 /* Links pk (of r->model) to each of targets through r, skipping pairs
  * that exist; extra through columns (a declared through model's fields,
  * by name) are set on the new rows. */
@@ -70,142 +226,28 @@ tdo_status tdo_m2m_add(tdo_conn *c, const tdo_relation *r, const tdo_value *pk,
                              "through table '%s' of '%s' has no other "
                              "columns",
                              r->through, r->name);
-    const tdo_dialect *d = tdo_conn_dialect(c);
-    /* values: [0] = pk, [1..n] = targets (deduplicated), then extras */
-    tdo_value *vals = tdo_calloc(1 + n + nextra, sizeof(*vals));
-    const tdo_field **xf = tdo_calloc(nextra ? nextra : 1, sizeof(*xf));
-    bool *have = tdo_calloc(n, sizeof(*have));
-    tdo_sb sb = TDO_SB_INIT;
-    tdo_rows *rows = NULL;
-    size_t nt = 0, nvals = 0;
-    if (!vals || !xf || !have) {
+    m2m_add_job j = {.c = c,
+                     .r = r,
+                     .d = tdo_conn_dialect(c),
+                     .nextra = nextra,
+                     .sb = TDO_SB_INIT};
+    j.vals = tdo_calloc(1 + n, sizeof(*j.vals));
+    j.xf = tdo_calloc(nextra ? nextra : 1, sizeof(*j.xf));
+    j.have = tdo_calloc(n, sizeof(*j.have));
+    if (!j.vals || !j.xf || !j.have)
         st = tdo_nomem(err);
-        goto out;
-    }
-    if ((st = coerce_pk(r->model, pk, &vals[0], err)))
-        goto out;
-    nvals = 1;
-    for (size_t i = 0; i < n; i++) {
-        tdo_value v;
-        if ((st = coerce_pk(r->target, &targets[i], &v, err)))
-            goto out;
-        bool dup = false;
-        for (size_t j = 0; j < nt && !dup; j++)
-            dup = tdo_value_cmp(&vals[1 + j], &v) == 0;
-        if (dup) {
-            tdo_value_release(&v);
-            continue;
-        }
-        vals[1 + nt++] = v;
-        nvals = 1 + nt;
-    }
-    for (size_t i = 0; i < nextra; i++) {
-        const tdo_field *f =
-            tdo_model_field_by_name(r->through_model, extra_cols[i]);
-        if (!f || f->type == TDO_F_M2M) {
-            st = tdo_model_field_error(r->through_model, extra_cols[i], err);
-            goto out;
-        }
-        xf[i] = f;
-    }
-    /* which pairs exist already */
-    size_t np = 0;
-    tdo_sb_adds(&sb, "SELECT ");
-    d->quote_ident(&sb, r->target_column);
-    tdo_sb_adds(&sb, " FROM ");
-    d->quote_ident(&sb, r->through);
-    tdo_sb_adds(&sb, " WHERE ");
-    in_list(&sb, d, r->source_column, 1, &np);
-    tdo_sb_adds(&sb, " AND ");
-    in_list(&sb, d, r->target_column, nt, &np);
-    if (sb.oom) {
-        st = tdo_nomem(err);
-        goto out;
-    }
-    if ((st = tdo_conn_execute(c, sb.buf, vals, 1 + nt, &rows, NULL, err)))
-        goto out;
-    bool has_row;
-    while (!(st = tdo_rows_next(rows, &has_row, err)) && has_row) {
-        tdo_value raw, v;
-        if ((st = tdo_rows_get(rows, 0, &raw, err)))
-            break;
-        if ((st = tdo_field_coerce(tdo_model_pk(r->target), &raw, &v, err)))
-            break;
-        for (size_t j = 0; j < nt; j++)
-            if (tdo_value_cmp(&vals[1 + j], &v) == 0)
-                have[j] = true;
-        tdo_value_release(&v);
-    }
-    tdo_rows_free(rows);
-    rows = NULL;
-    if (st)
-        goto out;
-    /* insert the missing pairs in one statement */
-    size_t nnew = 0;
-    for (size_t j = 0; j < nt; j++)
-        nnew += !have[j];
-    if (!nnew)
-        goto out;
-    tdo_value *ins = tdo_calloc(nnew * (2 + nextra), sizeof(*ins));
-    tdo_value *xv = tdo_calloc(nextra ? nextra : 1, sizeof(*xv));
-    if (!ins || !xv) {
-        tdo_free(ins);
-        tdo_free(xv);
-        st = tdo_nomem(err);
-        goto out;
-    }
-    size_t nx = 0;
-    for (; nx < nextra && !st; nx++)
-        st = tdo_field_coerce(xf[nx], &extra_vals[nx], &xv[nx], err);
-    if (!st) {
-        tdo_sb_reset(&sb);
-        np = 0;
-        tdo_sb_adds(&sb, "INSERT INTO ");
-        d->quote_ident(&sb, r->through);
-        tdo_sb_adds(&sb, " (");
-        d->quote_ident(&sb, r->source_column);
-        tdo_sb_adds(&sb, ",");
-        d->quote_ident(&sb, r->target_column);
-        for (size_t i = 0; i < nextra; i++) {
-            tdo_sb_adds(&sb, ",");
-            d->quote_ident(&sb, xf[i]->column);
-        }
-        tdo_sb_adds(&sb, ") VALUES ");
-        size_t k = 0;
-        for (size_t j = 0; j < nt; j++) {
-            if (have[j])
-                continue;
-            tdo_sb_adds(&sb, k ? ",(" : "(");
-            ins[k * (2 + nextra)] = vals[0];
-            ins[k * (2 + nextra) + 1] = vals[1 + j];
-            for (size_t i = 0; i < 2 + nextra; i++) {
-                if (i)
-                    tdo_sb_addc(&sb, ',');
-                d->placeholder(&sb, ++np);
-                if (i >= 2)
-                    ins[k * (2 + nextra) + i] = xv[i - 2];
-            }
-            tdo_sb_addc(&sb, ')');
-            k++;
-        }
-        for (size_t i = 0; i < nnew * (2 + nextra); i++)
-            ins[i].owned = false; /* borrowed from vals and xv */
-        if (sb.oom)
-            st = tdo_nomem(err);
-        else
-            st = tdo_conn_execute(c, sb.buf, ins, nnew * (2 + nextra), NULL,
-                                  NULL, err);
-    }
-    for (size_t i = 0; i < nx; i++)
-        tdo_value_release(&xv[i]);
-    tdo_free(xv);
-    tdo_free(ins);
-out:
-    tdo_rows_free(rows);
-    release_all(vals, nvals);
-    tdo_free(xf);
-    tdo_free(have);
-    tdo_sb_release(&sb);
+    if (!st)
+        st = add_keys(&j, pk, targets, n, err);
+    if (!st)
+        st = add_extra_fields(&j, extra_cols, err);
+    if (!st)
+        st = mark_existing(&j, err);
+    if (!st)
+        st = insert_missing(&j, extra_vals, err);
+    release_all(j.vals, j.nvals);
+    tdo_free(j.xf);
+    tdo_free(j.have);
+    tdo_sb_release(&j.sb);
     return st;
 }
 

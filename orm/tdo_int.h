@@ -135,13 +135,13 @@ tdo_model *tdo_model_lookup_ref_(const tdo_ctx *ctx, const tdo_model *m,
 /* Emulates ON DELETE SET DEFAULT (InnoDB refuses to apply it): sets the
  * default in the FK columns pointing at the rows of q (or, q NULL, at the
  * row pk of m) that are about to be deleted (m2m.c).  Runs nothing when
- * no relation has on_delete SET_DEFAULT.  backend.c calls it before a
+ * no relation has on_delete SET_DEFAULT.  exec.c calls it before a
  * delete. */
 tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
                                     const tdo_query *q, const tdo_value *pk,
                                     tdo_error *err);
 
-/* ---- connections (ctx.c, backend.c) ----------------------------------- */
+/* ---- connections (ctx.c, url.c, conn.c, exec.c) ------------------------------- */
 
 struct tdo_ctx {
     tdo_model **models; /* live models, creation order; owned */
@@ -200,7 +200,7 @@ const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
  * prepared statement of it.  A stmt stays usable after close(db) until
  * release(stmt) (drivers refcount their sessions).  Every op reports
  * errors through err (IntegrityError, OperationalError, Interrupted);
- * backend.c attaches the SQL. */
+ * exec.c attaches the SQL. */
 typedef struct tdo_backend {
     const char *name; /* "sqlite": its engine in the URL scheme table */
     /* whether key is a URL parameter of this driver (the core's own --
@@ -253,7 +253,7 @@ extern const tdo_backend tdo_backend_sqlite;
 extern const tdo_backend tdo_backend_pg;
 extern const tdo_backend tdo_backend_mysql;
 
-/* One physical session of a pool (backend.c); refcounted by the pool and
+/* One physical session of a pool (conn.c); refcounted by the pool and
  * by the cursors reading from it, so a cursor outlives its pool. */
 typedef struct tdo_session tdo_session;
 
@@ -277,10 +277,29 @@ struct tdo_conn {
     uint64_t nopened;       /* sessions opened since tdo_connect() */
 };
 
+/* One driver session of a connection's pool (conn.c). */
+struct tdo_session {
+    const tdo_backend *be;
+    void *db;    /* driver session; NULL once closed */
+    int refs;    /* the pool's reference plus one per cursor */
+    int cursors; /* open cursors reading from it */
+};
+
+/* Drops a reference to s, closing it with the last (conn.c). */
+void tdo_session_unref(tdo_session *s);
+/* Picks the session for c's next statement (conn.c): the pinned one in a
+ * transaction (lost: OperationalError), else an idle or new one. */
+tdo_status tdo_pool_acquire(tdo_conn *c, tdo_session **out, tdo_error *err);
 /* Parses url into the zeroed dsn (ConfigurationError saying what is
  * wrong, never quoting a password); release with tdo_dsn_release(). */
 tdo_status tdo_dsn_parse(const char *url, tdo_dsn *dsn, tdo_error *err);
 void tdo_dsn_release(tdo_dsn *dsn);
+/* ConfigurationError naming the first URL parameter of dsn that neither
+ * the core nor the driver (param_known, may be NULL) knows; engine names
+ * the driver in the message. */
+tdo_status tdo_dsn_check_params(const tdo_dsn *dsn,
+                                bool (*param_known)(const char *key),
+                                const char *engine, tdo_error *err);
 /* Returns a malloc'd copy of url with the password (user info and any
  * password-like query parameter) replaced by "***"; NULL on OOM. */
 
@@ -291,6 +310,13 @@ typedef struct tdo_colinfo {
     const char *name;       /* output name (alias or field name) */
     const tdo_field *field; /* decodes as this field, or NULL */
 } tdo_colinfo;
+
+/* Runs one statement on c (exec.c): trace, convert the parameters, then
+ * hand a cursor out (rows) or run it to the end (*changes). */
+tdo_status tdo_conn_run(tdo_conn *c, const char *sql, const tdo_value *params,
+                        size_t n, const tdo_colinfo *cols, size_t ncols,
+                        bool counted, tdo_rows **rows, int64_t *changes,
+                        tdo_error *err);
 
 struct tdo_compiled {
     char *sql;           /* SQL text */

@@ -191,78 +191,76 @@ static char *related_ref(lua_State *L, int idx, int anchor)
     return anchor_top(L, anchor);
 }
 
-/* Fills *t from the field spec at spec for the attribute name. */
-static void spec_template(lua_State *L, int spec, const char *name,
-                          tdo_field *t, int anchor)
+/* The TDO_FIELD_* flags a spec sets over the type's defaults fl. */
+static unsigned spec_flags(lua_State *L, int spec, unsigned fl)
 {
-    luaL_checkstack(L, 40, "testudo");
-    lua_getfield(L, spec, "__type");
-    const char *tn = lua_tostring(L, -1);
-    tdo_field_type type = tdo_field_type_by_name(tn);
-    lua_pop(L, 1);
-    if (type == TDO_F_COUNT)
-        ltdo_raise(L, TDO_ERR_CONFIGURATION, "field '%s': unknown type %s",
-                   name, tn ? tn : "?");
-    *t = tdo_field_template(name, type);
-    unsigned fl = t->flags;
-    if (optbool(L, spec, "null", false))
-        fl |= TDO_FIELD_NULL;
-    if (optbool(L, spec, "unique", false))
-        fl |= TDO_FIELD_UNIQUE;
-    if (optbool(L, spec, "index", false) || optbool(L, spec, "db_index", false))
-        fl |= TDO_FIELD_INDEX;
-    if (optbool(L, spec, "primary_key", false) || optbool(L, spec, "pk", false))
-        fl |= TDO_FIELD_PK;
-    if (optbool(L, spec, "generated", false))
-        fl |= TDO_FIELD_GENERATED;
-    if (optbool(L, spec, "auto_now", false))
-        fl |= TDO_FIELD_AUTO_NOW;
-    if (optbool(L, spec, "auto_now_add", false))
-        fl |= TDO_FIELD_AUTO_NOW_ADD;
+    static const struct {
+        const char *key, *alias;
+        unsigned flag;
+    } opts[] = {
+        {"null", NULL, TDO_FIELD_NULL},
+        {"unique", NULL, TDO_FIELD_UNIQUE},
+        {"index", "db_index", TDO_FIELD_INDEX},
+        {"primary_key", "pk", TDO_FIELD_PK},
+        {"generated", NULL, TDO_FIELD_GENERATED},
+        {"auto_now", NULL, TDO_FIELD_AUTO_NOW},
+        {"auto_now_add", NULL, TDO_FIELD_AUTO_NOW_ADD},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+        if (optbool(L, spec, opts[i].key, false) ||
+            (opts[i].alias && optbool(L, spec, opts[i].alias, false)))
+            fl |= opts[i].flag;
     if (!optbool(L, spec, "db_constraint", true))
         fl &= ~(unsigned)TDO_FIELD_DB_CONSTRAINT;
-    t->column = optstr(L, spec, "source_field", anchor);
-    t->max_length = optint(L, spec, "max_length", 0);
-    t->max_digits = optint(L, spec, "max_digits", 0);
-    t->decimal_places = optint(L, spec, "decimal_places", 0);
-    t->description = optstr(L, spec, "description", anchor);
+    return fl;
+}
 
-    /* default: a value (constant) or a function (called per instance) */
+/* The default of a spec: a value (constant) or a function (called per
+ * instance); strings stay anchored by the spec table. */
+static void spec_default(lua_State *L, int spec, tdo_field *t)
+{
     lua_getfield(L, spec, "default");
     if (!lua_isnil(L, -1)) {
-        fl |= TDO_FIELD_HAS_DEFAULT;
+        t->flags |= TDO_FIELD_HAS_DEFAULT;
         tdo_value v;
-        if (!lua_isfunction(L, -1) && type != TDO_F_JSON &&
+        if (!lua_isfunction(L, -1) && t->type != TDO_F_JSON &&
             ltdo_to_value(L, -1, &v)) {
-            /* strings stay anchored by the spec table */
-            fl |= TDO_FIELD_CONST_DEFAULT;
+            t->flags |= TDO_FIELD_CONST_DEFAULT;
             t->default_value = v;
         }
     }
     lua_pop(L, 1);
+}
 
-    /* enum values */
+/* Replaces the enum-like table at et ({USER = "user", ...}) by the sorted
+ * array of its values, anchored. */
+static void enum_values_of(lua_State *L, int et, int anchor)
+{
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, et))
+        lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -2);
+    lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    lua_replace(L, et);
+}
+
+/* The allowed values of an enum field (enum_type: an array of values, or
+ * an enum-like table). */
+static void spec_enum(lua_State *L, int spec, const char *name, tdo_field *t,
+                      int anchor)
+{
     lua_getfield(L, spec, "enum_type");
     if (lua_istable(L, -1)) {
         int et = lua_gettop(L);
+        if (lua_rawlen(L, et) == 0)
+            enum_values_of(L, et, anchor);
         size_t n = lua_rawlen(L, et);
-        if (n == 0) {
-            /* an enum-like table {USER = "user", ...}: its values */
-            lua_newtable(L);
-            lua_pushnil(L);
-            while (lua_next(L, et)) {
-                lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
-            }
-            lua_getglobal(L, "table");
-            lua_getfield(L, -1, "sort");
-            lua_remove(L, -2);
-            lua_pushvalue(L, -2);
-            lua_pcall(L, 1, 0, 0) == LUA_OK ? (void)0 : lua_pop(L, 1);
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-            lua_replace(L, et);
-            n = lua_rawlen(L, et);
-        }
         tdo_value *vals =
             lua_newuserdatauv(L, (n ? n : 1) * sizeof(tdo_value), 0);
         lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
@@ -280,48 +278,66 @@ static void spec_template(lua_State *L, int spec, const char *name,
                    "field '%s': enum_type must be a table of values", name);
     }
     lua_pop(L, 1);
+}
 
-    /* relations */
-    if (type == TDO_F_FK || type == TDO_F_O2O || type == TDO_F_M2M) {
-        lua_rawgeti(L, spec, 1);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_getfield(L, spec, "model_name");
-        }
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_getfield(L, spec, "to");
-        }
-        t->related_ref = related_ref(L, lua_gettop(L), anchor);
+/* A relation's options: the related model (first positional value,
+ * model_name or to), related_name (false: no reverse side, "+" for the
+ * core), on_delete, and a many-to-many's through table and keys.  The
+ * core checks them (tdo_model_add_field). */
+static void spec_relation(lua_State *L, int spec, const char *name,
+                          tdo_field *t, int anchor)
+{
+    lua_rawgeti(L, spec, 1);
+    if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
-        if (t->related_ref == NULL)
-            ltdo_raise(L, TDO_ERR_CONFIGURATION,
-                       "field '%s': a relation needs the related model "
-                       "(\"app.Model\")",
-                       name);
-        lua_getfield(L, spec, "related_name");
-        bool no_reverse = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        /* related_name = false: no reverse side ("+" for the core) */
-        t->related_name =
-            no_reverse ? "+" : optstr(L, spec, "related_name", anchor);
-        const char *od = optstr(L, spec, "on_delete", anchor);
-        t->on_delete = od ? on_delete_of(L, od) : TDO_CASCADE;
-        if (t->on_delete == TDO_SET_NULL && !(fl & TDO_FIELD_NULL))
-            ltdo_raise(L, TDO_ERR_CONFIGURATION,
-                       "field '%s': If on_delete is SET_NULL, then field must "
-                       "have null=True set",
-                       name);
-        if (t->on_delete == TDO_SET_DEFAULT && !(fl & TDO_FIELD_HAS_DEFAULT))
-            ltdo_raise(L, TDO_ERR_CONFIGURATION,
-                       "field '%s': If on_delete is SET_DEFAULT, then field "
-                       "must have a default set",
-                       name);
-        t->through = optstr(L, spec, "through", anchor);
-        t->forward_key = optstr(L, spec, "forward_key", anchor);
-        t->backward_key = optstr(L, spec, "backward_key", anchor);
+        lua_getfield(L, spec, "model_name");
     }
-    t->flags = fl;
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, spec, "to");
+    }
+    t->related_ref = related_ref(L, lua_gettop(L), anchor);
+    lua_pop(L, 1);
+    if (t->related_ref == NULL)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "field '%s': a relation needs the related model "
+                   "(\"app.Model\")",
+                   name);
+    lua_getfield(L, spec, "related_name");
+    bool no_reverse = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    t->related_name =
+        no_reverse ? "+" : optstr(L, spec, "related_name", anchor);
+    const char *od = optstr(L, spec, "on_delete", anchor);
+    t->on_delete = od ? on_delete_of(L, od) : TDO_CASCADE;
+    t->through = optstr(L, spec, "through", anchor);
+    t->forward_key = optstr(L, spec, "forward_key", anchor);
+    t->backward_key = optstr(L, spec, "backward_key", anchor);
+}
+
+/* Fills *t from the field spec at spec for the attribute name. */
+static void spec_template(lua_State *L, int spec, const char *name,
+                          tdo_field *t, int anchor)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_getfield(L, spec, "__type");
+    const char *tn = lua_tostring(L, -1);
+    tdo_field_type type = tdo_field_type_by_name(tn);
+    lua_pop(L, 1);
+    if (type == TDO_F_COUNT)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION, "field '%s': unknown type %s",
+                   name, tn ? tn : "?");
+    *t = tdo_field_template(name, type);
+    t->flags = spec_flags(L, spec, t->flags);
+    t->column = optstr(L, spec, "source_field", anchor);
+    t->max_length = optint(L, spec, "max_length", 0);
+    t->max_digits = optint(L, spec, "max_digits", 0);
+    t->decimal_places = optint(L, spec, "decimal_places", 0);
+    t->description = optstr(L, spec, "description", anchor);
+    spec_default(L, spec, t);
+    spec_enum(L, spec, name, t, anchor);
+    if (type == TDO_F_FK || type == TDO_F_O2O || type == TDO_F_M2M)
+        spec_relation(L, spec, name, t, anchor);
 }
 
 static bool is_spec(lua_State *L, int idx)

@@ -141,7 +141,7 @@ tdo_status tdo_delete_set_defaults_(tdo_conn *c, const tdo_model *m,
                                     const tdo_query *q, const tdo_value *pk,
                                     tdo_error *err);
 
-/* ---- connections (ctx.c, url.c, conn.c, exec.c) ------------------------------- */
+/* ---- connections (ctx.c, url.c, conn.c, exec.c) ------------------- */
 
 struct tdo_ctx {
     tdo_model **models; /* live models, creation order; owned */

@@ -178,12 +178,10 @@ static bool is_int_type(tdo_field_type t)
     return t == TDO_F_INT || t == TDO_F_BIGINT || t == TDO_F_SMALLINT;
 }
 
-/* Checks the template t for model m; returns a new field with column and
- * implied flags set (owned by the caller until added to m). */
-tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
-                           tdo_field **out, tdo_error *err)
+/* Checks what the type of template t requires (ConfigurationError). */
+static tdo_status check_template(const tdo_model *m, const tdo_field *t,
+                                 tdo_error *err)
 {
-    *out = NULL;
     if (!t->name || !*t->name)
         return tdo_error_set(err, TDO_ERR_CONFIGURATION,
                              "a field of model '%s' has no name", m->name);
@@ -191,6 +189,8 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
         return tdo_error_set(err, TDO_ERR_CONFIGURATION,
                              "field '%s' on model '%s' has an unknown type",
                              t->name, m->name);
+    bool fk = t->type == TDO_F_FK || t->type == TDO_F_O2O;
+    tdo_type want = t->type == TDO_F_CHARENUM ? TDO_TEXT : TDO_INT;
     switch (t->type) {
     case TDO_F_CHAR:
         if (t->max_length <= 0)
@@ -200,15 +200,13 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
     case TDO_F_INTENUM:
         if (!t->n_enum)
             return conf_error(m, t, "requires enum values (enum_type)", err);
-        for (size_t i = 0; i < t->n_enum; i++) {
-            tdo_type want = t->type == TDO_F_CHARENUM ? TDO_TEXT : TDO_INT;
+        for (size_t i = 0; i < t->n_enum; i++)
             if (t->enum_values[i].type != want)
                 return conf_error(m, t,
-                                  t->type == TDO_F_CHARENUM
-                                      ? "takes text enum values"
-                                      : "takes integer enum values",
+                                  want == TDO_TEXT ? "takes text enum values"
+                                                   : "takes integer enum "
+                                                     "values",
                                   err);
-        }
         if (t->max_length < 0)
             return conf_error(m, t, "has a negative max_length", err);
         break;
@@ -225,14 +223,13 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
     case TDO_F_M2M:
         if (!t->related_ref || !*t->related_ref)
             return conf_error(m, t, "requires a related model", err);
-        if (t->type == TDO_F_M2M && (t->flags & TDO_FIELD_PK))
+        if (!fk && (t->flags & TDO_FIELD_PK))
             return conf_error(m, t, "cannot be a primary key", err);
         /* Tortoise: SET_NULL needs null=True, SET_DEFAULT a default */
-        if (t->type != TDO_F_M2M && t->on_delete == TDO_SET_NULL &&
-            !(t->flags & TDO_FIELD_NULL))
+        if (fk && t->on_delete == TDO_SET_NULL && !(t->flags & TDO_FIELD_NULL))
             return conf_error(
                 m, t, "has on_delete SET_NULL but is not null=true", err);
-        if (t->type != TDO_F_M2M && t->on_delete == TDO_SET_DEFAULT &&
+        if (fk && t->on_delete == TDO_SET_DEFAULT &&
             !(t->flags & TDO_FIELD_HAS_DEFAULT))
             return conf_error(m, t, "has on_delete SET_DEFAULT but no default",
                               err);
@@ -240,23 +237,22 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
     default:
         break;
     }
-    tdo_field *f = tdo_calloc(1, sizeof(*f));
-    if (!f)
-        return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-    tdo_status st = tdo_field_copy_(f, t, err);
-    if (st) {
-        tdo_field_free_(f);
-        return st;
-    }
+    return TDO_OK;
+}
+
+/* Sets what the declaration implies on the new field f: its column
+ * (name, or name_id for a relation; none for a many-to-many), UNIQUE for
+ * a one-to-one, NOT NULL and GENERATED (an integer without a default) for
+ * a primary key, a CharEnum's max_length from its longest value. */
+static tdo_status implied(tdo_field *f, tdo_error *err)
+{
     if (!f->column && f->type != TDO_F_M2M) {
         tdo_sb sb = TDO_SB_INIT;
         tdo_sb_adds(&sb, f->name);
         if (is_relation(f))
             tdo_sb_adds(&sb, "_id");
-        if (!(f->column = tdo_sb_detach(&sb))) {
-            tdo_field_free_(f);
-            return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
-        }
+        if (!(f->column = tdo_sb_detach(&sb)))
+            return tdo_nomem(err);
     }
     if (f->type == TDO_F_M2M) {
         tdo_free(f->column);
@@ -274,6 +270,26 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
         for (size_t i = 0; i < f->n_enum; i++)
             if ((int)f->enum_values[i].u.s.len > f->max_length)
                 f->max_length = (int)f->enum_values[i].u.s.len;
+    }
+    return TDO_OK;
+}
+
+/* Checks the template t for model m; returns a new field with column and
+ * implied flags set, its constant default coerced (owned by the caller
+ * until added to m). */
+tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
+                           tdo_field **out, tdo_error *err)
+{
+    *out = NULL;
+    tdo_status st = check_template(m, t, err);
+    if (st)
+        return st;
+    tdo_field *f = tdo_calloc(1, sizeof(*f));
+    if (!f)
+        return tdo_nomem(err);
+    if ((st = tdo_field_copy_(f, t, err)) || (st = implied(f, err))) {
+        tdo_field_free_(f);
+        return st;
     }
     f->related_model = NULL;
     f->model = (tdo_model *)m;

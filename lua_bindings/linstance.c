@@ -716,6 +716,61 @@ static int inst_delete(lua_State *L)
     return 0;
 }
 
+/* Checks that every object of the list at 2 is an instance of m;
+ * whether every one has a primary key (then it is written). */
+static bool bulk_objects(lua_State *L, tdo_model *m, size_t nrows)
+{
+    bool all_pk = true;
+    for (size_t i = 1; i <= nrows; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i);
+        if (check_instance(L, -1) != m)
+            ltdo_raise(L, TDO_ERR_PARAMS, "bulk_create: object %d is not a %s",
+                       (int)i, tdo_model_name(m));
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "pk");
+        if (lua_isnil(L, -1))
+            all_pk = false;
+        lua_pop(L, 2);
+    }
+    return all_pk;
+}
+
+/* Prepares the rows of the list at 2 into vb (the fields of the first
+ * into fields; every row must have the same); returns the number of
+ * fields.  A generated pk is left to the database for every row unless
+ * all have one. */
+static size_t bulk_rows(lua_State *L, tdo_model *m, size_t nrows, bool all_pk,
+                        const tdo_field **fields, ltdo_vals *vb)
+{
+    size_t nf = tdo_model_nfields(m);
+    const tdo_field **rowf =
+        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*rowf), 0);
+    int top = lua_gettop(L);
+    tdo_datetime now;
+    tdo_datetime_now(use_tz(L), &now);
+    const tdo_field *pkf = tdo_model_pk(m);
+    size_t k = 0;
+    for (size_t i = 1; i <= nrows; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i);
+        int obj = lua_gettop(L);
+        if (!all_pk && pkf && (pkf->flags & TDO_FIELD_GENERATED)) {
+            ltdo_field_attr(L, pkf);
+            lua_pushnil(L);
+            lua_rawset(L, obj);
+        }
+        size_t kr = prepare_row(L, obj, 1, m, true, 0, i == 1 ? fields : rowf,
+                                vb, &now);
+        if (i == 1)
+            k = kr;
+        else if (kr != k)
+            ltdo_raise(L, TDO_ERR_PARAMS,
+                       "bulk_create: objects differ in their fields");
+        lua_settop(L, top);
+    }
+    lua_pop(L, 1); /* rowf */
+    return k;
+}
+
 /* Model:bulk_create(list, {batch_size=, ignore_conflicts=}) */
 static int model_bulk_create(lua_State *L)
 {
@@ -723,11 +778,11 @@ static int model_bulk_create(lua_State *L)
     lua_settop(L, 3);
     tdo_model *m = ltdo_checkmodel(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    int batch = 0;
+    lua_Integer batch = 0;
     bool ignore = false;
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "batch_size");
-        batch = (int)luaL_optinteger(L, -1, 0);
+        batch = luaL_optinteger(L, -1, 0);
         lua_getfield(L, 3, "ignore_conflicts");
         ignore = lua_toboolean(L, -1);
         lua_pop(L, 2);
@@ -739,82 +794,28 @@ static int model_bulk_create(lua_State *L)
     }
     tdo_conn *conn = ltdo_model_conn(L, m);
     size_t nf = tdo_model_nfields(m);
-    /* every object must be an unsaved instance of m; the pk is written
-     * when every object has one */
-    bool all_pk = true;
-    for (size_t i = 1; i <= nrows; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)i);
-        if (check_instance(L, -1) != m)
-            return ltdo_raise(L, TDO_ERR_PARAMS,
-                              "bulk_create: object %d is not a %s", (int)i,
-                              tdo_model_name(m));
-        lua_pop(L, 1);
-        lua_getfield(L, -1, "pk");
-        if (lua_isnil(L, -1))
-            all_pk = false;
-        lua_pop(L, 2);
-    }
+    bool all_pk = bulk_objects(L, m, nrows);
     const tdo_field **fields =
         lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*fields), 0);
-    const tdo_field **rowf =
-        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*fields), 0);
     ltdo_vals *vb = ltdo_vals_new(L);
-    int vbi = lua_gettop(L);
-    tdo_datetime now;
-    tdo_datetime_now(use_tz(L), &now);
-    size_t k = 0;
-    const tdo_field *pkf = tdo_model_pk(m);
-    for (size_t i = 1; i <= nrows; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)i);
-        int obj = lua_gettop(L);
-        if (!all_pk && pkf && (pkf->flags & TDO_FIELD_GENERATED)) {
-            /* a generated pk is left to the database for every row */
-            ltdo_field_attr(L, pkf);
-            lua_pushnil(L);
-            lua_rawset(L, obj);
-        }
-        size_t kr = prepare_row(L, obj, 1, m, true, 0, i == 1 ? fields : rowf,
-                                vb, &now);
-        if (i == 1)
-            k = kr;
-        else if (kr != k)
-            return ltdo_raise(L, TDO_ERR_PARAMS,
-                              "bulk_create: objects differ in their fields");
-        lua_settop(L, vbi);
-    }
-    size_t per = batch > 0 ? (size_t)batch : nrows;
+    size_t k = bulk_rows(L, m, nrows, all_pk, fields, vb);
     ltdo_vals *pkb = ltdo_vals_new(L);
     for (size_t i = 0; i < nrows; i++)
         ltdo_vals_add(L, pkb);
     tdo_error err = TDO_ERROR_INIT;
-    /* several batches are all or nothing: one transaction (a savepoint
-     * inside an open one) */
-    bool tx = nrows > per;
-    if (tx && tdo_conn_begin(conn, &err))
+    if (tdo_insert_batches(conn, m, fields, k, vb->v, nrows,
+                           batch > 0 ? (size_t)batch : 0, ignore,
+                           ignore ? NULL : pkb->v, &err))
         return ltdo_error(L, &err);
-    for (size_t start = 0; start < nrows; start += per) {
-        size_t cnt = nrows - start < per ? nrows - start : per;
-        if (tdo_insert(conn, m, fields, k, vb->v + start * k, cnt, ignore,
-                       ignore ? NULL : pkb->v + start, &err)) {
-            if (tx) {
-                tdo_error e2 = TDO_ERROR_INIT;
-                tdo_conn_rollback(conn, &e2);
-                tdo_error_release(&e2);
-            }
-            return ltdo_error(L, &err);
-        }
-    }
-    if (tx && tdo_conn_commit(conn, &err))
-        return ltdo_error(L, &err);
-    for (size_t i = 0; i < nrows; i++) {
+    const tdo_field *pkf = tdo_model_pk(m);
+    for (size_t i = 0; !ignore && i < nrows; i++) {
         lua_rawgeti(L, 2, (lua_Integer)i + 1);
-        if (!ignore && pkf && pkb->v[i].type != TDO_NULL) {
+        if (pkf && pkb->v[i].type != TDO_NULL) {
             ltdo_field_attr(L, pkf);
             ltdo_push_value(L, &pkb->v[i]);
             lua_rawset(L, -3);
         }
-        if (!ignore)
-            set_saved(L, -1, true);
+        set_saved(L, -1, true);
         lua_pop(L, 1);
     }
     lua_pushvalue(L, 2);

@@ -435,6 +435,31 @@ static const tdo_value *given_pk(const tdo_model *m,
     return NULL;
 }
 
+/* tdo_insert in batches, all or nothing (see testudo.h). */
+tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
+                              const tdo_field *const *fields, size_t nfields,
+                              const tdo_value *values, size_t nrows,
+                              size_t batch, bool ignore_conflicts,
+                              tdo_value *pks, tdo_error *err)
+{
+    size_t per = batch > 0 && batch < nrows ? batch : nrows;
+    bool tx = nrows > per;
+    tdo_status st = tx ? tdo_conn_begin(c, err) : TDO_OK;
+    for (size_t start = 0; !st && start < nrows; start += per) {
+        size_t cnt = nrows - start < per ? nrows - start : per;
+        st = tdo_insert(c, m, fields, nfields, values + start * nfields, cnt,
+                        ignore_conflicts, pks ? pks + start : NULL, err);
+    }
+    if (tx && st) {
+        tdo_error e2 = TDO_ERROR_INIT;
+        tdo_conn_rollback(c, &e2);
+        tdo_error_release(&e2);
+    } else if (tx) {
+        st = tdo_conn_commit(c, err);
+    }
+    return st;
+}
+
 /* Inserts nrows rows; pks (may be NULL) receives their primary keys
  * (owned by the caller; NULL where unknown). */
 tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,

@@ -909,6 +909,15 @@ TDO_API tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
                               const tdo_value *vals, size_t nrows,
                               bool ignore_conflicts, tdo_value *pks,
                               tdo_error *err);
+/* tdo_insert in batches of batch (0: one batch): when there are several
+ * they are all or nothing, in one transaction (a savepoint inside an
+ * open one) that a failure rolls back. */
+TDO_API tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
+                                      const tdo_field *const *fields,
+                                      size_t nfields, const tdo_value *values,
+                                      size_t nrows, size_t batch,
+                                      bool ignore_conflicts, tdo_value *pks,
+                                      tdo_error *err);
 /* Updates fields of the row with primary key pk; *changed gets 0 or 1. */
 TDO_API tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
                                  const tdo_field *const *fields,

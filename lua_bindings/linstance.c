@@ -135,10 +135,106 @@ static void push_pk(lua_State *L, int t, int model)
         lua_pushnil(L);
 }
 
+/* Pushes the instance of the foreign key k of instance 1 (model at
+ * model) whose id is at id: the cached one when it still has that pk,
+ * else RelatedModel:get_or_none{pk = id}, cached; returns the results
+ * for __index (0: none). */
+static int fk_instance(lua_State *L, int model, const char *k, int id)
+{
+    push_related(L, 1, false);
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, -2);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "pk");
+            if (lua_compare(L, -1, id, LUA_OPEQ)) {
+                lua_pop(L, 1);
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    tdo_model *m = ltdo_tomodel(L, model);
+    const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
+    if (f == NULL)
+        return 0;
+    ltdo_resolve(L);
+    if (f->related_model == NULL)
+        return 0;
+    ltdo_push_model(L, f->related_model);
+    if (!lua_istable(L, -1))
+        return 0;
+    lua_getfield(L, -1, "get_or_none");
+    lua_insert(L, -2);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, id);
+    lua_setfield(L, -2, "pk");
+    lua_call(L, 2, 1);
+    if (!lua_isnil(L, -1)) {
+        push_related(L, 1, true);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* instance.k for a foreign key k (its attribute name in __fk): the
+ * related instance, nil for a null id; -1 when k is no foreign key. */
+static int fk_index(lua_State *L, int model, const char *k)
+{
+    lua_pushliteral(L, "__fk");
+    if (lua_rawget(L, model) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TSTRING) {
+        lua_pop(L, 2);
+        return -1;
+    }
+    int attr = lua_gettop(L);
+    if (deferred(L, 1, lua_tostring(L, attr)))
+        return deferred_error(L, raw_str(L, model, "__name"),
+                              lua_tostring(L, attr));
+    lua_pushvalue(L, attr);
+    lua_rawget(L, 1); /* the id */
+    int id = lua_gettop(L);
+    if (lua_isnil(L, id))
+        return 1;
+    return fk_instance(L, model, k, id);
+}
+
+/* instance.k beyond the model's members: a data field holding NULL (or
+ * not loaded: IncompleteInstanceError), else a reverse relation or a
+ * many-to-many manager (related.lua's rel_index). */
+static int related_index(lua_State *L, int model)
+{
+    tdo_model *m = ltdo_tomodel(L, model);
+    const tdo_field *f = m ? ltdo_field_by_attr(m, lua_tostring(L, 2)) : NULL;
+    if (f && f->type != TDO_F_M2M) {
+        const char *attr = ltdo_field_attr(L, f);
+        if (deferred(L, 1, attr))
+            return deferred_error(L, tdo_model_name(m), attr);
+        lua_pop(L, 1);
+        return 1; /* a data field holding NULL */
+    }
+    if (ltdo_state_get(L, "rel_index") != LUA_TFUNCTION)
+        return 1;
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* __index of instances (1 = instance, 2 = key): pk, the class's members,
+ * foreign keys as instances, orm.Model's methods, related managers. */
 int ltdo_inst_index(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
-    /* 1 = instance, 2 = key */
     if (!lua_getmetatable(L, 1))
         return 0;
     int model = lua_gettop(L);
@@ -156,85 +252,15 @@ int ltdo_inst_index(lua_State *L)
         if (lua_rawget(L, model) != LUA_TNIL)
             return 1;
         lua_pop(L, 1);
-        /* a relation: customer -> the related instance */
-        lua_pushliteral(L, "__fk");
-        if (lua_rawget(L, model) == LUA_TTABLE) {
-            lua_pushvalue(L, 2);
-            if (lua_rawget(L, -2) == LUA_TSTRING) {
-                int attr = lua_gettop(L);
-                if (deferred(L, 1, lua_tostring(L, attr)))
-                    return deferred_error(L, raw_str(L, model, "__name"),
-                                          lua_tostring(L, attr));
-                lua_pushvalue(L, attr);
-                lua_rawget(L, 1); /* the id */
-                int id = lua_gettop(L);
-                if (lua_isnil(L, id))
-                    return 1;
-                push_related(L, 1, false);
-                if (lua_istable(L, -1)) {
-                    lua_pushvalue(L, 2);
-                    lua_rawget(L, -2);
-                    if (lua_istable(L, -1)) {
-                        lua_getfield(L, -1, "pk");
-                        if (lua_compare(L, -1, id, LUA_OPEQ)) {
-                            lua_pop(L, 1);
-                            return 1;
-                        }
-                        lua_pop(L, 1);
-                    }
-                    lua_pop(L, 1);
-                }
-                lua_pop(L, 1);
-                /* load it: RelatedModel:get_or_none{pk = id} */
-                tdo_model *m = ltdo_tomodel(L, model);
-                const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
-                if (f == NULL)
-                    return 0;
-                ltdo_resolve(L);
-                if (f->related_model == NULL)
-                    return 0;
-                ltdo_push_model(L, f->related_model);
-                if (!lua_istable(L, -1))
-                    return 0;
-                lua_getfield(L, -1, "get_or_none");
-                lua_insert(L, -2);
-                lua_createtable(L, 0, 1);
-                lua_pushvalue(L, id);
-                lua_setfield(L, -2, "pk");
-                lua_call(L, 2, 1);
-                if (!lua_isnil(L, -1)) {
-                    push_related(L, 1, true);
-                    lua_pushvalue(L, 2);
-                    lua_pushvalue(L, -3);
-                    lua_rawset(L, -3);
-                    lua_pop(L, 1);
-                }
-                return 1;
-            }
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
+        int n = fk_index(L, model, k);
+        if (n >= 0)
+            return n;
     }
     /* methods of orm.Model through the model's metatable */
     lua_pushvalue(L, 2);
     if (lua_gettable(L, model) != LUA_TNIL || lua_type(L, 2) != LUA_TSTRING)
         return 1;
-    /* reverse relations and m2m: related managers (related.lua) */
-    tdo_model *m = ltdo_tomodel(L, model);
-    const tdo_field *f = m ? ltdo_field_by_attr(m, lua_tostring(L, 2)) : NULL;
-    if (f && f->type != TDO_F_M2M) {
-        const char *attr = ltdo_field_attr(L, f);
-        if (deferred(L, 1, attr))
-            return deferred_error(L, tdo_model_name(m), attr);
-        lua_pop(L, 1);
-        return 1; /* a data field holding NULL */
-    }
-    if (ltdo_state_get(L, "rel_index") != LUA_TFUNCTION)
-        return 1;
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    lua_call(L, 2, 1);
-    return 1;
+    return related_index(L, model);
 }
 
 /* Stores v (at vidx) as attribute k of instance t; relations take an

@@ -527,75 +527,80 @@ static void push_field_object(lua_State *L, const tdo_field *f, int spec)
     }
 }
 
-/* Pushes _meta for model m; body and parent tables at their indexes. */
-static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
-                      int meta, int cls)
+/* Pushes the spec of field name: the body's (at body), else the one the
+ * parent's _meta.fields_map holds (parent: its class, 0: none), else
+ * nil. */
+static void push_spec(lua_State *L, int body, int parent, const char *name)
 {
-    luaL_checkstack(L, 40, "testudo");
-    size_t n = tdo_model_nfields(m);
-    lua_createtable(L, 0, 16);
-    int mt = lua_gettop(L);
-    setstr(L, "app", tdo_model_app(m));
-    setstr(L, "name", tdo_model_name(m));
-    setstr(L, "db_table", tdo_model_table(m));
-    setbool(L, "abstract", tdo_model_abstract(m));
-    setstr(L, "description", tdo_model_description(m));
-    const tdo_field *pk = tdo_model_pk(m);
-    if (pk)
-        setstr(L, "pk_attr", pk->name);
-    lua_newtable(L); /* fields */
-    lua_newtable(L); /* fields_map */
-    lua_newtable(L); /* fk_fields */
-    lua_newtable(L); /* m2m_fields */
-    lua_newtable(L); /* fields_db_projection: attr -> column */
+    int top = lua_gettop(L);
+    lua_getfield(L, body, name);
+    if (is_spec(L, -1))
+        return;
+    lua_settop(L, top);
+    lua_pushnil(L); /* top + 1: the answer */
+    if (!parent)
+        return;
+    lua_getfield(L, parent, "_meta");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "fields_map");
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, name);
+            if (lua_istable(L, -1))
+                lua_replace(L, top + 1);
+        }
+    }
+    lua_settop(L, top + 1);
+}
+
+/* Appends the string s to the array at t. */
+static void append_str(lua_State *L, int t, const char *s)
+{
+    lua_pushstring(L, s);
+    lua_rawseti(L, t, (lua_Integer)lua_rawlen(L, t) + 1);
+}
+
+/* _meta's field tables: fields (attribute names, in order), fields_map
+ * (name -> field object), fk_fields, m2m_fields, fields_db_projection
+ * (attribute -> column). */
+static void meta_fields(lua_State *L, tdo_model *m, int body, int parent,
+                        int mt, int cls)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);
     int fields = mt + 1, map = mt + 2, fks = mt + 3, m2ms = mt + 4,
         proj = mt + 5;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
         const tdo_field *f = tdo_model_field(m, i);
-        int top = lua_gettop(L);
-        int spec = 0;
-        lua_getfield(L, body, f->name);
-        if (is_spec(L, -1)) {
-            spec = lua_gettop(L);
-        } else if (parent) {
-            lua_getfield(L, parent, "_meta");
-            if (lua_istable(L, -1)) {
-                lua_getfield(L, -1, "fields_map");
-                if (lua_istable(L, -1)) {
-                    lua_getfield(L, -1, f->name);
-                    if (lua_istable(L, -1))
-                        spec = lua_gettop(L);
-                }
-            }
-        }
-        push_field_object(L, f, spec);
+        push_spec(L, body, parent, f->name);
+        push_field_object(L, f, lua_isnil(L, -1) ? 0 : lua_gettop(L));
         lua_pushvalue(L, cls);
         lua_setfield(L, -2, "model");
         lua_setfield(L, map, f->name);
-        lua_settop(L, top);
+        lua_pop(L, 1);
         if (f->type == TDO_F_M2M) {
-            lua_pushstring(L, f->name);
-            lua_rawseti(L, m2ms, (lua_Integer)lua_rawlen(L, m2ms) + 1);
+            append_str(L, m2ms, f->name);
             continue;
         }
         const char *attr = ltdo_field_attr(L, f);
-        lua_pushvalue(L, -1);
         lua_rawseti(L, fields, (lua_Integer)lua_rawlen(L, fields) + 1);
         lua_pushstring(L, f->column ? f->column : attr);
         lua_setfield(L, proj, attr);
-        lua_pop(L, 1);
-        if (is_fk(f)) {
-            lua_pushstring(L, f->name);
-            lua_rawseti(L, fks, (lua_Integer)lua_rawlen(L, fks) + 1);
-        }
+        if (is_fk(f))
+            append_str(L, fks, f->name);
     }
     lua_setfield(L, mt, "fields_db_projection");
     lua_setfield(L, mt, "m2m_fields");
     lua_setfield(L, mt, "fk_fields");
     lua_setfield(L, mt, "fields_map");
     lua_setfield(L, mt, "fields");
+}
 
-    /* indexes and unique_together */
+/* _meta.indexes and _meta.unique_together: arrays of field-name lists. */
+static void meta_indexes(lua_State *L, tdo_model *m, int mt)
+{
     lua_newtable(L);
     lua_newtable(L);
     for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
@@ -612,6 +617,11 @@ static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
     }
     lua_setfield(L, mt, "indexes");
     lua_setfield(L, mt, "unique_together");
+}
+
+/* _meta.ordering: Meta's (or the parent's), a string made an array. */
+static void meta_ordering(lua_State *L, int meta, int parent, int mt)
+{
     lua_getfield(L, meta, "ordering");
     if (lua_isnil(L, -1) && parent) {
         lua_pop(L, 1);
@@ -627,6 +637,26 @@ static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
         lua_rawseti(L, -2, 1);
     }
     lua_setfield(L, mt, "ordering");
+}
+
+/* Pushes _meta for model m; body and parent tables at their indexes. */
+static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
+                      int meta, int cls)
+{
+    luaL_checkstack(L, 40, "testudo");
+    lua_createtable(L, 0, 16);
+    int mt = lua_gettop(L);
+    setstr(L, "app", tdo_model_app(m));
+    setstr(L, "name", tdo_model_name(m));
+    setstr(L, "db_table", tdo_model_table(m));
+    setbool(L, "abstract", tdo_model_abstract(m));
+    setstr(L, "description", tdo_model_description(m));
+    const tdo_field *pk = tdo_model_pk(m);
+    if (pk)
+        setstr(L, "pk_attr", pk->name);
+    meta_fields(L, m, body, parent, mt, cls);
+    meta_indexes(L, m, mt);
+    meta_ordering(L, meta, parent, mt);
 }
 
 /* ------------------------------------------------------------------ */

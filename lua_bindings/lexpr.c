@@ -192,11 +192,79 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The join of a filter table's kwargs: '|' for join_type = "OR", else
+ * '&' (OperationalError for anything but AND or OR). */
+static char join_of(lua_State *L, int idx)
+{
+    char join = '&';
+    lua_getfield(L, idx, "join_type");
+    if (!lua_isnil(L, -1)) {
+        const char *jt = lua_tostring(L, -1);
+        if (jt && (strcmp(jt, "OR") == 0 || strcmp(jt, "or") == 0))
+            join = '|';
+        else if (!jt || (strcmp(jt, "AND") && strcmp(jt, "and")))
+            ltdo_raise(L, TDO_ERR_OPERATIONAL, "join_type must be AND or OR");
+    }
+    lua_pop(L, 1);
+    return join;
+}
+
+/* Whether key k (a string at -1) is a lookup of the filter table. */
+static bool lookup_key(lua_State *L, bool honour_join)
+{
+    return lua_type(L, -1) == LUA_TSTRING &&
+           !(honour_join && strcmp(lua_tostring(L, -1), "join_type") == 0);
+}
+
+/* The lookup keys of the filter table at idx, sorted for a stable SQL
+ * text, in an array it pushes; *n their number. */
+static const char **sorted_keys(lua_State *L, int idx, bool honour_join,
+                                size_t *n)
+{
+    size_t nkeys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lookup_key(L, honour_join))
+            nkeys++;
+        else if (lua_type(L, -1) != LUA_TSTRING &&
+                 lua_type(L, -1) != LUA_TNUMBER)
+            ltdo_raise(L, TDO_ERR_PARAMS, "bad filter key (a %s)",
+                       luaL_typename(L, -1));
+    }
+    const char **keys =
+        lua_newuserdatauv(L, (nkeys ? nkeys : 1) * sizeof(char *), 0);
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lookup_key(L, honour_join) && k < nkeys)
+            keys[k++] = lua_tostring(L, -1); /* anchored by the table */
+    }
+    qsort(keys, k, sizeof *keys, cmp_keys);
+    *n = k;
+    return keys;
+}
+
+/* acc->q = acc->q JOIN piece (acc->q NULL: piece), within the depth
+ * limit. */
+static void join_into(lua_State *L, lq *acc, tdo_qnode *piece, char join)
+{
+    tdo_qnode *old = acc->q;
+    if (old)
+        check_depth(L,
+                    1 + max_depth(tdo_qnode_depth(old), tdo_qnode_depth(piece)),
+                    'Q');
+    acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(piece))
+                         : tdo_q_or(old, tdo_qnode_ref(piece));
+    if (!acc->q)
+        oom(L);
+}
+
 tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
 {
     luaL_checkstack(L, 40, "testudo");
     idx = lua_absindex(L, idx);
-    char join = '&';
     if (lua_isnoneornil(L, idx)) {
         lq *u = push_q(L);
         u->q = tdo_q_empty();
@@ -209,61 +277,17 @@ tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
         return ltdo_toq(L, -1);
     }
     luaL_checktype(L, idx, LUA_TTABLE);
-    if (honour_join) {
-        lua_getfield(L, idx, "join_type");
-        if (!lua_isnil(L, -1)) {
-            const char *jt = lua_tostring(L, -1);
-            if (jt && (strcmp(jt, "OR") == 0 || strcmp(jt, "or") == 0))
-                join = '|';
-            else if (!jt || (strcmp(jt, "AND") && strcmp(jt, "and")))
-                ltdo_raise(L, TDO_ERR_OPERATIONAL,
-                           "join_type must be AND or OR");
-        }
-        lua_pop(L, 1);
-    }
-    /* the lookup keys, sorted for a stable SQL text */
-    size_t nkeys = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            if (!(honour_join && strcmp(lua_tostring(L, -1), "join_type") == 0))
-                nkeys++;
-        } else if (lua_type(L, -1) != LUA_TNUMBER)
-            ltdo_raise(L, TDO_ERR_PARAMS, "bad filter key (a %s)",
-                       luaL_typename(L, -1));
-    }
-    const char **keys =
-        lua_newuserdatauv(L, (nkeys ? nkeys : 1) * sizeof(char *), 0);
+    char join = honour_join ? join_of(L, idx) : '&';
+    size_t nkeys;
+    const char **keys = sorted_keys(L, idx, honour_join, &nkeys);
     int keys_idx = lua_gettop(L);
-    size_t k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING &&
-            !(honour_join && strcmp(lua_tostring(L, -1), "join_type") == 0) &&
-            k < nkeys)
-            keys[k++] = lua_tostring(L, -1); /* anchored by the table */
-    }
-    nkeys = k;
-    qsort(keys, nkeys, sizeof *keys, cmp_keys);
 
     /* kwargs first, joined by join, then the positional Q children */
     lq *acc = push_q(L);
-    int acc_idx = lua_gettop(L);
     for (size_t i = 0; i < nkeys; i++) {
         lua_getfield(L, idx, keys[i]);
         push_lookup(L, keys[i], lua_gettop(L));
-        tdo_qnode *piece = ltdo_toq(L, -1);
-        tdo_qnode *old = acc->q;
-        if (old)
-            check_depth(
-                L, 1 + max_depth(tdo_qnode_depth(old), tdo_qnode_depth(piece)),
-                'Q');
-        acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(piece))
-                             : tdo_q_or(old, tdo_qnode_ref(piece));
-        if (!acc->q)
-            oom(L);
+        join_into(L, acc, ltdo_toq(L, -1), join);
         lua_pop(L, 2);
     }
     size_t n = lua_rawlen(L, idx);
@@ -275,21 +299,12 @@ tdo_qnode *ltdo_build_q(lua_State *L, int idx, bool honour_join)
                        "All ordered arguments must be Q nodes (argument %d is "
                        "a %s)",
                        (int)i, luaL_typename(L, -1));
-        tdo_qnode *old = acc->q;
-        if (old)
-            check_depth(
-                L, 1 + max_depth(tdo_qnode_depth(old), tdo_qnode_depth(child)),
-                'Q');
-        acc->q = join == '&' ? tdo_q_and(old, tdo_qnode_ref(child))
-                             : tdo_q_or(old, tdo_qnode_ref(child));
-        if (!acc->q)
-            oom(L);
+        join_into(L, acc, child, join);
         lua_pop(L, 1);
     }
     if (acc->q == NULL && (acc->q = tdo_q_empty()) == NULL)
         oom(L);
     lua_remove(L, keys_idx);
-    (void)acc_idx;
     return acc->q;
 }
 

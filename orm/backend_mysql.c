@@ -566,6 +566,71 @@ static tdo_status my_execute(void *stmt, const tdo_value *params, size_t n,
     return st;
 }
 
+/* Fills the parameter binding b of v; integers go to *i, decimals and
+ * temporals as text to scratch (64 bytes). */
+static void bind_param(MYSQL_BIND *b, const tdo_value *v, int64_t *i,
+                       char *scratch)
+{
+    size_t len;
+    switch (v->type) {
+    case TDO_NULL:
+        b->buffer_type = MYSQL_TYPE_NULL;
+        break;
+    case TDO_BOOL:
+    case TDO_INT:
+    case TDO_DURATION:
+        *i = v->type == TDO_BOOL  ? v->u.b
+             : v->type == TDO_INT ? v->u.i
+                                  : v->u.us;
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = i;
+        break;
+    case TDO_DOUBLE:
+        b->buffer_type = MYSQL_TYPE_DOUBLE;
+        b->buffer = (void *)&v->u.d;
+        break;
+    case TDO_TEXT:
+    case TDO_UUID:
+    case TDO_JSON:
+    case TDO_BLOB:
+        b->buffer_type =
+            v->type == TDO_BLOB ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+        b->buffer = (void *)(v->u.s.len ? v->u.s.ptr : "");
+        b->buffer_length = (unsigned long)v->u.s.len;
+        break;
+    case TDO_DECIMAL:
+    case TDO_DATE:
+    case TDO_TIME:
+    case TDO_DATETIME:
+        len = v->type == TDO_DECIMAL
+                  ? tdo_decimal_format(&v->u.dec, scratch, 64)
+                  : tdo_datetime_format(&v->u.dt, v->type, ' ',
+                                        v->type != TDO_DATE, scratch, 64);
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = scratch;
+        b->buffer_length = (unsigned long)(len < 64 ? len : 63);
+        break;
+    }
+}
+
+/* After a statement ran: its changed rows and last insert id, or its
+ * result set stored and bound. */
+static tdo_status take_result(my_stmt *s, tdo_error *err)
+{
+    if (mysql_stmt_field_count(s->st) == 0) {
+        my_ulonglong ch = mysql_stmt_affected_rows(s->st);
+        s->changes = ch == (my_ulonglong)-1 ? 0 : (int64_t)ch;
+        my_ulonglong id = mysql_stmt_insert_id(s->st);
+        if (id && s->changes > 0)
+            s->db->last_id = (int64_t)id + s->changes - 1;
+        return TDO_OK;
+    }
+    if (mysql_stmt_store_result(s->st) ||
+        !(s->meta = mysql_stmt_result_metadata(s->st)))
+        return stmt_error(s, err);
+    return bind_result(s, err);
+}
+
 /* Binds the parameters, runs the statement and binds its result. */
 static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
                           tdo_error *err)
@@ -580,87 +645,19 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
                              "incorrect number of parameters: the statement "
                              "uses %lu, %zu given",
                              want, n);
-    MYSQL_BIND *b = NULL;
-    int64_t *ints = NULL;
-    char(*scratch)[64] = NULL;
+    MYSQL_BIND *b = n ? tdo_calloc(n, sizeof(*b)) : NULL;
+    int64_t *ints = n ? tdo_calloc(n, sizeof(*ints)) : NULL;
+    char(*scratch)[64] = n ? tdo_calloc(n, sizeof(*scratch)) : NULL;
     tdo_status st = TDO_OK;
-    if (n) {
-        b = tdo_calloc(n, sizeof(*b));
-        ints = tdo_calloc(n, sizeof(*ints));
-        scratch = tdo_calloc(n, sizeof(*scratch));
-        if (!b || !ints || !scratch) {
-            st = tdo_nomem(err);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const tdo_value *v = &params[i];
-        size_t len;
-        switch (v->type) {
-        case TDO_NULL:
-            b[i].buffer_type = MYSQL_TYPE_NULL;
-            break;
-        case TDO_BOOL:
-        case TDO_INT:
-        case TDO_DURATION:
-            ints[i] = v->type == TDO_BOOL  ? v->u.b
-                      : v->type == TDO_INT ? v->u.i
-                                           : v->u.us;
-            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-            b[i].buffer = &ints[i];
-            break;
-        case TDO_DOUBLE:
-            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
-            b[i].buffer = (void *)&v->u.d;
-            break;
-        case TDO_TEXT:
-        case TDO_UUID:
-        case TDO_JSON:
-        case TDO_BLOB:
-            b[i].buffer_type =
-                v->type == TDO_BLOB ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
-            b[i].buffer = (void *)(v->u.s.len ? v->u.s.ptr : "");
-            b[i].buffer_length = (unsigned long)v->u.s.len;
-            break;
-        case TDO_DECIMAL:
-            len = tdo_decimal_format(&v->u.dec, scratch[i], 64);
-            b[i].buffer_type = MYSQL_TYPE_STRING;
-            b[i].buffer = scratch[i];
-            b[i].buffer_length = (unsigned long)(len < 64 ? len : 63);
-            break;
-        case TDO_DATE:
-        case TDO_TIME:
-        case TDO_DATETIME:
-            len = tdo_datetime_format(&v->u.dt, v->type, ' ',
-                                      v->type != TDO_DATE, scratch[i], 64);
-            b[i].buffer_type = MYSQL_TYPE_STRING;
-            b[i].buffer = scratch[i];
-            b[i].buffer_length = (unsigned long)(len < 64 ? len : 63);
-            break;
-        }
-    }
-    if ((n && mysql_stmt_bind_param(s->st, b)) || mysql_stmt_execute(s->st)) {
+    if (n && (!b || !ints || !scratch))
+        st = tdo_nomem(err);
+    for (size_t i = 0; !st && i < n; i++)
+        bind_param(&b[i], &params[i], &ints[i], scratch[i]);
+    if (!st &&
+        ((n && mysql_stmt_bind_param(s->st, b)) || mysql_stmt_execute(s->st)))
         st = stmt_error(s, err);
-        goto out;
-    }
-    if (mysql_stmt_field_count(s->st) == 0) {
-        my_ulonglong ch = mysql_stmt_affected_rows(s->st);
-        s->changes = ch == (my_ulonglong)-1 ? 0 : (int64_t)ch;
-        my_ulonglong id = mysql_stmt_insert_id(s->st);
-        if (id && s->changes > 0)
-            s->db->last_id = (int64_t)id + s->changes - 1;
-        goto out;
-    }
-    if (mysql_stmt_store_result(s->st)) {
-        st = stmt_error(s, err);
-        goto out;
-    }
-    if (!(s->meta = mysql_stmt_result_metadata(s->st))) {
-        st = stmt_error(s, err);
-        goto out;
-    }
-    st = bind_result(s, err);
-out:
+    if (!st)
+        st = take_result(s, err);
     tdo_free(b);
     tdo_free(ints);
     tdo_free(scratch);

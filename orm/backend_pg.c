@@ -229,71 +229,68 @@ static const char *const pass_keys[] = {
     NULL,
 };
 
+/* libpq's connection keywords and values (NULL-terminated, at most 32)
+ * for dsn; numbers are written into port and timeout (16 bytes each). */
+typedef struct pg_params {
+    const char *keys[32], *vals[32];
+    size_t n;
+    char port[16], timeout[16];
+} pg_params;
+
+static void add_param(pg_params *p, const char *key, const char *val)
+{
+    if (val && p->n < 31) {
+        p->keys[p->n] = key;
+        p->vals[p->n++] = val;
+    }
+}
+
+/* Fills p from dsn: the URL's parts, the parameters libpq takes as they
+ * are, Tortoise's ssl=true/false, the default connect_timeout, and
+ * testudo's application_name and client encoding. */
+static void connect_params(const tdo_dsn *dsn, pg_params *p)
+{
+    p->n = 0;
+    add_param(p, "host", dsn->host);
+    if (dsn->port) {
+        snprintf(p->port, sizeof(p->port), "%d", dsn->port);
+        add_param(p, "port", p->port);
+    }
+    add_param(p, "user", dsn->user);
+    add_param(p, "password", dsn->password);
+    add_param(p, "dbname", dsn->database);
+    for (size_t i = 0; pass_keys[i]; i++)
+        add_param(p, pass_keys[i], tdo_dsn_param(dsn, pass_keys[i]));
+    const char *ssl = tdo_dsn_param(dsn, "ssl");
+    if (ssl && !tdo_dsn_param(dsn, "sslmode"))
+        add_param(p, "sslmode",
+                  (!strcmp(ssl, "false") || !strcmp(ssl, "0") ||
+                   !strcmp(ssl, "disable"))
+                      ? "disable"
+                      : "require");
+    if (!tdo_dsn_param(dsn, "connect_timeout")) {
+        snprintf(p->timeout, sizeof(p->timeout), "%d", dsn->connect_timeout);
+        add_param(p, "connect_timeout", p->timeout);
+    }
+    if (!tdo_dsn_param(dsn, "application_name"))
+        add_param(p, "application_name", "testudo");
+    add_param(p, "client_encoding", "UTF8");
+    p->keys[p->n] = NULL;
+    p->vals[p->n] = NULL;
+}
+
 static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
-    const char *keys[32], *vals[32];
-    size_t n = 0;
-    char port[16];
-    if (dsn->host) {
-        keys[n] = "host";
-        vals[n++] = dsn->host;
-    }
-    if (dsn->port) {
-        snprintf(port, sizeof(port), "%d", dsn->port);
-        keys[n] = "port";
-        vals[n++] = port;
-    }
-    if (dsn->user) {
-        keys[n] = "user";
-        vals[n++] = dsn->user;
-    }
-    if (dsn->password) {
-        keys[n] = "password";
-        vals[n++] = dsn->password;
-    }
-    if (dsn->database) {
-        keys[n] = "dbname";
-        vals[n++] = dsn->database;
-    }
-    for (size_t i = 0; pass_keys[i]; i++) {
-        const char *v = tdo_dsn_param(dsn, pass_keys[i]);
-        if (v) {
-            keys[n] = pass_keys[i];
-            vals[n++] = v;
-        }
-    }
-    /* Tortoise's ssl=true/false */
-    const char *ssl = tdo_dsn_param(dsn, "ssl");
-    if (ssl && !tdo_dsn_param(dsn, "sslmode")) {
-        keys[n] = "sslmode";
-        vals[n++] = (!strcmp(ssl, "false") || !strcmp(ssl, "0") ||
-                     !strcmp(ssl, "disable"))
-                        ? "disable"
-                        : "require";
-    }
-    char timeout[16];
-    if (!tdo_dsn_param(dsn, "connect_timeout")) {
-        snprintf(timeout, sizeof(timeout), "%d", dsn->connect_timeout);
-        keys[n] = "connect_timeout";
-        vals[n++] = timeout;
-    }
-    if (!tdo_dsn_param(dsn, "application_name")) {
-        keys[n] = "application_name";
-        vals[n++] = "testudo";
-    }
-    keys[n] = "client_encoding";
-    vals[n++] = "UTF8";
-    keys[n] = NULL;
-    vals[n] = NULL;
-
+    pg_params p;
+    connect_params(dsn, &p);
     pg_db *d = tdo_calloc(1, sizeof(*d));
     if (!d)
         return tdo_nomem(err);
     d->refs = 1;
     tdo_stmt_cache_init(&d->cache, true, drop_name, d);
     d->timeout_ms = dsn->statement_timeout;
-    d->conn = PQconnectdbParams(keys, vals, 0);
+    d->conn = PQconnectdbParams(p.keys, p.vals, 0);
     if (!d->conn) {
         tdo_free(d);
         return tdo_nomem(err);
@@ -510,93 +507,117 @@ static void free_bytes(pg_stmt *s)
     }
 }
 
-static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
-                             tdo_error *err)
+/* The parameters of one execution in libpq's form. */
+typedef struct pg_args {
+    const char **pv;
+    int *plen, *pfmt;
+    size_t *off; /* where each text form starts in text (SIZE_MAX: NULL) */
+    tdo_sb text; /* the text forms, one after the other */
+} pg_args;
+
+static void args_release(pg_args *a)
 {
-    pg_stmt *s = stmt;
-    pg_db *d = s->db;
-    if (n > 65535)
-        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
-                             "too many parameters (%zu, at most 65535)", n);
-    const char **pv = NULL;
-    int *plen = NULL, *pfmt = NULL;
-    size_t *off = NULL;
-    tdo_sb text = TDO_SB_INIT;
-    tdo_status st = TDO_OK;
-    if (n) {
-        pv = tdo_calloc(n, sizeof(*pv));
-        plen = tdo_calloc(n, sizeof(*plen));
-        pfmt = tdo_calloc(n, sizeof(*pfmt));
-        off = tdo_calloc(n, sizeof(*off));
-        if (!pv || !plen || !pfmt || !off) {
-            st = tdo_nomem(err);
-            goto out;
-        }
-    }
+    tdo_free(a->pv);
+    tdo_free(a->plen);
+    tdo_free(a->pfmt);
+    tdo_free(a->off);
+    tdo_sb_release(&a->text);
+}
+
+/* Converts the n params: bytes (and text holding a NUL, which the text
+ * form would cut short: the server then refuses it in its own words) go
+ * in binary form, the rest as text. */
+static tdo_status make_args(pg_args *a, const tdo_value *params, size_t n,
+                            tdo_error *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->text = (tdo_sb)TDO_SB_INIT;
+    if (!n)
+        return TDO_OK;
+    a->pv = tdo_calloc(n, sizeof(*a->pv));
+    a->plen = tdo_calloc(n, sizeof(*a->plen));
+    a->pfmt = tdo_calloc(n, sizeof(*a->pfmt));
+    a->off = tdo_calloc(n, sizeof(*a->off));
+    if (!a->pv || !a->plen || !a->pfmt || !a->off)
+        return tdo_nomem(err);
     /* text forms first (the buffer moves as it grows), pointers after */
     for (size_t i = 0; i < n; i++) {
-        off[i] = text.len;
-        /* bytes go in binary form; so does text holding a NUL, which the
-         * text form would cut short: the server then refuses it in its
-         * own words (text cannot hold a NUL) */
-        if (params[i].type == TDO_BLOB ||
-            (has_text(&params[i]) &&
-             memchr(params[i].u.s.ptr, '\0', params[i].u.s.len))) {
-            pfmt[i] = 1;
-            plen[i] = (int)params[i].u.s.len;
-        } else if (!text_param(&text, &params[i])) {
-            off[i] = SIZE_MAX;
+        const tdo_value *v = &params[i];
+        a->off[i] = a->text.len;
+        if (v->type == TDO_BLOB ||
+            (has_text(v) && memchr(v->u.s.ptr, '\0', v->u.s.len))) {
+            a->pfmt[i] = 1;
+            a->plen[i] = (int)v->u.s.len;
+        } else if (!text_param(&a->text, v)) {
+            a->off[i] = SIZE_MAX;
         }
     }
-    if (text.oom) {
-        st = tdo_nomem(err);
-        goto out;
-    }
+    if (a->text.oom)
+        return tdo_nomem(err);
     for (size_t i = 0; i < n; i++) {
-        if (pfmt[i])
-            pv[i] = params[i].u.s.len ? params[i].u.s.ptr : "";
-        else if (off[i] != SIZE_MAX)
-            pv[i] = text.buf + off[i];
+        if (a->pfmt[i])
+            a->pv[i] = params[i].u.s.len ? params[i].u.s.ptr : "";
+        else if (a->off[i] != SIZE_MAX)
+            a->pv[i] = a->text.buf + a->off[i];
     }
-    free_bytes(s);
-    tdo_free(s->bytes);
-    s->bytes = NULL;
-    PQclear(s->res);
-    s->res = PQsendQueryPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0)
-                 ? pg_result(d)
-                 : NULL;
-    if (stale_plan(d, s->res) && reprepare(d, s) == TDO_OK) {
-        PQclear(s->res);
-        s->res =
-            PQsendQueryPrepared(d->conn, s->name, (int)n, pv, plen, pfmt, 0)
-                ? pg_result(d)
-                : NULL;
-    }
+    return TDO_OK;
+}
+
+/* Sends the prepared statement of s with a and waits for its result. */
+static PGresult *send_prepared(pg_stmt *s, const pg_args *a, size_t n)
+{
+    return PQsendQueryPrepared(s->db->conn, s->name, (int)n, a->pv, a->plen,
+                               a->pfmt, 0)
+               ? pg_result(s->db)
+               : NULL;
+}
+
+/* Reads what s->res says: rows, changes (DDL forgets the session's
+ * prepared statements), or the error. */
+static tdo_status take_result(pg_stmt *s, tdo_error *err)
+{
     s->row = -1;
     s->nrows = 0;
     s->changes = 0;
     ExecStatusType es = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
-    if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
-        s->nrows = es == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
-        const char *cmd = PQcmdStatus(s->res);
-        if (cmd && strncmp(cmd, "SELECT", 6) != 0)
-            s->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
-        if (cmd && changes_schema(cmd))
-            forget_statements(d);
-        int nf = PQnfields(s->res);
-        if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes))))
-            st = tdo_nomem(err);
-    } else if (es == PGRES_EMPTY_QUERY) {
-        st = tdo_error_set(err, TDO_ERR_OPERATIONAL, "empty statement");
-    } else {
-        st = result_error(d, s->res, err);
+    if (es == PGRES_EMPTY_QUERY)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL, "empty statement");
+    if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK)
+        return result_error(s->db, s->res, err);
+    s->nrows = es == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+    const char *cmd = PQcmdStatus(s->res);
+    if (cmd && strncmp(cmd, "SELECT", 6) != 0)
+        s->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+    if (cmd && changes_schema(cmd))
+        forget_statements(s->db);
+    int nf = PQnfields(s->res);
+    if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes))))
+        return tdo_nomem(err);
+    return TDO_OK;
+}
+
+static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
+                             tdo_error *err)
+{
+    pg_stmt *s = stmt;
+    if (n > 65535)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "too many parameters (%zu, at most 65535)", n);
+    pg_args a;
+    tdo_status st = make_args(&a, params, n, err);
+    if (!st) {
+        free_bytes(s);
+        tdo_free(s->bytes);
+        s->bytes = NULL;
+        PQclear(s->res);
+        s->res = send_prepared(s, &a, n);
+        if (stale_plan(s->db, s->res) && reprepare(s->db, s) == TDO_OK) {
+            PQclear(s->res);
+            s->res = send_prepared(s, &a, n);
+        }
+        st = take_result(s, err);
     }
-out:
-    tdo_free(pv);
-    tdo_free(plen);
-    tdo_free(pfmt);
-    tdo_free(off);
-    tdo_sb_release(&text);
+    args_release(&a);
     return st;
 }
 

@@ -4,12 +4,15 @@
 # OperationalError naming the cause, a transaction ends rolled back, the
 # file is left byte for byte as it was, and nothing crashes.  Tests run as
 # root, which writes through file modes, so as root the reading process
-# runs as nobody (setpriv).
+# runs as nobody (setpriv), from a copy of the binary nobody can reach
+# (the checkout may sit in root's home, mode 700).
 . "${TESTUDO_ROOT:?}/tests/shell/lib.sh"
 
 W=$(mktemp -d /tmp/testudo-ro.XXXXXX) || exit 2
 trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"
+cp "$T" "$W/testudo" && chmod 755 "$W/testudo" || exit 2
+RT=$W/testudo
 as_reader() {
     if [ "$(id -u)" = 0 ]; then
         setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W" "$@"
@@ -59,7 +62,7 @@ cp "$W/ro.db" "$D/before.db"
 chmod 444 "$W/ro.db"
 chmod 555 "$W"
 
-as_reader "$T" "$W/ro.lua" "$W/ro.db" >"$D/out" 2>"$D/err" </dev/null
+as_reader "$RT" "$W/ro.lua" "$W/ro.db" >"$D/out" 2>"$D/err" </dev/null
 rc=$?
 grep -E '^(not )?ok ' "$D/out"
 if grep -q '^not ok ' "$D/out"; then notok "every write is refused on a read-only file"; fi
@@ -68,7 +71,7 @@ if cmp -s "$W/ro.db" "$D/before.db"; then ok "the file is unchanged"; else notok
 if ls "$W" | grep -q -- '-journal\|-wal'; then notok "no journal left beside it"; else ok "no journal left beside it"; fi
 
 # a new database in a folder testudo cannot write: exit 2 at start
-as_reader "$T" -e 'print(1)' "$W/new.db" >"$D/out" 2>"$D/err" </dev/null
+as_reader "$RT" -e 'print(1)' "$W/new.db" >"$D/out" 2>"$D/err" </dev/null
 rc=$?
 expect_rc "a new database where it cannot be created: exit 2" 2
 err_has "the error says why" "cannot open SQLite database '.*new.db': unable to open"

@@ -325,109 +325,135 @@ static tdo_status install(tdo_model *m, newrels *nr)
     return TDO_OK;
 }
 
+/* The work of one tdo_relations_build_. */
+typedef struct build {
+    tdo_ctx *ctx;
+    newrels *nr;  /* per model of ctx, the relations built */
+    char **names; /* through-table names seen (m2m_setup) */
+    size_t nnames;
+    tdo_sb msg; /* the clashes, "; "-separated */
+    size_t nbad;
+} build;
+
+/* The forward relation kind of field f into *kind; false: none. */
+static bool forward_kind(const tdo_field *f, tdo_rel_kind *kind)
+{
+    *kind = f->type == TDO_F_FK    ? TDO_REL_FK
+            : f->type == TDO_F_O2O ? TDO_REL_O2O
+                                   : TDO_REL_M2M;
+    return f->type == TDO_F_FK || f->type == TDO_F_O2O || f->type == TDO_F_M2M;
+}
+
+/* The forward relations of every model, in field order. */
+static tdo_status build_forward(build *b)
+{
+    tdo_status st = TDO_OK;
+    for (size_t i = 0; i < b->ctx->nmodels && !st; i++) {
+        tdo_model *m = b->ctx->models[i];
+        for (size_t j = 0; !m->abstract && j < m->nfields && !st; j++) {
+            tdo_field *f = m->fields[j];
+            tdo_rel_kind kind;
+            if (!forward_kind(f, &kind) || !f->related_model)
+                continue;
+            tdo_relation *r = rel_new(f->name, kind, m, f->related_model, f);
+            if (!r || !push(&b->nr[i].r, &b->nr[i].n, r)) {
+                rel_free(r);
+                return TDO_ERR_NOMEM;
+            }
+            if (kind == TDO_REL_M2M)
+                st = m2m_setup(b->ctx, r, &b->names, &b->nnames, &b->msg,
+                               &b->nbad);
+        }
+    }
+    return st;
+}
+
+/* The reverse side of forward relation fw on its target (t: the target's
+ * position), named by related_name or "<table>s". */
+static tdo_status add_reverse(build *b, const tdo_relation *fw, size_t t)
+{
+    const tdo_field *f = fw->field;
+    char *name = f->related_name && *f->related_name
+                     ? tdo_strdup(f->related_name)
+                     : join2(fw->model->table, "", "s");
+    tdo_rel_kind kind = fw->kind == TDO_REL_FK    ? TDO_REL_REVERSE_FK
+                        : fw->kind == TDO_REL_O2O ? TDO_REL_REVERSE_O2O
+                                                  : TDO_REL_REVERSE_M2M;
+    tdo_relation *r =
+        name ? rel_new(name, kind, fw->target, fw->model, f) : NULL;
+    tdo_free(name);
+    if (!r || !push(&b->nr[t].r, &b->nr[t].n, r)) {
+        rel_free(r);
+        return TDO_ERR_NOMEM;
+    }
+    if (kind == TDO_REL_REVERSE_M2M) {
+        r->through_model = fw->through_model;
+        r->through = tdo_strdup(fw->through);
+        r->source_column = tdo_strdup(fw->target_column);
+        r->target_column = tdo_strdup(fw->source_column);
+        if (!r->through || !r->source_column || !r->target_column)
+            return TDO_ERR_NOMEM;
+    }
+    return TDO_OK;
+}
+
+/* The reverse relations on the targets (none for related_name "+"). */
+static tdo_status build_reverse(build *b)
+{
+    tdo_status st = TDO_OK;
+    size_t nm = b->ctx->nmodels;
+    for (size_t i = 0; i < nm && !st; i++) {
+        for (size_t j = 0; j < b->nr[i].n && !st; j++) {
+            const tdo_relation *fw = b->nr[i].r[j];
+            if (fw->kind > TDO_REL_M2M)
+                continue; /* a reverse side added by this loop */
+            const char *rn = fw->field->related_name;
+            size_t t = model_pos(b->ctx, fw->target);
+            if ((rn && !strcmp(rn, "+")) || t == nm)
+                continue;
+            st = add_reverse(b, fw, t);
+        }
+    }
+    return st;
+}
+
 /* Builds the relations of every live, non-abstract model of ctx (after
  * the references are bound); ConfigurationError naming every clash. */
 tdo_status tdo_relations_build_(tdo_ctx *ctx, tdo_error *err)
 {
     size_t nm = ctx->nmodels;
-    newrels *nr = tdo_calloc(nm ? nm : 1, sizeof(*nr));
-    char **names = NULL;
-    size_t nnames = 0, nbad = 0;
-    tdo_sb msg = TDO_SB_INIT;
-    tdo_status st = TDO_OK;
-    if (!nr)
+    build b = {.ctx = ctx, .msg = TDO_SB_INIT};
+    b.nr = tdo_calloc(nm ? nm : 1, sizeof(*b.nr));
+    if (!b.nr)
         return tdo_nomem(err);
-    /* forward relations, in field order */
-    for (size_t i = 0; i < nm && !st; i++) {
-        tdo_model *m = ctx->models[i];
-        if (m->abstract)
-            continue;
-        for (size_t j = 0; j < m->nfields && !st; j++) {
-            tdo_field *f = m->fields[j];
-            tdo_rel_kind kind;
-            if (f->type == TDO_F_FK)
-                kind = TDO_REL_FK;
-            else if (f->type == TDO_F_O2O)
-                kind = TDO_REL_O2O;
-            else if (f->type == TDO_F_M2M)
-                kind = TDO_REL_M2M;
-            else
-                continue;
-            if (!f->related_model)
-                continue;
-            tdo_relation *r = rel_new(f->name, kind, m, f->related_model, f);
-            if (!r || !push(&nr[i].r, &nr[i].n, r)) {
-                rel_free(r);
-                st = TDO_ERR_NOMEM;
-                break;
-            }
-            if (kind == TDO_REL_M2M)
-                st = m2m_setup(ctx, r, &names, &nnames, &msg, &nbad);
-        }
-    }
-    /* reverse relations on the targets */
-    for (size_t i = 0; i < nm && !st; i++) {
-        for (size_t j = 0; j < nr[i].n && !st; j++) {
-            const tdo_relation *fw = nr[i].r[j];
-            if (fw->kind > TDO_REL_M2M)
-                continue; /* a reverse side added by this loop */
-            const tdo_field *f = fw->field;
-            if (f->related_name && !strcmp(f->related_name, "+"))
-                continue; /* related_name=False: no reverse side */
-            size_t t = model_pos(ctx, fw->target);
-            if (t == nm)
-                continue;
-            char *name = f->related_name && *f->related_name
-                             ? tdo_strdup(f->related_name)
-                             : join2(fw->model->table, "", "s");
-            tdo_rel_kind kind = fw->kind == TDO_REL_FK    ? TDO_REL_REVERSE_FK
-                                : fw->kind == TDO_REL_O2O ? TDO_REL_REVERSE_O2O
-                                                          : TDO_REL_REVERSE_M2M;
-            tdo_relation *r =
-                name ? rel_new(name, kind, fw->target, fw->model, f) : NULL;
-            tdo_free(name);
-            if (!r || !push(&nr[t].r, &nr[t].n, r)) {
-                rel_free(r);
-                st = TDO_ERR_NOMEM;
-                break;
-            }
-            if (kind == TDO_REL_REVERSE_M2M) {
-                r->through_model = fw->through_model;
-                r->through = tdo_strdup(fw->through);
-                r->source_column = tdo_strdup(fw->target_column);
-                r->target_column = tdo_strdup(fw->source_column);
-                if (!r->through || !r->source_column || !r->target_column)
-                    st = TDO_ERR_NOMEM;
-            }
-        }
-    }
+    tdo_status st = build_forward(&b);
+    if (!st)
+        st = build_reverse(&b);
     for (size_t i = 0; i < nm && !st; i++)
         if (!ctx->models[i]->abstract)
-            check_clashes(ctx->models[i], &nr[i], &msg, &nbad);
-    if (!st && msg.oom)
+            check_clashes(ctx->models[i], &b.nr[i], &b.msg, &b.nbad);
+    if (!st && b.msg.oom)
         st = TDO_ERR_NOMEM;
-    if (!st && !nbad) {
-        for (size_t i = 0; i < nm && !st; i++)
-            if (!ctx->models[i]->abstract)
-                st = install(ctx->models[i], &nr[i]);
-    }
+    for (size_t i = 0; i < nm && !st && !b.nbad; i++)
+        if (!ctx->models[i]->abstract)
+            st = install(ctx->models[i], &b.nr[i]);
     if (st == TDO_ERR_NOMEM)
         tdo_nomem(err);
-    else if (!st && nbad == 1)
-        st = tdo_error_set(err, TDO_ERR_CONFIGURATION, "%s", msg.buf);
-    else if (!st && nbad)
+    else if (!st && b.nbad == 1)
+        st = tdo_error_set(err, TDO_ERR_CONFIGURATION, "%s", b.msg.buf);
+    else if (!st && b.nbad)
         st = tdo_error_set(err, TDO_ERR_CONFIGURATION,
-                           "%zu relation problems: %s", nbad, msg.buf);
+                           "%zu relation problems: %s", b.nbad, b.msg.buf);
     for (size_t i = 0; i < nm; i++) {
-        for (size_t j = 0; j < nr[i].n; j++)
-            rel_free(nr[i].r[j]);
-        tdo_free(nr[i].r);
+        for (size_t j = 0; j < b.nr[i].n; j++)
+            rel_free(b.nr[i].r[j]);
+        tdo_free(b.nr[i].r);
     }
-    tdo_free(nr);
-    for (size_t i = 0; i < nnames; i++)
-        tdo_free(names[i]);
-    tdo_free(names);
-    tdo_sb_release(&msg);
+    tdo_free(b.nr);
+    for (size_t i = 0; i < b.nnames; i++)
+        tdo_free(b.names[i]);
+    tdo_free(b.names);
+    tdo_sb_release(&b.msg);
     return st;
 }
 

@@ -639,6 +639,68 @@ static bool is_target_pk(const tdo_relation *r, const char *part)
     return !strcmp(part, "pk") || (pk && !strcmp(part, pk->name));
 }
 
+/* Resolves the name part of len bytes at p on cur: a relation (*r) or a
+ * column (*f); FieldError when it is neither, or an unresolved m2m. */
+static tdo_status walk_part(const tdo_model *cur, const char *p, size_t len,
+                            const tdo_relation **r, const tdo_field **f,
+                            tdo_error *err)
+{
+    char buf[128], *tmp;
+    *r = NULL;
+    *f = NULL;
+    const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
+    if (!part)
+        return tdo_nomem(err);
+    *r = tdo_model_relation_by_name(cur, part);
+    if (!*r && strcmp(part, "pk") == 0)
+        *f = tdo_model_pk(cur);
+    if (!*r && !*f)
+        *f = tdo_model_field_by_name(cur, part);
+    tdo_status st = TDO_OK;
+    if (!*r && !*f)
+        st = tdo_model_field_error(cur, part, err);
+    else if (*f && (*f)->type == TDO_F_M2M)
+        st = tdo_error_set(err, TDO_ERR_FIELD,
+                           "many-to-many field '%s' of model '%s' is not "
+                           "resolved (tdo_ctx_resolve())",
+                           (*f)->name, cur->name);
+    tdo_free(tmp);
+    return st;
+}
+
+/* The column a walk ending at relation r reaches: its own (FK, O2O), or
+ * its target's primary key through it (reverse, m2m: r joins rels). */
+static const tdo_field *relation_end(const tdo_relation *r,
+                                     const tdo_relation **rels, size_t *n)
+{
+    if (r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O)
+        return r->field;
+    rels[(*n)++] = r;
+    return tdo_model_pk(r->target);
+}
+
+/* What the name part at next says after relation r: r's target's primary
+ * key (*pk), a name of the target (*named); *after: what follows it. */
+static tdo_status peek_part(const tdo_relation *r, const char *next, bool *pk,
+                            bool *named, const char **after, tdo_error *err)
+{
+    char buf[128], *tmp;
+    *pk = *named = false;
+    *after = NULL;
+    const char *sep = strstr(next, "__");
+    size_t len = sep ? (size_t)(sep - next) : strlen(next);
+    const char *part = part_str(next, len, buf, sizeof(buf), &tmp);
+    if (!part)
+        return tdo_nomem(err);
+    *pk = is_target_pk(r, part);
+    *named = names_something(r->target, part);
+    *after = sep ? sep + 2 : NULL;
+    tdo_free(tmp);
+    return TDO_OK;
+}
+
+#define WALK_MAX 32 /* relations one path may go through */
+
 /* Walks key ("customer__email__icontains") from m through relations.
  * *path gets a new path (NULL when no relation is walked), *field the
  * column reached, *rest what follows it (a lookup) or NULL.  A relation
@@ -649,79 +711,46 @@ static tdo_status walk(const tdo_model *m, const char *key, bool allow_rest,
                        tdo_path **path, const tdo_field **field,
                        const char **rest, tdo_error *err)
 {
-    const tdo_relation *rels[32];
+    const tdo_relation *rels[WALK_MAX + 1]; /* + the relation at the end */
     size_t n = 0;
     const tdo_model *cur = m;
     const char *p = key;
-    tdo_status st = TDO_OK;
     *path = NULL;
     *field = NULL;
     *rest = NULL;
     for (;;) {
         const char *sep = strstr(p, "__");
-        size_t len = sep ? (size_t)(sep - p) : strlen(p);
         const char *next = sep ? sep + 2 : NULL;
-        char buf[128], *tmp;
-        const char *part = part_str(p, len, buf, sizeof(buf), &tmp);
-        if (!part)
-            return tdo_nomem(err);
-        const tdo_relation *r = tdo_model_relation_by_name(cur, part);
-        const tdo_field *f = NULL;
-        if (!r && strcmp(part, "pk") == 0)
-            f = tdo_model_pk(cur);
-        if (!r && !f)
-            f = tdo_model_field_by_name(cur, part);
-        if (!r && !f) {
-            st = tdo_model_field_error(cur, part, err);
-            tdo_free(tmp);
+        const tdo_relation *r;
+        const tdo_field *f;
+        tdo_status st =
+            walk_part(cur, p, sep ? (size_t)(sep - p) : strlen(p), &r, &f, err);
+        if (st)
             return st;
-        }
-        tdo_free(tmp);
-        if (f && f->type == TDO_F_M2M) {
-            return tdo_error_set(err, TDO_ERR_FIELD,
-                                 "many-to-many field '%s' of model '%s' is "
-                                 "not resolved (tdo_ctx_resolve())",
-                                 f->name, cur->name);
-        }
         if (f) { /* a column of cur; only a lookup may follow */
             *field = f;
             *rest = next;
             break;
         }
-        bool forward = r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O;
         if (!next) {
-            if (forward) {
-                *field = r->field;
-            } else {
-                rels[n++] = r;
-                *field = tdo_model_pk(r->target);
-            }
+            *field = relation_end(r, rels, &n);
             break;
         }
-        const char *sep2 = strstr(next, "__");
-        len = sep2 ? (size_t)(sep2 - next) : strlen(next);
-        part = part_str(next, len, buf, sizeof(buf), &tmp);
-        if (!part)
-            return tdo_nomem(err);
-        bool pk = is_target_pk(r, part);
-        bool named = names_something(r->target, part);
-        tdo_free(tmp);
-        if (forward && pk) { /* customer__id: the FK column itself */
-            *field = r->field;
-            *rest = sep2 ? sep2 + 2 : NULL;
+        bool pk, named;
+        const char *after;
+        if ((st = peek_part(r, next, &pk, &named, &after, err)))
+            return st;
+        if (pk && (r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O)) {
+            *field = r->field; /* customer__id: the FK column itself */
+            *rest = after;
             break;
         }
         if (!named && allow_rest && is_lookup(next)) {
-            if (forward) {
-                *field = r->field;
-            } else {
-                rels[n++] = r;
-                *field = tdo_model_pk(r->target);
-            }
+            *field = relation_end(r, rels, &n);
             *rest = next;
             break;
         }
-        if (n == sizeof(rels) / sizeof(rels[0]))
+        if (n == WALK_MAX)
             return tdo_error_set(err, TDO_ERR_FIELD, "path '%s' is too long",
                                  key);
         rels[n++] = r;

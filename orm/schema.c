@@ -215,43 +215,45 @@ static void create_index(tdo_sb *sb, const tdo_dialect *d, const char *table,
     tdo_sb_adds(sb, ")");
 }
 
-/* Appends the statements of one model; first: no ";\n" before it. */
-static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
-                            const tdo_model *m, bool safe, bool first,
-                            tdo_model *const *later, size_t nlater,
-                            tdo_error *err)
+/* The most columns one index of m names (at least 1). */
+static size_t widest_index(const tdo_model *m)
 {
-    tdo_status st = TDO_OK;
-    size_t nf = tdo_model_nfields(m), ni = tdo_model_nindexes(m);
-    if (!first)
-        tdo_sb_adds(sb, ";\n");
-    tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
-    d->quote_ident(sb, tdo_model_table(m));
-    tdo_sb_adds(sb, " (");
-    bool any = false;
-    for (size_t i = 0; i < nf; i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (!has_column(f))
-            continue; /* issue 4: m2m through tables are made after all */
-        tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-        /* without ALTER TABLE (SQLite) references are always inline:
-         * they are checked when rows change, not when tables are made */
-        bool alter = d->features & TDO_DF_FK_ALTER;
-        column_def(sb, d, f,
-                   alter ? inline_fk(f, later, nlater) : inline_fk(f, NULL, 0));
-        any = true;
-    }
     size_t maxn = 1;
-    for (size_t i = 0; i < ni; i++) {
+    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
         size_t n;
         tdo_model_index(m, i, &n, NULL);
         if (n > maxn)
             maxn = n;
     }
-    const char **cols = tdo_calloc(maxn, sizeof(*cols));
-    if (!cols)
-        return tdo_nomem(err);
-    for (size_t i = 0; i < ni; i++) {
+    return maxn;
+}
+
+/* Appends the column definitions of m (references inline unless made
+ * later by ALTER TABLE); *any: something was written. */
+static void column_defs(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
+                        tdo_model *const *later, size_t nlater, bool *any)
+{
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!has_column(f))
+            continue; /* issue 4: m2m through tables are made after all */
+        tdo_sb_adds(sb, *any ? ",\n    " : "\n    ");
+        /* without ALTER TABLE (SQLite) references are always inline:
+         * they are checked when rows change, not when tables are made */
+        bool alter = d->features & TDO_DF_FK_ALTER;
+        column_def(sb, d, f,
+                   alter ? inline_fk(f, later, nlater) : inline_fk(f, NULL, 0));
+        *any = true;
+    }
+}
+
+/* Appends a named CONSTRAINT .. UNIQUE (..) for each unique_together of
+ * m; cols: room for the widest index. */
+static tdo_status unique_constraints(tdo_sb *sb, const tdo_dialect *d,
+                                     const tdo_model *m, const char **cols,
+                                     bool any, tdo_error *err)
+{
+    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
         size_t n;
         bool unique;
         const char *const *names = tdo_model_index(m, i, &n, &unique);
@@ -260,7 +262,7 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
         tdo_sb_adds(sb, any ? ",\n    CONSTRAINT " : "\n    CONSTRAINT ");
         any = true;
         tdo_sb list = TDO_SB_INIT, name = TDO_SB_INIT;
-        st = column_list(&list, d, m, names, n, cols, err);
+        tdo_status st = column_list(&list, d, m, names, n, cols, err);
         if (!st) {
             index_name(&name, "uid", tdo_model_table(m), cols, n);
             d->quote_ident(sb, name.buf);
@@ -272,14 +274,19 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
         tdo_sb_release(&list);
         tdo_sb_release(&name);
         if (st)
-            goto out;
+            return st;
     }
-    tdo_sb_adds(sb, "\n)");
-    if (d->table_options)
-        tdo_sb_adds(sb, d->table_options);
-    for (size_t i = 0; i < nf; i++) {
+    return TDO_OK;
+}
+
+/* Appends a CREATE INDEX for each indexed column (not the key nor a
+ * unique one: indexed already) and each plain index of m. */
+static tdo_status indexes_sql(tdo_sb *sb, const tdo_dialect *d,
+                              const tdo_model *m, bool safe, const char **cols,
+                              tdo_error *err)
+{
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
         const tdo_field *f = tdo_model_field(m, i);
-        /* unique columns and the key are indexed already */
         if (!has_column(f) || !(f->flags & TDO_FIELD_INDEX) ||
             (f->flags & (TDO_FIELD_PK | TDO_FIELD_UNIQUE)) ||
             f->type == TDO_F_O2O)
@@ -287,20 +294,45 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
         const char *c = f->column;
         create_index(sb, d, tdo_model_table(m), &c, 1, safe);
     }
-    for (size_t i = 0; i < ni; i++) {
+    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
         size_t n;
         bool unique;
         const char *const *names = tdo_model_index(m, i, &n, &unique);
         if (unique || !n)
             continue;
         tdo_sb list = TDO_SB_INIT;
-        st = column_list(&list, d, m, names, n, cols, err);
+        tdo_status st = column_list(&list, d, m, names, n, cols, err);
         tdo_sb_release(&list);
         if (st)
-            goto out;
+            return st;
         create_index(sb, d, tdo_model_table(m), cols, n, safe);
     }
-out:
+    return TDO_OK;
+}
+
+/* Appends the statements of one model; first: no ";\n" before it. */
+static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
+                            const tdo_model *m, bool safe, bool first,
+                            tdo_model *const *later, size_t nlater,
+                            tdo_error *err)
+{
+    if (!first)
+        tdo_sb_adds(sb, ";\n");
+    tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
+    d->quote_ident(sb, tdo_model_table(m));
+    tdo_sb_adds(sb, " (");
+    bool any = false;
+    column_defs(sb, d, m, later, nlater, &any);
+    const char **cols = tdo_calloc(widest_index(m), sizeof(*cols));
+    if (!cols)
+        return tdo_nomem(err);
+    tdo_status st = unique_constraints(sb, d, m, cols, any, err);
+    if (!st) {
+        tdo_sb_adds(sb, "\n)");
+        if (d->table_options)
+            tdo_sb_adds(sb, d->table_options);
+        st = indexes_sql(sb, d, m, safe, cols, err);
+    }
     tdo_free(cols);
     return st;
 }

@@ -12,6 +12,11 @@ local Item = Model:extend("LimItem", {
   Meta = { table = "lim_items" },
 })
 
+local Node = Model:extend("LimNode", {
+  parent = f.ForeignKeyField{ "models.LimNode", null = true, related_name = "children" },
+  Meta = { table = "lim_nodes" },
+})
+
 local function params_error(fn)
   local ok, err = pcall(fn)
   assert.is_false(ok, "expected an error")
@@ -21,7 +26,7 @@ end
 
 describe("limits: nesting of Q and F", function()
   setup(function()
-    orm.testing.init{ models = { Item } }
+    orm.testing.init{ models = { Item, Node } }
     Item:bulk_create{ Item{ n = 1 }, Item{ n = 2 }, Item{ n = 3 } }
   end)
   teardown(function() orm.testing.finish() end)
@@ -71,5 +76,20 @@ describe("limits: nesting of Q and F", function()
     local e = F"n"
     for _ = 1, 100 do e = e + 0 end
     assert.are.equal(3, Item:filter{ n = e }:count())
+  end)
+
+  it("walk a path of 32 relations ending at a reverse one, or refuse a longer one", function()
+    -- 32 forward steps and a reverse relation at the end: 33 joins (the
+    -- last one wrote past the walker's array of 32)
+    local key = ("parent__"):rep(32) .. "children"
+    local sql = Node:filter{ [key] = 1 }:sql()
+    assert.is_truthy(sql:find("lim_nodes", 1, true))
+    assert.are.equal(0, Node:filter{ [key] = 1 }:count())
+    local ok, err = pcall(function()
+      return Node:filter{ [("parent__"):rep(34) .. "id"] = 1 }:sql()
+    end)
+    assert.is_false(ok)
+    assert.is_true(E.FieldError:is(err), tostring(err))
+    assert.is_truthy(tostring(err):find("too long", 1, true))
   end)
 end)

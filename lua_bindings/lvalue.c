@@ -483,14 +483,99 @@ static lua_Integer optfield(lua_State *L, int t, const char *k, lua_Integer def)
     return v;
 }
 
+/* The parts of a date, time or datetime as given, before checking. */
+typedef struct dt_parts {
+    lua_Integer y, mo, d, h, mi, s, us, off;
+    bool has_off;
+} dt_parts;
+
+/* Reads the parts from a table {year=, month=, ..., utcoffset=} at idx. */
+static void parts_of_table(lua_State *L, int idx, tdo_type kind, dt_parts *p)
+{
+    if (kind != TDO_TIME) {
+        p->y = optfield(L, idx, "year", -1);
+        p->mo = optfield(L, idx, "month", 1);
+        p->d = optfield(L, idx, "day", 1);
+        if (p->y < 0)
+            luaL_argerror(L, idx, "year is required");
+    }
+    if (kind == TDO_DATE)
+        return;
+    p->h = optfield(L, idx, "hour", 0);
+    p->mi = optfield(L, idx, "minute", 0);
+    p->s = optfield(L, idx, "second", 0);
+    p->us = optfield(L, idx, "microsecond", 0);
+    lua_getfield(L, idx, "utcoffset");
+    if (!lua_isnil(L, -1)) {
+        int64_t *dur = todur(L, -1);
+        p->off = dur ? *dur / 60000000 : luaL_checkinteger(L, -1);
+        p->has_off = true;
+    }
+    lua_pop(L, 1);
+}
+
+/* Reads the parts from integer arguments starting at idx. */
+static void parts_of_args(lua_State *L, int idx, tdo_type kind, dt_parts *p)
+{
+    int i = idx;
+    if (kind != TDO_TIME) {
+        p->y = luaL_checkinteger(L, i++);
+        p->mo = luaL_optinteger(L, i++, 1);
+        p->d = luaL_optinteger(L, i++, 1);
+    }
+    if (kind != TDO_DATE) {
+        p->h = luaL_optinteger(L, i++, 0);
+        p->mi = luaL_optinteger(L, i++, 0);
+        p->s = luaL_optinteger(L, i++, 0);
+        p->us = luaL_optinteger(L, i++, 0);
+    }
+}
+
+/* Checks the parts through the parser (ParamsError naming the value) and
+ * sets out from them. */
+static void parts_to_dt(lua_State *L, const dt_parts *p, tdo_type kind,
+                        tdo_datetime *out)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    char text[80];
+    if (kind == TDO_DATE)
+        snprintf(text, sizeof text, "%04lld-%02lld-%02lld", (long long)p->y,
+                 (long long)p->mo, (long long)p->d);
+    else if (kind == TDO_TIME)
+        snprintf(text, sizeof text, "%02lld:%02lld:%02lld", (long long)p->h,
+                 (long long)p->mi, (long long)p->s);
+    else
+        snprintf(text, sizeof text, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
+                 (long long)p->y, (long long)p->mo, (long long)p->d,
+                 (long long)p->h, (long long)p->mi, (long long)p->s);
+    if (p->y > 9999 || p->mo > 99 || p->d > 99 || p->h > 99 || p->mi > 99 ||
+        p->s > 99 || p->y < 0 || p->mo < 0 || p->d < 0 || p->h < 0 ||
+        p->mi < 0 || p->s < 0 ||
+        tdo_datetime_parse(text, strlen(text), kind, out, &err)) {
+        tdo_error_release(&err);
+        ltdo_raise(L, TDO_ERR_PARAMS, "invalid %s: %s",
+                   kind == TDO_DATE   ? "date"
+                   : kind == TDO_TIME ? "time"
+                                      : "datetime",
+                   text);
+    }
+    if (p->us < 0 || p->us > 999999)
+        ltdo_raise(L, TDO_ERR_PARAMS, "microsecond must be in 0..999999");
+    out->usec = (int32_t)p->us;
+    if (p->has_off) {
+        out->has_offset = true;
+        out->offset_min = (int16_t)p->off;
+    }
+}
+
 /* Builds a datetime of kind from the arguments starting at idx: an ISO
  * string, a table {year=, ...}, integers, or another date/time value. */
 static void make_dt(lua_State *L, int idx, tdo_type kind, tdo_datetime *out)
 {
-    tdo_error err = TDO_ERROR_INIT;
     memset(out, 0, sizeof *out);
     ldt *u;
     if (lua_type(L, idx) == LUA_TSTRING) {
+        tdo_error err = TDO_ERROR_INIT;
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         if (tdo_datetime_parse(s, len, kind, out, &err))
@@ -505,72 +590,12 @@ static void make_dt(lua_State *L, int idx, tdo_type kind, tdo_datetime *out)
             luaL_argerror(L, idx, "cannot make a date from a time");
         return;
     }
-    lua_Integer y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, us = 0, off = 0;
-    bool has_off = false;
-    if (lua_istable(L, idx)) {
-        if (kind != TDO_TIME) {
-            y = optfield(L, idx, "year", -1);
-            mo = optfield(L, idx, "month", 1);
-            d = optfield(L, idx, "day", 1);
-            if (y < 0)
-                luaL_argerror(L, idx, "year is required");
-        }
-        if (kind != TDO_DATE) {
-            h = optfield(L, idx, "hour", 0);
-            mi = optfield(L, idx, "minute", 0);
-            s = optfield(L, idx, "second", 0);
-            us = optfield(L, idx, "microsecond", 0);
-            lua_getfield(L, idx, "utcoffset");
-            if (!lua_isnil(L, -1)) {
-                int64_t *dur = todur(L, -1);
-                off = dur ? *dur / 60000000 : luaL_checkinteger(L, -1);
-                has_off = true;
-            }
-            lua_pop(L, 1);
-        }
-    } else {
-        int i = idx;
-        if (kind != TDO_TIME) {
-            y = luaL_checkinteger(L, i++);
-            mo = luaL_optinteger(L, i++, 1);
-            d = luaL_optinteger(L, i++, 1);
-        }
-        if (kind != TDO_DATE) {
-            h = luaL_optinteger(L, i++, 0);
-            mi = luaL_optinteger(L, i++, 0);
-            s = luaL_optinteger(L, i++, 0);
-            us = luaL_optinteger(L, i++, 0);
-        }
-    }
-    /* validate through the parser */
-    char text[80];
-    if (kind == TDO_DATE)
-        snprintf(text, sizeof text, "%04lld-%02lld-%02lld", (long long)y,
-                 (long long)mo, (long long)d);
-    else if (kind == TDO_TIME)
-        snprintf(text, sizeof text, "%02lld:%02lld:%02lld", (long long)h,
-                 (long long)mi, (long long)s);
+    dt_parts p = {0};
+    if (lua_istable(L, idx))
+        parts_of_table(L, idx, kind, &p);
     else
-        snprintf(text, sizeof text, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld",
-                 (long long)y, (long long)mo, (long long)d, (long long)h,
-                 (long long)mi, (long long)s);
-    if (y > 9999 || mo > 99 || d > 99 || h > 99 || mi > 99 || s > 99 || y < 0 ||
-        mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 ||
-        tdo_datetime_parse(text, strlen(text), kind, out, &err)) {
-        tdo_error_release(&err);
-        ltdo_raise(L, TDO_ERR_PARAMS, "invalid %s: %s",
-                   kind == TDO_DATE   ? "date"
-                   : kind == TDO_TIME ? "time"
-                                      : "datetime",
-                   text);
-    }
-    if (us < 0 || us > 999999)
-        ltdo_raise(L, TDO_ERR_PARAMS, "microsecond must be in 0..999999");
-    out->usec = (int32_t)us;
-    if (has_off) {
-        out->has_offset = true;
-        out->offset_min = (int16_t)off;
-    }
+        parts_of_args(L, idx, kind, &p);
+    parts_to_dt(L, &p, kind, out);
 }
 
 static int dt_call(lua_State *L, tdo_type kind)

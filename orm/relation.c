@@ -10,6 +10,9 @@
  */
 #include "tdo_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <ctype.h>
 
 static bool push(tdo_relation ***arr, size_t *n, tdo_relation *r)
@@ -134,83 +137,115 @@ static bool table_taken(const tdo_ctx *ctx, char *const *names, size_t n,
     return false;
 }
 
-/* Fills the through table and columns of the forward m2m relation r. */
+/* Appends one relation problem to msg ("; "-separated) and counts it. */
+static void problem(tdo_sb *msg, size_t *nbad, const char *fmt, ...)
+    TDO_PRINTF(3, 4);
+
+static void problem(tdo_sb *msg, size_t *nbad, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    tdo_sb_addf(msg, "%s%s", *nbad ? "; " : "", buf);
+    (*nbad)++;
+}
+
+/* r goes through the declared model tm: its foreign keys to r's model
+ * (backward_key) and target (forward_key) are the columns. */
+static tdo_status through_model_setup(tdo_relation *r, tdo_model *tm,
+                                      tdo_sb *msg, size_t *nbad)
+{
+    const tdo_field *f = r->field;
+    const tdo_field *src = through_fk(tm, r->model, f->backward_key, NULL);
+    const tdo_field *dst = through_fk(tm, r->target, f->forward_key, src);
+    if (!src || !dst || src == dst) {
+        problem(msg, nbad,
+                "ManyToManyField '%s' on model '%s': through model '%s' "
+                "needs a foreign key to '%s' and one to '%s'",
+                f->name, r->model->name, tm->name, r->model->name,
+                r->target->name);
+        return TDO_OK;
+    }
+    r->through_model = tm;
+    r->through = tdo_strdup(tm->table);
+    r->source_column = tdo_strdup(src->column);
+    r->target_column = tdo_strdup(dst->column);
+    if (!r->through || !r->source_column || !r->target_column)
+        return TDO_ERR_NOMEM;
+    return TDO_OK;
+}
+
+/* Tortoise's keys: forward_key "<target model name lower>_id",
+ * backward_key "<table>_id" (or "<table>_rel_id" when equal); NULL when
+ * out of memory. */
+static void default_keys(const tdo_field *f, const tdo_model *m, char **fwd,
+                         char **bwd)
+{
+    const char *ref = f->related_ref;
+    const char *dot = strrchr(ref, '.');
+    char *tname = lower_dup(dot ? dot + 1 : ref);
+    *fwd = f->forward_key && *f->forward_key ? tdo_strdup(f->forward_key)
+           : tname                           ? join2(tname, "", "_id")
+                                             : NULL;
+    tdo_free(tname);
+    if (f->backward_key && *f->backward_key) {
+        *bwd = tdo_strdup(f->backward_key);
+        return;
+    }
+    *bwd = join2(m->table, "", "_id");
+    if (*bwd && *fwd && !strcmp(*bwd, *fwd)) {
+        tdo_free(*bwd);
+        *bwd = join2(m->table, "", "_rel_id");
+    }
+}
+
+/* Tortoise's through table: "<table>_<target table>"; a second m2m
+ * between the same models gets "<table>_<field>" instead of a shared
+ * table (then "<table>_<target table>_<field>"). */
+static char *through_name(tdo_ctx *ctx, char **names, size_t nnames,
+                          const tdo_field *f, const tdo_model *m,
+                          const tdo_model *target)
+{
+    if (f->through && *f->through)
+        return tdo_strdup(f->through);
+    char *thr = join2(m->table, "_", target->table);
+    if (thr && table_taken(ctx, names, nnames, thr)) {
+        tdo_free(thr);
+        thr = join2(m->table, "_", f->name);
+    }
+    if (thr && table_taken(ctx, names, nnames, thr)) {
+        char *t2 = join2(m->table, "_", target->table);
+        tdo_free(thr);
+        thr = t2 ? join2(t2, "_", f->name) : NULL;
+        tdo_free(t2);
+    }
+    return thr;
+}
+
+/* Fills the through table and columns of the forward m2m relation r;
+ * names: the automatic through tables so far (r's joins them). */
 static tdo_status m2m_setup(tdo_ctx *ctx, tdo_relation *r, char ***names,
                             size_t *nnames, tdo_sb *msg, size_t *nbad)
 {
     const tdo_field *f = r->field;
-    tdo_model *m = r->model, *target = r->target;
     tdo_model *tm = tdo_field_through_model_(f);
-    if (tm) {
-        const tdo_field *src = through_fk(tm, m, f->backward_key, NULL);
-        const tdo_field *dst = through_fk(tm, target, f->forward_key, src);
-        if (!src || !dst || src == dst) {
-            tdo_sb_addf(msg,
-                        "%sManyToManyField '%s' on model '%s': through "
-                        "model '%s' needs a foreign key to '%s' and one "
-                        "to '%s'",
-                        *nbad ? "; " : "", f->name, m->name, tm->name, m->name,
-                        target->name);
-            (*nbad)++;
-            return TDO_OK;
-        }
-        r->through_model = tm;
-        r->through = tdo_strdup(tm->table);
-        r->source_column = tdo_strdup(src->column);
-        r->target_column = tdo_strdup(dst->column);
-        if (!r->through || !r->source_column || !r->target_column)
-            return TDO_ERR_NOMEM;
-        return TDO_OK;
-    }
-    /* Tortoise: forward_key "<target model name lower>_id", backward_key
-     * "<table>_id" (or "<table>_rel_id" when equal) */
-    const char *ref = f->related_ref;
-    const char *dot = strrchr(ref, '.');
-    char *tname = lower_dup(dot ? dot + 1 : ref);
-    char *fwd = NULL, *bwd = NULL, *thr = NULL;
-    if (!tname)
-        return TDO_ERR_NOMEM;
-    fwd = f->forward_key && *f->forward_key ? tdo_strdup(f->forward_key)
-                                            : join2(tname, "", "_id");
-    tdo_free(tname);
-    if (f->backward_key && *f->backward_key) {
-        bwd = tdo_strdup(f->backward_key);
-    } else {
-        bwd = join2(m->table, "", "_id");
-        if (bwd && fwd && !strcmp(bwd, fwd)) {
-            tdo_free(bwd);
-            bwd = join2(m->table, "", "_rel_id");
-        }
-    }
-    if (f->through && *f->through) {
-        thr = tdo_strdup(f->through);
-    } else {
-        /* Tortoise: "<table>_<target table>"; a second m2m between the
-         * same models gets "<table>_<field>" instead of a shared table */
-        thr = join2(m->table, "_", target->table);
-        if (thr && table_taken(ctx, *names, *nnames, thr)) {
-            tdo_free(thr);
-            thr = join2(m->table, "_", f->name);
-        }
-        if (thr && table_taken(ctx, *names, *nnames, thr)) {
-            char *t2 = join2(m->table, "_", target->table);
-            tdo_free(thr);
-            thr = t2 ? join2(t2, "_", f->name) : NULL;
-            tdo_free(t2);
-        }
-    }
+    if (tm)
+        return through_model_setup(r, tm, msg, nbad);
+    char *fwd, *bwd;
+    default_keys(f, r->model, &fwd, &bwd);
+    char *thr = through_name(ctx, *names, *nnames, f, r->model, r->target);
     r->through = thr;
     r->source_column = bwd;
     r->target_column = fwd;
     if (!thr || !fwd || !bwd)
         return TDO_ERR_NOMEM;
-    if (!strcmp(fwd, bwd)) {
-        tdo_sb_addf(msg,
-                    "%sManyToManyField '%s' on model '%s': forward_key "
-                    "and backward_key are both '%s'",
-                    *nbad ? "; " : "", f->name, m->name, fwd);
-        (*nbad)++;
-    }
+    if (!strcmp(fwd, bwd))
+        problem(msg, nbad,
+                "ManyToManyField '%s' on model '%s': forward_key and "
+                "backward_key are both '%s'",
+                f->name, r->model->name, fwd);
     char **p = tdo_realloc(*names, (*nnames + 1) * sizeof(*p));
     if (!p)
         return TDO_ERR_NOMEM;

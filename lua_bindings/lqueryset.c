@@ -351,6 +351,63 @@ both:
                       "both be true");
 }
 
+/* Appends name (at -1, popped) and its alias (at -2 unless same) to the
+ * names and aliases arrays; n counts them. */
+static void add_name(lua_State *L, int names, int aliases, size_t *n, bool same)
+{
+    if (same)
+        lua_pushvalue(L, -1);
+    lua_rawseti(L, names, (lua_Integer)++ * n);
+    lua_rawseti(L, aliases, (lua_Integer)*n);
+}
+
+/* Reads one table argument of values() at i: names in its array part,
+ * alias = name pairs (sorted by alias for a stable order) in its hash
+ * part, flat = true; returns flat. */
+static bool projection_table(lua_State *L, int i, int names, int aliases,
+                             size_t *n)
+{
+    size_t an = lua_rawlen(L, i);
+    for (size_t j = 1; j <= an; j++) {
+        lua_rawgeti(L, i, (lua_Integer)j);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS, "values takes field names");
+        add_name(L, names, aliases, n, true);
+    }
+    lua_getfield(L, i, "flat");
+    bool flat = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_newtable(L);
+    int ak = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, i)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING &&
+            strcmp(lua_tostring(L, -1), "flat") != 0) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, ak, (lua_Integer)lua_rawlen(L, ak) + 1);
+        }
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_remove(L, -2);
+    lua_pushvalue(L, ak);
+    lua_call(L, 1, 0);
+    size_t nk = lua_rawlen(L, ak);
+    for (size_t j = 1; j <= nk; j++) {
+        lua_rawgeti(L, ak, (lua_Integer)j); /* the alias */
+        lua_pushvalue(L, -1);
+        lua_gettable(L, i); /* the name */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS,
+                       "values: alias '%s' must name a field",
+                       lua_tostring(L, -2));
+        add_name(L, names, aliases, n, false);
+    }
+    lua_pop(L, 1);
+    return flat;
+}
+
 /* values / values_list argument parsing: names as arguments, or one table
  * with names in its array part and aliases (alias = name) in its hash
  * part; a trailing options table {flat = true}. */
@@ -368,53 +425,9 @@ static int projection(lua_State *L, tdo_projection kind)
     for (int i = 2; i <= top; i++) {
         if (lua_type(L, i) == LUA_TSTRING) {
             lua_pushvalue(L, i);
-            lua_rawseti(L, names, (lua_Integer)++n);
-            lua_pushvalue(L, i);
-            lua_rawseti(L, aliases, (lua_Integer)n);
+            add_name(L, names, aliases, &n, true);
         } else if (lua_istable(L, i)) {
-            size_t an = lua_rawlen(L, i);
-            for (size_t j = 1; j <= an; j++) {
-                lua_rawgeti(L, i, (lua_Integer)j);
-                if (lua_type(L, -1) != LUA_TSTRING)
-                    return ltdo_raise(L, TDO_ERR_PARAMS,
-                                      "values takes field names");
-                lua_pushvalue(L, -1);
-                lua_rawseti(L, names, (lua_Integer)++n);
-                lua_rawseti(L, aliases, (lua_Integer)n);
-            }
-            lua_getfield(L, i, "flat");
-            flat = flat || lua_toboolean(L, -1);
-            lua_pop(L, 1);
-            /* aliases, sorted by alias for a stable order */
-            lua_newtable(L);
-            int ak = lua_gettop(L);
-            lua_pushnil(L);
-            while (lua_next(L, i)) {
-                lua_pop(L, 1);
-                if (lua_type(L, -1) == LUA_TSTRING &&
-                    strcmp(lua_tostring(L, -1), "flat") != 0) {
-                    lua_pushvalue(L, -1);
-                    lua_rawseti(L, ak, (lua_Integer)lua_rawlen(L, ak) + 1);
-                }
-            }
-            lua_getglobal(L, "table");
-            lua_getfield(L, -1, "sort");
-            lua_remove(L, -2);
-            lua_pushvalue(L, ak);
-            lua_call(L, 1, 0);
-            size_t nk = lua_rawlen(L, ak);
-            for (size_t j = 1; j <= nk; j++) {
-                lua_rawgeti(L, ak, (lua_Integer)j);
-                lua_pushvalue(L, -1);
-                lua_gettable(L, i);
-                if (lua_type(L, -1) != LUA_TSTRING)
-                    return ltdo_raise(L, TDO_ERR_PARAMS,
-                                      "values: alias '%s' must name a field",
-                                      lua_tostring(L, -2));
-                lua_rawseti(L, names, (lua_Integer)++n);
-                lua_rawseti(L, aliases, (lua_Integer)n);
-            }
-            lua_pop(L, 1);
+            flat = projection_table(L, i, names, aliases, &n) || flat;
         } else {
             return ltdo_raise(L, TDO_ERR_PARAMS,
                               "values takes field names (argument %d is a "

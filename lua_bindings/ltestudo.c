@@ -600,10 +600,9 @@ static void load_chunks(lua_State *L, int orm, int cfn)
     }
 }
 
-/* Opens the module: returns the orm table. */
-__attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
+/* The metatables of the helper userdata: boxes, value lists, context. */
+static void helper_metatables(lua_State *L)
 {
-    /* helper metatables */
     luaL_newmetatable(L, LTDO_BOX);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
@@ -618,7 +617,40 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
+}
 
+/* The shared state table (in the context's user value): orm, the
+ * per-app connections, the models, and the weak-keyed tables of saved
+ * instances, their related objects and the fields loaded in partial
+ * instances (only()); also C.state. */
+static void init_state(lua_State *L, int orm, int cfn)
+{
+    ltdo_state(L);
+    int st = lua_gettop(L);
+    lua_pushvalue(L, orm);
+    lua_setfield(L, st, "orm");
+    lua_pushvalue(L, st);
+    lua_setfield(L, cfn, "state");
+    lua_newtable(L);
+    lua_setfield(L, st, "apps_conn");
+    lua_newtable(L);
+    lua_setfield(L, st, "models");
+    static const char *const weak[] = {"saved", "related", "partial"};
+    for (int i = 0; i < 3; i++) {
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, st, weak[i]);
+    }
+    lua_pop(L, 1);
+}
+
+/* Opens the module (require "testudo"): returns the orm table. */
+__attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
+{
+    helper_metatables(L);
     /* the context: userdata first, then the C object */
     lctx *c = lua_newuserdatauv(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
@@ -635,29 +667,7 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
     lua_newtable(L); /* C */
     int cfn = lua_gettop(L);
     luaL_setfuncs(L, cfuncs, 0);
-
-    ltdo_state(L);
-    int st = lua_gettop(L);
-    lua_pushvalue(L, orm);
-    lua_setfield(L, st, "orm");
-    lua_pushvalue(L, st);
-    lua_setfield(L, cfn, "state");
-    lua_newtable(L);
-    lua_setfield(L, st, "apps_conn");
-    lua_newtable(L);
-    lua_setfield(L, st, "models");
-    /* weak-keyed: saved instances, their related objects, and the
-     * fields loaded in partial instances (only()) */
-    static const char *const weak[] = {"saved", "related", "partial"};
-    for (int i = 0; i < 3; i++) {
-        lua_newtable(L);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "k");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_setfield(L, st, weak[i]);
-    }
-    lua_pop(L, 1);
+    init_state(L, orm, cfn);
 
     lua_pushliteral(L, TDO_VERSION);
     lua_setfield(L, orm, "VERSION");

@@ -152,22 +152,14 @@ local function load_module(app, name)
   if not ok then error(err, 0) end
 end
 
-function orm.init(cfg)
-  if state.closed then
-    state.closed = false
-    C.close_connections()
-  end
-  if type(cfg) ~= "table" then
-    config_error("orm.init takes a table: { db_url = ... } or { connections = ..., apps = ... }")
-  end
-  if type(cfg.config) == "table" then cfg = cfg.config end
+-- The URL of every connection of cfg (db_url is "default"), checked.
+local function config_urls(cfg)
   local conns = {}
   if cfg.db_url then conns.default = cfg.db_url end
   for name, spec in pairs(cfg.connections or {}) do conns[name] = spec end
   if next(conns) == nil then
     config_error("You must specify 'db_url' or 'connections' in orm.init")
   end
-  -- check every URL before closing anything
   local urls = {}
   for _, name in ipairs(sorted_keys(conns)) do
     if type(name) ~= "string" or name == "" then
@@ -175,6 +167,12 @@ function orm.init(cfg)
     end
     urls[name] = spec_url(name, conns[name])
   end
+  return urls
+end
+
+-- The routers of cfg: tables (or module names to require) with
+-- db_for_read / db_for_write.
+local function config_routers(cfg)
   local routers = {}
   for i, r in ipairs(cfg.routers or {}) do
     if type(r) == "string" then
@@ -191,6 +189,12 @@ function orm.init(cfg)
     end
     routers[#routers + 1] = r
   end
+  return routers
+end
+
+-- The apps of cfg (apps = {label = {models=, default_connection=}} and
+-- Tortoise's modules = {label = {...}}), each on a known connection.
+local function config_apps(cfg, urls)
   local apps = {}
   for label, app in pairs(cfg.apps or {}) do
     if type(app) ~= "table" then
@@ -208,11 +212,27 @@ function orm.init(cfg)
     }
   end
   for label, app in pairs(apps) do
-    if not conns[app.default_connection] then
+    if not urls[app.default_connection] then
       config_error(("app '%s': unknown connection '%s'")
         :format(label, tostring(app.default_connection)))
     end
   end
+  return apps
+end
+
+function orm.init(cfg)
+  if state.closed then
+    state.closed = false
+    C.close_connections()
+  end
+  if type(cfg) ~= "table" then
+    config_error("orm.init takes a table: { db_url = ... } or { connections = ..., apps = ... }")
+  end
+  if type(cfg.config) == "table" then cfg = cfg.config end
+  -- check everything before closing anything
+  local urls = config_urls(cfg)
+  local routers = config_routers(cfg)
+  local apps = config_apps(cfg, urls)
 
   C.close_connections()
   C.set_inited(false)

@@ -421,9 +421,14 @@ static void apply_defaults(lua_State *L, int t, int model, tdo_model *m)
         if (lua_isfunction(L, -1)) {
             if (lua_pcall(L, 0, 1, 0) != LUA_OK)
                 lua_error(L);
-        } else if (lua_isnil(L, -1) && (f->flags & TDO_FIELD_CONST_DEFAULT)) {
+        } else if (lua_isnil(L, -1)) {
+            tdo_value v; /* the core's constant default (step 1) */
             lua_pop(L, 1);
-            ltdo_push_value(L, &f->default_value);
+            if (tdo_field_default(f, &v))
+                ltdo_push_value(L, &v);
+            else
+                lua_pushnil(L);
+            tdo_value_release(&v);
         }
         if (ltdo_isnull(L, -1)) {
             lua_pop(L, 1);
@@ -557,19 +562,13 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
                 continue;
             }
         }
-        if ((f->flags & TDO_FIELD_AUTO_NOW) ||
-            ((f->flags & TDO_FIELD_AUTO_NOW_ADD) && creating)) {
-            lua_getfield(L, t, attr);
-            bool missing = lua_isnil(L, -1);
-            lua_pop(L, 1);
-            if ((f->flags & TDO_FIELD_AUTO_NOW) || missing) {
-                ltdo_push_datetime(L, now,
-                                   f->type == TDO_F_DATE   ? TDO_DATE
-                                   : f->type == TDO_F_TIME ? TDO_TIME
-                                                           : TDO_DATETIME);
-                lua_setfield(L, t, attr);
-            }
+        lua_getfield(L, t, attr);
+        tdo_value when; /* auto_now / auto_now_add (the core's step 2) */
+        if (tdo_field_auto_now(f, creating, !lua_isnil(L, -1), now, &when)) {
+            ltdo_push_value(L, &when);
+            lua_setfield(L, t, attr);
         }
+        lua_pop(L, 1);
         lua_getfield(L, t, attr);
         if (f == pk) {
             if (!creating ||

@@ -901,6 +901,30 @@ TDO_API tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
                                   const tdo_value *targets, size_t n,
                                   tdo_error *err);
 
+/* Saving a row, one step at a time (tdo_row_prepare runs them all).
+ * Step 1: *out gets a copy of f's constant default; false (out NULL)
+ * when f has none (a default computed per row is the caller's). */
+TDO_API bool tdo_field_default(const tdo_field *f, tdo_value *out);
+/* Step 2: whether f takes the time now on this save -- auto_now always,
+ * auto_now_add when creating a row that does not set it -- and *out that
+ * time as f's type (date, time or datetime). */
+TDO_API bool tdo_field_auto_now(const tdo_field *f, bool creating,
+                                bool is_set, const tdo_datetime *now,
+                                tdo_value *out);
+/* Steps 3 and 4 are tdo_field_coerce() and tdo_field_validate() with
+ * tdo_field_check().  tdo_row_prepare runs the four on a row of m:
+ * values[i] and set[i] for field i (set: given); creating: an INSERT.
+ * Fields not set take their constant default (when creating), auto_now
+ * fields the time now, and every set value is made canonical (replacing
+ * values[i], owned) and checked (ValidationError naming the field). */
+TDO_API tdo_status tdo_row_prepare(const tdo_model *m, tdo_value *values,
+                                   bool *set, bool creating,
+                                   const tdo_datetime *now, tdo_error *err);
+/* tdo_row_prepare (creating, now) and the INSERT of the fields set; *pk
+ * (may be NULL) gets the primary key, owned by the caller. */
+TDO_API tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m,
+                                  tdo_value *values, bool *set, tdo_value *pk,
+                                  tdo_error *err);
 /* Inserts nrows rows (values row-major over fields, already coerced);
  * pks (may be NULL) receives nrows primary keys, owned by the caller
  * (tdo_value_release() each). */

@@ -1,0 +1,107 @@
+/*
+ * save.c -- what happens to a row of a model before it is written, one
+ * function per step, used by the Lua bindings field by field and by C
+ * callers through tdo_row_prepare() / tdo_row_insert(): constant
+ * defaults for the fields not given, auto_now / auto_now_add times,
+ * coercion to each field's canonical value, validation.
+ */
+#include "tdo_int.h"
+
+/* Step 1: the constant default of f (see testudo.h). */
+bool tdo_field_default(const tdo_field *f, tdo_value *out)
+{
+    *out = tdo_value_null();
+    if (!(f->flags & TDO_FIELD_CONST_DEFAULT))
+        return false;
+    return tdo_value_copy(out, &f->default_value) == TDO_OK;
+}
+
+/* Step 2: the time an auto_now / auto_now_add field takes (see
+ * testudo.h). */
+bool tdo_field_auto_now(const tdo_field *f, bool creating, bool is_set,
+                        const tdo_datetime *now, tdo_value *out)
+{
+    *out = tdo_value_null();
+    bool always = f->flags & TDO_FIELD_AUTO_NOW;
+    bool on_add = (f->flags & TDO_FIELD_AUTO_NOW_ADD) && creating && !is_set;
+    if (!always && !on_add)
+        return false;
+    tdo_datetime dt = *now;
+    out->type = f->type == TDO_F_DATE   ? TDO_DATE
+                : f->type == TDO_F_TIME ? TDO_TIME
+                                        : TDO_DATETIME;
+    if (out->type == TDO_DATE) {
+        dt.hour = dt.minute = dt.second = 0;
+        dt.usec = 0;
+        dt.has_offset = false;
+        dt.offset_min = 0;
+    } else if (out->type == TDO_TIME) {
+        dt.year = 0;
+        dt.month = dt.day = 0;
+    }
+    out->u.dt = dt;
+    return true;
+}
+
+/* Prepares a row of m for writing (see testudo.h). */
+tdo_status tdo_row_prepare(const tdo_model *m, tdo_value *values, bool *set,
+                           bool creating, const tdo_datetime *now,
+                           tdo_error *err)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const tdo_field *f = m->fields[i];
+        if (f->type == TDO_F_M2M)
+            continue;
+        tdo_value v;
+        if (!set[i] && creating && tdo_field_default(f, &v)) {
+            values[i] = v;
+            set[i] = true;
+        }
+        if (tdo_field_auto_now(f, creating, set[i], now, &v)) {
+            tdo_value_release(&values[i]);
+            values[i] = v;
+            set[i] = true;
+        }
+        if (!set[i])
+            continue;
+        tdo_status st = tdo_field_coerce(f, &values[i], &v, err);
+        if (st)
+            return st;
+        tdo_value_release(&values[i]);
+        values[i] = v;
+        if ((st = tdo_field_validate(f, &values[i], err)) ||
+            (st = tdo_field_check(f, &values[i], err)))
+            return st;
+    }
+    return TDO_OK;
+}
+
+/* Inserts one row of m from values/set (see testudo.h). */
+tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
+                          bool *set, tdo_value *pk, tdo_error *err)
+{
+    tdo_datetime now;
+    tdo_datetime_now(tdo_ctx_use_tz(m->ctx), &now);
+    tdo_status st = tdo_row_prepare(m, values, set, true, &now, err);
+    if (st)
+        return st;
+    const tdo_field **fields = tdo_calloc(m->nfields ? m->nfields : 1,
+                                          sizeof(*fields));
+    tdo_value *vals = tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*vals));
+    size_t k = 0;
+    if (!fields || !vals) {
+        st = tdo_nomem(err);
+    } else {
+        for (size_t i = 0; i < m->nfields; i++) {
+            if (!set[i] || m->fields[i]->type == TDO_F_M2M)
+                continue;
+            fields[k] = m->fields[i];
+            vals[k] = values[i];
+            vals[k++].owned = false; /* borrowed from values */
+        }
+        st = tdo_insert(c, m, fields, k, vals, 1, false, pk, err);
+    }
+    tdo_free(fields);
+    tdo_free(vals);
+    return st;
+}

@@ -372,6 +372,26 @@ static int l_tables(lua_State *L)
     return 1;
 }
 
+/* orm._drop_tables(names[, conn]): tdo_drop_tables. */
+static int l_drop_tables(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 2, "default"));
+    size_t n = lua_rawlen(L, 1);
+    const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*names), 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        names[i] = lua_tostring(L, -1); /* anchored by the table */
+        if (!names[i])
+            return ltdo_raise(L, TDO_ERR_PARAMS, "table names are strings");
+        lua_pop(L, 1);
+    }
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_drop_tables(c, names, n, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
 static const luaL_Reg conn_meth[] = {
     {"execute_query", conn_execute_query},
     {"execute_script", conn_execute_script},
@@ -410,6 +430,8 @@ void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
     lua_setfield(L, orm_idx, "connection");
     lua_pushcfunction(L, l_tables);
     lua_setfield(L, orm_idx, "_tables");
+    lua_pushcfunction(L, l_drop_tables);
+    lua_setfield(L, orm_idx, "_drop_tables");
     lua_pushcfunction(L, l_connections);
     lua_setfield(L, orm_idx, "_connections");
     lua_pushvalue(L, C_idx);

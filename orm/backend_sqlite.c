@@ -449,6 +449,12 @@ static const char *sq_server_version(void *db)
     return sqlite3_libversion();
 }
 
+/* The version of the SQLite library linked in ("3.40.1"); static. */
+TDO_API const char *tdo_sqlite_version(void)
+{
+    return sqlite3_libversion();
+}
+
 static uint64_t sq_cache_hits(void *db)
 {
     sq_db *d = db;

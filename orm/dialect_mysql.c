@@ -59,6 +59,8 @@ static tdo_status my_to_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_mysql = {
     .version = TDO_DIALECT_VERSION,
     .name = "mysql",
+    .fk_checks_off = "SET FOREIGN_KEY_CHECKS = 0",
+    .fk_checks_on = "SET FOREIGN_KEY_CHECKS = 1",
     .tables_sql = "SELECT table_name FROM information_schema.tables WHERE "
                   "table_schema = DATABASE() ORDER BY table_name",
     .features = TDO_DF_BOOL_LITERALS | TDO_DF_OFFSET_NEEDS_LIMIT |

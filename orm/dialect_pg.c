@@ -94,6 +94,7 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_postgres = {
     .version = TDO_DIALECT_VERSION,
     .name = "postgres",
+    .drop_cascade = " CASCADE",
     .tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = "
                   "current_schema() ORDER BY tablename",
     .features = TDO_DF_RETURNING | TDO_DF_ILIKE | TDO_DF_BOOL_LITERALS |

@@ -68,6 +68,8 @@ const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .name = "sqlite",
     .begin = "BEGIN IMMEDIATE",
+    .fk_checks_off = "PRAGMA foreign_keys = OFF",
+    .fk_checks_on = "PRAGMA foreign_keys = ON",
     .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "
                   "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     .features = TDO_DF_RETURNING | TDO_DF_OFFSET_NEEDS_LIMIT |

@@ -527,6 +527,31 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
     return TDO_OK;
 }
 
+/* Drops the tables named (see testudo.h). */
+tdo_status tdo_drop_tables(tdo_conn *conn, const char *const *tables, size_t n,
+                           tdo_error *err)
+{
+    if (!n)
+        return TDO_OK;
+    const tdo_dialect *d = tdo_conn_dialect(conn);
+    tdo_sb sb = TDO_SB_INIT;
+    if (d->fk_checks_off)
+        tdo_sb_addf(&sb, "%s;\n", d->fk_checks_off);
+    for (size_t i = 0; i < n; i++) {
+        tdo_sb_adds(&sb, "DROP TABLE IF EXISTS ");
+        d->quote_ident(&sb, tables[i]);
+        if (d->drop_cascade)
+            tdo_sb_adds(&sb, d->drop_cascade);
+        tdo_sb_adds(&sb, ";\n");
+    }
+    if (d->fk_checks_on)
+        tdo_sb_adds(&sb, d->fk_checks_on);
+    tdo_status st =
+        sb.oom ? tdo_nomem(err) : tdo_conn_execute_script(conn, sb.buf, err);
+    tdo_sb_release(&sb);
+    return st;
+}
+
 /* Runs the DDL of every non-abstract model of ctx on conn. */
 tdo_status tdo_generate_schemas(tdo_ctx *ctx, tdo_conn *conn, bool safe,
                                 tdo_error *err)

@@ -564,6 +564,10 @@ struct tdo_dialect {
     const char *table_options;
     /* a query whose first column lists the user tables, sorted by name */
     const char *tables_sql;
+    /* the statements that turn foreign key checks off and on again around
+     * DROP TABLEs (NULL: none needed), and what DROP TABLE appends so that
+     * the constraints referencing the table go too (NULL: nothing) */
+    const char *fk_checks_off, *fk_checks_on, *drop_cascade;
     /* the SQL around an operand that extracts a date part as an integer
      * (date_part[p][0], operand, date_part[p][1]); p follows the lookups
      * year, quarter, month, week (ISO 8601), day, hour, minute, second

@@ -762,6 +762,13 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
 TDO_API tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                                   const tdo_model *only, bool safe, char **out,
                                   tdo_error *err);
+/* The version of the SQLite library linked in ("3.40.1"); static. */
+TDO_API const char *tdo_sqlite_version(void);
+/* Drops the n tables named (DROP TABLE IF EXISTS, each name quoted by
+ * the dialect), whatever references them: foreign key checks off around
+ * them (SQLite, MySQL), CASCADE (PostgreSQL). */
+TDO_API tdo_status tdo_drop_tables(tdo_conn *conn, const char *const *tables,
+                                   size_t n, tdo_error *err);
 /* Runs the schema of every non-abstract model of ctx on conn. */
 TDO_API tdo_status tdo_generate_schemas(tdo_ctx *ctx, tdo_conn *conn,
                                         bool safe, tdo_error *err);

@@ -21,7 +21,6 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
-#include <sqlite3.h>
 
 #include "testudo.h"
 
@@ -730,7 +729,7 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
 static int print_version(void)
 {
     printf("testudo %s (%s, SQLite %s)\n", SHELL_VERSION, LUA_RELEASE,
-           sqlite3_libversion());
+           tdo_sqlite_version());
     return 0;
 }
 

@@ -26,29 +26,14 @@ end
 -- Drops the tables of the models (the demo's) so that a database given
 -- to --demo is seeded afresh.
 local function drop_model_tables()
-  local conn = orm.connection("default")
-  local dialect = conn:dialect()
-  local q = dialect == "mysql" and "`" or '"'
-  local drops = {}
+  local tables = {}
   for _, models in pairs(orm.apps) do
     for _, m in pairs(models) do
-      local meta = m._meta
-      if not meta.abstract then
-        drops[#drops + 1] = ("DROP TABLE IF EXISTS %s%s%s%s"):format(q,
-          meta.db_table, q, dialect == "postgres" and " CASCADE" or "")
-      end
+      if not m._meta.abstract then tables[#tables + 1] = m._meta.db_table end
     end
   end
-  if #drops == 0 then return end
-  sort(drops)
-  if dialect == "mysql" then
-    table.insert(drops, 1, "SET FOREIGN_KEY_CHECKS = 0")
-    drops[#drops + 1] = "SET FOREIGN_KEY_CHECKS = 1"
-  elseif dialect == "sqlite" then
-    table.insert(drops, 1, "PRAGMA foreign_keys = OFF")
-    drops[#drops + 1] = "PRAGMA foreign_keys = ON"
-  end
-  conn:execute_script(concat(drops, ";\n"))
+  sort(tables)
+  orm._drop_tables(tables)
 end
 
 -- The demo's tables that already exist in the database of "default".

@@ -456,24 +456,7 @@ function orm.testing.init(opts)
   if not url:find(":memory:", 1, true) then
     -- a persistent test database: start from an empty one (every table
     -- dropped, whatever references it)
-    local conn = orm.connection("default")
-    local dialect = conn:dialect()
-    local q = dialect == "mysql" and "`" or '"'
-    local drops = {}
-    for _, t in ipairs(orm._tables("default")) do
-      drops[#drops + 1] = ("DROP TABLE IF EXISTS %s%s%s%s"):format(q,
-        t:gsub(q, q .. q), q, dialect == "postgres" and " CASCADE" or "")
-    end
-    if #drops > 0 then
-      if dialect == "mysql" then
-        table.insert(drops, 1, "SET FOREIGN_KEY_CHECKS = 0")
-        drops[#drops + 1] = "SET FOREIGN_KEY_CHECKS = 1"
-      elseif dialect == "sqlite" then
-        table.insert(drops, 1, "PRAGMA foreign_keys = OFF")
-        drops[#drops + 1] = "PRAGMA foreign_keys = ON"
-      end
-      conn:execute_script(table.concat(drops, ";\n"))
-    end
+    orm._drop_tables(orm._tables("default"))
   end
   orm.generate_schemas{ safe = true }
 end

@@ -42,7 +42,6 @@
 /* The context userdata. */
 typedef struct lctx {
     tdo_ctx *ctx; /* owned; freed by __gc */
-    bool echo;    /* orm._set_echo */
     bool dirty;   /* models changed since the last tdo_ctx_resolve() */
     bool inited;  /* orm.init ran */
 } lctx;
@@ -201,6 +200,10 @@ void ltdo_push_all(lua_State *L, int model_idx);
 /* Replaces argument 1 (a model) by Model:all() and calls the queryset
  * method name with the arguments; returns its results. */
 int ltdo_qs_method(lua_State *L, const char *name);
+
+/* Sets the trace hook of the context of L: fn(ud, ...) sees every
+ * statement before it runs (NULL: none).  The shell's echo uses it. */
+void ltdo_set_trace(lua_State *L, tdo_trace_fn fn, void *ud);
 
 /* ---- ltx.c ----------------------------------------------------------- */
 

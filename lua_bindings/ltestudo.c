@@ -321,52 +321,13 @@ tdo_value *ltdo_vals_add(lua_State *L, ltdo_vals *vb)
 }
 
 /* ------------------------------------------------------------------ */
-/* Echo                                                                */
+/* Trace                                                               */
 /* ------------------------------------------------------------------ */
 
-static void echo_trace(void *ud, const char *conn_name, const char *sql,
-                       const tdo_value *params, size_t nparams)
+/* Sets the trace hook of the context of L (see ltdo.h). */
+void ltdo_set_trace(lua_State *L, tdo_trace_fn fn, void *ud)
 {
-    lctx *c = ud;
-    if (!c->echo)
-        return;
-    tdo_sb sb = TDO_SB_INIT;
-    bool space = false;
-    for (const char *p = sql; *p; p++) {
-        if (*p == '\n' || *p == '\r') {
-            while (sb.len > 0 && sb.buf[sb.len - 1] == ' ')
-                sb.buf[--sb.len] = '\0';
-            space = true;
-            continue;
-        }
-        if (space) {
-            if (*p == ' ' || *p == '\t')
-                continue;
-            if (sb.len > 0)
-                tdo_sb_addc(&sb, ' ');
-            space = false;
-        }
-        tdo_sb_addc(&sb, *p);
-    }
-    if (nparams > 0) {
-        tdo_sb_adds(&sb, "  -- params: ");
-        for (size_t i = 0; i < nparams; i++) {
-            if (i)
-                tdo_sb_adds(&sb, ", ");
-            tdo_value_format(&sb, &params[i], true);
-        }
-    }
-    fprintf(stderr, "%s\n", sb.buf);
-    fflush(stderr);
-    tdo_sb_release(&sb);
-}
-
-static int l_set_echo(lua_State *L)
-{
-    lctx *c = ltdo_ctx(L);
-    c->echo = lua_toboolean(L, 1);
-    tdo_ctx_set_trace(c->ctx, c->echo ? echo_trace : NULL, c->echo ? c : NULL);
-    return 0;
+    tdo_ctx_set_trace(ltdo_ctx(L)->ctx, fn, ud);
 }
 
 /* ------------------------------------------------------------------ */
@@ -671,8 +632,6 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
 
     lua_pushliteral(L, TDO_VERSION);
     lua_setfield(L, orm, "VERSION");
-    lua_pushcfunction(L, l_set_echo);
-    lua_setfield(L, orm, "_set_echo");
 
     ltdo_open_errors(L, orm);
     ltdo_open_values(L, orm);

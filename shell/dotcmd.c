@@ -195,11 +195,7 @@ static int cmd_sql(lua_State *L)
         say("sql echo is %s", shell.echo_sql ? "on" : "off");
         return 0;
     }
-    bool on = on_off(L, 1, "sql");
-    shell_prelude(L, "set_echo");
-    lua_pushboolean(L, on);
-    lua_call(L, 1, 0);
-    shell.echo_sql = on;
+    shell_set_echo(L, on_off(L, 1, "sql"));
     return 0;
 }
 

@@ -822,15 +822,8 @@ static int start_session(lua_State *L, const struct options *o, const char *url,
         shell_report(L);
         return 2;
     }
-    if (o->echo_sql) {
-        shell_prelude(L, "set_echo");
-        lua_pushboolean(L, 1);
-        if (shell_docall(L, 1, 0) != LUA_OK) {
-            shell_report(L);
-            return 1;
-        }
-        shell.echo_sql = true;
-    }
+    if (o->echo_sql)
+        shell_set_echo(L, true);
     if (o->demo && seed_demo(L) != LUA_OK) {
         shell_report(L);
         return 1;

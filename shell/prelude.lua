@@ -772,12 +772,6 @@ function S.tables_grid()
   return g
 end
 
-function S.set_echo(on)
-  local f = get(orm, "_set_echo")
-  if type(f) ~= "function" then error("orm._set_echo is not available", 0) end
-  f(on)
-end
-
 -- .open URL: the default connection opens URL; .open NAME: the
 -- configured connection NAME becomes the one in use.  Returns a note.
 function S.open(what)

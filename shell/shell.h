@@ -119,6 +119,12 @@ bool shell_format_parse(const char *name, enum shell_format *fmt);
 /* Returns the name of a format; static. */
 const char *shell_format_name(enum shell_format fmt);
 
+/* ---- echo.c ---- */
+
+/* Turns the echo of every statement (to stderr, one line, with its
+ * parameters) on or off. */
+void shell_set_echo(lua_State *L, bool on);
+
 /* ---- complete.c ---- */
 
 /* Installs readline completion over L. */

@@ -1,6 +1,6 @@
 -- Bindings spec: QuerySet userdata (laziness, caching, evaluation forms,
 -- projections, terminal methods), model-level methods, raw SQL,
--- transactions and echo.
+-- transactions (the echo of statements: tests/shell/echo.sh).
 local orm = require "testudo"
 local f, Model, Q, F, D = orm.fields, orm.Model, orm.Q, orm.F, orm.Decimal
 local E = orm.exceptions
@@ -255,31 +255,5 @@ describe("bindings: querysets", function()
       mysql = "Duplicate entry 'ann' for key 'name'",
     })[sql.dialect()], tostring(err))
     assert.truthy(err.sql:find("INSERT", 1, true))
-  end)
-
-  it("echoes statements when asked", function()
-    local path = os.tmpname()
-    local saved = io.stderr
-    -- the echo goes to the C stderr: check it through a child process
-    local script = ([[
-      package.cpath = %q
-      local orm = require "testudo"
-      local P = orm.Model:extend("E", { a = orm.fields.BooleanField{}, Meta = { table = "e" } })
-      orm.testing.init{}
-      orm._set_echo(true)
-      P:filter{ a = true }:count()
-      orm._set_echo(false)
-      P:all():count()
-    ]]):format(package.cpath)
-    local fh = io.open(path, "w")
-    fh:write(script)
-    fh:close()
-    local p = io.popen("lua5.4 " .. path .. " 2>&1")
-    local out = p:read("a")
-    p:close()
-    os.remove(path)
-    -- (the child runs on the same database, TESTUDO_TEST_DB_URL)
-    assert.are.equal(sql.portable('SELECT COUNT(*) FROM "e" WHERE "a"=?') .. "  -- params: true\n", out)
-    assert.are.equal(saved, io.stderr)
   end)
 end)

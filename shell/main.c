@@ -573,7 +573,9 @@ void shell_report(lua_State *L)
     shell.errors++;
 }
 
-int shell_dofile(lua_State *L, const char *path)
+/* Loads the file at path ("-": stdin) as a chunk: LUA_OK with the
+ * function pushed, or the error reported. */
+static int load_file(lua_State *L, const char *path)
 {
     size_t len = 0;
     char *text = shell_read_file(path, &len);
@@ -582,12 +584,23 @@ int shell_dofile(lua_State *L, const char *path)
         shell_report(L);
         return LUA_ERRFILE;
     }
-    const char *name = lua_pushfstring(L, "@%s", path);
+    const char *name = strcmp(path, "-") == 0
+                           ? lua_pushliteral(L, "=stdin")
+                           : lua_pushfstring(L, "@%s", path);
     int status = shell_load(L, text, len, name);
     free(text);
     lua_remove(L, -2);
-    if (status == LUA_OK)
-        status = shell_docall(L, 0, 0);
+    if (status != LUA_OK)
+        shell_report(L);
+    return status;
+}
+
+int shell_dofile(lua_State *L, const char *path)
+{
+    int status = load_file(L, path);
+    if (status != LUA_OK)
+        return status;
+    status = shell_docall(L, 0, 0);
     if (status != LUA_OK)
         shell_report(L);
     return status;
@@ -700,27 +713,14 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 
 static int run_script(lua_State *L, char **argv, int argc, int script)
 {
-    const char *path = argv[script];
-    bool from_stdin = strcmp(path, "-") == 0;
-    size_t len = 0;
-    char *text = shell_read_file(path, &len);
-    if (text == NULL) {
-        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
-        shell_report(L);
-        return LUA_ERRFILE;
-    }
-    const char *name = from_stdin ? lua_pushliteral(L, "=stdin")
-                                  : lua_pushfstring(L, "@%s", path);
-    int status = shell_load(L, text, len, name);
-    free(text);
-    lua_remove(L, -2);
-    if (status == LUA_OK) {
-        int n = argc - script - 1;
-        luaL_checkstack(L, n + 3, "too many script arguments");
-        for (int i = script + 1; i < argc; i++)
-            lua_pushstring(L, argv[i]);
-        status = shell_docall(L, n, 0);
-    }
+    int status = load_file(L, argv[script]);
+    if (status != LUA_OK)
+        return status;
+    int n = argc - script - 1;
+    luaL_checkstack(L, n + 3, "too many script arguments");
+    for (int i = script + 1; i < argc; i++)
+        lua_pushstring(L, argv[i]);
+    status = shell_docall(L, n, 0);
     if (status != LUA_OK)
         shell_report(L);
     return status;

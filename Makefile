@@ -41,7 +41,8 @@ LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-WARN    := -Wall -Wextra -Wno-unused-parameter
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wwrite-strings \
+           -Wmissing-prototypes -Wshadow
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=gnu17 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
               -I. -Iorm -Ilua_bindings -I$(B)/gen $(PKG_CFLAGS) -MMD -MP

@@ -217,7 +217,7 @@ static unsigned spec_flags(lua_State *L, int spec, unsigned fl)
 
 /* The default of a spec: a value (constant) or a function (called per
  * instance); strings stay anchored by the spec table. */
-static void spec_default(lua_State *L, int spec, tdo_field *t)
+static void spec_default(lua_State *L, int spec, tdo_field_decl *t)
 {
     lua_getfield(L, spec, "default");
     if (!lua_isnil(L, -1)) {
@@ -252,8 +252,8 @@ static void enum_values_of(lua_State *L, int et, int anchor)
 
 /* The allowed values of an enum field (enum_type: an array of values, or
  * an enum-like table). */
-static void spec_enum(lua_State *L, int spec, const char *name, tdo_field *t,
-                      int anchor)
+static void spec_enum(lua_State *L, int spec, const char *name,
+                      tdo_field_decl *t, int anchor)
 {
     lua_getfield(L, spec, "enum_type");
     if (lua_istable(L, -1)) {
@@ -285,7 +285,7 @@ static void spec_enum(lua_State *L, int spec, const char *name, tdo_field *t,
  * core), on_delete, and a many-to-many's through table and keys.  The
  * core checks them (tdo_model_add_field). */
 static void spec_relation(lua_State *L, int spec, const char *name,
-                          tdo_field *t, int anchor)
+                          tdo_field_decl *t, int anchor)
 {
     lua_rawgeti(L, spec, 1);
     if (lua_isnil(L, -1)) {
@@ -317,7 +317,7 @@ static void spec_relation(lua_State *L, int spec, const char *name,
 
 /* Fills *t from the field spec at spec for the attribute name. */
 static void spec_template(lua_State *L, int spec, const char *name,
-                          tdo_field *t, int anchor)
+                          tdo_field_decl *t, int anchor)
 {
     luaL_checkstack(L, 40, "testudo");
     lua_getfield(L, spec, "__type");
@@ -680,7 +680,7 @@ static bool is_reserved(const char *k)
 typedef struct model_decl {
     const char *name, *app, *table, *desc;
     bool abstract;
-    tdo_field *tmpl; /* the field templates, in declaration order */
+    tdo_field_decl *tmpl; /* the field declarations, in order */
     size_t nspecs;
     group *idx, *uniq; /* indexes, unique_together */
     size_t nidx, nuniq;
@@ -739,7 +739,7 @@ static void read_fields(lua_State *L, int body, int anchor, model_decl *d)
     }
     qsort(specs, k, sizeof *specs, cmp_spec);
     d->nspecs = k;
-    d->tmpl = lua_newuserdatauv(L, (k ? k : 1) * sizeof(tdo_field), 0);
+    d->tmpl = lua_newuserdatauv(L, (k ? k : 1) * sizeof(tdo_field_decl), 0);
     lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
     for (size_t i = 0; i < k; i++) {
         lua_getfield(L, body, specs[i].name);

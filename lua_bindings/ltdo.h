@@ -205,6 +205,9 @@ int ltdo_qs_method(lua_State *L, const char *name);
  * statement before it runs (NULL: none).  The shell's echo uses it. */
 void ltdo_set_trace(lua_State *L, tdo_trace_fn fn, void *ud);
 
+/* Opens the module (require "testudo"): returns the orm table. */
+int luaopen_testudo(lua_State *L);
+
 /* ---- ltx.c ----------------------------------------------------------- */
 
 void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx);

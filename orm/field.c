@@ -40,17 +40,53 @@ tdo_field_type tdo_field_type_by_name(const char *name)
     return TDO_F_COUNT;
 }
 
-/* Returns a zeroed template of the given name (borrowed until added) and
- * type; relations get TDO_FIELD_DB_CONSTRAINT. */
-tdo_field tdo_field_template(const char *name, tdo_field_type type)
+/* Returns a zeroed declaration of the given name (borrowed until added)
+ * and type; relations get TDO_FIELD_DB_CONSTRAINT. */
+tdo_field_decl tdo_field_template(const char *name, tdo_field_type type)
 {
-    tdo_field f;
+    tdo_field_decl f;
     memset(&f, 0, sizeof(f));
-    f.name = (char *)name;
+    f.name = name;
     f.type = type;
     if (type == TDO_F_FK || type == TDO_F_O2O || type == TDO_F_M2M)
         f.flags |= TDO_FIELD_DB_CONSTRAINT;
     return f;
+}
+
+/* A scratch field of the given name and type, for a value to be coerced
+ * or a column to be typed as one (never freed: it owns nothing). */
+tdo_field tdo_field_scratch_(const char *name, tdo_field_type type)
+{
+    tdo_field f;
+    memset(&f, 0, sizeof(f));
+    f.name = (char *)name; /* read, never freed */
+    f.type = type;
+    return f;
+}
+
+/* The declaration a field was made from (its strings borrowed). */
+static tdo_field_decl decl_of(const tdo_field *f)
+{
+    tdo_field_decl d = {
+        .name = f->name,
+        .column = f->column,
+        .type = f->type,
+        .flags = f->flags,
+        .max_length = f->max_length,
+        .max_digits = f->max_digits,
+        .decimal_places = f->decimal_places,
+        .description = f->description,
+        .default_value = f->default_value,
+        .enum_values = f->enum_values,
+        .n_enum = f->n_enum,
+        .related_ref = f->related_ref,
+        .related_name = f->related_name,
+        .on_delete = f->on_delete,
+        .through = f->through,
+        .forward_key = f->forward_key,
+        .backward_key = f->backward_key,
+    };
+    return d;
 }
 
 static bool is_relation(const tdo_field *f)
@@ -133,14 +169,18 @@ static bool dup_str(char **dst, const char *src)
     return !src || (*dst = tdo_strdup(src)) != NULL;
 }
 
-/* Deep copy of src into dst (whose pointers are overwritten; it must be
- * freed with tdo_field_free_() even on failure). */
-tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src, tdo_error *err)
+/* Makes dst (zeroed) own a copy of the declaration src; dst must be
+ * freed with tdo_field_free_() even on failure. */
+static tdo_status from_decl(tdo_field *dst, const tdo_field_decl *src,
+                            tdo_error *err)
 {
-    *dst = *src;
-    dst->default_value = tdo_value_null();
-    dst->enum_values = NULL;
-    dst->n_enum = 0;
+    memset(dst, 0, sizeof(*dst));
+    dst->type = src->type;
+    dst->flags = src->flags;
+    dst->max_length = src->max_length;
+    dst->max_digits = src->max_digits;
+    dst->decimal_places = src->decimal_places;
+    dst->on_delete = src->on_delete;
     bool ok = dup_str(&dst->name, src->name) &
               dup_str(&dst->column, src->column) &
               dup_str(&dst->description, src->description) &
@@ -162,11 +202,23 @@ tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src, tdo_error *err)
         }
     }
     if (!ok)
-        return tdo_error_set(err, TDO_ERR_NOMEM, "out of memory");
+        return tdo_nomem(err);
     return TDO_OK;
 }
 
-static tdo_status conf_error(const tdo_model *m, const tdo_field *t,
+/* Deep copy of src into dst, its model and index kept (dst must be freed
+ * with tdo_field_free_() even on failure). */
+tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src, tdo_error *err)
+{
+    tdo_field_decl d = decl_of(src);
+    tdo_status st = from_decl(dst, &d, err);
+    dst->related_model = src->related_model;
+    dst->model = src->model;
+    dst->index = src->index;
+    return st;
+}
+
+static tdo_status conf_error(const tdo_model *m, const tdo_field_decl *t,
                              const char *what, tdo_error *err)
 {
     return tdo_error_set(err, TDO_ERR_CONFIGURATION, "%s '%s' on model '%s' %s",
@@ -179,7 +231,7 @@ static bool is_int_type(tdo_field_type t)
 }
 
 /* Checks what the type of template t requires (ConfigurationError). */
-static tdo_status check_template(const tdo_model *m, const tdo_field *t,
+static tdo_status check_template(const tdo_model *m, const tdo_field_decl *t,
                                  tdo_error *err)
 {
     if (!t->name || !*t->name)
@@ -277,7 +329,7 @@ static tdo_status implied(tdo_field *f, tdo_error *err)
 /* Checks the template t for model m; returns a new field with column and
  * implied flags set, its constant default coerced (owned by the caller
  * until added to m). */
-tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
+tdo_status tdo_field_make_(const tdo_model *m, const tdo_field_decl *t,
                            tdo_field **out, tdo_error *err)
 {
     *out = NULL;
@@ -287,7 +339,7 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
     tdo_field *f = tdo_calloc(1, sizeof(*f));
     if (!f)
         return tdo_nomem(err);
-    if ((st = tdo_field_copy_(f, t, err)) || (st = implied(f, err))) {
+    if ((st = from_decl(f, t, err)) || (st = implied(f, err))) {
         tdo_field_free_(f);
         return st;
     }

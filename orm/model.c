@@ -169,7 +169,7 @@ static tdo_status insert_field(tdo_model *m, tdo_field *f, size_t pos,
 
 /* Adds a copy of the template f to m (replacing a field of the same name
  * in place); *out (may be NULL) gets the model's field. */
-tdo_status tdo_model_add_field(tdo_model *m, const tdo_field *f,
+tdo_status tdo_model_add_field(tdo_model *m, const tdo_field_decl *f,
                                tdo_field **out, tdo_error *err)
 {
     if (out)
@@ -294,7 +294,7 @@ tdo_status tdo_model_finish(tdo_model *m, tdo_error *err)
                                  "the primary key (mark it primary_key or "
                                  "declare another primary key)",
                                  m->name);
-        tdo_field t = tdo_field_template("id", TDO_F_INT);
+        tdo_field_decl t = tdo_field_template("id", TDO_F_INT);
         t.flags = TDO_FIELD_PK;
         tdo_field *nf = NULL;
         if ((st = tdo_field_make_(m, &t, &nf, err)))

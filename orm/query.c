@@ -1025,14 +1025,14 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
         return TDO_OK;
     }
     if (TDO_LK_IS_DATE_PART(lk)) {
-        tmp = tdo_field_template(f->name, TDO_F_INT);
+        tmp = tdo_field_scratch_(f->name, TDO_F_INT);
         tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
     }
     switch (lk) {
     case TDO_LK_ISNULL:
     case TDO_LK_NOT_ISNULL:
-        tmp = tdo_field_template(f->name, TDO_F_BOOL);
+        tmp = tdo_field_scratch_(f->name, TDO_F_BOOL);
         as = &tmp;
         break;
     case TDO_LK_IEXACT:
@@ -1042,7 +1042,7 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     case TDO_LK_ISTARTSWITH:
     case TDO_LK_ENDSWITH:
     case TDO_LK_IENDSWITH:
-        tmp = tdo_field_template(f->name, TDO_F_TEXT);
+        tmp = tdo_field_scratch_(f->name, TDO_F_TEXT);
         tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
         break;

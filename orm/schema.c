@@ -372,8 +372,8 @@ static void deferred_fks(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
 static void through_column(tdo_sb *sb, const tdo_dialect *d, const char *col,
                            tdo_model *target, bool refs)
 {
-    tdo_field t = tdo_field_template(col, TDO_F_FK);
-    t.column = (char *)col;
+    tdo_field t = tdo_field_scratch_(col, TDO_F_FK);
+    t.column = (char *)col; /* read, never freed */
     t.related_model = target;
     d->quote_ident(sb, col);
     tdo_sb_addc(sb, ' ');

@@ -165,9 +165,12 @@ void tdo_field_free_(tdo_field *f);
 /* Deep copy of src into the zeroed dst (strings, default, enum values). */
 tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src,
                            tdo_error *err);
+/* A scratch field of the given name and type, owning nothing (for
+ * coercing a value or typing a column as one). */
+tdo_field tdo_field_scratch_(const char *name, tdo_field_type type);
 /* Checks the template t for model m and returns a new owned field with
  * column and implied flags filled in (not yet added to m). */
-tdo_status tdo_field_make_(const tdo_model *m, const tdo_field *t,
+tdo_status tdo_field_make_(const tdo_model *m, const tdo_field_decl *t,
                            tdo_field **out, tdo_error *err);
 
 /* A parsed database URL: scheme://user:password@host:port/database?k=v */

@@ -360,9 +360,31 @@ typedef enum tdo_on_delete {
     TDO_NO_ACTION
 } tdo_on_delete;
 
-/* A field: plain data, read-only once added to a model.  To declare one,
- * fill a template (tdo_field_template()) and pass it to
- * tdo_model_add_field(), which copies every string and value. */
+/* A field's declaration: what tdo_model_add_field() takes.  Every string
+ * and value is borrowed (the model copies them); start from
+ * tdo_field_template(). */
+typedef struct tdo_field_decl {
+    const char *name;         /* attribute name: "email", "customer" */
+    const char *column;       /* db column, or NULL: name (name_id) */
+    tdo_field_type type;
+    unsigned flags;           /* TDO_FIELD_* */
+    int max_length;           /* Char/CharEnum: required; 0 otherwise */
+    int max_digits;           /* Decimal */
+    int decimal_places;       /* Decimal */
+    const char *description;  /* or NULL */
+    tdo_value default_value;  /* when TDO_FIELD_CONST_DEFAULT */
+    const tdo_value *enum_values; /* CharEnum/IntEnum allowed values */
+    size_t n_enum;
+    const char *related_ref;  /* "models.Category"; relations only */
+    const char *related_name; /* or NULL for the default; "+": none */
+    tdo_on_delete on_delete;
+    const char *through;      /* m2m through table, or NULL */
+    const char *forward_key;  /* m2m */
+    const char *backward_key; /* m2m */
+} tdo_field_decl;
+
+/* A field of a model: owned by it, read-only once added (made from a
+ * tdo_field_decl by tdo_model_add_field()). */
 typedef struct tdo_field {
     char *name;            /* attribute name: "email", "customer" */
     char *column;          /* db column: source_field, name, or name_id */
@@ -388,8 +410,10 @@ typedef struct tdo_field {
     size_t index;          /* position among the model's fields */
 } tdo_field;
 
-/* Returns a zeroed template for a field of the given name and type. */
-TDO_API tdo_field tdo_field_template(const char *name, tdo_field_type type);
+/* Returns a zeroed declaration of a field of the given name and type
+ * (relations get TDO_FIELD_DB_CONSTRAINT). */
+TDO_API tdo_field_decl tdo_field_template(const char *name,
+                                          tdo_field_type type);
 /* Returns the Tortoise class name of a field type ("CharField"); static. */
 TDO_API const char *tdo_field_type_name(tdo_field_type t);
 /* Looks a field type up by its class name; returns TDO_F_COUNT if none. */
@@ -451,7 +475,7 @@ TDO_API tdo_status tdo_model_inherit(tdo_model *m, const tdo_model *parent,
  * place.  ConfigurationError for a Char without max_length, a Decimal
  * without max_digits/decimal_places, a second primary key, an enum without
  * values. */
-TDO_API tdo_status tdo_model_add_field(tdo_model *m, const tdo_field *f,
+TDO_API tdo_status tdo_model_add_field(tdo_model *m, const tdo_field_decl *f,
                                        tdo_field **out, tdo_error *err);
 /* Adds an index (unique: unique_together) over the named fields;
  * FieldError for an unknown name (checked by tdo_model_finish()). */

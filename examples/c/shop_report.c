@@ -20,7 +20,7 @@
 #include "testudo.h"
 
 /* Adds the field described by the template f to m. */
-static tdo_status add_field(tdo_model *m, tdo_field f, tdo_error *err)
+static tdo_status add_field(tdo_model *m, tdo_field_decl f, tdo_error *err)
 {
     return tdo_model_add_field(m, &f, NULL, err);
 }
@@ -29,20 +29,20 @@ static tdo_status add_field(tdo_model *m, tdo_field f, tdo_error *err)
 static tdo_status declare_models(tdo_ctx *ctx, tdo_model **cat,
                                  tdo_model **prod, tdo_error *err)
 {
-    tdo_field cname = tdo_field_template("name", TDO_F_CHAR);
+    tdo_field_decl cname = tdo_field_template("name", TDO_F_CHAR);
     cname.max_length = 100;
     cname.flags = TDO_FIELD_UNIQUE;
 
-    tdo_field pname = tdo_field_template("name", TDO_F_CHAR);
+    tdo_field_decl pname = tdo_field_template("name", TDO_F_CHAR);
     pname.max_length = 255;
     pname.flags = TDO_FIELD_INDEX;
-    tdo_field price = tdo_field_template("price", TDO_F_DECIMAL);
+    tdo_field_decl price = tdo_field_template("price", TDO_F_DECIMAL);
     price.max_digits = 10;
     price.decimal_places = 2;
-    tdo_field stock = tdo_field_template("stock", TDO_F_INT);
+    tdo_field_decl stock = tdo_field_template("stock", TDO_F_INT);
     stock.flags = TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT;
     stock.default_value = tdo_value_int(0);
-    tdo_field category = tdo_field_template("category", TDO_F_FK);
+    tdo_field_decl category = tdo_field_template("category", TDO_F_FK);
     category.related_ref = "models.Category";
     category.related_name = "products";
     category.flags = TDO_FIELD_DB_CONSTRAINT;

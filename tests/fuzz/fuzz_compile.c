@@ -19,7 +19,7 @@ static void add(tdo_model *m, const char *name, tdo_field_type t,
                 unsigned flags, const char *ref)
 {
     tdo_error err = TDO_ERROR_INIT;
-    tdo_field f = tdo_field_template(name, t);
+    tdo_field_decl f = tdo_field_template(name, t);
     f.flags |= flags;
     if (t == TDO_F_CHAR)
         f.max_length = 50;
@@ -27,7 +27,7 @@ static void add(tdo_model *m, const char *name, tdo_field_type t,
         f.max_digits = 10;
         f.decimal_places = 2;
     }
-    f.related_ref = (char *)ref; /* only read */
+    f.related_ref = ref;
     if (tdo_model_add_field(m, &f, NULL, &err))
         abort();
 }

@@ -22,7 +22,7 @@ static tdo_status declare(tdo_ctx *ctx, tdo_error *err)
     if ((st = tdo_model_new(ctx, "models", "Mixin", &mix, err)))
         return st;
     tdo_model_set_abstract(mix, true);
-    tdo_field t = tdo_field_template("created_at", TDO_F_DATETIME);
+    tdo_field_decl t = tdo_field_template("created_at", TDO_F_DATETIME);
     t.flags = TDO_FIELD_AUTO_NOW_ADD;
     t.description = "created";
     if ((st = tdo_model_add_field(mix, &t, NULL, err)))

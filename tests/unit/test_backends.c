@@ -37,7 +37,7 @@ static const tdo_field *f_email, *f_name, *f_active, *f_balance;
                      err.message ? err.message : "");                          \
     } while (0)
 
-static tdo_field *add(tdo_model *m, tdo_field t)
+static tdo_field *add(tdo_model *m, tdo_field_decl t)
 {
     tdo_field *f = NULL;
     CHECK(tdo_model_add_field(m, &t, &f, &err));
@@ -55,11 +55,11 @@ static void thing_fields(tdo_model *m)
                                         "day",  "tm",   "span",  "uid",
                                         "data", "blob", "small", "flag"};
     for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++) {
-        tdo_field t = tdo_field_template(names[i], types[i]);
+        tdo_field_decl t = tdo_field_template(names[i], types[i]);
         t.flags = TDO_FIELD_NULL;
         add(m, t);
     }
-    tdo_field t = tdo_field_template("price", TDO_F_DECIMAL);
+    tdo_field_decl t = tdo_field_template("price", TDO_F_DECIMAL);
     t.max_digits = 30;
     t.decimal_places = 10;
     t.flags = TDO_FIELD_NULL;
@@ -74,7 +74,7 @@ static int setup(void **state)
     ctx = tdo_ctx_new();
     CHECK(tdo_model_new(ctx, "models", "User", &user, &err));
     CHECK(tdo_model_set_table(user, "tb_users", &err));
-    tdo_field t = tdo_field_template("email", TDO_F_CHAR);
+    tdo_field_decl t = tdo_field_template("email", TDO_F_CHAR);
     t.max_length = 255;
     t.flags = TDO_FIELD_UNIQUE;
     f_email = add(user, t);

@@ -19,14 +19,14 @@ static const tdo_dialect *sqlite;
 
 /* ---- fixture ---------------------------------------------------------- */
 
-static tdo_field fld(const char *name, tdo_field_type t, unsigned flags)
+static tdo_field_decl fld(const char *name, tdo_field_type t, unsigned flags)
 {
-    tdo_field f = tdo_field_template(name, t);
+    tdo_field_decl f = tdo_field_template(name, t);
     f.flags |= flags;
     return f;
 }
 
-static void add(tdo_model *m, tdo_field f)
+static void add(tdo_model *m, tdo_field_decl f)
 {
     tdo_error err = TDO_ERROR_INIT;
     tdo_status st = tdo_model_add_field(m, &f, NULL, &err);
@@ -34,9 +34,9 @@ static void add(tdo_model *m, tdo_field f)
         fail_msg("add_field %s: %s", f.name, err.message);
 }
 
-static tdo_field chr(const char *name, int len, unsigned flags)
+static tdo_field_decl chr(const char *name, int len, unsigned flags)
 {
-    tdo_field f = fld(name, TDO_F_CHAR, flags);
+    tdo_field_decl f = fld(name, TDO_F_CHAR, flags);
     f.max_length = len;
     return f;
 }
@@ -55,12 +55,12 @@ static int setup(void **state)
     add(user, chr("email", 255, TDO_FIELD_UNIQUE | TDO_FIELD_INDEX));
     add(user, chr("username", 100, TDO_FIELD_UNIQUE));
     tdo_value roles[] = {tdo_value_text("user", 4), tdo_value_text("admin", 5)};
-    tdo_field role = fld("role", TDO_F_CHARENUM, 0);
+    tdo_field_decl role = fld("role", TDO_F_CHARENUM, 0);
     role.max_length = 20;
     role.enum_values = roles;
     role.n_enum = 2;
     add(user, role);
-    tdo_field act = fld("is_active", TDO_F_BOOL,
+    tdo_field_decl act = fld("is_active", TDO_F_BOOL,
                         TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     act.default_value = tdo_value_bool(true);
     add(user, act);
@@ -72,7 +72,7 @@ static int setup(void **state)
                      0);
     assert_int_equal(tdo_model_set_table(category, "categories", &err), 0);
     add(category, chr("name", 100, TDO_FIELD_UNIQUE));
-    tdo_field parent = fld("parent", TDO_F_FK, TDO_FIELD_NULL);
+    tdo_field_decl parent = fld("parent", TDO_F_FK, TDO_FIELD_NULL);
     parent.related_ref = "models.Category";
     add(category, parent);
     assert_int_equal(tdo_model_finish(category, &err), 0);
@@ -82,13 +82,13 @@ static int setup(void **state)
     assert_int_equal(tdo_model_set_table(product, "products", &err), 0);
     add(product, fld("id", TDO_F_INT, TDO_FIELD_PK));
     add(product, chr("name", 255, TDO_FIELD_INDEX));
-    tdo_field price = fld("price", TDO_F_DECIMAL, 0);
+    tdo_field_decl price = fld("price", TDO_F_DECIMAL, 0);
     price.max_digits = 10;
     price.decimal_places = 2;
     add(product, price);
     add(product, fld("stock", TDO_F_INT, 0));
     add(product, fld("min_stock", TDO_F_INT, 0));
-    tdo_field cat = fld("category", TDO_F_FK, 0);
+    tdo_field_decl cat = fld("category", TDO_F_FK, 0);
     cat.related_ref = "models.Category";
     add(product, cat);
     add(product, fld("created_at", TDO_F_DATETIME, 0));

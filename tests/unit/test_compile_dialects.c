@@ -27,7 +27,7 @@ static tdo_error err;
                      err.message ? err.message : "");                          \
     } while (0)
 
-static void add(tdo_model *m, tdo_field f)
+static void add(tdo_model *m, tdo_field_decl f)
 {
     CHECK(tdo_model_add_field(m, &f, NULL, &err));
 }
@@ -41,7 +41,7 @@ static int setup(void **state)
     ctx = tdo_ctx_new();
     CHECK(tdo_model_new(ctx, "models", "User", &user, &err));
     CHECK(tdo_model_set_table(user, "users", &err));
-    tdo_field f = tdo_field_template("email", TDO_F_CHAR);
+    tdo_field_decl f = tdo_field_template("email", TDO_F_CHAR);
     f.max_length = 255;
     f.flags = TDO_FIELD_UNIQUE;
     add(user, f);

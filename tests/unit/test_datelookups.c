@@ -28,7 +28,7 @@ static tdo_error err;
                      err.message ? err.message : "");                          \
     } while (0)
 
-static void add(tdo_model *m, tdo_field f)
+static void add(tdo_model *m, tdo_field_decl f)
 {
     CHECK(tdo_model_add_field(m, &f, NULL, &err));
 }
@@ -43,7 +43,7 @@ static int setup(void **state)
     ctx = tdo_ctx_new();
     CHECK(tdo_model_new(ctx, "models", "Event", &event, &err));
     CHECK(tdo_model_set_table(event, "events", &err));
-    tdo_field f = tdo_field_template("name", TDO_F_CHAR);
+    tdo_field_decl f = tdo_field_template("name", TDO_F_CHAR);
     f.max_length = 20;
     add(event, f);
     add(event, tdo_field_template("day", TDO_F_DATE));

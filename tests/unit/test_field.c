@@ -33,7 +33,7 @@ static int teardown(void **state)
 static const tdo_field *mkfield(const char *name, tdo_field_type type,
                                 unsigned flags)
 {
-    tdo_field t = tdo_field_template(name, type);
+    tdo_field_decl t = tdo_field_template(name, type);
     tdo_field *f = NULL;
     t.flags = flags;
     if (type == TDO_F_CHAR || type == TDO_F_CHARENUM)
@@ -302,7 +302,7 @@ static void test_validate(void **state)
 
 static void test_defaults_coerced(void **state)
 {
-    tdo_field t = tdo_field_template("price", TDO_F_DECIMAL);
+    tdo_field_decl t = tdo_field_template("price", TDO_F_DECIMAL);
     t.max_digits = 8;
     t.decimal_places = 2;
     t.flags = TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT;
@@ -314,7 +314,7 @@ static void test_defaults_coerced(void **state)
     tdo_decimal_format(&f->default_value.u.dec, buf, sizeof(buf));
     assert_string_equal(buf, "3.00");
 
-    tdo_field c = tdo_field_template("role", TDO_F_CHARENUM);
+    tdo_field_decl c = tdo_field_template("role", TDO_F_CHARENUM);
     tdo_value ev[2] = {text("user"), text("administrator")};
     c.enum_values = ev;
     c.n_enum = 2;
@@ -325,7 +325,7 @@ static void test_defaults_coerced(void **state)
     assert_true(f->default_value.owned);
     assert_string_equal(f->default_value.u.s.ptr, "user");
 
-    tdo_field bad = tdo_field_template("n", TDO_F_INT);
+    tdo_field_decl bad = tdo_field_template("n", TDO_F_INT);
     bad.flags = TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT;
     bad.default_value = text("many");
     assert_int_equal(tdo_model_add_field(model, &bad, &f, &err), TDO_ERR_FIELD);

@@ -36,7 +36,7 @@ static tdo_model *new_model(const char *app, const char *name)
     return m;
 }
 
-static tdo_field *add(tdo_model *m, tdo_field t)
+static tdo_field *add(tdo_model *m, tdo_field_decl t)
 {
     tdo_field *f = NULL;
     assert_int_equal(tdo_model_add_field(m, &t, &f, &err), TDO_OK);
@@ -44,18 +44,18 @@ static tdo_field *add(tdo_model *m, tdo_field t)
     return f;
 }
 
-static tdo_field charf(const char *name, int max_length, unsigned flags)
+static tdo_field_decl charf(const char *name, int max_length, unsigned flags)
 {
-    tdo_field t = tdo_field_template(name, TDO_F_CHAR);
+    tdo_field_decl t = tdo_field_template(name, TDO_F_CHAR);
     t.max_length = max_length;
     t.flags = flags;
     return t;
 }
 
-static tdo_field fk(const char *name, const char *ref)
+static tdo_field_decl fk(const char *name, const char *ref)
 {
-    tdo_field t = tdo_field_template(name, TDO_F_FK);
-    t.related_ref = (char *)ref;
+    tdo_field_decl t = tdo_field_template(name, TDO_F_FK);
+    t.related_ref = ref;
     return t;
 }
 
@@ -112,7 +112,7 @@ static void test_declare_defaults(void **state)
 static void test_declared_pk(void **state)
 {
     tdo_model *m = new_model("models", "Tag");
-    tdo_field t = tdo_field_template("code", TDO_F_BIGINT);
+    tdo_field_decl t = tdo_field_template("code", TDO_F_BIGINT);
     t.flags = TDO_FIELD_PK | TDO_FIELD_NULL;
     tdo_field *code = add(m, t);
     add(m, charf("name", 50, 0));
@@ -125,16 +125,16 @@ static void test_declared_pk(void **state)
     /* a char primary key is not generated; an int one with a default
      * neither */
     tdo_model *k = new_model("models", "Key");
-    tdo_field c = charf("slug", 20, TDO_FIELD_PK);
+    tdo_field_decl c = charf("slug", 20, TDO_FIELD_PK);
     tdo_field *slug = add(k, c);
     assert_false(slug->flags & TDO_FIELD_GENERATED);
     tdo_model *d = new_model("models", "Dflt");
-    tdo_field i = tdo_field_template("id", TDO_F_INT);
+    tdo_field_decl i = tdo_field_template("id", TDO_F_INT);
     i.flags = TDO_FIELD_PK | TDO_FIELD_HAS_DEFAULT;
     assert_false(add(d, i)->flags & TDO_FIELD_GENERATED);
 
     /* a second primary key */
-    tdo_field t2 = tdo_field_template("other", TDO_F_INT);
+    tdo_field_decl t2 = tdo_field_template("other", TDO_F_INT);
     t2.flags = TDO_FIELD_PK;
     assert_int_equal(tdo_model_add_field(m, &t2, NULL, &err),
                      TDO_ERR_CONFIGURATION);
@@ -148,13 +148,13 @@ static void test_relations_columns(void **state)
 {
     tdo_model *m = new_model("models", "Order");
     tdo_field *c = add(m, fk("customer", "models.User"));
-    tdo_field t = fk("buyer", "User");
+    tdo_field_decl t = fk("buyer", "User");
     t.column = "buyer_ref";
     tdo_field *b = add(m, t);
-    tdo_field o = tdo_field_template("invoice", TDO_F_O2O);
+    tdo_field_decl o = tdo_field_template("invoice", TDO_F_O2O);
     o.related_ref = "Invoice";
     tdo_field *inv = add(m, o);
-    tdo_field mm = tdo_field_template("tags", TDO_F_M2M);
+    tdo_field_decl mm = tdo_field_template("tags", TDO_F_M2M);
     mm.related_ref = "models.Tag";
     mm.flags = TDO_FIELD_UNIQUE;
     tdo_field *tags = add(m, mm);
@@ -177,14 +177,14 @@ static void test_relations_columns(void **state)
 static void test_config_errors(void **state)
 {
     tdo_model *m = new_model("models", "User");
-    tdo_field t = charf("name", 0, 0);
+    tdo_field_decl t = charf("name", 0, 0);
     assert_int_equal(tdo_model_add_field(m, &t, NULL, &err),
                      TDO_ERR_CONFIGURATION);
     assert_string_equal(err.message,
                         "CharField 'name' on model 'User' requires "
                         "max_length");
 
-    tdo_field d = tdo_field_template("price", TDO_F_DECIMAL);
+    tdo_field_decl d = tdo_field_template("price", TDO_F_DECIMAL);
     assert_int_equal(tdo_model_add_field(m, &d, NULL, &err),
                      TDO_ERR_CONFIGURATION);
     assert_non_null(strstr(err.message, "DecimalField 'price' on model "
@@ -194,18 +194,18 @@ static void test_config_errors(void **state)
     assert_int_equal(tdo_model_add_field(m, &d, NULL, &err),
                      TDO_ERR_CONFIGURATION);
 
-    tdo_field e = tdo_field_template("role", TDO_F_CHARENUM);
+    tdo_field_decl e = tdo_field_template("role", TDO_F_CHARENUM);
     assert_int_equal(tdo_model_add_field(m, &e, NULL, &err),
                      TDO_ERR_CONFIGURATION);
     assert_non_null(strstr(err.message, "CharEnumField 'role'"));
 
-    tdo_field r = tdo_field_template("parent", TDO_F_FK);
+    tdo_field_decl r = tdo_field_template("parent", TDO_F_FK);
     assert_int_equal(tdo_model_add_field(m, &r, NULL, &err),
                      TDO_ERR_CONFIGURATION);
     assert_string_equal(err.message, "ForeignKeyField 'parent' on model "
                                      "'User' requires a related model");
 
-    tdo_field nn = tdo_field_template("", TDO_F_INT);
+    tdo_field_decl nn = tdo_field_template("", TDO_F_INT);
     assert_int_equal(tdo_model_add_field(m, &nn, NULL, &err),
                      TDO_ERR_CONFIGURATION);
     assert_int_equal(tdo_model_nfields(m), 0);
@@ -290,11 +290,11 @@ static void test_inherit(void **state)
 {
     tdo_model *mix = new_model("models", "TimestampMixin");
     tdo_model_set_abstract(mix, true);
-    tdo_field ca = tdo_field_template("created_at", TDO_F_DATETIME);
+    tdo_field_decl ca = tdo_field_template("created_at", TDO_F_DATETIME);
     ca.flags = TDO_FIELD_AUTO_NOW_ADD;
     ca.description = "when";
     add(mix, ca);
-    tdo_field ua = tdo_field_template("updated_at", TDO_F_DATETIME);
+    tdo_field_decl ua = tdo_field_template("updated_at", TDO_F_DATETIME);
     ua.flags = TDO_FIELD_AUTO_NOW;
     add(mix, ua);
     const char *ix[] = {"created_at"};
@@ -307,7 +307,7 @@ static void test_inherit(void **state)
     add(u, charf("email", 255, 0));
     assert_int_equal(tdo_model_inherit(u, mix, &err), TDO_OK);
     /* a field of the child replaces the parent's in place */
-    tdo_field ua2 = tdo_field_template("updated_at", TDO_F_DATETIME);
+    tdo_field_decl ua2 = tdo_field_template("updated_at", TDO_F_DATETIME);
     ua2.flags = TDO_FIELD_NULL;
     tdo_field *upd = add(u, ua2);
     assert_int_equal(tdo_model_finish(u, &err), TDO_OK);
@@ -339,7 +339,7 @@ static void test_inherit(void **state)
     /* an abstract parent with a primary key */
     tdo_model *base = new_model("models", "Base");
     tdo_model_set_abstract(base, true);
-    tdo_field bid = tdo_field_template("uid", TDO_F_BIGINT);
+    tdo_field_decl bid = tdo_field_template("uid", TDO_F_BIGINT);
     bid.flags = TDO_FIELD_PK;
     add(base, bid);
     tdo_model *child = new_model("models", "Child");

@@ -32,39 +32,39 @@ static tdo_dialect sqlite_filter; /* sqlite with TDO_DF_AGG_FILTER */
 
 /* ---- fixture: the shop of the reference document ----------------------- */
 
-static tdo_field fld(const char *name, tdo_field_type t, unsigned flags)
+static tdo_field_decl fld(const char *name, tdo_field_type t, unsigned flags)
 {
-    tdo_field f = tdo_field_template(name, t);
+    tdo_field_decl f = tdo_field_template(name, t);
     f.flags |= flags;
     return f;
 }
 
-static void add(tdo_model *m, tdo_field f)
+static void add(tdo_model *m, tdo_field_decl f)
 {
     CHECK(tdo_model_add_field(m, &f, NULL, &err));
 }
 
-static tdo_field chr(const char *name, int len, unsigned flags)
+static tdo_field_decl chr(const char *name, int len, unsigned flags)
 {
-    tdo_field f = fld(name, TDO_F_CHAR, flags);
+    tdo_field_decl f = fld(name, TDO_F_CHAR, flags);
     f.max_length = len;
     return f;
 }
 
-static tdo_field dec(const char *name)
+static tdo_field_decl dec(const char *name)
 {
-    tdo_field f = fld(name, TDO_F_DECIMAL, 0);
+    tdo_field_decl f = fld(name, TDO_F_DECIMAL, 0);
     f.max_digits = 10;
     f.decimal_places = 2;
     return f;
 }
 
-static tdo_field rel(const char *name, tdo_field_type t, const char *ref,
+static tdo_field_decl rel(const char *name, tdo_field_type t, const char *ref,
                      const char *related_name, unsigned flags)
 {
-    tdo_field f = fld(name, t, flags);
-    f.related_ref = (char *)ref;
-    f.related_name = (char *)related_name;
+    tdo_field_decl f = fld(name, t, flags);
+    f.related_ref = ref;
+    f.related_name = related_name;
     return f;
 }
 
@@ -91,7 +91,7 @@ static tdo_ctx *shop(void)
     CHECK(tdo_model_finish(profile, &err));
     category = model(c, "Category", "categories");
     add(category, chr("name", 100, TDO_FIELD_UNIQUE));
-    tdo_field parent =
+    tdo_field_decl parent =
         rel("parent", TDO_F_FK, "models.Category", "children", TDO_FIELD_NULL);
     parent.on_delete = TDO_SET_NULL;
     add(category, parent);
@@ -103,7 +103,7 @@ static tdo_ctx *shop(void)
     add(product, chr("name", 255, 0));
     add(product, dec("price"));
     add(product, fld("stock", TDO_F_INT, 0));
-    tdo_field cat = rel("category", TDO_F_FK, "models.Category", "products", 0);
+    tdo_field_decl cat = rel("category", TDO_F_FK, "models.Category", "products", 0);
     cat.on_delete = TDO_RESTRICT;
     add(product, cat);
     add(product, rel("tags", TDO_F_M2M, "models.Tag", "products", 0));
@@ -703,12 +703,12 @@ static void test_defaults_and_through(void **state)
     add(g, rel("owner", TDO_F_FK, "models.Person", NULL, 0));
     add(g, rel("members", TDO_F_M2M, "models.Person", "member_of", 0));
     add(g, rel("admins", TDO_F_M2M, "models.Person", "admin_of", 0));
-    tdo_field custom = rel("guests", TDO_F_M2M, "models.Person", "guest_of", 0);
+    tdo_field_decl custom = rel("guests", TDO_F_M2M, "models.Person", "guest_of", 0);
     custom.through = "group_guest_list";
     custom.forward_key = "guest";
     custom.backward_key = "grp";
     add(g, custom);
-    tdo_field viam = rel("staff", TDO_F_M2M, "models.Person", "staff_of", 0);
+    tdo_field_decl viam = rel("staff", TDO_F_M2M, "models.Person", "staff_of", 0);
     viam.through = "models.Membership";
     add(g, viam);
     CHECK(tdo_model_finish(g, &err));

@@ -22,7 +22,7 @@ typedef struct fixture {
 
 enum { F_ID, F_NAME, F_QTY, F_PRICE, F_BORN, F_TOUCHED, NF };
 
-static tdo_status add(tdo_model *m, tdo_field f, tdo_error *err)
+static tdo_status add(tdo_model *m, tdo_field_decl f, tdo_error *err)
 {
     return tdo_model_add_field(m, &f, NULL, err);
 }
@@ -32,18 +32,18 @@ static int setup(void **state)
     static fixture fx;
     tdo_error err = TDO_ERROR_INIT;
     fx.ctx = tdo_ctx_new();
-    tdo_field name = tdo_field_template("name", TDO_F_CHAR);
+    tdo_field_decl name = tdo_field_template("name", TDO_F_CHAR);
     name.max_length = 10;
-    tdo_field qty = tdo_field_template("qty", TDO_F_INT);
+    tdo_field_decl qty = tdo_field_template("qty", TDO_F_INT);
     qty.flags = TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT;
     qty.default_value = tdo_value_int(7);
-    tdo_field price = tdo_field_template("price", TDO_F_DECIMAL);
+    tdo_field_decl price = tdo_field_template("price", TDO_F_DECIMAL);
     price.max_digits = 10;
     price.decimal_places = 2;
     price.flags = TDO_FIELD_NULL;
-    tdo_field born = tdo_field_template("born", TDO_F_DATE);
+    tdo_field_decl born = tdo_field_template("born", TDO_F_DATE);
     born.flags = TDO_FIELD_AUTO_NOW_ADD;
-    tdo_field touched = tdo_field_template("touched", TDO_F_DATETIME);
+    tdo_field_decl touched = tdo_field_template("touched", TDO_F_DATETIME);
     touched.flags = TDO_FIELD_AUTO_NOW;
     if (tdo_model_new(fx.ctx, "models", "Item", &fx.m, &err) ||
         add(fx.m, name, &err) || add(fx.m, qty, &err) ||

@@ -12,23 +12,23 @@
 
 #include "tdo_int.h"
 
-static void add(tdo_model *m, tdo_field f)
+static void add(tdo_model *m, tdo_field_decl f)
 {
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_model_add_field(m, &f, NULL, &err))
         fail_msg("add_field %s: %s", f.name, err.message);
 }
 
-static tdo_field fld(const char *name, tdo_field_type t, unsigned flags)
+static tdo_field_decl fld(const char *name, tdo_field_type t, unsigned flags)
 {
-    tdo_field f = tdo_field_template(name, t);
+    tdo_field_decl f = tdo_field_template(name, t);
     f.flags |= flags;
     return f;
 }
 
-static tdo_field chr(const char *name, int len, unsigned flags)
+static tdo_field_decl chr(const char *name, int len, unsigned flags)
 {
-    tdo_field f = fld(name, TDO_F_CHAR, flags);
+    tdo_field_decl f = fld(name, TDO_F_CHAR, flags);
     f.max_length = len;
     return f;
 }
@@ -68,22 +68,22 @@ static tdo_ctx *shop(void)
     assert_int_equal(tdo_model_inherit(p, ts, &err), 0);
     add(p, fld("id", TDO_F_INT, TDO_FIELD_PK));
     add(p, chr("name", 255, TDO_FIELD_INDEX));
-    tdo_field price = fld("price", TDO_F_DECIMAL, 0);
+    tdo_field_decl price = fld("price", TDO_F_DECIMAL, 0);
     price.max_digits = 10;
     price.decimal_places = 2;
     add(p, price);
-    tdo_field stock = fld("stock", TDO_F_INT,
+    tdo_field_decl stock = fld("stock", TDO_F_INT,
                           TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     stock.default_value = tdo_value_int(0);
     add(p, stock);
-    tdo_field avail = fld("is_available", TDO_F_BOOL,
+    tdo_field_decl avail = fld("is_available", TDO_F_BOOL,
                           TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     avail.default_value = tdo_value_bool(true);
     add(p, avail);
-    tdo_field cat = fld("category", TDO_F_FK, 0);
+    tdo_field_decl cat = fld("category", TDO_F_FK, 0);
     cat.related_ref = "models.Category";
     add(p, cat);
-    tdo_field tags = fld("tags", TDO_F_M2M, 0);
+    tdo_field_decl tags = fld("tags", TDO_F_M2M, 0);
     tags.related_ref = "models.Category";
     /* the default reverse name would clash with category's */
     tags.related_name = "tagged_products";
@@ -93,11 +93,11 @@ static tdo_ctx *shop(void)
     tdo_model *c = model(ctx, "Category", "categories");
     add(c, fld("id", TDO_F_INT, TDO_FIELD_PK));
     add(c, chr("name", 100, TDO_FIELD_UNIQUE));
-    tdo_field slug =
+    tdo_field_decl slug =
         chr("slug", 100, TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     slug.default_value = tdo_value_text("it's", 4);
     add(c, slug);
-    tdo_field parent = fld("parent", TDO_F_FK, TDO_FIELD_NULL);
+    tdo_field_decl parent = fld("parent", TDO_F_FK, TDO_FIELD_NULL);
     parent.related_ref = "models.Category";
     parent.on_delete = TDO_SET_NULL;
     add(c, parent);

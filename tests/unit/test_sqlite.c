@@ -28,7 +28,7 @@ static const tdo_field *f_email, *f_name, *f_active, *f_balance;
                      err.message ? err.message : "");                          \
     } while (0)
 
-static tdo_field *add(tdo_model *m, tdo_field t)
+static tdo_field *add(tdo_model *m, tdo_field_decl t)
 {
     tdo_field *f = NULL;
     CHECK(tdo_model_add_field(m, &t, &f, &err));
@@ -41,7 +41,7 @@ static int setup(void **state)
     ctx = tdo_ctx_new();
     CHECK(tdo_model_new(ctx, "models", "User", &user, &err));
     CHECK(tdo_model_set_table(user, "users", &err));
-    tdo_field t = tdo_field_template("email", TDO_F_CHAR);
+    tdo_field_decl t = tdo_field_template("email", TDO_F_CHAR);
     t.max_length = 255;
     t.flags = TDO_FIELD_UNIQUE;
     f_email = add(user, t);

@@ -295,7 +295,8 @@ run_shell() {
             cd "$dir" || exit 2
             unset DATABASE_URL TESTUDO_HISTORY NO_COLOR
             HOME=$dir/home TESTUDO=$B/testudo TESTUDO_ROOT=$ROOT \
-                TESTUDO_TMP=$dir TESTUDO_SANITIZE=$SAN PAGER=cat TERM=xterm \
+                TESTUDO_TMP=$dir TESTUDO_SANITIZE=$SAN \
+                TESTUDO_LUA_PRELOAD="$(san_preload)" PAGER=cat TERM=xterm \
                 $runner "$ROOT/$t"
         ) >"$out" 2>&1
         count "$name" "$out" $? '^ok ' '^not ok '

@@ -5,7 +5,8 @@
 # runs, lua5.4 requires the module from the staged folder, the shell and
 # man pages are there; `make uninstall` takes every file away again.  It
 # installs from the build under test (same build folder and SANITIZE), so
-# nothing is compiled again.
+# nothing is compiled again.  TESTUDO_SANITIZE and TESTUDO_LUA_PRELOAD
+# come from tests/run.sh.
 . "${TESTUDO_ROOT:?}/tests/shell/lib.sh"
 
 ROOT=$TESTUDO_ROOT
@@ -51,8 +52,10 @@ rc=$?
 expect_rc "and runs" 0
 out_has "and prints its report" "[0-9]+ products"
 
-# the Lua module from the staged folder
-LUA_CPATH="$STAGE/usr/local/lib/lua/5.4/?.so" lua5.4 -e \
+# the Lua module from the staged folder (a sanitized build needs the
+# sanitizer runtimes preloaded into lua5.4: TESTUDO_LUA_PRELOAD)
+LUA_CPATH="$STAGE/usr/local/lib/lua/5.4/?.so" \
+    LD_PRELOAD="${TESTUDO_LUA_PRELOAD:-}" ASAN_OPTIONS=detect_leaks=0 lua5.4 -e \
     'local orm = require "testudo"; print(package.searchpath("testudo", package.cpath), type(orm.Model))' \
     >"$D/out" 2>"$D/err"
 rc=$?

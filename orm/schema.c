@@ -15,11 +15,6 @@ static bool has_column(const tdo_field *f)
     return f->type != TDO_F_M2M && f->column;
 }
 
-static bool is_fk(const tdo_field *f)
-{
-    return f->type == TDO_F_FK || f->type == TDO_F_O2O;
-}
-
 static const char *on_delete_sql(tdo_on_delete od)
 {
     switch (od) {
@@ -143,7 +138,8 @@ static void references(tdo_sb *sb, const tdo_dialect *d, const tdo_model *rm,
  * ALTER TABLE because its target is created later). */
 static bool inline_fk(const tdo_field *f, tdo_model *const *later, size_t n)
 {
-    if (!is_fk(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) || !f->related_model)
+    if (!tdo_field_is_fk_(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
+        !f->related_model)
         return false;
     for (size_t i = 0; i < n; i++)
         if (later[i] == f->related_model && later[i] != f->model)
@@ -348,7 +344,7 @@ static void deferred_fks(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
     size_t nf = tdo_model_nfields(m);
     for (size_t i = 0; i < nf; i++) {
         const tdo_field *f = tdo_model_field(m, i);
-        if (!is_fk(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
+        if (!tdo_field_is_fk_(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
             !f->related_model || inline_fk(f, later, n))
             continue;
         const char *col = f->column;
@@ -456,7 +452,7 @@ static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
     size_t nf = tdo_model_nfields(m);
     for (size_t i = 0; i < nf; i++) {
         const tdo_field *f = tdo_model_field(m, i);
-        if (!is_fk(f) || !f->related_model || f->related_model == m)
+        if (!tdo_field_is_fk_(f) || !f->related_model || f->related_model == m)
             continue;
         for (size_t j = 0; j < n; j++)
             if (todo[j] == f->related_model)

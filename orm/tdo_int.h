@@ -507,6 +507,52 @@ tdo_status tdo_query_resolve_path(const tdo_model *m, const char *name,
                                   tdo_path **path, const tdo_field **field,
                                   tdo_error *err);
 
+/* ---- internals shared by expr.c, qtree.c, resolve.c, query.c --------- */
+
+static inline int tdo_max_depth_(int a, int b)
+{
+    return a > b ? a : b;
+}
+/* Whether f is a foreign key or a one-to-one (it has a column). */
+static inline bool tdo_field_is_fk_(const tdo_field *f)
+{
+    return f->type == TDO_F_FK || f->type == TDO_F_O2O;
+}
+/* A new expression node of kind (refcount 1), or NULL (expr.c). */
+tdo_expr *tdo_expr_alloc_(tdo_expr_kind kind);
+/* Whether fn is an aggregate (Count, Sum, Avg, Min, Max) (expr.c). */
+bool tdo_func_is_aggregate_(tdo_func fn);
+/* The Tortoise name of function fn ("Count"); static (expr.c). */
+const char *tdo_func_name_(tdo_func fn);
+/* Whether two expressions are the same tree (expr.c). */
+bool tdo_expr_equal_(const tdo_expr *a, const tdo_expr *b);
+/* a KIND b, taking both references; NULL a or b: the other (qtree.c). */
+tdo_qnode *tdo_q_binary_(tdo_qkind kind, tdo_qnode *a, tdo_qnode *b);
+/* A new path through the n relations rels (refcount 1) (resolve.c). */
+tdo_path *tdo_path_new_(const tdo_relation *const *rels, size_t n);
+/* A NUL-terminated copy of len bytes of s in buf (cap bytes) or in a new
+ * string *tmp when it does not fit; NULL on out of memory (resolve.c). */
+const char *tdo_part_str_(const char *s, size_t len, char *buf, size_t cap,
+                          char **tmp);
+/* Whether name is a field, "pk" or a relation of m (resolve.c). */
+bool tdo_names_something_(const tdo_model *m, const char *name);
+/* The 1-based index of the annotation of q called name (len bytes), or 0
+ * (resolve.c). */
+size_t tdo_find_annot_(const tdo_query *q, const char *name, size_t len);
+/* Resolves a reference (no lookup) of q: an annotation (*annot) or a
+ * path to a column (resolve.c). */
+tdo_status tdo_resolve_ref_(const tdo_query *q, const char *name,
+                            tdo_path **path, const tdo_field **field,
+                            size_t *annot, tdo_error *err);
+/* A resolved copy of expression e for q; *agg set when it holds an
+ * aggregate (resolve.c). */
+tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
+                             bool *agg, tdo_error *err);
+/* A resolved copy of filter n for q (NULL: every row); *agg set when it
+ * refers to an aggregate (resolve.c). */
+tdo_status tdo_resolve_filter_(const tdo_query *q, const tdo_qnode *n,
+                               tdo_qnode **out, bool *agg, tdo_error *err);
+
 /* ---- dialects (dialect_*.c; used by compile.c, schema.c, backends) ----- */
 
 #define TDO_DIALECT_VERSION 2 /* 2: date_part */

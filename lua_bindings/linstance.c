@@ -1104,6 +1104,59 @@ static int c_m2m_remove(lua_State *L)
     return 0;
 }
 
+/* The name of the other side of relation r (on its target), or NULL. */
+static const char *opposite_of(const tdo_relation *r)
+{
+    if (r->kind >= TDO_REL_REVERSE_FK)
+        return r->field->name;
+    for (size_t i = 0; i < tdo_model_nrelations(r->target); i++) {
+        const tdo_relation *o = tdo_model_relation(r->target, i);
+        if (o->kind >= TDO_REL_REVERSE_FK && o->field == r->field)
+            return o->name;
+    }
+    return NULL;
+}
+
+/* C.core_relations(Model): the core's relations of the model (forward
+ * and reverse), { [name] = { name, kind = "fk" | "o2o" | "m2m" |
+ * "reverse_fk" | ..., target = Model, field_name = the declaring field's
+ * name, opposite = the other side's name or nil } }; empty until the
+ * models' references resolve. */
+static int c_core_relations(lua_State *L)
+{
+    static const char *const kinds[] = {
+        "fk", "o2o", "m2m", "reverse_fk", "reverse_o2o", "reverse_m2m"};
+    luaL_checkstack(L, 20, "testudo");
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    lctx *c = ltdo_ctx(L);
+    if (c->dirty) {
+        tdo_error err = TDO_ERROR_INIT;
+        if (tdo_ctx_resolve(c->ctx, &err) == TDO_OK)
+            c->dirty = false;
+        tdo_error_release(&err);
+    }
+    lua_newtable(L);
+    for (size_t i = 0; !c->dirty && i < tdo_model_nrelations(m); i++) {
+        const tdo_relation *r = tdo_model_relation(m, i);
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, r->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, kinds[r->kind]);
+        lua_setfield(L, -2, "kind");
+        ltdo_push_model(L, r->target);
+        lua_setfield(L, -2, "target");
+        lua_pushstring(L, r->field->name);
+        lua_setfield(L, -2, "field_name");
+        const char *opp = opposite_of(r);
+        if (opp) {
+            lua_pushstring(L, opp);
+            lua_setfield(L, -2, "opposite");
+        }
+        lua_setfield(L, -2, r->name);
+    }
+    return 1;
+}
+
 static const luaL_Reg inst_meth[] = {
     {"save", inst_save},
     {"delete", inst_delete},
@@ -1119,6 +1172,7 @@ static const luaL_Reg c_meth[] = {
     {"set_attr", c_set_attr},
     {"m2m_add", c_m2m_add},
     {"m2m_remove", c_m2m_remove},
+    {"core_relations", c_core_relations},
     {NULL, NULL},
 };
 

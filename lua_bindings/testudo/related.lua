@@ -1,6 +1,6 @@
 -- related.lua -- relations on the Lua side: the relation map of every
--- model (forward FK/O2O/M2M fields and the reverse sides, with Tortoise's
--- names), reverse relations and many-to-many as instance attributes
+-- model, as the core computes it (relation.c: forward FK/O2O/M2M fields
+-- and the reverse sides, with Tortoise's names), reverse relations and many-to-many as instance attributes
 -- (related managers: querysets with add/remove/clear), prefetch_related
 -- and fetch_related (one statement per relation level, never one per
 -- row), orm.Prefetch, and the decoding of select_related rows into
@@ -36,17 +36,6 @@ local backward_type = {
   fk = "BackwardFKRelation", o2o = "BackwardOneToOneRelation",
   m2m = "ManyToManyField",
 }
-local forward_kind = {
-  ForeignKeyField = "fk", OneToOneField = "o2o", ManyToManyField = "m2m",
-}
-
-local function model_by_ref(ref, app)
-  if type(ref) ~= "string" then return nil end
-  local a, n = ref:match("^([%w_]+)%.([%w_]+)$")
-  if not a then a, n = app, ref end
-  local models = orm.apps[a]
-  return models and rawget(models, n)
-end
 
 local function sorted_keys(t)
   local keys = {}
@@ -57,8 +46,21 @@ local function sorted_keys(t)
   return keys
 end
 
--- Rebuilds the map from the models' _meta and adds the reverse sides to
+-- The map is the core's relation graph (C.core_relations, relation.c:
+-- the one home of the relation rules -- names, reverse sides, clashes),
+-- completed with the Lua field objects; the reverse sides are added to
 -- the targets' _meta.fields_map (field_type BackwardFKRelation, ...).
+local function add_reverse_field(T, rel, f, D)
+  local kind = rel.kind:sub(9) -- "reverse_fk" -> "fk"
+  T._meta.fields_map[rel.name] = {
+    field_type = backward_type[kind], name = rel.name, reverse = true,
+    related_model = D._meta.app .. "." .. D._meta.name,
+    related_name = rel.opposite, null = kind ~= "m2m" and f.null or false,
+    unique = false, index = false, pk = false, generated = false,
+    description = f.description, model = T,
+  }
+end
+
 local function rebuild()
   rels = setmetatable({}, { __mode = "k" })
   local models = {}
@@ -76,34 +78,20 @@ local function rebuild()
     end
   end
   for _, M in ipairs(models) do
-    local meta = M._meta
-    if not meta.abstract then
-      for _, fname in ipairs(sorted_keys(meta.fields_map)) do
-        local f = meta.fields_map[fname]
-        local kind = not f.reverse and forward_kind[f.field_type]
-        local T = kind and model_by_ref(f.related_model, meta.app)
-        if T and rels[T] then
-          local fwd = { name = fname, kind = kind, model = M, target = T,
-                        field = f, attr = kind ~= "m2m" and f.attr or nil }
-          rels[M][fname] = fwd
-          local rname = f.related_name
-          if rname == nil then rname = meta.db_table .. "s" end
-          if rname ~= false and rname ~= "+"
-             and T._meta.fields_map[rname] == nil
-             and not T._meta.abstract then
-            fwd.opposite = rname
-            rels[T][rname] = {
-              name = rname, kind = "reverse_" .. kind, model = T, target = M,
-              field = f, remote_attr = fwd.attr, opposite = fname,
-            }
-            T._meta.fields_map[rname] = {
-              field_type = backward_type[kind], name = rname, reverse = true,
-              related_model = meta.app .. "." .. meta.name,
-              related_name = fname, null = kind ~= "m2m" and f.null or false,
-              unique = false, index = false, pk = false, generated = false,
-              description = f.description, model = T,
-            }
+    if not M._meta.abstract then
+      for name, rel in pairs(C.core_relations(M)) do
+        local reverse = rel.kind:sub(1, 8) == "reverse_"
+        local D = reverse and rel.target or M -- the declaring model
+        local f = D._meta.fields_map[rel.field_name]
+        if f and rels[rel.target] then
+          rel.model, rel.field = M, f
+          if rel.kind == "fk" or rel.kind == "o2o" then
+            rel.attr = f.attr
+          elseif rel.kind == "reverse_fk" or rel.kind == "reverse_o2o" then
+            rel.remote_attr = f.attr
           end
+          rels[M][name] = rel
+          if reverse then add_reverse_field(M, rel, f, D) end
         end
       end
     end

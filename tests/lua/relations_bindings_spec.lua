@@ -499,3 +499,29 @@ describe("prefetch cost", function()
     assert.are.equal(c2, c1000)
   end)
 end)
+
+describe("one relation graph", function()
+  after_each(function() orm.testing.finish() end)
+
+  it("gives filters and instances the same relations, from the core", function()
+    orm.init{ db_url = "sqlite://:memory:" }
+    local A = Model:extend("OgA", { name = fields.CharField{ max_length = 10 },
+      Meta = { table = "og_a" } })
+    Model:extend("OgB", {
+      a = fields.ForeignKeyField{ "models.OgA", related_name = "bs" },
+      c = fields.ForeignKeyField{ "models.OgC" },
+      Meta = { table = "og_b" },
+    })
+    -- OgB's reference to OgC is not bound yet: no graph, for filters and
+    -- instances alike (before: instances had a reverse side filters lacked)
+    local err = catch(function() return A:filter{ bs__id = 1 }:sql() end)
+    assert.is_true(orm.exceptions.FieldError:is(err), tostring(err))
+    assert.is_nil(A._meta.fields_map.bs)
+    Model:extend("OgC", { n = fields.IntField{}, Meta = { table = "og_c" } })
+    assert.is_truthy(A:filter{ bs__id = 1 }:sql():find('"og_b"', 1, true))
+    assert.are.equal("BackwardFKRelation", A._meta.fields_map.bs.field_type)
+    orm.generate_schemas()
+    local a = A:create{ name = "x" }
+    assert.are.equal(0, a.bs:count())
+  end)
+end)

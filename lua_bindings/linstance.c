@@ -1128,15 +1128,9 @@ static int c_core_relations(lua_State *L)
         "fk", "o2o", "m2m", "reverse_fk", "reverse_o2o", "reverse_m2m"};
     luaL_checkstack(L, 20, "testudo");
     tdo_model *m = ltdo_checkmodel(L, 1);
-    lctx *c = ltdo_ctx(L);
-    if (c->dirty) {
-        tdo_error err = TDO_ERROR_INIT;
-        if (tdo_ctx_resolve(c->ctx, &err) == TDO_OK)
-            c->dirty = false;
-        tdo_error_release(&err);
-    }
+    bool resolved = ltdo_try_resolve(L);
     lua_newtable(L);
-    for (size_t i = 0; !c->dirty && i < tdo_model_nrelations(m); i++) {
+    for (size_t i = 0; resolved && i < tdo_model_nrelations(m); i++) {
         const tdo_relation *r = tdo_model_relation(m, i);
         lua_createtable(L, 0, 5);
         lua_pushstring(L, r->name);

@@ -131,13 +131,7 @@ void ltdo_push_all(lua_State *L, int model_idx)
         ltdo_raise(L, TDO_ERR_CONFIGURATION,
                    "model '%s' is abstract: it has no table",
                    tdo_model_name(m));
-    lctx *c = ltdo_ctx(L);
-    if (c->dirty) {
-        tdo_error err = TDO_ERROR_INIT;
-        if (tdo_ctx_resolve(c->ctx, &err) == TDO_OK)
-            c->dirty = false;
-        tdo_error_release(&err);
-    }
+    ltdo_try_resolve(L);
     lqs *u = lua_newuserdatauv(L, sizeof *u, NUV);
     u->q = NULL;
     u->count = 0;

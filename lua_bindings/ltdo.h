@@ -205,6 +205,10 @@ int ltdo_qs_method(lua_State *L, const char *name);
  * statement before it runs (NULL: none).  The shell's echo uses it. */
 void ltdo_set_trace(lua_State *L, tdo_trace_fn fn, void *ud);
 
+/* Resolves the models' references if they changed, without raising:
+ * true when every reference is bound (ltdo_resolve raises instead). */
+bool ltdo_try_resolve(lua_State *L);
+
 /* Opens the module (require "testudo"): returns the orm table. */
 int luaopen_testudo(lua_State *L);
 

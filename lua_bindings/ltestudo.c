@@ -74,6 +74,20 @@ void ltdo_resolve(lua_State *L)
     c->dirty = false;
 }
 
+/* Resolves the models' references when they changed, quietly: true when
+ * they are all bound (see ltdo.h). */
+bool ltdo_try_resolve(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    if (c->dirty) {
+        tdo_error err = TDO_ERROR_INIT;
+        if (tdo_ctx_resolve(c->ctx, &err) == TDO_OK)
+            c->dirty = false;
+        tdo_error_release(&err);
+    }
+    return !c->dirty;
+}
+
 /* Asks the routers (state.routers, an array) for the connection of m:
  * router:db_for_write(Model) or router:db_for_read(Model), the first
  * name returned wins.  Pushes the name or nil. */
@@ -510,7 +524,24 @@ static int c_dialect(lua_State *L)
     return 1;
 }
 
+/* C.json_quote(s): s as a JSON string (tdo_json_quote). */
+static int c_json_quote(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_json_quote(&sb, s, n);
+    if (sb.oom) {
+        tdo_sb_release(&sb);
+        return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+    }
+    lua_pushlstring(L, sb.buf, sb.len);
+    tdo_sb_release(&sb);
+    return 1;
+}
+
 static const luaL_Reg cfuncs[] = {
+    {"json_quote", c_json_quote},
     {"connect", c_connect},
     {"close_connections", c_close_connections},
     {"has_conn", c_has_conn},

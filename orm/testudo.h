@@ -242,6 +242,8 @@ TDO_API void tdo_value_release(tdo_value *v);
 /* Deep copy: dst owns its own bytes; free with tdo_value_release().
  * Returns TDO_ERR_NOMEM (dst NULL) on out of memory. */
 TDO_API tdo_status tdo_value_copy(tdo_value *dst, const tdo_value *src);
+/* Appends s (n bytes) as a JSON string, quoted and escaped. */
+TDO_API void tdo_json_quote(tdo_sb *sb, const char *s, size_t n);
 /* Appends a display form: NULL, true/false, 42, 1.5, 'text' (quoted with
  * '' escaping when quote is true, raw otherwise), x'0a0b', 12.50,
  * 2026-11-25T10:15:35, and so on. */

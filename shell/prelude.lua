@@ -341,19 +341,6 @@ end
 -- total = rows before the limit, count_line = boolean, single = boolean }
 -- ------------------------------------------------------------------
 
-local json_string
-do
-  local esc = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b",
-                ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
-                ["\t"] = "\\t" }
-  function json_string(s)
-    return '"' .. s:gsub('[%c"\\]', function(c)
-      return esc[c] or fmt("\\u%04x", c:byte())
-    end) .. '"'
-  end
-end
-S.json_string = json_string
-
 local function is_array(t)
   local n = #t
   for k in pairs(t) do
@@ -362,38 +349,16 @@ local function is_array(t)
   return true
 end
 
-local json_value
-function json_value(v, depth)
-  depth = depth or 0
-  if depth > 50 then return '"..."' end
-  local null = get(orm, "null")
-  if v == nil or (null ~= nil and v == null) then return "null" end
-  local t = type(v)
-  if t == "boolean" then return tostring(v) end
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return fmt("%d", v) end
-    return fmt("%.17g", v)
-  end
-  if t == "string" then return json_string(v) end
-  if t == "table" and not getmt(v) then
-    local parts = {}
-    if is_array(v) and (#v > 0 or next(v) == nil) then
-      for i = 1, #v do parts[i] = json_value(v[i], depth + 1) end
-      return "[" .. concat(parts, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    sort(keys)
-    for i, k in ipairs(keys) do
-      local val = v[k]
-      if val == nil then val = v[tonumber(k)] end
-      parts[i] = json_string(k) .. ":" .. json_value(val, depth + 1)
-    end
-    return "{" .. concat(parts, ",") .. "}"
-  end
-  return json_string(tostring(v))
+-- JSON text of a value for display: the ORM's encoder (orm._json_encode,
+-- lenient: what JSON cannot hold shows as text or null).
+local function json_value(v)
+  return get(orm, "_json_encode")(v, true)
 end
+
+local function json_string(s)
+  return json_value(tostring(s))
+end
+S.json_string = json_string
 
 -- One value as (text, kind).
 local function cell(v)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "testudo.h"
+
 #include <lauxlib.h>
 
 static const char *const format_names[] = {
@@ -365,33 +367,10 @@ static void out_csv(FILE *f, const struct grid *g)
 
 static void json_string(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (c < 0x20)
-                fprintf(f, "\\u%04x", c);
-            else
-                fputc(c, f);
-        }
-    }
-    fputc('"', f);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_json_quote(&sb, s, n);
+    fwrite(sb.buf, 1, sb.len, f);
+    tdo_sb_release(&sb);
 }
 
 static void json_cell(FILE *f, const char *s, size_t n, char kind)

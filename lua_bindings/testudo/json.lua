@@ -6,16 +6,9 @@ local null = orm.null
 local concat, format, byte, char = table.concat, string.format, string.byte, string.char
 local mtype = math.type
 
-local escapes = {
-  ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
-  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
-}
-
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return escapes[c] or format("\\u%04x", byte(c))
-  end) .. '"'
-end
+-- Strings are quoted by the core (tdo_json_quote): one JSON quoting for
+-- the bindings and the shell.
+local encode_string = C.json_quote
 
 local function is_array(t)
   local n = #t
@@ -30,7 +23,11 @@ end
 
 local encode
 
-local function encode_value(v, out, depth)
+-- lenient (for display): what JSON cannot hold becomes text or null
+-- instead of an error, nesting is cut at 50 levels, and an empty table
+-- is [].
+local function encode_value(v, out, depth, lenient)
+  if lenient and depth > 50 then out[#out + 1] = '"..."' return end
   if depth > 100 then error("JSON value nested too deeply", 0) end
   local t = type(v)
   if v == nil or v == null then
@@ -41,6 +38,7 @@ local function encode_value(v, out, depth)
     if mtype(v) == "integer" then
       out[#out + 1] = format("%d", v)
     elseif v ~= v or v == math.huge or v == -math.huge then
+      if lenient then out[#out + 1] = "null" return end
       error("cannot encode a non-finite number as JSON", 0)
     else
       local s = format("%.17g", v)
@@ -50,17 +48,17 @@ local function encode_value(v, out, depth)
   elseif t == "string" then
     out[#out + 1] = encode_string(v)
   elseif t == "table" and getmetatable(v) == nil then
-    if is_array(v) then
+    if is_array(v) or (lenient and next(v) == nil) then
       out[#out + 1] = "["
       for i = 1, #v do
         if i > 1 then out[#out + 1] = "," end
-        encode_value(v[i], out, depth + 1)
+        encode_value(v[i], out, depth + 1, lenient)
       end
       out[#out + 1] = "]"
     else
       local keys = {}
       for k in pairs(v) do
-        if type(k) ~= "string" and type(k) ~= "number" then
+        if type(k) ~= "string" and type(k) ~= "number" and not lenient then
           error("JSON object keys must be strings", 0)
         end
         keys[#keys + 1] = tostring(k)
@@ -73,7 +71,7 @@ local function encode_value(v, out, depth)
         out[#out + 1] = ":"
         local val = v[k]
         if val == nil then val = v[tonumber(k)] end
-        encode_value(val, out, depth + 1)
+        encode_value(val, out, depth + 1, lenient)
       end
       out[#out + 1] = "}"
     end
@@ -85,14 +83,16 @@ local function encode_value(v, out, depth)
     else
       out[#out + 1] = encode_string(tostring(v))
     end
+  elseif lenient then
+    out[#out + 1] = encode_string(tostring(v))
   else
     error("cannot encode a " .. t .. " as JSON", 0)
   end
 end
 
-function encode(v)
+function encode(v, lenient)
   local out = {}
-  encode_value(v, out, 0)
+  encode_value(v, out, 0, lenient)
   return concat(out)
 end
 
@@ -227,3 +227,5 @@ state.json_check = function(s)
   return (pcall(decode, s))
 end
 C.json = { encode = encode, decode = decode }
+-- orm._json_encode(v, lenient): the encoder the shell displays with
+orm._json_encode = encode

@@ -310,6 +310,30 @@ static void test_cmp(void **state)
     }
 }
 
+/* tdo_json_quote: the one JSON string quoting (bindings and shell). */
+static void test_json_quote(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"plain", 5, "\"plain\""},
+        {"", 0, "\"\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"l1\nl2\tt\r\b\f", 10, "\"l1\\nl2\\tt\\r\\b\\f\""},
+        {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+        {"nul\0in", 6, "\"nul\\u0000in\""},
+        {"\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\""}, /* UTF-8 as is */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_json_quote(&sb, cases[i].in, cases[i].n);
+        assert_string_equal(sb.buf, cases[i].out);
+        tdo_sb_release(&sb);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +343,7 @@ int main(void)
         cmocka_unit_test_teardown(test_copy_alloc_failure, teardown),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_cmp),
+        cmocka_unit_test(test_json_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

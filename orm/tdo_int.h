@@ -553,6 +553,29 @@ tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
 tdo_status tdo_resolve_filter_(const tdo_query *q, const tdo_qnode *n,
                                tdo_qnode **out, bool *agg, tdo_error *err);
 
+/* ---- introspection names (naming.c) ---------------------------------- */
+
+/* The model name of a table: CamelCase (words split at '_', ' ', '-',
+ * each capitalised, the rest as written), the last word made singular
+ * when singular and it is a regular English plural ("order_lines" ->
+ * "OrderLine", "categories" -> "Category"; "address", "status",
+ * "analysis" stay); malloc'd, NULL on out of memory. */
+char *tdo_name_model(const char *table, bool singular);
+/* The field name of a column: as written; a foreign key's drops a
+ * trailing "_id" or "Id" ("customer_id" -> "customer", "AlbumId" ->
+ * "Album"); malloc'd. */
+char *tdo_name_field(const char *column, bool fk);
+/* The reverse relation name for a referencing model: snake_case plural
+ * ("InvoiceLine" -> "invoice_lines"), "_by_<by_field>" appended when
+ * by_field is not NULL; malloc'd. */
+char *tdo_name_reverse(const char *model, const char *by_field);
+/* The model names of n tables (names[i] malloc'd, the caller frees):
+ * tdo_name_model's, except that tables whose singular names clash keep
+ * their names as written, and a name still taken by an earlier table
+ * gets "_2", "_3" ... in table order. */
+tdo_status tdo_name_models(const char *const *tables, size_t n, char **names,
+                           tdo_error *err);
+
 /* ---- dialects (dialect_*.c; used by compile.c, schema.c, backends) ----- */
 
 #define TDO_DIALECT_VERSION 2 /* 2: date_part */

@@ -416,6 +416,23 @@ typedef struct tdo_field {
  * (relations get TDO_FIELD_DB_CONSTRAINT). */
 TDO_API tdo_field_decl tdo_field_template(const char *name,
                                           tdo_field_type type);
+/* What a column's SQL type says of its field (tdo_field_type_of_sql). */
+typedef struct tdo_sql_type {
+    tdo_field_type type;
+    int max_length;     /* Char: the n of VARCHAR(n) */
+    int max_digits;     /* Decimal: NUMERIC(p, s) */
+    int decimal_places;
+    bool unknown;       /* no field fits: Text (Binary for blob-like
+                           names), to be noted */
+} tdo_sql_type;
+
+/* The field type closest to a column's SQL type as SQLite, PostgreSQL or
+ * MySQL/MariaDB write it in their catalogues (case and spacing do not
+ * matter; MySQL's unsigned / zerofill are ignored; tinyint(1) is a
+ * boolean, a varchar without a length text, an unknown type text or
+ * binary with out->unknown set).  Fills *out and returns its type. */
+TDO_API tdo_field_type tdo_field_type_of_sql(const char *type,
+                                             tdo_sql_type *out);
 /* Returns the Tortoise class name of a field type ("CharField"); static. */
 TDO_API const char *tdo_field_type_name(tdo_field_type t);
 /* Looks a field type up by its class name; returns TDO_F_COUNT if none. */

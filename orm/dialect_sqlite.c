@@ -68,6 +68,7 @@ const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .name = "sqlite",
     .begin = "BEGIN IMMEDIATE",
+    .introspect = tdo_introspect_sqlite,
     .fk_checks_off = "PRAGMA foreign_keys = OFF",
     .fk_checks_on = "PRAGMA foreign_keys = ON",
     .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "

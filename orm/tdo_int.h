@@ -553,6 +553,69 @@ tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
 tdo_status tdo_resolve_filter_(const tdo_query *q, const tdo_qnode *n,
                                tdo_qnode **out, bool *agg, tdo_error *err);
 
+/* ---- introspection (introspect.c, introspect_*.c) --------------------- */
+
+/* One column as the catalogue describes it. */
+typedef struct tdo_icolumn {
+    char *name;        /* owned */
+    char *sql_type;    /* as the database spells it; owned */
+    tdo_sql_type type; /* the closest field */
+    bool notnull;
+    int pk;            /* position in the primary key, 1-based; 0: none */
+    char *default_sql; /* the default as SQL text, or NULL; owned */
+} tdo_icolumn;
+
+/* One foreign key: columns from (of the table) referring to columns to of
+ * table ("" when the key refers to that table's primary key). */
+typedef struct tdo_iforeign {
+    char *table;
+    char **from, **to;
+    size_t n;
+} tdo_iforeign;
+
+/* One index (unique: a UNIQUE constraint or index) over cols. */
+typedef struct tdo_iindex {
+    char *name;
+    char **cols;
+    size_t n;
+    bool unique;
+} tdo_iindex;
+
+typedef struct tdo_itable {
+    char *name;
+    bool view;
+    tdo_icolumn *cols; /* in the table's order */
+    size_t ncols;
+    tdo_iforeign *fks;
+    size_t nfks;
+    tdo_iindex *idx;
+    size_t nidx;
+} tdo_itable;
+
+/* What a database holds: its tables and views, sorted by name. */
+typedef struct tdo_ischema {
+    tdo_itable *tables;
+    size_t n;
+} tdo_ischema;
+
+/* Reads the catalogue of c's database into *out (release it with
+ * tdo_ischema_release()), through its dialect's reader. */
+tdo_status tdo_introspect(tdo_conn *c, tdo_ischema *out, tdo_error *err);
+void tdo_ischema_release(tdo_ischema *s);
+/* Record keeping for the readers; each returns NULL on out of memory. */
+tdo_itable *tdo_ischema_table(tdo_ischema *s, const char *name);
+tdo_itable *tdo_ischema_add_table(tdo_ischema *s, const char *name, bool view);
+tdo_icolumn *tdo_itable_add_column(tdo_itable *t, const char *name,
+                                   const char *sql_type);
+tdo_icolumn *tdo_itable_column(tdo_itable *t, const char *name);
+tdo_iforeign *tdo_itable_add_fk(tdo_itable *t, const char *table);
+tdo_iindex *tdo_itable_add_index(tdo_itable *t, const char *name, bool unique);
+/* Appends a copy of s ("" for NULL) to the array *a of *n; false on OOM. */
+bool tdo_strings_add(char ***a, size_t *n, const char *s);
+/* The readers, one per backend (introspect_<backend>.c). */
+tdo_status tdo_introspect_sqlite(tdo_conn *c, tdo_ischema *out,
+                                 tdo_error *err);
+
 /* ---- introspection names (naming.c) ---------------------------------- */
 
 /* The model name of a table: CamelCase (words split at '_', ' ', '-',
@@ -640,6 +703,9 @@ struct tdo_dialect {
      * DROP TABLEs (NULL: none needed), and what DROP TABLE appends so that
      * the constraints referencing the table go too (NULL: nothing) */
     const char *fk_checks_off, *fk_checks_on, *drop_cascade;
+    /* reads the database's catalogue (introspect_*.c), or NULL */
+    tdo_status (*introspect)(tdo_conn *c, struct tdo_ischema *out,
+                             tdo_error *err);
     /* the SQL around an operand that extracts a date part as an integer
      * (date_part[p][0], operand, date_part[p][1]); p follows the lookups
      * year, quarter, month, week (ISO 8601), day, hour, minute, second

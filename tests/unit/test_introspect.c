@@ -1,0 +1,126 @@
+/* test_introspect.c -- SQLite's catalogue read into a tdo_ischema:
+ * tables and views, column types, NOT NULL, defaults, primary keys
+ * (composite too), foreign keys (self-references, several columns),
+ * unique constraints and indexes (orm/introspect*.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "tdo_int.h"
+
+static const char *const schema_sql =
+    "CREATE TABLE artists (id INTEGER PRIMARY KEY, name NVARCHAR(120) NOT "
+    "NULL UNIQUE);\n"
+    "CREATE TABLE albums (AlbumId INTEGER PRIMARY KEY, Title TEXT DEFAULT "
+    "'untitled', ArtistId INTEGER REFERENCES artists(id), price "
+    "NUMERIC(10,2));\n"
+    "CREATE TABLE employees (id INTEGER PRIMARY KEY, ReportsTo INTEGER "
+    "REFERENCES employees);\n"
+    "CREATE TABLE playlist_track (playlist INT NOT NULL, track INT NOT NULL, "
+    "PRIMARY KEY (playlist, track));\n"
+    "CREATE TABLE plays (playlist INT, track INT, at DATETIME, FOREIGN KEY "
+    "(playlist, track) REFERENCES playlist_track (playlist, track));\n"
+    "CREATE INDEX albums_title ON albums (Title, price);\n"
+    "CREATE VIEW artist_names AS SELECT name FROM artists;\n";
+
+static void test_sqlite_catalogue(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_ctx *ctx = tdo_ctx_new();
+    tdo_conn *conn = NULL;
+    assert_int_equal(
+        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
+    assert_int_equal(tdo_conn_execute_script(conn, schema_sql, &err), TDO_OK);
+    tdo_ischema s;
+    assert_int_equal(tdo_introspect(conn, &s, &err), TDO_OK);
+
+    /* tables and views, by name */
+    assert_int_equal(s.n, 6);
+    assert_string_equal(s.tables[0].name, "albums");
+    assert_string_equal(s.tables[1].name, "artist_names");
+    assert_true(s.tables[1].view);
+    assert_false(s.tables[0].view);
+
+    tdo_itable *artists = tdo_ischema_table(&s, "artists");
+    assert_non_null(artists);
+    tdo_icolumn *name = tdo_itable_column(artists, "name");
+    assert_int_equal(name->type.type, TDO_F_CHAR);
+    assert_int_equal(name->type.max_length, 120);
+    assert_true(name->notnull);
+    assert_int_equal(tdo_itable_column(artists, "id")->pk, 1);
+    assert_int_equal(artists->nidx, 1); /* the UNIQUE constraint */
+    assert_true(artists->idx[0].unique);
+    assert_string_equal(artists->idx[0].cols[0], "name");
+
+    tdo_itable *albums = tdo_ischema_table(&s, "albums");
+    tdo_icolumn *title = tdo_itable_column(albums, "Title");
+    assert_string_equal(title->default_sql, "'untitled'");
+    assert_int_equal(tdo_itable_column(albums, "price")->type.type,
+                     TDO_F_DECIMAL);
+    assert_int_equal(albums->nfks, 1);
+    assert_string_equal(albums->fks[0].table, "artists");
+    assert_string_equal(albums->fks[0].from[0], "ArtistId");
+    assert_string_equal(albums->fks[0].to[0], "id");
+    assert_int_equal(albums->nidx, 1);
+    assert_false(albums->idx[0].unique);
+    assert_int_equal(albums->idx[0].n, 2);
+    assert_string_equal(albums->idx[0].cols[1], "price");
+
+    /* a self-reference to the primary key: "to" is "" */
+    tdo_itable *emp = tdo_ischema_table(&s, "employees");
+    assert_int_equal(emp->nfks, 1);
+    assert_string_equal(emp->fks[0].table, "employees");
+    assert_string_equal(emp->fks[0].to[0], "");
+
+    /* a composite key, and a foreign key over two columns */
+    tdo_itable *pt = tdo_ischema_table(&s, "playlist_track");
+    assert_int_equal(tdo_itable_column(pt, "playlist")->pk, 1);
+    assert_int_equal(tdo_itable_column(pt, "track")->pk, 2);
+    assert_int_equal(pt->nidx, 0); /* the key's own index is not listed */
+    tdo_itable *plays = tdo_ischema_table(&s, "plays");
+    assert_int_equal(plays->nfks, 1);
+    assert_int_equal(plays->fks[0].n, 2);
+    assert_string_equal(plays->fks[0].from[1], "track");
+    assert_int_equal(tdo_itable_column(plays, "at")->type.type, TDO_F_DATETIME);
+
+    tdo_ischema_release(&s);
+    assert_int_equal(s.n, 0);
+    tdo_ctx_free(ctx);
+}
+
+/* 1,000 tables are read with four queries, whatever their number. */
+static void test_four_queries(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_ctx *ctx = tdo_ctx_new();
+    tdo_conn *conn = NULL;
+    assert_int_equal(
+        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
+    tdo_sb sql = TDO_SB_INIT;
+    for (int i = 0; i < 1000; i++)
+        tdo_sb_addf(
+            &sql, "CREATE TABLE t%04d (id INTEGER PRIMARY KEY, v TEXT);\n", i);
+    assert_int_equal(tdo_conn_execute_script(conn, sql.buf, &err), TDO_OK);
+    tdo_sb_release(&sql);
+    uint64_t before = tdo_conn_query_count(conn);
+    tdo_ischema s;
+    assert_int_equal(tdo_introspect(conn, &s, &err), TDO_OK);
+    assert_int_equal(s.n, 1000);
+    assert_int_equal(s.tables[999].ncols, 2);
+    assert_int_equal(tdo_conn_query_count(conn) - before, 4);
+    tdo_ischema_release(&s);
+    tdo_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sqlite_catalogue),
+        cmocka_unit_test(test_four_queries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -59,6 +59,28 @@ static tdo_status my_to_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_mysql = {
     .version = TDO_DIALECT_VERSION,
     .name = "mysql",
+    .catalog_sql =
+        {
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() ORDER BY table_name",
+            "SELECT c.table_name, c.column_name, c.column_type, "
+            "c.is_nullable = 'NO', c.column_default, COALESCE((SELECT "
+            "k.ordinal_position FROM information_schema.key_column_usage k "
+            "WHERE k.table_schema = c.table_schema AND k.table_name = "
+            "c.table_name AND k.column_name = c.column_name AND "
+            "k.constraint_name = 'PRIMARY'), 0) FROM "
+            "information_schema.columns c WHERE c.table_schema = DATABASE() "
+            "ORDER BY c.table_name, c.ordinal_position",
+            "SELECT table_name, constraint_name, referenced_table_name, "
+            "column_name, referenced_column_name FROM "
+            "information_schema.key_column_usage WHERE table_schema = "
+            "DATABASE() AND referenced_table_name IS NOT NULL ORDER BY "
+            "table_name, constraint_name, ordinal_position",
+            "SELECT table_name, index_name, non_unique = 0, column_name FROM "
+            "information_schema.statistics WHERE table_schema = DATABASE() "
+            "AND index_name <> 'PRIMARY' ORDER BY table_name, index_name, "
+            "seq_in_index",
+        },
     .fk_checks_off = "SET FOREIGN_KEY_CHECKS = 0",
     .fk_checks_on = "SET FOREIGN_KEY_CHECKS = 1",
     .tables_sql = "SELECT table_name FROM information_schema.tables WHERE "

@@ -90,11 +90,48 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
     return tdo_dialect_from_db_(f, in, out, use_tz, err);
 }
 
+/* The tables, views and columns of the schemas on the search path. */
+#define PG_VISIBLE                                                             \
+    "c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname = "                       \
+    "ANY (current_schemas(false))"
+#define PG_RELS "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+
 /* The PostgreSQL dialect (static). */
 const tdo_dialect tdo_dialect_postgres = {
     .version = TDO_DIALECT_VERSION,
     .name = "postgres",
     .drop_cascade = " CASCADE",
+    .catalog_sql =
+        {
+            "SELECT c.relname, CASE WHEN c.relkind IN ('v', 'm') THEN 'view' "
+            "ELSE 'table' END FROM " PG_RELS " WHERE " PG_VISIBLE
+            " ORDER BY c.relname",
+            "SELECT c.relname, a.attname, format_type(a.atttypid, "
+            "a.atttypmod), a.attnotnull::int, pg_get_expr(d.adbin, "
+            "d.adrelid), COALESCE((SELECT k.ord::int FROM pg_index i CROSS "
+            "JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS "
+            "k(col, ord) WHERE i.indrelid = c.oid AND i.indisprimary AND "
+            "k.col = a.attnum), 0) FROM " PG_RELS " JOIN pg_attribute a ON "
+            "a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = "
+            "a.attnum WHERE " PG_VISIBLE " ORDER BY c.relname, a.attnum",
+            "SELECT c.relname, con.conname, r.relname, a.attname, "
+            "ra.attname FROM pg_constraint con JOIN " PG_RELS
+            " ON c.oid = con.conrelid JOIN pg_class r ON r.oid = "
+            "con.confrelid CROSS JOIN LATERAL unnest(con.conkey, "
+            "con.confkey) WITH ORDINALITY AS k(col, refcol, ord) JOIN "
+            "pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = "
+            "k.col JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND "
+            "ra.attnum = k.refcol WHERE con.contype = 'f' AND " PG_VISIBLE
+            " ORDER BY c.relname, con.conname, k.ord",
+            "SELECT c.relname, ic.relname, i.indisunique::int, a.attname "
+            "FROM pg_index i JOIN " PG_RELS " ON c.oid = i.indrelid JOIN "
+            "pg_class ic ON ic.oid = i.indexrelid CROSS JOIN LATERAL "
+            "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(col, ord) JOIN "
+            "pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.col "
+            "WHERE NOT i.indisprimary AND " PG_VISIBLE
+            " ORDER BY c.relname, ic.relname, k.ord",
+        },
     .tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = "
                   "current_schema() ORDER BY tablename",
     .features = TDO_DF_RETURNING | TDO_DF_ILIKE | TDO_DF_BOOL_LITERALS |

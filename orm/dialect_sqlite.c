@@ -63,12 +63,32 @@ static tdo_status sqlite_to_db(const tdo_field *f, const tdo_value *in,
     return tdo_dialect_to_db_text_temporals_(in, out, use_tz, true, err);
 }
 
+/* The user's tables and views of sqlite_master m. */
+#define USER_TABLES                                                            \
+    "m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' "            \
+    "ESCAPE '\\'"
+
 /* The SQLite dialect (static). */
 const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .name = "sqlite",
     .begin = "BEGIN IMMEDIATE",
-    .introspect = tdo_introspect_sqlite,
+    .catalog_sql =
+        {
+            "SELECT m.name, m.type FROM sqlite_master m WHERE " USER_TABLES
+            " ORDER BY m.name",
+            "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk "
+            "FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+            "WHERE " USER_TABLES " ORDER BY m.name, p.cid",
+            "SELECT m.name, CAST(f.id AS TEXT), f.\"table\", f.\"from\", "
+            "f.\"to\" FROM sqlite_master m JOIN "
+            "pragma_foreign_key_list(m.name) "
+            "f WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq",
+            "SELECT m.name, il.name, il.\"unique\", ii.name FROM sqlite_master "
+            "m JOIN pragma_index_list(m.name) il JOIN "
+            "pragma_index_info(il.name) ii WHERE m.type = 'table' AND "
+            "il.origin <> 'pk' ORDER BY m.name, il.name, ii.seqno",
+        },
     .fk_checks_off = "PRAGMA foreign_keys = OFF",
     .fk_checks_on = "PRAGMA foreign_keys = ON",
     .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "

@@ -612,9 +612,6 @@ tdo_iforeign *tdo_itable_add_fk(tdo_itable *t, const char *table);
 tdo_iindex *tdo_itable_add_index(tdo_itable *t, const char *name, bool unique);
 /* Appends a copy of s ("" for NULL) to the array *a of *n; false on OOM. */
 bool tdo_strings_add(char ***a, size_t *n, const char *s);
-/* The readers, one per backend (introspect_<backend>.c). */
-tdo_status tdo_introspect_sqlite(tdo_conn *c, tdo_ischema *out,
-                                 tdo_error *err);
 
 /* ---- introspection names (naming.c) ---------------------------------- */
 
@@ -703,9 +700,13 @@ struct tdo_dialect {
      * DROP TABLEs (NULL: none needed), and what DROP TABLE appends so that
      * the constraints referencing the table go too (NULL: nothing) */
     const char *fk_checks_off, *fk_checks_on, *drop_cascade;
-    /* reads the database's catalogue (introspect_*.c), or NULL */
-    tdo_status (*introspect)(tdo_conn *c, struct tdo_ischema *out,
-                             tdo_error *err);
+    /* the four catalogue queries introspection runs (introspect.c), each
+     * over the whole database: tables (name, kind), columns (table,
+     * column, type, not null, default, place in the primary key), foreign
+     * keys (table, key, referenced table, column, referenced column) and
+     * indexes other than the primary key's (table, index, unique,
+     * column); NULL: not supported */
+    const char *catalog_sql[4];
     /* the SQL around an operand that extracts a date part as an integer
      * (date_part[p][0], operand, date_part[p][1]); p follows the lookups
      * year, quarter, month, week (ISO 8601), day, hour, minute, second

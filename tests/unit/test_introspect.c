@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "tdo_int.h"
 
@@ -116,11 +117,109 @@ static void test_four_queries(void **state)
     tdo_ctx_free(ctx);
 }
 
+/* The same schema on a server (TESTUDO_PG_URL, TESTUDO_MYSQL_URL): the
+ * catalogue queries of PostgreSQL and MariaDB give the same picture. */
+static void server_catalogue(const char *url, bool pg)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_ctx *ctx = tdo_ctx_new();
+    tdo_conn *conn = NULL;
+    assert_int_equal(tdo_connect(ctx, "default", url, &conn, &err), TDO_OK);
+    const char *drop[] = {"is_plays", "is_playlist_track", "is_albums",
+                          "is_artists", "is_employees"};
+    tdo_conn_execute_script(conn, "DROP VIEW IF EXISTS is_artist_names", &err);
+    tdo_error_release(&err);
+    assert_int_equal(tdo_drop_tables(conn, drop, 5, &err), TDO_OK);
+    const char *ddl =
+        "CREATE TABLE is_artists (id INTEGER PRIMARY KEY, name VARCHAR(120) "
+        "NOT NULL UNIQUE);\n"
+        "CREATE TABLE is_albums (AlbumId INTEGER PRIMARY KEY, Title "
+        "VARCHAR(50) DEFAULT 'untitled', ArtistId INTEGER REFERENCES "
+        "is_artists(id), price NUMERIC(10,2));\n"
+        "CREATE TABLE is_employees (id INTEGER PRIMARY KEY, ReportsTo INTEGER "
+        "REFERENCES is_employees(id));\n"
+        "CREATE TABLE is_playlist_track (playlist INT NOT NULL, track INT NOT "
+        "NULL, PRIMARY KEY (playlist, track));\n"
+        "CREATE TABLE is_plays (playlist INT, track INT, at TIMESTAMP NULL, "
+        "FOREIGN KEY (playlist, track) REFERENCES is_playlist_track "
+        "(playlist, track));\n"
+        "CREATE INDEX is_albums_title ON is_albums (Title, price);\n"
+        "CREATE VIEW is_artist_names AS SELECT name FROM is_artists;\n";
+    assert_int_equal(tdo_conn_execute_script(conn, ddl, &err), TDO_OK);
+    tdo_ischema s;
+    assert_int_equal(tdo_introspect(conn, &s, &err), TDO_OK);
+    tdo_itable *view = tdo_ischema_table(&s, "is_artist_names");
+    assert_non_null(view);
+    assert_true(view->view);
+    tdo_itable *artists = tdo_ischema_table(&s, "is_artists");
+    tdo_icolumn *name = tdo_itable_column(artists, "name");
+    assert_int_equal(name->type.type, TDO_F_CHAR);
+    assert_int_equal(name->type.max_length, 120);
+    assert_true(name->notnull);
+    assert_int_equal(tdo_itable_column(artists, "id")->pk, 1);
+    assert_int_equal(artists->nidx, 1);
+    assert_true(artists->idx[0].unique);
+    /* PostgreSQL folds unquoted names to lower case */
+    tdo_itable *albums = tdo_ischema_table(&s, "is_albums");
+    const char *artist_col = pg ? "artistid" : "ArtistId";
+    assert_non_null(
+        strstr(tdo_itable_column(albums, pg ? "title" : "Title")->default_sql,
+               "untitled"));
+    assert_int_equal(tdo_itable_column(albums, "price")->type.type,
+                     TDO_F_DECIMAL);
+    assert_int_equal(tdo_itable_column(albums, "price")->type.max_digits, 10);
+    assert_int_equal(albums->nfks, 1);
+    assert_string_equal(albums->fks[0].table, "is_artists");
+    assert_string_equal(albums->fks[0].from[0], artist_col);
+    assert_string_equal(albums->fks[0].to[0], "id");
+    /* the plain index, and (MariaDB) the one made for the foreign key */
+    bool title_idx = false;
+    for (size_t i = 0; i < albums->nidx; i++)
+        title_idx =
+            title_idx || (!strcmp(albums->idx[i].name, "is_albums_title") &&
+                          albums->idx[i].n == 2 && !albums->idx[i].unique);
+    assert_true(title_idx);
+    tdo_itable *emp = tdo_ischema_table(&s, "is_employees");
+    assert_int_equal(emp->nfks, 1);
+    assert_string_equal(emp->fks[0].table, "is_employees");
+    tdo_itable *pt = tdo_ischema_table(&s, "is_playlist_track");
+    assert_int_equal(tdo_itable_column(pt, "playlist")->pk, 1);
+    assert_int_equal(tdo_itable_column(pt, "track")->pk, 2);
+    tdo_itable *plays = tdo_ischema_table(&s, "is_plays");
+    assert_int_equal(plays->nfks, 1);
+    assert_int_equal(plays->fks[0].n, 2);
+    assert_string_equal(plays->fks[0].from[1], "track");
+    assert_int_equal(tdo_itable_column(plays, "at")->type.type, TDO_F_DATETIME);
+    tdo_ischema_release(&s);
+    tdo_conn_execute_script(conn, "DROP VIEW IF EXISTS is_artist_names", &err);
+    tdo_error_release(&err);
+    assert_int_equal(tdo_drop_tables(conn, drop, 5, &err), TDO_OK);
+    tdo_ctx_free(ctx);
+}
+
+static void test_postgres_catalogue(void **state)
+{
+    const char *url = getenv("TESTUDO_PG_URL");
+    if (!url || !*url)
+        skip();
+    server_catalogue(url, true);
+}
+
+static void test_mysql_catalogue(void **state)
+{
+    const char *url = getenv("TESTUDO_MYSQL_URL");
+    if (!url || !*url)
+        skip();
+    server_catalogue(url, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_catalogue),
         cmocka_unit_test(test_four_queries),
+        cmocka_unit_test(test_postgres_catalogue),
+        cmocka_unit_test(test_mysql_catalogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

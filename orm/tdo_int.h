@@ -613,6 +613,15 @@ tdo_iindex *tdo_itable_add_index(tdo_itable *t, const char *name, bool unique);
 /* Appends a copy of s ("" for NULL) to the array *a of *n; false on OOM. */
 bool tdo_strings_add(char ***a, size_t *n, const char *s);
 
+/* Declares in app of ctx a model for each table of s with a primary key
+ * of one column (inspect_models.c): named by tdo_name_models, fields
+ * from the columns, foreign keys of one column as ForeignKeyFields with
+ * reverse relations; *skipped counts the tables left out (no key, a
+ * composite one, views).  Resolves ctx. */
+tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
+                                  const tdo_ischema *s, size_t *skipped,
+                                  tdo_error *err);
+
 /* ---- introspection names (naming.c) ---------------------------------- */
 
 /* The model name of a table: CamelCase (words split at '_', ' ', '-',

@@ -117,6 +117,75 @@ static void test_four_queries(void **state)
     tdo_ctx_free(ctx);
 }
 
+/* Count of model m's rows matching key = v. */
+static int64_t count_where(tdo_conn *conn, tdo_model *m, const char *key,
+                           tdo_value v)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_query *all = tdo_query_new(m), *q = NULL;
+    tdo_qnode *n = tdo_q_lookup(key, &v, 1);
+    assert_int_equal(tdo_query_filter(all, n, &q, &err), TDO_OK);
+    int64_t count = -1;
+    assert_int_equal(tdo_query_count(conn, q, &count, &err), TDO_OK);
+    tdo_qnode_free(n);
+    tdo_query_free(all);
+    tdo_query_free(q);
+    return count;
+}
+
+/* Models declared from the catalogue, and queries through their keys. */
+static void test_models_from_schema(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_ctx *ctx = tdo_ctx_new();
+    tdo_conn *conn = NULL;
+    assert_int_equal(
+        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
+    assert_int_equal(tdo_conn_execute_script(conn, schema_sql, &err), TDO_OK);
+    assert_int_equal(
+        tdo_conn_execute_script(
+            conn,
+            "INSERT INTO artists VALUES (1, 'AC/DC'), (2, 'Accept');"
+            "INSERT INTO albums VALUES (1, 'For Those', 1, 9.99), (2, "
+            "'Balls', 2, 8.99), (3, 'Let There', 1, 7.99);"
+            "INSERT INTO employees VALUES (1, NULL), (2, 1), (3, 1);",
+            &err),
+        TDO_OK);
+    tdo_ischema s;
+    assert_int_equal(tdo_introspect(conn, &s, &err), TDO_OK);
+    size_t skipped = 0;
+    assert_int_equal(tdo_models_from_schema(ctx, "models", &s, &skipped, &err),
+                     TDO_OK);
+    tdo_ischema_release(&s);
+    /* playlist_track (a composite key), plays (none), the view */
+    assert_int_equal(skipped, 3);
+    tdo_model *album = tdo_ctx_model(ctx, "models", "Album");
+    tdo_model *artist = tdo_ctx_model(ctx, "models", "Artist");
+    tdo_model *emp = tdo_ctx_model(ctx, "models", "Employee");
+    assert_non_null(album);
+    assert_non_null(artist);
+    assert_non_null(emp);
+    assert_string_equal(tdo_model_table(album), "albums");
+    const tdo_field *fk = tdo_model_field_by_name(album, "Artist");
+    assert_non_null(fk);
+    assert_int_equal(fk->type, TDO_F_FK);
+    assert_string_equal(fk->column, "ArtistId");
+    assert_string_equal(tdo_model_pk(album)->name, "AlbumId");
+    assert_int_equal(tdo_model_field_by_name(artist, "name")->max_length, 120);
+    assert_non_null(tdo_model_relation_by_name(artist, "albums"));
+    assert_non_null(tdo_model_relation_by_name(emp, "employees"));
+    /* through the foreign key, the reverse side and the self-reference */
+    assert_int_equal(
+        count_where(conn, album, "Artist__name", tdo_value_text("AC/DC", 5)),
+        2);
+    assert_int_equal(
+        count_where(conn, artist, "albums__Title", tdo_value_text("Balls", 5)),
+        1);
+    assert_int_equal(count_where(conn, emp, "ReportsTo__id", tdo_value_int(1)),
+                     2);
+    tdo_ctx_free(ctx);
+}
+
 /* The same schema on a server (TESTUDO_PG_URL, TESTUDO_MYSQL_URL): the
  * catalogue queries of PostgreSQL and MariaDB give the same picture. */
 static void server_catalogue(const char *url, bool pg)
@@ -218,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite_catalogue),
         cmocka_unit_test(test_four_queries),
+        cmocka_unit_test(test_models_from_schema),
         cmocka_unit_test(test_postgres_catalogue),
         cmocka_unit_test(test_mysql_catalogue),
     };

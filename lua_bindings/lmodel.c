@@ -962,6 +962,61 @@ static int model_extend(lua_State *L)
     return 1;
 }
 
+/* Makes the Lua class of core model m, declared without Lua (its body
+ * and Meta empty): the same steps as Model:extend after the core. */
+static void wrap_core_model(lua_State *L, tdo_model *m)
+{
+    model_decl d = {.name = tdo_model_name(m), .app = tdo_model_app(m)};
+    lua_newtable(L); /* the body */
+    int body = lua_gettop(L);
+    lua_newtable(L); /* Meta */
+    int meta = lua_gettop(L);
+    int cls = push_class(L, 0, body, d.name);
+    bind_core(L, cls, m);
+    push_meta(L, m, body, 0, meta, cls);
+    lua_setfield(L, cls, "_meta");
+    add_model_exceptions(L, cls);
+    ltdo_state_get(L, "ModelMeta");
+    lua_setmetatable(L, cls);
+    register_class(L, cls, m, &d);
+    lua_settop(L, body - 1);
+}
+
+/* orm._introspect([conn[, app]]) -> names, skipped: models for the tables
+ * of the database of connection conn ("default"), declared by the core
+ * (tdo_introspect_models) in app ("models"), with their Lua classes. */
+static int l_introspect(lua_State *L)
+{
+    luaL_checkstack(L, 40, "testudo");
+    const char *name = luaL_optstring(L, 1, "default");
+    const char *app = luaL_optstring(L, 2, "models");
+    tdo_conn *conn = ltdo_conn_named(L, name);
+    lctx *c = ltdo_ctx(L);
+    size_t before = tdo_ctx_nmodels(c->ctx), skipped = 0;
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_introspect_models(conn, app, &skipped, &err))
+        return ltdo_error(L, &err);
+    c->dirty = false;
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    for (size_t i = before; i < tdo_ctx_nmodels(c->ctx); i++) {
+        tdo_model *m = tdo_ctx_model_at(c->ctx, i);
+        if (tdo_model_userdata(m))
+            continue;
+        wrap_core_model(L, m);
+        lua_pushstring(L, tdo_model_name(m));
+        lua_rawseti(L, names, (lua_Integer)lua_rawlen(L, names) + 1);
+    }
+    if (ltdo_state_get(L, "on_model_declared") == LUA_TFUNCTION) {
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, (lua_Integer)skipped);
+    return 2;
+}
+
 static int model_tostring(lua_State *L)
 {
     tdo_model *m = ltdo_tomodel(L, 1);
@@ -1020,5 +1075,7 @@ void ltdo_open_model(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "apps");
     lua_pushcfunction(L, l_model_of);
     lua_setfield(L, orm_idx, "_model_of");
+    lua_pushcfunction(L, l_introspect);
+    lua_setfield(L, orm_idx, "_introspect");
     lua_pop(L, 1);
 }

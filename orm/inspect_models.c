@@ -152,3 +152,17 @@ tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
     tdo_free(tables);
     return st;
 }
+
+/* Introspects c's database and declares its models (see testudo.h). */
+tdo_status tdo_introspect_models(tdo_conn *c, const char *app,
+                                 size_t *skipped, tdo_error *err)
+{
+    tdo_ischema s;
+    *skipped = 0;
+    tdo_status st = tdo_introspect(c, &s, err);
+    if (st)
+        return st;
+    st = tdo_models_from_schema(c->ctx, app, &s, skipped, err);
+    tdo_ischema_release(&s);
+    return st;
+}

@@ -464,6 +464,16 @@ const tdo_field *tdo_model_field_by_name(const tdo_model *m, const char *name)
             strcmp(f->column, name) == 0)
             return f;
     }
+    /* "<fk>_id" reads a foreign key's raw value whatever its column
+     * (source_field) is called */
+    size_t n = strlen(name);
+    for (size_t i = 0; n > 3 && i < m->nfields; i++) {
+        f = m->fields[i];
+        if ((f->type == TDO_F_FK || f->type == TDO_F_O2O) &&
+            strcmp(name + n - 3, "_id") == 0 && strlen(f->name) == n - 3 &&
+            strncmp(f->name, name, n - 3) == 0)
+            return f;
+    }
     if (strcmp(name, "pk") == 0)
         return m->pk;
     return NULL;

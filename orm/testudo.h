@@ -805,6 +805,14 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
 TDO_API tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                                   const tdo_model *only, bool safe, char **out,
                                   tdo_error *err);
+/* Reads the catalogue of c's database and declares in app of c's context
+ * one model per table that has a primary key of one column: named after
+ * the table (CamelCase, singular), fields typed from the columns, foreign
+ * keys of one column as ForeignKeyFields with reverse relations; the
+ * context is resolved.  *skipped counts the tables left out (views,
+ * tables with no key or a composite one). */
+TDO_API tdo_status tdo_introspect_models(tdo_conn *c, const char *app,
+                                         size_t *skipped, tdo_error *err);
 /* The version of the SQLite library linked in ("3.40.1"); static. */
 TDO_API const char *tdo_sqlite_version(void);
 /* Drops the n tables named (DROP TABLE IF EXISTS, each name quoted by

@@ -565,11 +565,11 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
         lua_getfield(L, t, attr);
         tdo_value when; /* auto_now / auto_now_add (the core's step 2) */
         if (tdo_field_auto_now(f, creating, !lua_isnil(L, -1), now, &when)) {
+            lua_pop(L, 1);
             ltdo_push_value(L, &when);
+            lua_pushvalue(L, -1);
             lua_setfield(L, t, attr);
         }
-        lua_pop(L, 1);
-        lua_getfield(L, t, attr);
         if (f == pk) {
             if (!creating ||
                 (lua_isnil(L, -1) && (f->flags & TDO_FIELD_GENERATED))) {

@@ -44,9 +44,11 @@ static const tdo_iforeign *fk_of(const tdo_ischema *s, char *const *names,
         if (f->n != 1 || strcmp(f->from[0], c) != 0)
             continue;
         for (size_t j = 0; j < s->n; j++) {
+            /* (names[j] is set only for a table with a one-column key) */
+            if (!names[j] || strcmp(s->tables[j].name, f->table) != 0)
+                continue;
             const tdo_icolumn *pk = single_pk(&s->tables[j]);
-            if (names[j] && pk && strcmp(s->tables[j].name, f->table) == 0 &&
-                (!f->to[0][0] || strcmp(f->to[0], pk->name) == 0)) {
+            if (!f->to[0][0] || strcmp(f->to[0], pk->name) == 0) {
                 *target = j;
                 return f;
             }
@@ -76,7 +78,7 @@ static tdo_status add_column(tdo_model *m, const tdo_ischema *s,
     const tdo_iforeign *fk = c->pk ? NULL : fk_of(s, names, t, c->name, &tgt);
     char *fname = tdo_name_field(c->name, fk != NULL);
     char *ref = NULL, *rname = NULL;
-    if (fname && fk && tdo_itable_column((tdo_itable *)t, fname)) {
+    if (fname && fk && tdo_itable_column(t, fname)) {
         tdo_free(fname); /* "customer" is a column too: keep the name */
         fname = tdo_strdup(c->name);
     }
@@ -154,8 +156,8 @@ tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
 }
 
 /* Introspects c's database and declares its models (see testudo.h). */
-tdo_status tdo_introspect_models(tdo_conn *c, const char *app,
-                                 size_t *skipped, tdo_error *err)
+tdo_status tdo_introspect_models(tdo_conn *c, const char *app, size_t *skipped,
+                                 tdo_error *err)
 {
     tdo_ischema s;
     *skipped = 0;

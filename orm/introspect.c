@@ -97,7 +97,7 @@ tdo_icolumn *tdo_itable_add_column(tdo_itable *t, const char *name,
 }
 
 /* The column of t called name, or NULL. */
-tdo_icolumn *tdo_itable_column(tdo_itable *t, const char *name)
+tdo_icolumn *tdo_itable_column(const tdo_itable *t, const char *name)
 {
     for (size_t i = 0; i < t->ncols; i++)
         if (strcmp(t->cols[i].name, name) == 0)

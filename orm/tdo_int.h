@@ -607,7 +607,7 @@ tdo_itable *tdo_ischema_table(tdo_ischema *s, const char *name);
 tdo_itable *tdo_ischema_add_table(tdo_ischema *s, const char *name, bool view);
 tdo_icolumn *tdo_itable_add_column(tdo_itable *t, const char *name,
                                    const char *sql_type);
-tdo_icolumn *tdo_itable_column(tdo_itable *t, const char *name);
+tdo_icolumn *tdo_itable_column(const tdo_itable *t, const char *name);
 tdo_iforeign *tdo_itable_add_fk(tdo_itable *t, const char *table);
 tdo_iindex *tdo_itable_add_index(tdo_itable *t, const char *name, bool unique);
 /* Appends a copy of s ("" for NULL) to the array *a of *n; false on OOM. */

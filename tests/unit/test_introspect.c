@@ -28,14 +28,24 @@ static const char *const schema_sql =
     "CREATE INDEX albums_title ON albums (Title, price);\n"
     "CREATE VIEW artist_names AS SELECT name FROM artists;\n";
 
-static void test_sqlite_catalogue(void **state)
+/* A new context with an in-memory SQLite database as "default" (*conn),
+ * script run on it (NULL: none). */
+static tdo_ctx *open_sqlite(const char *script, tdo_conn **conn)
 {
     tdo_error err = TDO_ERROR_INIT;
     tdo_ctx *ctx = tdo_ctx_new();
-    tdo_conn *conn = NULL;
     assert_int_equal(
-        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
-    assert_int_equal(tdo_conn_execute_script(conn, schema_sql, &err), TDO_OK);
+        tdo_connect(ctx, "default", "sqlite://:memory:", conn, &err), TDO_OK);
+    if (script)
+        assert_int_equal(tdo_conn_execute_script(*conn, script, &err), TDO_OK);
+    return ctx;
+}
+
+static void test_sqlite_catalogue(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *conn = NULL;
+    tdo_ctx *ctx = open_sqlite(schema_sql, &conn);
     tdo_ischema s;
     assert_int_equal(tdo_introspect(conn, &s, &err), TDO_OK);
 
@@ -97,10 +107,8 @@ static void test_sqlite_catalogue(void **state)
 static void test_four_queries(void **state)
 {
     tdo_error err = TDO_ERROR_INIT;
-    tdo_ctx *ctx = tdo_ctx_new();
     tdo_conn *conn = NULL;
-    assert_int_equal(
-        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
+    tdo_ctx *ctx = open_sqlite(NULL, &conn);
     tdo_sb sql = TDO_SB_INIT;
     for (int i = 0; i < 1000; i++)
         tdo_sb_addf(
@@ -137,11 +145,8 @@ static int64_t count_where(tdo_conn *conn, tdo_model *m, const char *key,
 static void test_models_from_schema(void **state)
 {
     tdo_error err = TDO_ERROR_INIT;
-    tdo_ctx *ctx = tdo_ctx_new();
     tdo_conn *conn = NULL;
-    assert_int_equal(
-        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
-    assert_int_equal(tdo_conn_execute_script(conn, schema_sql, &err), TDO_OK);
+    tdo_ctx *ctx = open_sqlite(schema_sql, &conn);
     assert_int_equal(
         tdo_conn_execute_script(
             conn,

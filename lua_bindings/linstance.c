@@ -125,14 +125,70 @@ static const char *raw_str(lua_State *L, int model, const char *k)
     return s;
 }
 
-/* Pushes the primary key value of instance t (model at model idx). */
+/* Pushes the primary key value of instance t (model at model idx): a
+ * table of the fields' values for a composite key; nil when unset. */
 static void push_pk(lua_State *L, int t, int model)
 {
+    t = lua_absindex(L, t);
     const char *pk = raw_str(L, model, "__pk");
-    if (pk)
+    if (pk) {
         lua_getfield(L, t, pk);
-    else
-        lua_pushnil(L);
+        return;
+    }
+    /* a composite key: { field = value, ... }, nil while one is unset */
+    lua_pushliteral(L, "__key");
+    if (lua_rawget(L, model) != LUA_TTABLE)
+        return; /* nil: no key */
+    int key = lua_gettop(L);
+    size_t n = lua_rawlen(L, key);
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, key, (lua_Integer)i);
+        lua_rawgeti(L, -1, 1); /* the field's name */
+        lua_rawgeti(L, -2, 2); /* its attribute */
+        lua_rawget(L, t);
+        if (lua_isnil(L, -1)) {
+            lua_settop(L, key - 1);
+            lua_pushnil(L);
+            return;
+        }
+        lua_rawset(L, -4);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, key);
+}
+
+/* Whether instances a and b (of the model at model) have the same key. */
+static bool same_key(lua_State *L, int a, int b, int model)
+{
+    const char *pk = raw_str(L, model, "__pk");
+    bool same = false;
+    if (pk) {
+        lua_getfield(L, a, pk);
+        lua_getfield(L, b, pk);
+        same = !lua_isnil(L, -1) && lua_compare(L, -1, -2, LUA_OPEQ);
+        lua_pop(L, 2);
+        return same;
+    }
+    lua_pushliteral(L, "__key");
+    if (lua_rawget(L, model) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return false;
+    }
+    size_t n = lua_rawlen(L, -1);
+    same = n > 0;
+    for (size_t i = 1; i <= n && same; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        lua_rawgeti(L, -1, 2);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, a);
+        lua_insert(L, -2);
+        lua_rawget(L, b);
+        same = !lua_isnil(L, -1) && lua_compare(L, -1, -2, LUA_OPEQ);
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    return same;
 }
 
 /* Pushes the instance of the foreign key k of instance 1 (model at
@@ -241,11 +297,7 @@ int ltdo_inst_index(lua_State *L)
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *k = lua_tostring(L, 2);
         if (strcmp(k, "pk") == 0) {
-            const char *pk = raw_str(L, model, "__pk");
-            if (pk == NULL)
-                return 0;
-            lua_pushstring(L, pk);
-            lua_rawget(L, 1);
+            push_pk(L, 1, model);
             return 1;
         }
         lua_pushvalue(L, 2);
@@ -277,8 +329,14 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
         if (pk) {
             lua_pushvalue(L, vidx);
             lua_setfield(L, t, pk);
+        } else {
+            lua_pushliteral(L, "__key");
+            if (lua_rawget(L, model) == LUA_TTABLE)
+                ltdo_raise(L, TDO_ERR_OPERATIONAL,
+                           "the pk of %s is a composite key: set its fields",
+                           raw_str(L, model, "__name"));
         }
-        lua_pop(L, 1);
+        lua_settop(L, model - 1);
         return;
     }
     lua_pushliteral(L, "__fk");
@@ -341,10 +399,7 @@ int ltdo_inst_eq(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    int model = lua_gettop(L);
-    push_pk(L, 1, model);
-    push_pk(L, 2, model);
-    lua_pushboolean(L, !lua_isnil(L, -1) && lua_compare(L, -1, -2, LUA_OPEQ));
+    lua_pushboolean(L, same_key(L, 1, 2, lua_gettop(L)));
     return 1;
 }
 
@@ -614,6 +669,28 @@ static tdo_value *pk_slot(lua_State *L, ltdo_vals **out)
     return ltdo_vals_add(L, vb);
 }
 
+/* The key of instance obj (model m) as values of its fields appended to
+ * a new buffer (left on the stack): the first of tdo_model_nkey(m)
+ * values, or NULL when the model has no key or one of them is unset. */
+static tdo_value *key_values(lua_State *L, int obj, const tdo_model *m)
+{
+    obj = lua_absindex(L, obj);
+    ltdo_vals *vb = ltdo_vals_new(L);
+    int top = lua_gettop(L);
+    size_t n = tdo_model_nkey(m);
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_key(m, i);
+        ltdo_field_attr(L, f);
+        if (lua_gettable(L, obj) == LUA_TNIL) {
+            lua_settop(L, top);
+            return NULL;
+        }
+        ltdo_field_value(L, -1, f, vb, false);
+        lua_settop(L, top);
+    }
+    return n ? vb->v : NULL;
+}
+
 /* A partial instance (only()) saves only with update_fields naming
  * loaded (or assigned) fields; IncompleteInstanceError otherwise, as in
  * Tortoise.  only: the update_fields list, or 0. */
@@ -702,14 +779,12 @@ static int inst_save(lua_State *L)
     }
     if (k == 0)
         return 0;
-    ltdo_vals *pkb;
-    tdo_value *pk = pk_slot(L, &pkb);
-    (void)pk;
-    lua_getfield(L, 1, "pk");
-    if (lua_isnil(L, -1))
+    (void)pkf;
+    tdo_value *pkv = key_values(L, 1, m);
+    if (!pkv && !tdo_model_read_only(m)) /* (read-only: the core says so) */
         return ltdo_raise(L, TDO_ERR_OPERATIONAL,
                           "cannot update an instance without a primary key");
-    tdo_value *pkv = ltdo_field_value(L, -1, pkf, pkb, false);
+    lua_getfield(L, 1, "pk");
     int64_t changed = 0;
     if (tdo_update_pk(conn, m, fields, vb->v, k, pkv, &changed, &err))
         return ltdo_error(L, &err);
@@ -726,13 +801,13 @@ static int inst_delete(lua_State *L)
     if (ltdo_tomodel(L, 1))
         return ltdo_qs_method(L, "delete");
     tdo_model *m = check_instance(L, 1);
-    lua_getfield(L, 1, "pk");
-    if (lua_isnil(L, -1))
+    tdo_value *pk = key_values(L, 1, m);
+    if (!pk && !tdo_model_read_only(m)) /* (read-only: the core says so) */
         return ltdo_raise(L, TDO_ERR_OPERATIONAL,
-                          "Can't delete unpersisted record");
+                          tdo_model_nkey(m) ? "Can't delete unpersisted record"
+                                            : "cannot delete an instance of "
+                                              "a model without a primary key");
     tdo_conn *conn = ltdo_model_conn(L, m);
-    ltdo_vals *vb = ltdo_vals_new(L);
-    tdo_value *pk = ltdo_field_value(L, -2, tdo_model_pk(m), vb, false);
     tdo_error err = TDO_ERROR_INIT;
     int64_t changed = 0;
     if (tdo_delete_pk(conn, m, pk, &changed, &err))

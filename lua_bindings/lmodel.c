@@ -654,6 +654,13 @@ static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
     const tdo_field *pk = tdo_model_pk(m);
     if (pk)
         setstr(L, "pk_attr", pk->name);
+    setbool(L, "read_only", tdo_model_read_only(m));
+    lua_createtable(L, (int)tdo_model_nkey(m), 0);
+    for (size_t i = 0; i < tdo_model_nkey(m); i++) {
+        lua_pushstring(L, tdo_model_key(m, i)->name);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, mt, "primary_key");
     meta_fields(L, m, body, parent, mt, cls);
     meta_indexes(L, m, mt);
     meta_ordering(L, meta, parent, mt);
@@ -663,10 +670,18 @@ static void push_meta(lua_State *L, tdo_model *m, int body, int parent,
 /* Model:extend                                                        */
 /* ------------------------------------------------------------------ */
 
-static const char *const reserved[] = {
-    "__tdo",   "__pk",       "__fk", "_meta",        "__name",
-    "__index", "__newindex", "__eq", "DoesNotExist", "MultipleObjectsReturned",
-    NULL};
+static const char *const reserved[] = {"__tdo",
+                                       "__pk",
+                                       "__fk",
+                                       "__key",
+                                       "_meta",
+                                       "__name",
+                                       "__index",
+                                       "__newindex",
+                                       "__eq",
+                                       "DoesNotExist",
+                                       "MultipleObjectsReturned",
+                                       NULL};
 
 static bool is_reserved(const char *k)
 {
@@ -679,12 +694,45 @@ static bool is_reserved(const char *k)
 /* What Meta says of a model, and the body's parts (model_extend). */
 typedef struct model_decl {
     const char *name, *app, *table, *desc;
-    bool abstract;
+    bool abstract, read_only;
+    bool keyset;          /* Meta.primary_key given */
+    group key;            /* its field names */
     tdo_field_decl *tmpl; /* the field declarations, in order */
     size_t nspecs;
     group *idx, *uniq; /* indexes, unique_together */
     size_t nidx, nuniq;
 } model_decl;
+
+/* Reads Meta.primary_key (a list of field names: a composite key; empty:
+ * no key) into d; names anchored. */
+static void read_key(lua_State *L, int meta, int anchor, model_decl *d)
+{
+    lua_getfield(L, meta, "primary_key");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "Meta.primary_key must be a list of field names");
+    int t = lua_gettop(L);
+    lua_pushvalue(L, t);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    size_t n = lua_rawlen(L, t);
+    d->key.names = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, t, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "Meta.primary_key must be a list of field names");
+        d->key.names[i] = lua_tostring(L, -1); /* anchored by the list */
+        lua_pop(L, 1);
+    }
+    d->key.n = n;
+    d->keyset = true;
+    lua_pop(L, 1);
+}
 
 /* Reads Meta (at meta) into d: app (Meta.app, the current app, or
  * "models"), table, abstract, description; strings anchored. */
@@ -709,6 +757,8 @@ static void read_meta(lua_State *L, int meta, int anchor, model_decl *d)
         d->desc = optstr(L, meta, "description", anchor);
     d->idx = parse_groups(L, meta, "indexes", &d->nidx, anchor);
     d->uniq = parse_groups(L, meta, "unique_together", &d->nuniq, anchor);
+    d->read_only = optbool(L, meta, "read_only", false);
+    read_key(L, meta, anchor, d);
 }
 
 /* Reads the field specs of the body (at body) into templates, in
@@ -763,6 +813,9 @@ static tdo_model *make_core_model(lua_State *L, lctx *c, tdo_model *parent,
         st = tdo_model_set_table(m, d->table, &err);
     if (!st) {
         tdo_model_set_abstract(m, d->abstract);
+        tdo_model_set_read_only(m, d->read_only);
+        if (d->keyset)
+            st = tdo_model_set_key(m, d->key.names, d->key.n, &err);
         if (d->desc)
             st = tdo_model_set_description(m, d->desc, &err);
     }
@@ -853,6 +906,19 @@ static void bind_core(lua_State *L, int cls, tdo_model *m)
     if (pk) {
         ltdo_field_attr(L, pk);
         lua_setfield(L, cls, "__pk");
+    } else if (tdo_model_nkey(m) > 1) {
+        /* a composite key: { {field name, attribute}, ... } */
+        lua_createtable(L, (int)tdo_model_nkey(m), 0);
+        for (size_t i = 0; i < tdo_model_nkey(m); i++) {
+            const tdo_field *f = tdo_model_key(m, i);
+            lua_createtable(L, 2, 0);
+            lua_pushstring(L, f->name);
+            lua_rawseti(L, -2, 1);
+            ltdo_field_attr(L, f);
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, cls, "__key");
     }
     lua_newtable(L);
     for (size_t i = 0; i < tdo_model_nfields(m); i++) {
@@ -982,9 +1048,11 @@ static void wrap_core_model(lua_State *L, tdo_model *m)
     lua_settop(L, body - 1);
 }
 
-/* orm._introspect([conn[, app]]) -> names, skipped: models for the tables
- * of the database of connection conn ("default"), declared by the core
- * (tdo_introspect_models) in app ("models"), with their Lua classes. */
+/* orm._introspect([conn[, app]]) -> names, skipped, replaced: models for
+ * the tables of the database of connection conn ("default") that no
+ * model covers, declared by the core (tdo_introspect_models) in app
+ * ("models"), with their Lua classes; replaced lists the names of an
+ * earlier introspection's models, taken out. */
 static int l_introspect(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
@@ -992,15 +1060,33 @@ static int l_introspect(lua_State *L)
     const char *app = luaL_optstring(L, 2, "models");
     tdo_conn *conn = ltdo_conn_named(L, name);
     lctx *c = ltdo_ctx(L);
-    size_t before = tdo_ctx_nmodels(c->ctx), skipped = 0;
+    /* the classes of an earlier introspection, which the core replaces */
+    lua_newtable(L);
+    int gone = lua_gettop(L);
+    ltdo_state_get(L, "orm");
+    field_table(L, -1, "apps");
+    field_table(L, -1, app);
+    for (size_t i = 0; i < tdo_ctx_nmodels(c->ctx); i++) {
+        tdo_model *m = tdo_ctx_model_at(c->ctx, i);
+        if (!tdo_model_introspected(m) || strcmp(tdo_model_app(m), app) != 0)
+            continue;
+        lua_pushstring(L, tdo_model_name(m));
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, gone, (lua_Integer)lua_rawlen(L, gone) + 1);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+    }
+    lua_settop(L, gone);
+    size_t skipped = 0;
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_introspect_models(conn, app, &skipped, &err))
         return ltdo_error(L, &err);
+
     c->dirty = false;
     lua_newtable(L);
     int names = lua_gettop(L);
-    for (size_t i = before; i < tdo_ctx_nmodels(c->ctx); i++) {
-        tdo_model *m = tdo_ctx_model_at(c->ctx, i);
+    for (size_t i = 0; i < tdo_ctx_nmodels(c->ctx); i++) {
+        tdo_model *m = tdo_ctx_model_at(c->ctx, i); /* new: no class yet */
         if (tdo_model_userdata(m))
             continue;
         wrap_core_model(L, m);
@@ -1014,7 +1100,8 @@ static int l_introspect(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pushinteger(L, (lua_Integer)skipped);
-    return 2;
+    lua_pushvalue(L, gone);
+    return 3;
 }
 
 static int model_tostring(lua_State *L)

@@ -1212,7 +1212,11 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
     bool alias_cols = mode == SEL_COUNT && (sc.nj || q->nannots);
     if (mode == SEL_PK || mode == SEL_PKD) {
         add(cs, mode == SEL_PKD ? "SELECT DISTINCT " : "SELECT ");
-        colref(cs, NULL, pk_of(q->model));
+        for (size_t i = 0; i < tdo_model_nkey(q->model); i++) {
+            if (i)
+                add(cs, ",");
+            colref(cs, NULL, tdo_model_key(q->model, i));
+        }
     } else {
         add(cs, q->distinct ? "SELECT DISTINCT " : "SELECT ");
         for (size_t i = 0; i < q->proj->n && !st; i++) {
@@ -1279,24 +1283,45 @@ static bool pick_by_pk(cstate *cs, const tdo_query *q)
     return pick;
 }
 
+/* The key columns of m, unqualified: "pk", or "(a,b)" for a composite
+ * key (a row value) when row is set, else "a,b". */
+static void key_columns(cstate *cs, const tdo_model *m, bool row)
+{
+    size_t n = tdo_model_nkey(m);
+    if (n > 1 && row)
+        add(cs, "(");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            add(cs, ",");
+        column(cs, tdo_model_key(m, i));
+    }
+    if (n > 1 && row)
+        add(cs, ")");
+}
+
 /* WHERE for UPDATE/DELETE: rows picked by primary key in a subquery when
  * q is sliced or goes through relations (never UPDATE ... JOIN). */
 static tdo_status target_rows(cstate *cs, const tdo_query *q, tdo_error *err)
 {
     if (!pick_by_pk(cs, q))
         return where_clause(cs, q, false, err);
-    const tdo_field *pk = pk_of(q->model);
+    if (!tdo_model_nkey(q->model))
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "model '%s' has no primary key: its rows can "
+                             "be changed only by a plain filter (no "
+                             "slice, relation or aggregate)",
+                             tdo_model_name(q->model));
     tdo_status st;
     /* MySQL refuses LIMIT in an IN subquery and a subquery reading the
      * table being changed: it reads them from a derived table instead
      * (DISTINCT or LIMIT keep it from being merged away) */
     bool wrap = cs->d->features & TDO_DF_WRAP_LIMIT_SUBQUERY;
     add(cs, " WHERE ");
-    column(cs, pk);
+    key_columns(cs, q->model, true);
     add(cs, " IN (");
     if (wrap) {
         add(cs, "SELECT ");
-        column(cs, pk);
+        key_columns(cs, q->model, false);
         add(cs, " FROM (");
     }
     if ((st = select_sql(cs, q, wrap && !sliced(q) ? SEL_PKD : SEL_PK, err)))
@@ -1408,9 +1433,13 @@ tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
         st = count_sql(&cs, q, true, err);
         break;
     case TDO_STMT_UPDATE:
-        st = update_sql(&cs, q, assigns, nassigns, err);
+        st = tdo_model_check_writable_(q->model, "update", err);
+        if (!st)
+            st = update_sql(&cs, q, assigns, nassigns, err);
         break;
     case TDO_STMT_DELETE:
+        if ((st = tdo_model_check_writable_(q->model, "delete", err)))
+            break;
         add(&cs, "DELETE FROM ");
         ident(&cs, tdo_model_table(q->model));
         st = target_rows(&cs, q, err);
@@ -1432,6 +1461,9 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
                               tdo_error *err)
 {
     *out = NULL;
+    tdo_status wst = tdo_model_check_writable_(m, "insert", err);
+    if (wst)
+        return wst;
     if (!nrows)
         return tdo_error_set(err, TDO_ERR_PARAMS, "no rows to insert");
     for (size_t i = 0; i < nrows; i++)
@@ -1489,26 +1521,35 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     return st;
 }
 
-/* WHERE "pk"=? with pk coerced to the primary key's type. */
+/* WHERE "pk"=? with pk coerced to the primary key's type; for a
+ * composite key, pk holds one value per key field (in key order) and
+ * every one is matched. */
 static tdo_status pk_where(cstate *cs, const tdo_value *pk, tdo_error *err)
 {
-    const tdo_field *f = tdo_model_pk(cs->m);
-    if (!f)
-        return tdo_error_set(err, TDO_ERR_CONFIGURATION,
-                             "model '%s' has no primary key",
+    size_t nkey = tdo_model_nkey(cs->m);
+    if (!nkey)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "model '%s' has no primary key: its rows can "
+                             "only be changed through a queryset",
                              tdo_model_name(cs->m));
-    tdo_value null = tdo_value_null(), v;
-    tdo_status st = tdo_field_coerce(f, pk ? pk : &null, &v, err);
-    if (st)
-        return st;
     add(cs, " WHERE ");
-    column(cs, f);
-    add(cs, "=");
-    param(cs, &v, true);
+    for (size_t i = 0; i < nkey; i++) {
+        const tdo_field *f = tdo_model_key(cs->m, i);
+        tdo_value null = tdo_value_null(), v;
+        tdo_status st = tdo_field_coerce(f, pk ? &pk[i] : &null, &v, err);
+        if (st)
+            return st;
+        if (i)
+            add(cs, " AND ");
+        column(cs, f);
+        add(cs, "=");
+        param(cs, &v, true);
+    }
     return TDO_OK;
 }
 
-/* Compiles UPDATE t SET f1=?,... WHERE pk=? (values bound as given). */
+/* Compiles UPDATE t SET f1=?,... WHERE pk=? (values bound as given; pk:
+ * one value per key field). */
 tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
                                  const tdo_field *const *fields,
                                  const tdo_value *vals, size_t n,
@@ -1516,6 +1557,9 @@ tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
                                  tdo_error *err)
 {
     *out = NULL;
+    tdo_status wst = tdo_model_check_writable_(m, "save", err);
+    if (wst)
+        return wst;
     if (!n)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "update of model '%s' names no field",
@@ -1544,12 +1588,15 @@ tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
     return st;
 }
 
-/* Compiles DELETE FROM t WHERE pk=?. */
+/* Compiles DELETE FROM t WHERE pk=? (pk: one value per key field). */
 tdo_status tdo_compile_delete_pk(const tdo_model *m, const tdo_dialect *d,
                                  const tdo_value *pk, tdo_compiled **out,
                                  tdo_error *err)
 {
     *out = NULL;
+    tdo_status wst = tdo_model_check_writable_(m, "delete", err);
+    if (wst)
+        return wst;
     cstate cs;
     cs_init(&cs, d, m);
     add(&cs, "DELETE FROM ");

@@ -1,25 +1,42 @@
 /*
  * inspect_models.c -- models declared from what introspection read
- * (issue 11): one model per table with a primary key of one column, named
- * by naming.c, its fields typed by sqltype.c, its foreign keys of one
- * column as ForeignKeyFields with reverse relations.  Composite keys and
- * views come later (they need read-only and composite-key models).
+ * (issue 11): one model per table or view that no model covers yet, named
+ * by naming.c, its fields typed by sqltype.c, its key (one column, a
+ * composite key, or none), its foreign keys of one column as
+ * ForeignKeyFields with reverse relations; views are read-only.
  */
 #include "tdo_int.h"
 
 #include <stdio.h>
 
+/* What tdo_models_from_schema works from: per table of s, the name of the
+ * model it declares (NULL: none) or the model that already covers it. */
+typedef struct plan {
+    tdo_ctx *ctx;
+    const char *app;
+    const tdo_ischema *s;
+    char **names;
+    tdo_model **have;
+} plan;
+
+/* The number of primary key columns of t (0 for a view). */
+static size_t key_size(const tdo_itable *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; !t->view && i < t->ncols; i++)
+        n += t->cols[i].pk > 0;
+    return n;
+}
+
 /* The single primary key column of t, or NULL (none, or composite). */
 static const tdo_icolumn *single_pk(const tdo_itable *t)
 {
-    const tdo_icolumn *pk = NULL;
-    for (size_t i = 0; i < t->ncols; i++) {
-        if (t->cols[i].pk > 1)
-            return NULL;
+    if (key_size(t) != 1)
+        return NULL;
+    for (size_t i = 0; i < t->ncols; i++)
         if (t->cols[i].pk == 1)
-            pk = &t->cols[i];
-    }
-    return t->view ? NULL : pk;
+            return &t->cols[i];
+    return NULL;
 }
 
 /* Whether column c of t is alone in a unique index. */
@@ -32,50 +49,79 @@ static bool unique_alone(const tdo_itable *t, const char *c)
     return false;
 }
 
+/* Whether table j can be the target of a foreign key to column to ("":
+ * its primary key): its model (new or existing) has that one-column key. */
+static bool targetable(const plan *p, size_t j, const char *to)
+{
+    const char *key = NULL;
+    if (p->have[j]) {
+        const tdo_field *pk = tdo_model_pk(p->have[j]);
+        key = pk ? pk->column : NULL;
+    } else if (p->names[j]) {
+        const tdo_icolumn *pk = single_pk(&p->s->tables[j]);
+        key = pk ? pk->name : NULL;
+    }
+    return key && (!to[0] || strcmp(to, key) == 0);
+}
+
 /* The foreign key of t made of column c alone, referring to the one-
- * column key of a table that gets a model (names[j] set), or NULL;
- * *target its index. */
-static const tdo_iforeign *fk_of(const tdo_ischema *s, char *const *names,
-                                 const tdo_itable *t, const char *c,
-                                 size_t *target)
+ * column key of a table with a model, or NULL; *target its index. */
+static const tdo_iforeign *fk_of(const plan *p, const tdo_itable *t,
+                                 const char *c, size_t *target)
 {
     for (size_t i = 0; i < t->nfks; i++) {
         const tdo_iforeign *f = &t->fks[i];
         if (f->n != 1 || strcmp(f->from[0], c) != 0)
             continue;
-        for (size_t j = 0; j < s->n; j++) {
-            /* (names[j] is set only for a table with a one-column key) */
-            if (!names[j] || strcmp(s->tables[j].name, f->table) != 0)
-                continue;
-            const tdo_icolumn *pk = single_pk(&s->tables[j]);
-            if (!f->to[0][0] || strcmp(f->to[0], pk->name) == 0) {
+        for (size_t j = 0; j < p->s->n; j++)
+            if (strcmp(p->s->tables[j].name, f->table) == 0 &&
+                targetable(p, j, f->to[0])) {
                 *target = j;
                 return f;
             }
-        }
     }
     return NULL;
 }
 
 /* How many foreign keys of t the function fk_of would take to table j. */
-static size_t fks_to(const tdo_ischema *s, char *const *names,
-                     const tdo_itable *t, size_t j)
+static size_t fks_to(const plan *p, const tdo_itable *t, size_t j)
 {
     size_t n = 0, tgt;
     for (size_t i = 0; i < t->ncols; i++)
-        if (fk_of(s, names, t, t->cols[i].name, &tgt) && tgt == j)
+        if (fk_of(p, t, t->cols[i].name, &tgt) && tgt == j)
             n++;
     return n;
 }
 
+/* The related_name for a foreign key of model (field fname, by: whether
+ * the table refers to the target more than once) to table j: a model
+ * declared before keeps its names, so a clash gets "_2", "_3" ...
+ * malloc'd. */
+static char *reverse_name(const plan *p, const char *model, const char *fname,
+                          bool by, size_t j)
+{
+    char *base = tdo_name_reverse(model, by ? fname : NULL);
+    if (!base || !p->have[j] || !tdo_names_something_(p->have[j], base))
+        return base;
+    char *name = NULL;
+    for (int k = 2; !name || tdo_names_something_(p->have[j], name); k++) {
+        tdo_free(name);
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_sb_addf(&sb, "%s_%d", base, k);
+        if (!(name = tdo_sb_detach(&sb)))
+            break;
+    }
+    tdo_free(base);
+    return name;
+}
+
 /* Declares the field of column c of table t (model m). */
-static tdo_status add_column(tdo_model *m, const tdo_ischema *s,
-                             char *const *names, const tdo_itable *t,
-                             const tdo_icolumn *c, const char *app,
-                             tdo_error *err)
+static tdo_status add_column(const plan *p, tdo_model *m, const tdo_itable *t,
+                             const tdo_icolumn *c, tdo_error *err)
 {
     size_t tgt = 0;
-    const tdo_iforeign *fk = c->pk ? NULL : fk_of(s, names, t, c->name, &tgt);
+    const tdo_iforeign *fk =
+        c->pk && key_size(t) == 1 ? NULL : fk_of(p, t, c->name, &tgt);
     char *fname = tdo_name_field(c->name, fk != NULL);
     char *ref = NULL, *rname = NULL;
     if (fname && fk && tdo_itable_column(t, fname)) {
@@ -89,7 +135,7 @@ static tdo_status add_column(tdo_model *m, const tdo_ischema *s,
     d.decimal_places = c->type.decimal_places;
     if (!c->notnull && !c->pk)
         d.flags |= TDO_FIELD_NULL;
-    if (c->pk)
+    if (c->pk && key_size(t) == 1)
         d.flags |= TDO_FIELD_PK;
     if (!c->pk && unique_alone(t, c->name))
         d.flags |= TDO_FIELD_UNIQUE;
@@ -98,10 +144,15 @@ static tdo_status add_column(tdo_model *m, const tdo_ischema *s,
         d.flags |= TDO_FIELD_DB_CONSTRAINT;
         d.on_delete = TDO_NO_ACTION;
         tdo_sb sb = TDO_SB_INIT;
-        tdo_sb_addf(&sb, "%s.%s", app, names[tgt]);
+        if (p->have[tgt])
+            tdo_sb_addf(&sb, "%s.%s", tdo_model_app(p->have[tgt]),
+                        tdo_model_name(p->have[tgt]));
+        else
+            tdo_sb_addf(&sb, "%s.%s", p->app, p->names[tgt]);
         ref = tdo_sb_detach(&sb);
-        rname = tdo_name_reverse(tdo_model_name(m),
-                                 fks_to(s, names, t, tgt) > 1 ? fname : NULL);
+        rname = fname ? reverse_name(p, tdo_model_name(m), fname,
+                                     fks_to(p, t, tgt) > 1, tgt)
+                      : NULL;
         d.related_ref = ref;
         d.related_name = rname;
     }
@@ -114,43 +165,137 @@ static tdo_status add_column(tdo_model *m, const tdo_ischema *s,
     return st;
 }
 
+/* Declares m's key from t: a composite key by its fields' names in key
+ * order, none for a view or a table without one (a one-column key is
+ * its field's primary_key flag). */
+static tdo_status set_key(tdo_model *m, const tdo_itable *t, tdo_error *err)
+{
+    size_t n = key_size(t);
+    if (n == 1)
+        return TDO_OK;
+    const char **keys = tdo_calloc(n ? n : 1, sizeof(*keys));
+    if (!keys)
+        return tdo_nomem(err);
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        const tdo_icolumn *c = tdo_itable_column(t, f->column);
+        if (c && c->pk > 0 && (size_t)c->pk <= n)
+            keys[c->pk - 1] = f->name;
+    }
+    tdo_status st = tdo_model_set_key(m, keys, n, err);
+    tdo_free(keys);
+    return st;
+}
+
+/* Declares the model of table i of the plan. */
+static tdo_status declare(const plan *p, size_t i, tdo_error *err)
+{
+    const tdo_itable *t = &p->s->tables[i];
+    tdo_model *m = NULL;
+    tdo_status st = tdo_model_new(p->ctx, p->app, p->names[i], &m, err);
+    if (st)
+        return st;
+    m->introspected = true;
+    tdo_model_set_read_only(m, t->view);
+    st = tdo_model_set_table(m, t->name, err);
+    for (size_t j = 0; !st && j < t->ncols; j++)
+        st = add_column(p, m, t, &t->cols[j], err);
+    if (!st)
+        st = set_key(m, t, err);
+    if (!st)
+        st = tdo_model_finish(m, err);
+    if (st)
+        tdo_model_detach(m);
+    return st;
+}
+
+/* The live model of ctx (not abstract) whose table is name, or NULL. */
+static tdo_model *model_of_table(const tdo_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < tdo_ctx_nmodels(ctx); i++) {
+        tdo_model *m = tdo_ctx_model_at(ctx, i);
+        if (!m->abstract && strcmp(m->table, name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* Whether name is taken: by a model of app, or by another table's. */
+static bool name_taken(const plan *p, size_t i, const char *name)
+{
+    if (tdo_ctx_model(p->ctx, p->app, name))
+        return true;
+    for (size_t j = 0; j < p->s->n; j++)
+        if (j != i && p->names[j] && strcmp(p->names[j], name) == 0)
+            return true;
+    return false;
+}
+
+/* Makes p->names[i] a name no model of app has yet: "_2", "_3" ...
+ * appended when a declared model has it; false on out of memory. */
+static bool free_name(const plan *p, size_t i)
+{
+    if (!tdo_ctx_model(p->ctx, p->app, p->names[i]))
+        return true;
+    char *name = NULL;
+    for (int k = 2; !name || name_taken(p, i, name); k++) {
+        tdo_free(name);
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_sb_addf(&sb, "%s_%d", p->names[i], k);
+        if (!(name = tdo_sb_detach(&sb)))
+            return false;
+    }
+    tdo_free(p->names[i]);
+    p->names[i] = name;
+    return true;
+}
+
+/* Takes out the models an earlier introspection declared in app. */
+static void forget_introspected(tdo_ctx *ctx, const char *app)
+{
+    for (size_t i = tdo_ctx_nmodels(ctx); i-- > 0;) {
+        tdo_model *m = tdo_ctx_model_at(ctx, i);
+        if (m->introspected && strcmp(m->app, app) == 0)
+            tdo_model_detach(m);
+    }
+}
+
 /* Declares the models of schema s in app of ctx (see tdo_int.h). */
 tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
                                   const tdo_ischema *s, size_t *skipped,
                                   tdo_error *err)
 {
-    const char **tables = tdo_calloc(s->n ? s->n : 1, sizeof(*tables));
-    char **names = tdo_calloc(s->n ? s->n : 1, sizeof(*names));
-    tdo_status st = tables && names ? TDO_OK : tdo_nomem(err);
+    size_t n = s->n ? s->n : 1;
+    const char **tables = tdo_calloc(n, sizeof(*tables));
+    plan p = {ctx, app, s, tdo_calloc(n, sizeof(char *)),
+              tdo_calloc(n, sizeof(tdo_model *))};
+    tdo_status st = tables && p.names && p.have ? TDO_OK : tdo_nomem(err);
+    *skipped = 0;
+    if (!st)
+        forget_introspected(ctx, app);
     for (size_t i = 0; !st && i < s->n; i++)
         tables[i] = s->tables[i].name;
     if (!st)
-        st = tdo_name_models(tables, s->n, names, err);
-    *skipped = 0;
-    for (size_t i = 0; !st && i < s->n; i++) /* a model only with a key */
-        if (!single_pk(&s->tables[i])) {
-            tdo_free(names[i]);
-            names[i] = NULL;
+        st = tdo_name_models(tables, s->n, p.names, err);
+    for (size_t i = 0; !st && i < s->n; i++) {
+        if ((p.have[i] = model_of_table(ctx, s->tables[i].name))) {
+            tdo_free(p.names[i]); /* a declared model wins */
+            p.names[i] = NULL;
             (*skipped)++;
         }
-    for (size_t i = 0; !st && i < s->n; i++) {
-        const tdo_itable *t = &s->tables[i];
-        tdo_model *m = NULL;
-        if (!names[i])
-            continue;
-        st = tdo_model_new(ctx, app, names[i], &m, err);
-        if (!st)
-            st = tdo_model_set_table(m, t->name, err);
-        for (size_t j = 0; !st && j < t->ncols; j++)
-            st = add_column(m, s, names, t, &t->cols[j], app, err);
-        if (!st)
-            st = tdo_model_finish(m, err);
     }
+    for (size_t i = 0; !st && i < s->n; i++)
+        if (p.names[i] && !free_name(&p, i))
+            st = tdo_nomem(err);
+    for (size_t i = 0; !st && i < s->n; i++)
+        if (p.names[i])
+            st = declare(&p, i, err);
     if (!st)
         st = tdo_ctx_resolve(ctx, err);
-    for (size_t i = 0; names && i < s->n; i++)
-        tdo_free(names[i]);
-    tdo_free(names);
+    for (size_t i = 0; p.names && i < s->n; i++)
+        tdo_free(p.names[i]);
+    tdo_free(p.names);
+    tdo_free(p.have);
     tdo_free(tables);
     return st;
 }
@@ -167,4 +312,10 @@ tdo_status tdo_introspect_models(tdo_conn *c, const char *app, size_t *skipped,
     st = tdo_models_from_schema(c->ctx, app, &s, skipped, err);
     tdo_ischema_release(&s);
     return st;
+}
+
+/* Whether m was declared by introspection. */
+bool tdo_model_introspected(const tdo_model *m)
+{
+    return m->introspected;
 }

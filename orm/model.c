@@ -39,6 +39,8 @@ void tdo_model_free_(tdo_model *m)
     for (size_t i = 0; i < m->nindexes; i++)
         index_release(&m->indexes[i]);
     tdo_free(m->indexes);
+    index_release(&m->keydecl);
+    tdo_free(m->key);
     tdo_free(m->app);
     tdo_free(m->name);
     tdo_free(m->table);
@@ -263,6 +265,101 @@ tdo_status tdo_model_inherit(tdo_model *m, const tdo_model *parent,
     return TDO_OK;
 }
 
+/* Declares the primary key as the n named fields (see testudo.h). */
+tdo_status tdo_model_set_key(tdo_model *m, const char *const *fields, size_t n,
+                             tdo_error *err)
+{
+    tdo_index ix = {tdo_calloc(n ? n : 1, sizeof(char *)), 0, false};
+    if (!ix.fields)
+        return tdo_nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        if (!(ix.fields[i] = tdo_strdup(fields[i] ? fields[i] : ""))) {
+            index_release(&ix);
+            return tdo_nomem(err);
+        }
+        ix.n++;
+    }
+    index_release(&m->keydecl);
+    m->keydecl = ix;
+    m->keyset = true;
+    return TDO_OK;
+}
+
+/* Binds tdo_model_set_key()'s names to fields at finish: one name makes
+ * that field the primary key, several a composite key, none no key. */
+static tdo_status bind_key(tdo_model *m, tdo_error *err)
+{
+    size_t n = m->keydecl.n;
+    tdo_free(m->key);
+    m->key = NULL;
+    m->nkey = 0;
+    for (size_t i = 0; i < m->nfields; i++)
+        if ((m->fields[i]->flags & TDO_FIELD_PK) && n > 0)
+            return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                                 "model '%s' declares its primary key twice: "
+                                 "field '%s' and Meta.primary_key",
+                                 m->name, m->fields[i]->name);
+    if (n > 1 && !(m->key = tdo_calloc(n, sizeof(*m->key))))
+        return tdo_nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        tdo_field *f = find_field(m, m->keydecl.fields[i]);
+        if (!f || f->type == TDO_F_M2M)
+            return tdo_model_field_error(m, m->keydecl.fields[i], err);
+        for (size_t j = 0; j < i; j++)
+            if (m->key[j] == f)
+                return tdo_error_set(err, TDO_ERR_CONFIGURATION,
+                                     "model '%s': field '%s' is twice in "
+                                     "its primary key",
+                                     m->name, f->name);
+        if (n == 1) {
+            f->flags |= TDO_FIELD_PK;
+            m->pk = f;
+        } else {
+            m->key[m->nkey++] = f;
+        }
+    }
+    return TDO_OK;
+}
+
+/* Makes m read-only (see testudo.h). */
+void tdo_model_set_read_only(tdo_model *m, bool read_only)
+{
+    m->read_only = read_only;
+}
+
+/* Whether m refuses writes. */
+bool tdo_model_read_only(const tdo_model *m)
+{
+    return m->read_only;
+}
+
+/* The number of fields of m's primary key: 1, several for a composite
+ * key, 0 for none. */
+size_t tdo_model_nkey(const tdo_model *m)
+{
+    return m->pk ? 1 : m->nkey;
+}
+
+/* Field i of m's primary key (tdo_model_pk() for a one-field key). */
+const tdo_field *tdo_model_key(const tdo_model *m, size_t i)
+{
+    if (m->pk)
+        return i == 0 ? m->pk : NULL;
+    return i < m->nkey ? m->key[i] : NULL;
+}
+
+/* OperationalError unless m takes writes (what names the operation). */
+tdo_status tdo_model_check_writable_(const tdo_model *m, const char *what,
+                                     tdo_error *err)
+{
+    if (!m->read_only)
+        return TDO_OK;
+    return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                         "cannot %s: model '%s' is read-only (it reads "
+                         "\"%s\", a view or a table declared read_only)",
+                         what, m->name, m->table);
+}
+
 /* Adds an index (unique: unique_together) over the named fields; the
  * names are checked by tdo_model_finish(). */
 tdo_status tdo_model_add_index(tdo_model *m, const char *const *fields,
@@ -286,7 +383,9 @@ tdo_status tdo_model_add_index(tdo_model *m, const char *const *fields,
 tdo_status tdo_model_finish(tdo_model *m, tdo_error *err)
 {
     tdo_status st;
-    if (!m->pk && !m->abstract) {
+    if (m->keyset && (st = bind_key(m, err)))
+        return st;
+    if (!m->pk && !m->abstract && !m->keyset) {
         tdo_field *id = find_field(m, "id");
         if (id)
             return tdo_error_set(err, TDO_ERR_CONFIGURATION,
@@ -371,7 +470,11 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
                 else if (r->abstract)
                     why = "refers to abstract model";
                 else if (!r->pk)
-                    why = "refers to a model without primary key";
+                    why = "refers to a model without a one-field primary "
+                          "key:";
+                else if (f->type == TDO_F_M2M && !m->pk)
+                    why = "is on a model without a one-field primary key "
+                          "and refers to";
             }
             if (!why) {
                 f->related_model = r;

@@ -319,6 +319,16 @@ static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
     tdo_sb_adds(sb, " (");
     bool any = false;
     column_defs(sb, d, m, later, nlater, &any);
+    if (tdo_model_nkey(m) > 1) {
+        tdo_sb_adds(sb, any ? ",\n    PRIMARY KEY (" : "\n    PRIMARY KEY (");
+        for (size_t i = 0; i < tdo_model_nkey(m); i++) {
+            if (i)
+                tdo_sb_adds(sb, ", ");
+            d->quote_ident(sb, tdo_model_key(m, i)->column);
+        }
+        tdo_sb_adds(sb, ")");
+        any = true;
+    }
     const char **cols = tdo_calloc(widest_index(m), sizeof(*cols));
     if (!cols)
         return tdo_nomem(err);
@@ -461,8 +471,9 @@ static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
     return true;
 }
 
-/* Returns the DDL of every non-abstract model of ctx (or of only), FK
- * targets first; safe: IF NOT EXISTS.  *out is malloc'd; free() it. */
+/* Returns the DDL of every non-abstract, writable model of ctx (or of
+ * only), FK targets first; safe: IF NOT EXISTS.  *out is malloc'd; free() it.
+ */
 tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                           const tdo_model *only, bool safe, char **out,
                           tdo_error *err)
@@ -473,12 +484,12 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
     if (!todo)
         return tdo_nomem(err);
     if (only) {
-        if (!tdo_model_abstract(only))
+        if (!tdo_model_abstract(only) && !tdo_model_read_only(only))
             todo[n++] = (tdo_model *)only;
     } else {
         for (size_t i = 0; i < nm; i++) {
             tdo_model *m = tdo_ctx_model_at(ctx, i);
-            if (!tdo_model_abstract(m))
+            if (!tdo_model_abstract(m) && !tdo_model_read_only(m))
                 todo[n++] = m;
         }
     }

@@ -108,7 +108,13 @@ struct tdo_model {
     bool detached;        /* tdo_model_detach() ran */
     tdo_field **fields;   /* declaration order; owned */
     size_t nfields;
-    tdo_field *pk;        /* one of fields */
+    tdo_field *pk;        /* one of fields; NULL with a composite key */
+    tdo_index keydecl;    /* tdo_model_set_key()'s names (n 0: none) */
+    bool keyset;          /* tdo_model_set_key() ran: no `id` added */
+    tdo_field **key;      /* a composite key's fields (nkey >= 2); owned */
+    size_t nkey;
+    bool read_only;       /* writes refused (a view) */
+    bool introspected;    /* declared by tdo_models_from_schema() */
     tdo_index *indexes;   /* owned */
     size_t nindexes;
     void *userdata;       /* the caller's */
@@ -117,6 +123,11 @@ struct tdo_model {
     tdo_relation **retired; /* dropped by a later resolve, kept alive; owned */
     size_t nretired;
 };
+
+/* OperationalError naming the operation (what: "save", "delete" ...)
+ * when m is read-only (model.c). */
+tdo_status tdo_model_check_writable_(const tdo_model *m, const char *what,
+                                     tdo_error *err);
 
 /* Relations (relation.c). */
 /* Builds the relations of every live model after the references are
@@ -613,11 +624,14 @@ tdo_iindex *tdo_itable_add_index(tdo_itable *t, const char *name, bool unique);
 /* Appends a copy of s ("" for NULL) to the array *a of *n; false on OOM. */
 bool tdo_strings_add(char ***a, size_t *n, const char *s);
 
-/* Declares in app of ctx a model for each table of s with a primary key
- * of one column (inspect_models.c): named by tdo_name_models, fields
- * from the columns, foreign keys of one column as ForeignKeyFields with
- * reverse relations; *skipped counts the tables left out (no key, a
- * composite one, views).  Resolves ctx. */
+/* Declares in app of ctx a model for each table and view of s that no
+ * live model covers yet (inspect_models.c), after taking out the models
+ * an earlier call declared in app: named by tdo_name_models (a name a
+ * declared model has gets "_2" ...), fields from the columns, the key
+ * (one column, composite, or none), foreign keys of one column to a
+ * table with a one-column key as ForeignKeyFields with reverse
+ * relations; views read-only.  *skipped counts the tables left to a
+ * declared model.  Resolves ctx. */
 tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
                                   const tdo_ischema *s, size_t *skipped,
                                   tdo_error *err);

@@ -482,6 +482,18 @@ TDO_API void tdo_model_detach(tdo_model *m);
 TDO_API tdo_status tdo_model_set_table(tdo_model *m, const char *table,
                                        tdo_error *err);
 TDO_API void tdo_model_set_abstract(tdo_model *m, bool abstract);
+/* Declares m's primary key as the n named fields, before
+ * tdo_model_finish(): one name marks that field, several make a composite
+ * key (tdo_model_pk() is then NULL; updates and deletes of one row match
+ * every key field), none a model with no key (no `id` is added).  No
+ * field may also be declared primary_key. */
+TDO_API tdo_status tdo_model_set_key(tdo_model *m, const char *const *fields,
+                                     size_t n, tdo_error *err);
+/* Makes m read-only (a view): inserts, updates and deletes through it
+ * raise OperationalError, and tdo_generate_schemas() leaves its table
+ * alone. */
+TDO_API void tdo_model_set_read_only(tdo_model *m, bool read_only);
+TDO_API bool tdo_model_read_only(const tdo_model *m);
 TDO_API tdo_status tdo_model_set_description(tdo_model *m, const char *text,
                                              tdo_error *err);
 /* Copies the fields, indexes and unique_together of an abstract parent
@@ -520,6 +532,10 @@ TDO_API const tdo_field *tdo_model_field(const tdo_model *m, size_t i);
 TDO_API const tdo_field *tdo_model_field_by_name(const tdo_model *m,
                                                  const char *name);
 TDO_API const tdo_field *tdo_model_pk(const tdo_model *m);
+/* The primary key's fields: how many (1; several for a composite key; 0
+ * for none) and the i-th, owned by m. */
+TDO_API size_t tdo_model_nkey(const tdo_model *m);
+TDO_API const tdo_field *tdo_model_key(const tdo_model *m, size_t i);
 /* Indexes: n-th index's field names and uniqueness. */
 TDO_API size_t tdo_model_nindexes(const tdo_model *m);
 TDO_API const char *const *tdo_model_index(const tdo_model *m, size_t i,
@@ -773,14 +789,16 @@ TDO_API tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
                                       size_t nfields, const tdo_value *vals,
                                       size_t nrows, bool ignore_conflicts,
                                       tdo_compiled **out, tdo_error *err);
-/* UPDATE of the given fields of the row whose primary key is pk. */
+/* UPDATE of the given fields of the row whose primary key is pk (a
+ * composite key: pk[0..tdo_model_nkey(m)) in key order). */
 TDO_API tdo_status tdo_compile_update_pk(const tdo_model *m,
                                          const tdo_dialect *d,
                                          const tdo_field *const *fields,
                                          const tdo_value *vals, size_t n,
                                          const tdo_value *pk,
                                          tdo_compiled **out, tdo_error *err);
-/* DELETE of the row whose primary key is pk. */
+/* DELETE of the row whose primary key is pk (composite: one value per
+ * key field). */
 TDO_API tdo_status tdo_compile_delete_pk(const tdo_model *m,
                                          const tdo_dialect *d,
                                          const tdo_value *pk,
@@ -806,13 +824,16 @@ TDO_API tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                                   const tdo_model *only, bool safe, char **out,
                                   tdo_error *err);
 /* Reads the catalogue of c's database and declares in app of c's context
- * one model per table that has a primary key of one column: named after
- * the table (CamelCase, singular), fields typed from the columns, foreign
- * keys of one column as ForeignKeyFields with reverse relations; the
- * context is resolved.  *skipped counts the tables left out (views,
- * tables with no key or a composite one). */
+ * one model per table or view that no declared model covers (the models
+ * an earlier call declared in app are taken out first): named after the
+ * table (CamelCase, singular), fields typed from the columns, the key
+ * (one column, composite, or none), foreign keys of one column as
+ * ForeignKeyFields with reverse relations, views read-only; the context
+ * is resolved.  *skipped counts the tables left to declared models. */
 TDO_API tdo_status tdo_introspect_models(tdo_conn *c, const char *app,
                                          size_t *skipped, tdo_error *err);
+/* Whether m was declared by tdo_introspect_models(). */
+TDO_API bool tdo_model_introspected(const tdo_model *m);
 /* The version of the SQLite library linked in ("3.40.1"); static. */
 TDO_API const char *tdo_sqlite_version(void);
 /* Drops the n tables named (DROP TABLE IF EXISTS, each name quoted by
@@ -1000,13 +1021,15 @@ TDO_API tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
                                       size_t nrows, size_t batch,
                                       bool ignore_conflicts, tdo_value *pks,
                                       tdo_error *err);
-/* Updates fields of the row with primary key pk; *changed gets 0 or 1. */
+/* Updates fields of the row with primary key pk (composite: one value
+ * per key field, in key order); *changed gets 0 or 1. */
 TDO_API tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
                                  const tdo_field *const *fields,
                                  const tdo_value *vals, size_t n,
                                  const tdo_value *pk, int64_t *changed,
                                  tdo_error *err);
-/* Deletes the row with primary key pk; *changed gets 0 or 1. */
+/* Deletes the row with primary key pk (composite: one value per key
+ * field); *changed gets 0 or 1. */
 TDO_API tdo_status tdo_delete_pk(tdo_conn *c, const tdo_model *m,
                                  const tdo_value *pk, int64_t *changed,
                                  tdo_error *err);

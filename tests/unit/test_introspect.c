@@ -162,8 +162,25 @@ static void test_models_from_schema(void **state)
     assert_int_equal(tdo_models_from_schema(ctx, "models", &s, &skipped, &err),
                      TDO_OK);
     tdo_ischema_release(&s);
-    /* playlist_track (a composite key), plays (none), the view */
-    assert_int_equal(skipped, 3);
+    /* every table and the view get a model */
+    assert_int_equal(skipped, 0);
+    assert_int_equal(tdo_ctx_nmodels(ctx), 6);
+    /* a composite key; none (plays); a read-only view */
+    tdo_model *pt = tdo_ctx_model(ctx, "models", "PlaylistTrack");
+    assert_non_null(pt);
+    assert_null(tdo_model_pk(pt));
+    assert_int_equal(tdo_model_nkey(pt), 2);
+    assert_string_equal(tdo_model_key(pt, 0)->name, "playlist");
+    assert_string_equal(tdo_model_key(pt, 1)->name, "track");
+    tdo_model *plays = tdo_ctx_model(ctx, "models", "Play");
+    assert_non_null(plays);
+    assert_int_equal(tdo_model_nkey(plays), 0);
+    assert_null(tdo_model_field_by_name(plays, "id"));
+    tdo_model *view = tdo_ctx_model(ctx, "models", "ArtistName");
+    assert_non_null(view);
+    assert_true(tdo_model_read_only(view));
+    assert_false(tdo_model_read_only(pt));
+    assert_true(tdo_model_introspected(view));
     tdo_model *album = tdo_ctx_model(ctx, "models", "Album");
     tdo_model *artist = tdo_ctx_model(ctx, "models", "Artist");
     tdo_model *emp = tdo_ctx_model(ctx, "models", "Employee");
@@ -188,6 +205,96 @@ static void test_models_from_schema(void **state)
         1);
     assert_int_equal(count_where(conn, emp, "ReportsTo__id", tdo_value_int(1)),
                      2);
+    tdo_ctx_free(ctx);
+}
+
+/* Writes through a composite key match every key field; a view refuses
+ * writes; a table without a key is read and inserted into. */
+static void test_composite_and_views(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *conn = NULL;
+    tdo_ctx *ctx = open_sqlite(schema_sql, &conn);
+    assert_int_equal(
+        tdo_conn_execute_script(conn,
+                                "INSERT INTO artists VALUES (1, 'AC/DC');"
+                                "INSERT INTO playlist_track VALUES (1, 1), "
+                                "(1, 2), (2, 1);",
+                                &err),
+        TDO_OK);
+    size_t skipped = 0;
+    assert_int_equal(tdo_introspect_models(conn, "models", &skipped, &err),
+                     TDO_OK);
+    tdo_model *pt = tdo_ctx_model(ctx, "models", "PlaylistTrack");
+    const tdo_field *track = tdo_model_key(pt, 1);
+    tdo_value key[2] = {tdo_value_int(1), tdo_value_int(2)};
+    tdo_value nine = tdo_value_int(9);
+    int64_t changed = -1;
+    assert_int_equal(
+        tdo_update_pk(conn, pt, &track, &nine, 1, key, &changed, &err), TDO_OK);
+    assert_int_equal(changed, 1); /* (1, 2) only, not (1, 1) */
+    assert_int_equal(count_where(conn, pt, "track", tdo_value_int(9)), 1);
+    key[1] = tdo_value_int(9);
+    assert_int_equal(tdo_delete_pk(conn, pt, key, &changed, &err), TDO_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(count_where(conn, pt, "playlist", tdo_value_int(1)), 1);
+
+    tdo_model *view = tdo_ctx_model(ctx, "models", "ArtistName");
+    assert_int_equal(
+        count_where(conn, view, "name", tdo_value_text("AC/DC", 5)), 1);
+    const tdo_field *name = tdo_model_field_by_name(view, "name");
+    tdo_value v = tdo_value_text("x", 1);
+    assert_int_equal(tdo_insert(conn, view, &name, 1, &v, 1, false, NULL, &err),
+                     TDO_ERR_OPERATIONAL);
+    assert_non_null(strstr(err.message, "read-only"));
+    tdo_error_release(&err);
+
+    tdo_model *plays = tdo_ctx_model(ctx, "models", "Play");
+    const tdo_field *pl = tdo_model_field_by_name(plays, "playlist");
+    tdo_value one = tdo_value_int(1);
+    assert_int_equal(
+        tdo_insert(conn, plays, &pl, 1, &one, 1, false, NULL, &err), TDO_OK);
+    assert_int_equal(count_where(conn, plays, "playlist", one), 1);
+    tdo_ctx_free(ctx);
+}
+
+/* A declared model keeps its table (foreign keys of introspected tables
+ * point at it, its names win); introspecting again replaces the models
+ * the first run declared. */
+static void test_declared_models_win(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *conn = NULL;
+    tdo_ctx *ctx = open_sqlite(schema_sql, &conn);
+    tdo_model *singer = NULL, *album = NULL;
+    assert_int_equal(tdo_model_new(ctx, "models", "Singer", &singer, &err),
+                     TDO_OK);
+    assert_int_equal(tdo_model_set_table(singer, "artists", &err), TDO_OK);
+    tdo_field_decl d = tdo_field_template("name", TDO_F_CHAR);
+    d.max_length = 120;
+    assert_int_equal(tdo_model_add_field(singer, &d, NULL, &err), TDO_OK);
+    /* a model named like a table's model: the introspected one is Album_2 */
+    assert_int_equal(tdo_model_new(ctx, "models", "Album", &album, &err),
+                     TDO_OK);
+    assert_int_equal(tdo_model_set_table(album, "my_albums", &err), TDO_OK);
+    assert_int_equal(tdo_model_finish(singer, &err), TDO_OK);
+    assert_int_equal(tdo_model_finish(album, &err), TDO_OK);
+    size_t skipped = 0;
+    assert_int_equal(tdo_introspect_models(conn, "models", &skipped, &err),
+                     TDO_OK);
+    assert_int_equal(skipped, 1);
+    assert_null(tdo_ctx_model(ctx, "models", "Artist"));
+    tdo_model *a2 = tdo_ctx_model(ctx, "models", "Album_2");
+    assert_non_null(a2);
+    assert_string_equal(tdo_model_table(a2), "albums");
+    const tdo_field *fk = tdo_model_field_by_name(a2, "Artist");
+    assert_ptr_equal(fk->related_model, singer);
+    assert_non_null(tdo_model_relation_by_name(singer, "album_2s"));
+    size_t n = tdo_ctx_nmodels(ctx);
+    assert_int_equal(tdo_introspect_models(conn, "models", &skipped, &err),
+                     TDO_OK);
+    assert_int_equal(tdo_ctx_nmodels(ctx), n);
+    assert_ptr_not_equal(tdo_ctx_model(ctx, "models", "Album_2"), a2);
     tdo_ctx_free(ctx);
 }
 
@@ -293,6 +400,8 @@ int main(void)
         cmocka_unit_test(test_sqlite_catalogue),
         cmocka_unit_test(test_four_queries),
         cmocka_unit_test(test_models_from_schema),
+        cmocka_unit_test(test_composite_and_views),
+        cmocka_unit_test(test_declared_models_win),
         cmocka_unit_test(test_postgres_catalogue),
         cmocka_unit_test(test_mysql_catalogue),
     };

@@ -632,6 +632,10 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
                 continue;
             }
         }
+        if (creating && f->db_default && lua_isnil(L, -1)) {
+            lua_settop(L, top); /* the database's DEFAULT fills it in */
+            continue;
+        }
         tdo_value *v = ltdo_field_value(L, -1, f, vb, true);
         if (f->type != TDO_F_JSON) {
             ltdo_push_value(L, v);

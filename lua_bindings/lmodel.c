@@ -230,6 +230,12 @@ static void spec_default(lua_State *L, int spec, tdo_field_decl *t)
         }
     }
     lua_pop(L, 1);
+    lua_getfield(L, spec, "db_default"); /* SQL text, anchored by spec */
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "db_default must be SQL text (a string)");
+    t->db_default = lua_tostring(L, -1);
+    lua_pop(L, 1);
 }
 
 /* Replaces the enum-like table at et ({USER = "user", ...}) by the sorted
@@ -483,6 +489,7 @@ static void push_field_object(lua_State *L, const tdo_field *f, int spec)
         lua_setfield(L, -2, "decimal_places");
     }
     setstr(L, "description", f->description);
+    setstr(L, "db_default", f->db_default);
     if (f->related_ref) {
         setstr(L, "related_model", f->related_ref);
         if (f->related_name && strcmp(f->related_name, "+") == 0)

@@ -372,6 +372,56 @@ static int l_tables(lua_State *L)
     return 1;
 }
 
+/* Pushes the n strings of names as an array; frees them (also when
+ * pushing raises, as it only can on out of memory: then they leak). */
+static void push_strings(lua_State *L, char **names, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    tdo_free_strings(names, n);
+}
+
+/* orm._relations([name]) -> tables, views, through: sorted arrays of the
+ * names of the database's tables and views, as introspection reads them,
+ * and the models' automatic many-to-many through tables ({ [table] =
+ * "Model.field" }). */
+static int l_relations(lua_State *L)
+{
+    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    ltdo_resolve(L);
+    tdo_error err = TDO_ERROR_INIT;
+    char **tables = NULL, **views = NULL;
+    size_t nt = 0, nv = 0;
+    if (tdo_conn_relations(c, &tables, &nt, &views, &nv, &err))
+        return ltdo_error(L, &err);
+    if (!lua_checkstack(L, 6)) {
+        tdo_free_strings(tables, nt);
+        tdo_free_strings(views, nv);
+        return luaL_error(L, "stack overflow");
+    }
+    char **v = views;
+    views = NULL;
+    push_strings(L, tables, nt);
+    push_strings(L, v, nv);
+    /* the automatic many-to-many through tables: "Model.field" */
+    lua_newtable(L);
+    lctx *x = ltdo_ctx(L);
+    for (size_t i = 0; i < tdo_ctx_nmodels(x->ctx); i++) {
+        const tdo_model *m = tdo_ctx_model_at(x->ctx, i);
+        for (size_t k = 0; k < tdo_model_nrelations(m); k++) {
+            const tdo_relation *r = tdo_model_relation(m, k);
+            if (r->kind != TDO_REL_M2M || r->through_model || !r->through)
+                continue;
+            lua_pushfstring(L, "%s.%s", tdo_model_name(m), r->name);
+            lua_setfield(L, -2, r->through);
+        }
+    }
+    return 3;
+}
+
 /* orm._drop_tables(names[, conn]): tdo_drop_tables. */
 static int l_drop_tables(lua_State *L)
 {
@@ -430,6 +480,8 @@ void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx)
     lua_setfield(L, orm_idx, "connection");
     lua_pushcfunction(L, l_tables);
     lua_setfield(L, orm_idx, "_tables");
+    lua_pushcfunction(L, l_relations);
+    lua_setfield(L, orm_idx, "_relations");
     lua_pushcfunction(L, l_drop_tables);
     lua_setfield(L, orm_idx, "_drop_tables");
     lua_pushcfunction(L, l_connections);

@@ -235,6 +235,7 @@ typedef struct pg_params {
     const char *keys[32], *vals[32];
     size_t n;
     char port[16], timeout[16];
+    char options[512]; /* "-c search_path=..." for ?schema= */
 } pg_params;
 
 static void add_param(pg_params *p, const char *key, const char *val)
@@ -243,6 +244,28 @@ static void add_param(pg_params *p, const char *key, const char *val)
         p->keys[p->n] = key;
         p->vals[p->n++] = val;
     }
+}
+
+/* ?schema=NAME: the session's search_path is that schema alone (libpq's
+ * options "-c search_path=\"NAME\"", spaces and backslashes escaped),
+ * unless options is given. */
+static void search_path_option(const tdo_dsn *dsn, pg_params *p)
+{
+    const char *schema = tdo_dsn_param(dsn, "schema");
+    if (!schema || tdo_dsn_param(dsn, "options"))
+        return;
+    size_t k =
+        (size_t)snprintf(p->options, sizeof(p->options), "-c search_path=\"");
+    for (const char *c = schema; *c && k + 4 < sizeof(p->options); c++) {
+        if (*c == ' ' || *c == '\\')
+            p->options[k++] = '\\';
+        if (*c == '"')
+            p->options[k++] = '"';
+        p->options[k++] = *c;
+    }
+    p->options[k++] = '"';
+    p->options[k] = '\0';
+    add_param(p, "options", p->options);
 }
 
 /* Fills p from dsn: the URL's parts, the parameters libpq takes as they
@@ -274,6 +297,7 @@ static void connect_params(const tdo_dsn *dsn, pg_params *p)
     }
     if (!tdo_dsn_param(dsn, "application_name"))
         add_param(p, "application_name", "testudo");
+    search_path_option(dsn, p);
     add_param(p, "client_encoding", "UTF8");
     p->keys[p->n] = NULL;
     p->vals[p->n] = NULL;
@@ -771,11 +795,12 @@ static bool pg_is_broken(void *db)
     return PQstatus(d->conn) != CONNECTION_OK;
 }
 
-/* The URL parameters of PostgreSQL: every libpq connection keyword, and
- * Tortoise's ssl=true/false. */
+/* The URL parameters of PostgreSQL: every libpq connection keyword,
+ * Tortoise's ssl=true/false, and schema (the search_path). */
 static bool pg_param_known(const char *key)
 {
-    if (!strcmp(key, "ssl") || !strcmp(key, "database"))
+    if (!strcmp(key, "ssl") || !strcmp(key, "database") ||
+        !strcmp(key, "schema"))
         return true;
     PQconninfoOption *opts = PQconndefaults();
     bool known = false;

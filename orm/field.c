@@ -76,6 +76,7 @@ static tdo_field_decl decl_of(const tdo_field *f)
         .max_digits = f->max_digits,
         .decimal_places = f->decimal_places,
         .description = f->description,
+        .db_default = f->db_default,
         .default_value = f->default_value,
         .enum_values = f->enum_values,
         .n_enum = f->n_enum,
@@ -151,6 +152,7 @@ void tdo_field_free_(tdo_field *f)
     tdo_free(f->name);
     tdo_free(f->column);
     tdo_free(f->description);
+    tdo_free(f->db_default);
     tdo_value_release(&f->default_value);
     for (size_t i = 0; i < f->n_enum; i++)
         tdo_value_release(&f->enum_values[i]);
@@ -184,6 +186,7 @@ static tdo_status from_decl(tdo_field *dst, const tdo_field_decl *src,
     bool ok = dup_str(&dst->name, src->name) &
               dup_str(&dst->column, src->column) &
               dup_str(&dst->description, src->description) &
+              dup_str(&dst->db_default, src->db_default) &
               dup_str(&dst->related_ref, src->related_ref) &
               dup_str(&dst->related_name, src->related_name) &
               dup_str(&dst->through, src->through) &

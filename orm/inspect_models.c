@@ -8,6 +8,8 @@
 #include "tdo_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 
 /* What tdo_models_from_schema works from: per table of s, the name of the
  * model it declares (NULL: none) or the model that already covers it. */
@@ -39,11 +41,11 @@ static const tdo_icolumn *single_pk(const tdo_itable *t)
     return NULL;
 }
 
-/* Whether column c of t is alone in a unique index. */
-static bool unique_alone(const tdo_itable *t, const char *c)
+/* Whether column c of t is alone in an index (unique: a unique one). */
+static bool alone_in_index(const tdo_itable *t, const char *c, bool unique)
 {
     for (size_t i = 0; i < t->nidx; i++)
-        if (t->idx[i].unique && t->idx[i].n == 1 &&
+        if (t->idx[i].unique == unique && t->idx[i].n == 1 &&
             strcmp(t->idx[i].cols[0], c) == 0)
             return true;
     return false;
@@ -115,6 +117,91 @@ static char *reverse_name(const plan *p, const char *model, const char *fname,
     return name;
 }
 
+/* Whether the field type t takes a literal of kind k ('s' string, 'i'
+ * integer, 'f' number, 'b' boolean). */
+static bool takes(tdo_field_type t, char k)
+{
+    switch (t) {
+    case TDO_F_CHAR:
+    case TDO_F_TEXT:
+        return k == 's';
+    case TDO_F_INT:
+    case TDO_F_BIGINT:
+    case TDO_F_SMALLINT:
+        return k == 'i';
+    case TDO_F_FLOAT:
+        return k == 'i' || k == 'f';
+    case TDO_F_BOOL:
+        return k == 'b';
+    default:
+        return false;
+    }
+}
+
+/* The constant a column default is when it is a plain literal the field
+ * takes ('text', 42, -1.5, TRUE; in parentheses or with a PostgreSQL
+ * ::type cast): *out (its text in *buf, malloc'd, for a string); false
+ * for anything else (a function, an expression, NULL). */
+static bool literal_default(const char *sql, tdo_field_type type,
+                            tdo_value *out, char **buf)
+{
+    *buf = NULL;
+    size_t n = strlen(sql);
+    while (n >= 2 && sql[0] == '(' && sql[n - 1] == ')') {
+        sql++;
+        n -= 2;
+    }
+    if (n && sql[0] == '\'') {
+        char *s = tdo_calloc(n + 1, 1);
+        size_t k = 0, i = 1;
+        for (; s && i < n; i++) {
+            if (sql[i] == '\'' && i + 1 < n && sql[i + 1] == '\'')
+                s[k++] = sql[i++];
+            else if (sql[i] == '\'')
+                break;
+            else
+                s[k++] = sql[i];
+        }
+        /* the closing quote, then nothing or a cast */
+        bool whole =
+            s && i < n && (i + 1 == n || !strncmp(sql + i + 1, "::", 2));
+        if (!whole || !takes(type, 's')) {
+            tdo_free(s);
+            return false;
+        }
+        *buf = s;
+        *out = tdo_value_text(s, k);
+        return true;
+    }
+    const char *cast = strstr(sql, "::");
+    size_t len = cast && (size_t)(cast - sql) < n ? (size_t)(cast - sql) : n;
+    char num[64];
+    if (len == 0 || len >= sizeof(num))
+        return false;
+    memcpy(num, sql, len);
+    num[len] = '\0';
+    if (!strcasecmp(num, "true") || !strcasecmp(num, "false")) {
+        *out = tdo_value_bool(!strcasecmp(num, "true"));
+        return takes(type, 'b');
+    }
+    char *end;
+    long long i = strtoll(num, &end, 10);
+    if (*end == '\0' && takes(type, 'i')) {
+        *out = tdo_value_int(i);
+        return true;
+    }
+    if (*end == '\0' && type == TDO_F_BOOL && (i == 0 || i == 1)) {
+        *out = tdo_value_bool(i == 1);
+        return true;
+    }
+    double d = strtod(num, &end);
+    if (*end == '\0' && takes(type, 'f')) {
+        *out = tdo_value_double(d);
+        return true;
+    }
+    return false;
+}
+
 /* Declares the field of column c of table t (model m). */
 static tdo_status add_column(const plan *p, tdo_model *m, const tdo_itable *t,
                              const tdo_icolumn *c, tdo_error *err)
@@ -130,6 +217,12 @@ static tdo_status add_column(const plan *p, tdo_model *m, const tdo_itable *t,
     }
     tdo_field_decl d = tdo_field_template(fname ? fname : "", c->type.type);
     d.column = c->name;
+    char *note = NULL; /* the note an unknown type gets */
+    if (c->type.unknown) {
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_sb_addf(&sb, "column type %s: no closer field", c->sql_type);
+        d.description = note = tdo_sb_detach(&sb);
+    }
     d.max_length = c->type.max_length;
     d.max_digits = c->type.max_digits;
     d.decimal_places = c->type.decimal_places;
@@ -137,8 +230,18 @@ static tdo_status add_column(const plan *p, tdo_model *m, const tdo_itable *t,
         d.flags |= TDO_FIELD_NULL;
     if (c->pk && key_size(t) == 1)
         d.flags |= TDO_FIELD_PK;
-    if (!c->pk && unique_alone(t, c->name))
+    if (!c->pk && alone_in_index(t, c->name, true))
         d.flags |= TDO_FIELD_UNIQUE;
+    else if (!c->pk && alone_in_index(t, c->name, false))
+        d.flags |= TDO_FIELD_INDEX;
+    char *lit = NULL; /* a constant default, else the database's DEFAULT */
+    if (!c->pk && c->default_sql && strcasecmp(c->default_sql, "NULL") != 0) {
+        if (!fk &&
+            literal_default(c->default_sql, d.type, &d.default_value, &lit))
+            d.flags |= TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT;
+        else
+            d.db_default = c->default_sql;
+    }
     if (fk) {
         d.type = TDO_F_FK;
         d.flags |= TDO_FIELD_DB_CONSTRAINT;
@@ -162,6 +265,8 @@ static tdo_status add_column(const plan *p, tdo_model *m, const tdo_itable *t,
     tdo_free(fname);
     tdo_free(ref);
     tdo_free(rname);
+    tdo_free(lit);
+    tdo_free(note);
     return st;
 }
 
@@ -187,6 +292,36 @@ static tdo_status set_key(tdo_model *m, const tdo_itable *t, tdo_error *err)
     return st;
 }
 
+/* Declares the indexes of t over several columns on m: unique ones as
+ * unique_together (the primary key's own index left out). */
+static tdo_status add_indexes(tdo_model *m, const tdo_itable *t, tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    for (size_t i = 0; !st && i < t->nidx; i++) {
+        const tdo_iindex *ix = &t->idx[i];
+        if (ix->n < 2)
+            continue;
+        const char **names = tdo_calloc(ix->n, sizeof(*names));
+        if (!names)
+            return tdo_nomem(err);
+        size_t inkey = 0, found = 0;
+        for (size_t j = 0; j < ix->n; j++) {
+            const tdo_icolumn *c = tdo_itable_column(t, ix->cols[j]);
+            inkey += c && c->pk > 0;
+            for (size_t k = 0; k < tdo_model_nfields(m); k++)
+                if (!strcmp(tdo_model_field(m, k)->column, ix->cols[j])) {
+                    names[found++] = tdo_model_field(m, k)->name;
+                    break;
+                }
+        }
+        if (found == ix->n &&
+            !(ix->unique && inkey == ix->n && inkey == key_size(t)))
+            st = tdo_model_add_index(m, names, ix->n, ix->unique, err);
+        tdo_free(names);
+    }
+    return st;
+}
+
 /* Declares the model of table i of the plan. */
 static tdo_status declare(const plan *p, size_t i, tdo_error *err)
 {
@@ -203,6 +338,8 @@ static tdo_status declare(const plan *p, size_t i, tdo_error *err)
     if (!st)
         st = set_key(m, t, err);
     if (!st)
+        st = add_indexes(m, t, err);
+    if (!st)
         st = tdo_model_finish(m, err);
     if (st)
         tdo_model_detach(m);
@@ -218,6 +355,22 @@ static tdo_model *model_of_table(const tdo_ctx *ctx, const char *name)
             return m;
     }
     return NULL;
+}
+
+/* Whether table name is the automatic many-to-many through table of a
+ * live model's relation. */
+static bool through_table(const tdo_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < tdo_ctx_nmodels(ctx); i++) {
+        const tdo_model *m = tdo_ctx_model_at(ctx, i);
+        for (size_t k = 0; k < m->nrelations; k++) {
+            const tdo_relation *r = m->relations[k];
+            if (r->kind == TDO_REL_M2M && !r->through_model && r->through &&
+                strcmp(r->through, name) == 0)
+                return true;
+        }
+    }
+    return false;
 }
 
 /* Whether name is taken: by a model of app, or by another table's. */
@@ -278,7 +431,8 @@ tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
     if (!st)
         st = tdo_name_models(tables, s->n, p.names, err);
     for (size_t i = 0; !st && i < s->n; i++) {
-        if ((p.have[i] = model_of_table(ctx, s->tables[i].name))) {
+        p.have[i] = model_of_table(ctx, s->tables[i].name);
+        if (p.have[i] || through_table(ctx, s->tables[i].name)) {
             tdo_free(p.names[i]); /* a declared model wins */
             p.names[i] = NULL;
             (*skipped)++;

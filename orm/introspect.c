@@ -336,3 +336,40 @@ tdo_status tdo_introspect(tdo_conn *c, tdo_ischema *out, tdo_error *err)
         tdo_ischema_release(out);
     return st;
 }
+
+/* The tables and views of c's database (see testudo.h). */
+tdo_status tdo_conn_relations(tdo_conn *c, char ***tables, size_t *ntables,
+                              char ***views, size_t *nviews, tdo_error *err)
+{
+    *tables = *views = NULL;
+    *ntables = *nviews = 0;
+    tdo_ischema s;
+    memset(&s, 0, sizeof(s));
+    const char *q0 = tdo_conn_dialect(c)->catalog_sql[0];
+    tdo_status st = q0 ? read_tables(c, q0, &s, err)
+                       : tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                                       "%s: reading the catalogue is not "
+                                       "supported",
+                                       tdo_conn_dialect(c)->name);
+    if (!st && s.n) {
+        *tables = tdo_calloc(s.n, sizeof(**tables));
+        *views = tdo_calloc(s.n, sizeof(**views));
+        if (!*tables || !*views)
+            st = tdo_nomem(err);
+    }
+    for (size_t i = 0; !st && i < s.n; i++) {
+        if (s.tables[i].view)
+            (*views)[(*nviews)++] = s.tables[i].name; /* moved out of s */
+        else
+            (*tables)[(*ntables)++] = s.tables[i].name;
+        s.tables[i].name = NULL;
+    }
+    if (st) {
+        tdo_free_strings(*tables, *ntables);
+        tdo_free_strings(*views, *nviews);
+        *tables = *views = NULL;
+        *ntables = *nviews = 0;
+    }
+    tdo_ischema_release(&s);
+    return st;
+}

@@ -378,14 +378,15 @@ tdo_status tdo_model_add_index(tdo_model *m, const char *const *fields,
     return add_index_copy(m, fields, n, unique, err);
 }
 
-/* Ends the declaration: adds the `id` primary key when m (not abstract)
- * has none, checks columns and indexes. */
+/* Ends the declaration: adds the `id` primary key when m (not abstract,
+ * not read-only, no tdo_model_set_key()) has none, checks columns and
+ * indexes. */
 tdo_status tdo_model_finish(tdo_model *m, tdo_error *err)
 {
     tdo_status st;
     if (m->keyset && (st = bind_key(m, err)))
         return st;
-    if (!m->pk && !m->abstract && !m->keyset) {
+    if (!m->pk && !m->abstract && !m->keyset && !m->read_only) {
         tdo_field *id = find_field(m, "id");
         if (id)
             return tdo_error_set(err, TDO_ERR_CONFIGURATION,

@@ -70,9 +70,14 @@ static void index_name(tdo_sb *sb, const char *prefix, const char *table,
     tdo_sb_release(&mid);
 }
 
-/* Appends a DEFAULT clause for simple constant defaults. */
+/* Appends a DEFAULT clause: the field's db_default, else its simple
+ * constant default. */
 static void default_clause(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
 {
+    if (f->db_default) {
+        tdo_sb_addf(sb, " DEFAULT %s", f->db_default);
+        return;
+    }
     if (!(f->flags & TDO_FIELD_CONST_DEFAULT) || (f->flags & TDO_FIELD_PK))
         return;
     const tdo_value *v = &f->default_value;

@@ -374,6 +374,8 @@ typedef struct tdo_field_decl {
     int max_digits;           /* Decimal */
     int decimal_places;       /* Decimal */
     const char *description;  /* or NULL */
+    const char *db_default;   /* SQL of the column's DEFAULT, or NULL: an
+                                 insert leaves out the field when unset */
     tdo_value default_value;  /* when TDO_FIELD_CONST_DEFAULT */
     const tdo_value *enum_values; /* CharEnum/IntEnum allowed values */
     size_t n_enum;
@@ -396,6 +398,7 @@ typedef struct tdo_field {
     int max_digits;        /* Decimal */
     int decimal_places;    /* Decimal */
     char *description;     /* or NULL */
+    char *db_default;      /* SQL of the column's DEFAULT, or NULL */
     tdo_value default_value; /* when TDO_FIELD_CONST_DEFAULT; owned */
     tdo_value *enum_values; /* CharEnum/IntEnum allowed values; owned */
     size_t n_enum;
@@ -489,9 +492,10 @@ TDO_API void tdo_model_set_abstract(tdo_model *m, bool abstract);
  * field may also be declared primary_key. */
 TDO_API tdo_status tdo_model_set_key(tdo_model *m, const char *const *fields,
                                      size_t n, tdo_error *err);
-/* Makes m read-only (a view): inserts, updates and deletes through it
- * raise OperationalError, and tdo_generate_schemas() leaves its table
- * alone. */
+/* Makes m read-only (a view), before tdo_model_finish(): inserts,
+ * updates and deletes through it raise OperationalError,
+ * tdo_generate_schemas() leaves its table alone, and it gets no implied
+ * `id` key. */
 TDO_API void tdo_model_set_read_only(tdo_model *m, bool read_only);
 TDO_API bool tdo_model_read_only(const tdo_model *m);
 TDO_API tdo_status tdo_model_set_description(tdo_model *m, const char *text,
@@ -932,6 +936,12 @@ TDO_API tdo_status tdo_conn_tables(tdo_conn *c, char ***names, size_t *n,
                                    tdo_error *err);
 /* Frees an array of n malloc'd strings and the array (NULL is fine). */
 TDO_API void tdo_free_strings(char **names, size_t n);
+/* The tables and the views of c's database as introspection reads them
+ * (PostgreSQL: those of the search_path), each list sorted by name; free
+ * both with tdo_free_strings(). */
+TDO_API tdo_status tdo_conn_relations(tdo_conn *c, char ***tables,
+                                      size_t *ntables, char ***views,
+                                      size_t *nviews, tdo_error *err);
 /* Transactions; nested begins use savepoints. */
 TDO_API tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err);
 TDO_API tdo_status tdo_conn_commit(tdo_conn *c, tdo_error *err);

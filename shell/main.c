@@ -54,12 +54,16 @@ struct options {
     const char *format; /* -f FMT */
     const char **exec;  /* -e CHUNKs, in order */
     int nexec;
-    int script;         /* argv index of SCRIPT, 0 if none */
-    bool interactive;   /* -i */
-    bool demo;          /* --demo */
-    bool force;         /* --force: --demo may replace existing tables */
-    bool echo_sql;      /* --echo-sql */
-    bool help, version; /* -h, -V */
+    int script;          /* argv index of SCRIPT, 0 if none */
+    bool interactive;    /* -i */
+    bool demo;           /* --demo */
+    bool force;          /* --force: --demo may replace existing tables */
+    bool echo_sql;       /* --echo-sql */
+    bool no_introspect;  /* --no-introspect */
+    bool help, version;  /* -h, -V */
+    bool inspectdb;      /* testudo db inspectdb */
+    const char **tables; /* its --table names, in order */
+    int ntables;
 };
 
 static const char *progname = SHELL_PROGNAME;
@@ -68,6 +72,7 @@ static const char *progname = SHELL_PROGNAME;
 static void options_free(struct options *o)
 {
     free(o->exec);
+    free(o->tables);
     free(o->url_buf);
 }
 
@@ -89,6 +94,9 @@ static const char usage_text[] =
     "  -f, --format FMT      table | csv | json | markdown | line\n"
     "                        (default: table on a terminal, csv otherwise)\n"
     "      --echo-sql        print each SQL statement (to stderr) as it runs\n"
+    "      --no-introspect   no models for the database's own tables (by\n"
+    "                        default every table and view no model covers\n"
+    "                        becomes one)\n"
     "      --read-only       refuse writes (not implemented yet)\n"
     "      --sandbox         roll the session back at exit (not implemented "
     "yet)\n"
@@ -111,9 +119,12 @@ static const char usage_text[] =
     "-e, statements piped to stdin run as at the prompt (batch mode).\n"
     "\n"
     "Commands:\n"
+    "  testudo db inspectdb [--table T ...] [DB_URL]\n"
+    "                        print Lua model definitions for the tables and\n"
+    "                        views of the database (all, or those named)\n"
     "  testudo db COMMAND    schema migrations: init, init-db, migrate,\n"
-    "                        upgrade, downgrade, history, heads, inspectdb\n"
-    "                        (not implemented yet)\n"
+    "                        upgrade, downgrade, history, heads (not\n"
+    "                        implemented yet)\n"
     "\n"
     "In the shell, .help lists the dot-commands.  See testudo(1).\n";
 
@@ -334,6 +345,8 @@ static void long_option(int argc, char **argv, int *i, struct options *o)
         o->force = true;
     else if (LONG("echo-sql"))
         o->echo_sql = true;
+    else if (LONG("no-introspect"))
+        o->no_introspect = true;
     else if (LONG("no-color"))
         shell.no_color = true;
     else if (LONG("quiet"))
@@ -404,6 +417,33 @@ static void database_after_script(int argc, char **argv, struct options *o)
     }
 }
 
+/* `testudo db inspectdb [--table T ...] [DB_URL]`: the arguments from
+ * argv[i] on (exits 2 on a usage error). */
+static void inspectdb_args(int argc, char **argv, int i, struct options *o)
+{
+    o->inspectdb = true;
+    o->tables = calloc((size_t)argc, sizeof(char *));
+    if (o->tables == NULL) {
+        fprintf(stderr, "%s: out of memory\n", progname);
+        exit(1);
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--table=", 8) == 0)
+            o->tables[o->ntables++] = a + 8;
+        else if (strcmp(a, "--table") == 0)
+            o->tables[o->ntables++] = opt_value(argc, argv, &i, NULL, a);
+        else if (a[0] == '-')
+            die_usage("inspectdb: unknown option '%s' (usage: testudo db "
+                      "inspectdb [--table T ...] [DB_URL])",
+                      a);
+        else if (o->url != NULL || !take_database(argv, i, o))
+            die_usage("inspectdb: unexpected argument '%s' (usage: testudo "
+                      "db inspectdb [--table T ...] [DB_URL])",
+                      a);
+    }
+}
+
 /* Reads the command line into o (exits 2 on a usage error). */
 static void parse_args(int argc, char **argv, struct options *o)
 {
@@ -431,7 +471,11 @@ static void parse_args(int argc, char **argv, struct options *o)
     }
     if (i < argc)
         o->script = i;
-    database_after_script(argc, argv, o);
+    if (o->script > 0 && strcmp(argv[o->script], "db") == 0 &&
+        o->script + 1 < argc && strcmp(argv[o->script + 1], "inspectdb") == 0)
+        inspectdb_args(argc, argv, o->script + 2, o);
+    else
+        database_after_script(argc, argv, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -584,9 +628,8 @@ static int load_file(lua_State *L, const char *path)
         shell_report(L);
         return LUA_ERRFILE;
     }
-    const char *name = strcmp(path, "-") == 0
-                           ? lua_pushliteral(L, "=stdin")
-                           : lua_pushfstring(L, "@%s", path);
+    const char *name = strcmp(path, "-") == 0 ? lua_pushliteral(L, "=stdin")
+                                              : lua_pushfstring(L, "@%s", path);
     int status = shell_load(L, text, len, name);
     free(text);
     lua_remove(L, -2);
@@ -680,7 +723,8 @@ static int boot(lua_State *L)
     return 0;
 }
 
-/* Protected: orm.init from (url, config, demo, force), connected. */
+/* Protected: orm.init from (url, config, demo, force, introspect),
+ * connected, the database introspected. */
 static int init_orm(lua_State *L)
 {
     if (lua_toboolean(L, 3)) {
@@ -690,11 +734,9 @@ static int init_orm(lua_State *L)
         lua_pop(L, 1);
     }
     shell_prelude(L, "init");
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 4);
-    lua_call(L, 4, 0);
+    for (int i = 1; i <= 5; i++)
+        lua_pushvalue(L, i);
+    lua_call(L, 5, 0);
     return 0;
 }
 
@@ -742,7 +784,7 @@ static int early_exit(const struct options *o, char **argv)
     }
     if (o->version)
         return print_version();
-    if (o->script > 0 && strcmp(argv[o->script], "db") == 0) {
+    if (o->script > 0 && strcmp(argv[o->script], "db") == 0 && !o->inspectdb) {
         fprintf(stderr,
                 "%s: 'testudo db' (migrations) is not implemented "
                 "yet\n",
@@ -818,7 +860,8 @@ static int start_session(lua_State *L, const struct options *o, const char *url,
         lua_pushnil(L);
     lua_pushboolean(L, o->demo);
     lua_pushboolean(L, o->force);
-    if (shell_docall(L, 4, 0) != LUA_OK) {
+    lua_pushboolean(L, !o->no_introspect);
+    if (shell_docall(L, 5, 0) != LUA_OK) {
         shell_report(L);
         return 2;
     }
@@ -858,11 +901,48 @@ static int run_user_code(lua_State *L, const struct options *o, char **argv,
     return 0;
 }
 
+/* Protected: prints the prelude's inspectdb source for the tables of
+ * the options at 1 (a light userdata). */
+static int inspectdb(lua_State *L)
+{
+    const struct options *o = lua_touserdata(L, 1);
+    shell_prelude(L, "inspectdb");
+    lua_createtable(L, o->ntables, 0);
+    for (int i = 0; i < o->ntables; i++) {
+        lua_pushstring(L, o->tables[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_getglobal(L, "orm");
+    lua_getfield(L, -1, "connection");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "url");
+    lua_insert(L, -2);
+    lua_call(L, 1, 1); /* the URL, its password masked */
+    lua_remove(L, -2);
+    lua_call(L, 2, 1);
+    size_t len;
+    const char *src = lua_tolstring(L, -1, &len);
+    fwrite(src, 1, len, stdout);
+    return 0;
+}
+
+/* testudo db inspectdb: the exit status. */
+static int run_inspectdb(lua_State *L, const struct options *o)
+{
+    lua_pushcfunction(L, inspectdb);
+    lua_pushlightuserdata(L, (void *)o);
+    if (shell_docall(L, 1, 0) != LUA_OK) {
+        shell_report(L);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
     parse_args(argc, argv, &o);
-    if (o.url_arg > 0 && (o.script == 0 || o.url_arg < o.script))
+    if (o.url_arg > 0 && (o.script == 0 || o.url_arg < o.script || o.inspectdb))
         hide_secrets(argv[o.url_arg]); /* o.url is a copy */
     const char *config = NULL, *url = NULL;
     int status = early_exit(&o, argv);
@@ -874,6 +954,19 @@ int main(int argc, char **argv)
         if (o.format == NULL)
             shell.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
         status = choose_database(&o, &config, &url);
+    }
+    if (status == 0 && o.inspectdb) {
+        /* every table: no config's models, no default database */
+        if (o.config == NULL && o.url == NULL && config != NULL)
+            url = getenv("DATABASE_URL");
+        config = NULL;
+        if (url == NULL || url[0] == '\0') {
+            fprintf(stderr,
+                    "%s: inspectdb: which database? Give a DB_URL (or "
+                    "DATABASE_URL)\n",
+                    progname);
+            status = 2;
+        }
     }
     if (status != 0) {
         options_free(&o);
@@ -892,7 +985,9 @@ int main(int argc, char **argv)
     shell.L = L;
     shell_signals_init();
     status = start_session(L, &o, url, config);
-    if (status == 0)
+    if (status == 0 && o.inspectdb)
+        status = run_inspectdb(L, &o);
+    else if (status == 0)
         status = run_user_code(L, &o, argv, argc);
 
     fflush(stdout);

@@ -22,6 +22,10 @@ function S.setup(o)
   orm = o
 end
 
+local function is_model(v)
+  return type(v) == "table" and type(get(v, "_meta")) == "table"
+end
+
 -- Startup: orm.init from --demo, a config file, a URL or the default.
 -- Drops the tables of the models (the demo's) so that a database given
 -- to --demo is seeded afresh.
@@ -85,7 +89,42 @@ local function short_error(e)
   return (e:gsub("%s*\n%s*", " "))
 end
 
-function S.init(url, cfg, demo, force)
+-- Models for the tables no model covers (issue 11): the database of the
+-- default connection introspected into the app "models", replacing the
+-- models an earlier introspection made (their globals go too).  A
+-- failure is a warning on stderr: the session goes on without them.
+local introspect_on = true
+S.introspected = {}
+function S.introspect()
+  if not introspect_on then return end
+  local ok, names, _, replaced = pcall(orm._introspect, "default", "models")
+  if not ok then
+    io.stderr:write("testudo: cannot introspect the database: ",
+      tostring(short_error(names)), "\n")
+    return
+  end
+  local models = orm.apps.models or {}
+  for _, n in ipairs(replaced) do
+    local g = rawget(_G, n)
+    if is_model(g) and models[n] ~= g then rawset(_G, n, nil) end
+  end
+  sort(names)
+  S.introspected = names
+end
+
+-- The banner's line on introspected models, or nil.
+function S.introspected_summary()
+  local names = S.introspected
+  if #names == 0 then return nil end
+  local shown = {}
+  for i = 1, math.min(#names, 12) do shown[i] = names[i] end
+  local more = #names > 12 and (" and %d more"):format(#names - 12) or ""
+  return ("%d models from the database's tables: %s%s (.models lists "
+    .. "them)"):format(#names, concat(shown, ", "), more)
+end
+
+function S.init(url, cfg, demo, force, introspect)
+  introspect_on = introspect and not demo
   if demo then
     orm.init{ db_url = url or "sqlite://:memory:",
               apps = { models = { models = { "shop.models" } } } }
@@ -115,14 +154,11 @@ function S.init(url, cfg, demo, force)
     local ok, e = pcall(orm.init, t)
     if not ok then error(short_error(e), 0) end
     orm._connect_all()
-    return
+  else
+    orm.init{ db_url = url or "sqlite://:memory:" }
+    orm._connect_all()
   end
-  orm.init{ db_url = url or "sqlite://:memory:" }
-  orm._connect_all()
-end
-
-local function is_model(v)
-  return type(v) == "table" and type(get(v, "_meta")) == "table"
+  S.introspect()
 end
 
 -- Every model becomes a global by its name; Q, F and the aggregates too.
@@ -706,8 +742,9 @@ function S.all_model_list()
   return list
 end
 
--- .tables: tables of the database (when the connection can list them)
--- and of the models.
+-- .tables: the tables and views of the database, each with its model;
+-- a table without one is marked, and so is a model whose table the
+-- database does not have.
 function S.tables_grid()
   local by_table = {}
   for _, e in ipairs(all_models()) do
@@ -717,36 +754,209 @@ function S.tables_grid()
       by_table[t] = by_table[t] and (by_table[t] .. ", " .. e.name) or e.name
     end
   end
-  local names, seen = {}, {}
-  local lister = get(orm, "_tables")
-  local ok, db = false, nil
-  if type(lister) == "function" then ok, db = pcall(lister) end
-  if ok and type(db) == "table" then
-    for _, t in ipairs(db) do
-      if not seen[t] then seen[t] = true; names[#names + 1] = t end
-    end
+  local tables, views, through = orm._relations()
+  for t, rel in pairs(through) do
+    by_table[t] = by_table[t] or ("(" .. rel .. ")")
   end
+  local kind = {}
+  for _, t in ipairs(tables) do kind[t] = "table" end
+  for _, t in ipairs(views) do kind[t] = "view" end
+  local names = {}
+  for t in pairs(kind) do names[#names + 1] = t end
   for t in pairs(by_table) do
-    if not seen[t] then seen[t] = true; names[#names + 1] = t end
+    if not kind[t] then names[#names + 1] = t end
   end
   sort(names)
-  local g = new_grid{ "table", "model" }
-  for _, t in ipairs(names) do add_row(g, { t, by_table[t] or "" }, 2) end
+  local g = new_grid{ "table", "kind", "model", "note" }
+  for _, t in ipairs(names) do
+    local note = ""
+    if not kind[t] then
+      note = "missing: the database has no such table"
+    elseif through[t] and by_table[t]:sub(1, 1) == "(" then
+      note = "many-to-many through table"
+    elseif not by_table[t] then
+      note = "no model"
+    end
+    add_row(g, { t, kind[t] or "", by_table[t] or "", note }, 4)
+  end
   g.total = #g.rows
   g.count_line = false
   return g
 end
 
+-- ------------------------------------------------------------------
+-- testudo db inspectdb: the introspected models as Lua source, in
+-- LUA_API.md's style; loading it declares the same models.
+-- ------------------------------------------------------------------
+
+local lua_keywords = {}
+for k in ("and break do else elseif end false for function goto if in "
+  .. "local nil not or repeat return then true until while"):gmatch("%a+") do
+  lua_keywords[k] = true
+end
+
+-- A Lua literal for v (strings quoted with %q, numbers exact).
+local function lua_literal(v)
+  if type(v) == "string" then return fmt("%q", v) end
+  if math.type(v) == "integer" then return tostring(v) end
+  if type(v) == "number" then return fmt("%.17g", v) end
+  return tostring(v)
+end
+
+-- A table key: name, or ["name"] when it is no Lua identifier.
+local function lua_key(name)
+  if name:match("^[%a_][%w_]*$") and not lua_keywords[name] then return name end
+  return "[" .. fmt("%q", name) .. "]"
+end
+
+local function lua_list(list)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = lua_literal(v) end
+  return "{ " .. concat(out, ", ") .. " }"
+end
+
+-- The options of field f (of a model whose key has nkey fields) as Lua.
+local function field_options(f, nkey)
+  local o = {}
+  local function add(k, v) o[#o + 1] = k .. " = " .. v end
+  local rel = f.related_model
+  if rel then o[1] = lua_literal(rel) end
+  if f.pk and nkey == 1 then add("primary_key", "true") end
+  if f.max_length and f.field_type ~= "CharEnumField" then add("max_length", f.max_length) end
+  if f.field_type == "DecimalField" then
+    add("max_digits", f.max_digits)
+    add("decimal_places", f.decimal_places)
+  end
+  if f.null then add("null", "true") end
+  if f.unique and not f.pk then add("unique", "true") end
+  if f.index then add("index", "true") end
+  if f.default ~= nil and type(f.default) ~= "function" then
+    add("default", lua_literal(f.default))
+  end
+  if f.db_default then add("db_default", lua_literal(f.db_default)) end
+  local natural = rel and (f.name .. "_id") or f.name
+  if f.source_field and f.source_field ~= natural then
+    add("source_field", lua_literal(f.source_field))
+  end
+  if rel then
+    if f.related_name == false then add("related_name", "false")
+    elseif f.related_name then add("related_name", lua_literal(f.related_name)) end
+    add("on_delete", "orm." .. f.on_delete:gsub(" ", "_"))
+    if not f.db_constraint then add("db_constraint", "false") end
+  end
+  if f.description then add("description", lua_literal(f.description)) end
+  return concat(o, ", ")
+end
+
+-- The source of model m.
+local function model_source(name, m)
+  local meta = m._meta
+  local by_attr = {}
+  for _, f in pairs(meta.fields_map) do
+    if f.attr then by_attr[f.attr] = f end
+  end
+  local mkey = lua_key(name)
+  local lines = { fmt("M%s = Model:extend(%q, {", mkey:sub(1, 1) == "[" and mkey
+    or "." .. mkey, name) }
+  local width = 0
+  for _, attr in ipairs(meta.fields) do
+    local f = by_attr[attr]
+    if f then width = math.max(width, #lua_key(f.name)) end
+  end
+  for _, attr in ipairs(meta.fields) do
+    local f = by_attr[attr]
+    if f then
+      local key = lua_key(f.name)
+      local opts = field_options(f, #meta.primary_key)
+      lines[#lines + 1] = fmt("  %s%s = fields.%s%s,", key, (" "):rep(width - #key),
+        f.field_type, opts == "" and "{}" or "{ " .. opts .. " }")
+    end
+  end
+  local mo = { "table = " .. lua_literal(meta.db_table) }
+  if #meta.primary_key ~= 1 then mo[#mo + 1] = "primary_key = " .. lua_list(meta.primary_key) end
+  if meta.read_only then mo[#mo + 1] = "read_only = true" end
+  local function groups(key)
+    if #meta[key] == 0 then return end
+    local gs = {}
+    for i, g in ipairs(meta[key]) do gs[i] = lua_list(g) end
+    mo[#mo + 1] = key .. " = { " .. concat(gs, ", ") .. " }"
+  end
+  groups("unique_together")
+  groups("indexes")
+  lines[#lines + 1] = "  Meta = { " .. concat(mo, ", ") .. " },"
+  lines[#lines + 1] = "})"
+  return concat(lines, "\n")
+end
+
+-- testudo db inspectdb: the source for the introspected models, or those
+-- of the tables named in only (a list); url names the database in the
+-- heading.  Raises naming a table that is not there.
+function S.inspectdb(only, url)
+  local models = orm.apps.models or {}
+  local by_table = {}
+  for _, name in ipairs(S.introspected) do
+    by_table[models[name]._meta.db_table] = name
+  end
+  local names = {}
+  if only and #only > 0 then
+    for _, t in ipairs(only) do
+      if not by_table[t] then
+        error(("inspectdb: the database has no table or view '%s'"):format(t), 0)
+      end
+      names[#names + 1] = by_table[t]
+    end
+  else
+    for _, n in ipairs(S.introspected) do names[#names + 1] = n end
+  end
+  local out = {
+    "-- Models for the tables of " .. url .. ",",
+    "-- written by `testudo db inspectdb`: a starting point for a models file.",
+    "-- Load it with `testudo --no-introspect DB_URL models.lua`, or name it",
+    "-- in a config's apps; it returns the models by name.",
+    "local orm = rawget(_G, \"orm\") or require \"testudo\"",
+    "local fields, Model = orm.fields, orm.Model",
+    "",
+    "local M = {}",
+  }
+  for _, name in ipairs(names) do
+    out[#out + 1] = ""
+    out[#out + 1] = model_source(name, models[name])
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "return M"
+  return concat(out, "\n") .. "\n"
+end
+
 -- .open URL: the default connection opens URL; .open NAME: the
 -- configured connection NAME becomes the one in use.  Returns a note.
+local function is_connection(name)
+  for _, c in ipairs(orm._connections()) do
+    if c.name == name then return true end
+  end
+  return false
+end
+
 function S.open(what)
   if not what:find("://", 1, true) then
-    orm._use_connection(what ~= "default" and what or nil)
-    return "using connection '" .. what .. "'"
+    if is_connection(what) then
+      orm._use_connection(what ~= "default" and what or nil)
+      return "using connection '" .. what .. "'"
+    end
+    local f = io.open(what, "rb")
+    if f then f:close() end
+    if not f and not what:match("%.db$") and not what:match("%.sqlite3?$") then
+      error(("no connection named '%s' and no SQLite file '%s' (a new one "
+        .. "ends in .db, .sqlite or .sqlite3)"):format(what, what), 0)
+    end
+    what = "sqlite://" .. what
   end
   orm._open(what)
+  S.introspect()
+  S.export()
   local info = orm.connection("default")
-  return "default connection: " .. info:url()
+  local note = "default connection: " .. info:url()
+  local summary = S.introspected_summary()
+  return summary and (note .. "\n" .. summary) or note
 end
 
 -- .connections: name, dialect, URL (password masked), pool bounds, open

@@ -788,6 +788,11 @@ static void banner(lua_State *L)
         if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
             fprintf(f, "demo shop loaded; models: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
+    } else {
+        shell_prelude(L, "introspected_summary");
+        if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_isstring(L, -1))
+            fprintf(f, "%s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
     }
     fflush(f);
 }

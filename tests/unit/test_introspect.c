@@ -298,6 +298,26 @@ static void test_declared_models_win(void **state)
     tdo_ctx_free(ctx);
 }
 
+/* tdo_conn_relations: the tables and the views, each sorted. */
+static void test_relations(void **state)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_conn *conn = NULL;
+    tdo_ctx *ctx = open_sqlite(schema_sql, &conn);
+    char **tables = NULL, **views = NULL;
+    size_t nt = 0, nv = 0;
+    assert_int_equal(tdo_conn_relations(conn, &tables, &nt, &views, &nv, &err),
+                     TDO_OK);
+    assert_int_equal(nt, 5);
+    assert_int_equal(nv, 1);
+    assert_string_equal(tables[0], "albums");
+    assert_string_equal(tables[4], "plays");
+    assert_string_equal(views[0], "artist_names");
+    tdo_free_strings(tables, nt);
+    tdo_free_strings(views, nv);
+    tdo_ctx_free(ctx);
+}
+
 /* The same schema on a server (TESTUDO_PG_URL, TESTUDO_MYSQL_URL): the
  * catalogue queries of PostgreSQL and MariaDB give the same picture. */
 static void server_catalogue(const char *url, bool pg)
@@ -402,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_models_from_schema),
         cmocka_unit_test(test_composite_and_views),
         cmocka_unit_test(test_declared_models_win),
+        cmocka_unit_test(test_relations),
         cmocka_unit_test(test_postgres_catalogue),
         cmocka_unit_test(test_mysql_catalogue),
     };

@@ -1055,6 +1055,43 @@ static void wrap_core_model(lua_State *L, tdo_model *m)
     lua_settop(L, body - 1);
 }
 
+/* Pushes the names of the models introspection declared in app (NULL:
+ * every app), removed from orm.apps; returns the list's index. */
+static int forget_classes(lua_State *L, lctx *c, const char *app)
+{
+    lua_newtable(L);
+    int gone = lua_gettop(L);
+    ltdo_state_get(L, "orm");
+    field_table(L, -1, "apps");
+    int apps = lua_gettop(L);
+    for (size_t i = 0; i < tdo_ctx_nmodels(c->ctx); i++) {
+        tdo_model *m = tdo_ctx_model_at(c->ctx, i);
+        if (!tdo_model_introspected(m) ||
+            (app && strcmp(tdo_model_app(m), app) != 0))
+            continue;
+        field_table(L, apps, tdo_model_app(m));
+        lua_pushstring(L, tdo_model_name(m));
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, gone, (lua_Integer)lua_rawlen(L, gone) + 1);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, gone);
+    return gone;
+}
+
+/* orm._forget_introspected() -> names: takes out every model
+ * introspection declared (orm.init does, as they belong to the database
+ * it replaces). */
+static int l_forget_introspected(lua_State *L)
+{
+    lctx *c = ltdo_ctx(L);
+    forget_classes(L, c, NULL);
+    tdo_ctx_forget_introspected(c->ctx, NULL);
+    return 1;
+}
+
 /* orm._introspect([conn[, app]]) -> names, skipped, replaced: models for
  * the tables of the database of connection conn ("default") that no
  * model covers, declared by the core (tdo_introspect_models) in app
@@ -1068,22 +1105,7 @@ static int l_introspect(lua_State *L)
     tdo_conn *conn = ltdo_conn_named(L, name);
     lctx *c = ltdo_ctx(L);
     /* the classes of an earlier introspection, which the core replaces */
-    lua_newtable(L);
-    int gone = lua_gettop(L);
-    ltdo_state_get(L, "orm");
-    field_table(L, -1, "apps");
-    field_table(L, -1, app);
-    for (size_t i = 0; i < tdo_ctx_nmodels(c->ctx); i++) {
-        tdo_model *m = tdo_ctx_model_at(c->ctx, i);
-        if (!tdo_model_introspected(m) || strcmp(tdo_model_app(m), app) != 0)
-            continue;
-        lua_pushstring(L, tdo_model_name(m));
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, gone, (lua_Integer)lua_rawlen(L, gone) + 1);
-        lua_pushnil(L);
-        lua_rawset(L, -3);
-    }
-    lua_settop(L, gone);
+    int gone = forget_classes(L, c, app);
     size_t skipped = 0;
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_introspect_models(conn, app, &skipped, &err))
@@ -1171,5 +1193,7 @@ void ltdo_open_model(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "_model_of");
     lua_pushcfunction(L, l_introspect);
     lua_setfield(L, orm_idx, "_introspect");
+    lua_pushcfunction(L, l_forget_introspected);
+    lua_setfield(L, orm_idx, "_forget_introspected");
     lua_pop(L, 1);
 }

@@ -403,12 +403,12 @@ static bool free_name(const plan *p, size_t i)
     return true;
 }
 
-/* Takes out the models an earlier introspection declared in app. */
-static void forget_introspected(tdo_ctx *ctx, const char *app)
+/* Takes out the models introspection declared (see testudo.h). */
+void tdo_ctx_forget_introspected(tdo_ctx *ctx, const char *app)
 {
     for (size_t i = tdo_ctx_nmodels(ctx); i-- > 0;) {
         tdo_model *m = tdo_ctx_model_at(ctx, i);
-        if (m->introspected && strcmp(m->app, app) == 0)
+        if (m->introspected && (!app || strcmp(m->app, app) == 0))
             tdo_model_detach(m);
     }
 }
@@ -425,7 +425,7 @@ tdo_status tdo_models_from_schema(tdo_ctx *ctx, const char *app,
     tdo_status st = tables && p.names && p.have ? TDO_OK : tdo_nomem(err);
     *skipped = 0;
     if (!st)
-        forget_introspected(ctx, app);
+        tdo_ctx_forget_introspected(ctx, app);
     for (size_t i = 0; !st && i < s->n; i++)
         tables[i] = s->tables[i].name;
     if (!st)

@@ -836,6 +836,9 @@ TDO_API tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
  * is resolved.  *skipped counts the tables left to declared models. */
 TDO_API tdo_status tdo_introspect_models(tdo_conn *c, const char *app,
                                          size_t *skipped, tdo_error *err);
+/* Takes out (tdo_model_detach()) the models tdo_introspect_models()
+ * declared in app (NULL: in every app). */
+TDO_API void tdo_ctx_forget_introspected(tdo_ctx *ctx, const char *app);
 /* Whether m was declared by tdo_introspect_models(). */
 TDO_API bool tdo_model_introspected(const tdo_model *m);
 /* The version of the SQLite library linked in ("3.40.1"); static. */

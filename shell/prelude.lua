@@ -18,8 +18,27 @@ local function get(t, k)
   return nil
 end
 
+-- orm.init (a script's) takes out the introspected models: their
+-- globals go too.
+local function drop_stale_globals()
+  local models = get(orm, "apps") and orm.apps.models or {}
+  for _, n in ipairs(S.introspected or {}) do
+    local g = rawget(_G, n)
+    if type(g) == "table" and type(rawget(g, "_meta")) == "table"
+      and models[n] ~= g then
+      rawset(_G, n, nil)
+    end
+  end
+end
+
 function S.setup(o)
   orm = o
+  local init = o.init
+  o.init = function(...)
+    local r = init(...)
+    drop_stale_globals()
+    return r
+  end
 end
 
 local function is_model(v)

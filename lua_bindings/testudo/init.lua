@@ -234,6 +234,8 @@ function orm.init(cfg)
   local routers = config_routers(cfg)
   local apps = config_apps(cfg, urls)
 
+  -- models introspected from the database being replaced go with it
+  orm._forget_introspected()
   C.close_connections()
   C.set_inited(false)
   state.apps_conn = {}

@@ -208,6 +208,16 @@ out_has "... both ways" '^bob@x.org$'
 out_has ".tables marks a model whose table is missing" '^ghosts,,Ghost,missing'
 rm -f "$D/testudo.lua"
 
+# a script's orm.init takes the introspected models (and globals) away
+cat >"$D/reinit.lua" <<'LUA'
+print(Customer ~= nil, orm.apps.models.Customer ~= nil)
+orm.init{ db_url = "sqlite://:memory:" }
+print(rawget(_G, "Customer") == nil, orm.apps.models.Customer == nil)
+LUA
+run "$DB" "$D/reinit.lua"
+out_is "a script's orm.init drops the introspected models" "true	true
+true	true"
+
 # .open introspects the new database and drops the old models
 sqlite3 "$D/other.db" 'CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')' 2>/dev/null ||
     "$T" "sqlite://$D/other.db" -e 'orm.connection():execute_script([[CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')]])' >/dev/null 2>&1

@@ -530,3 +530,84 @@ TDO_API size_t tdo_duration_format(int64_t us, char *buf, size_t cap)
                       (int)(rest % US_PER_SEC));
     return finish(tmp, (size_t)n, buf, cap);
 }
+
+/* Reads a signed whole number at *p (advancing it); false if none. */
+static bool read_int(const char **p, const char *end, int64_t *out)
+{
+    const char *q = *p;
+    bool neg = false;
+    if (q < end && (*q == '-' || *q == '+'))
+        neg = *q++ == '-';
+    int64_t v = 0;
+    const char *digits = q;
+    while (q < end && *q >= '0' && *q <= '9' && v < 1000000000000LL)
+        v = v * 10 + (*q++ - '0');
+    if (q == digits)
+        return false;
+    *out = neg ? -v : v;
+    *p = q;
+    return true;
+}
+
+/* Parses a duration as databases print one (see testudo.h). */
+tdo_status tdo_duration_parse(const char *s, size_t len, int64_t *out,
+                              tdo_error *err)
+{
+    const char *p = s, *end = s + len;
+    int64_t days = 0, secs = 0, us = 0;
+    bool any = false;
+    while (p < end) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p == end)
+            break;
+        const char *start = p;
+        int64_t n;
+        if (!read_int(&p, end, &n))
+            goto bad;
+        if (p < end && *p == ':') { /* [-]H:MM[:SS[.ffffff]] */
+            int64_t m = 0, sec = 0, frac = 0;
+            bool neg = *start == '-';
+            p++;
+            if (!read_int(&p, end, &m))
+                goto bad;
+            if (p < end && *p == ':') {
+                p++;
+                if (!read_int(&p, end, &sec))
+                    goto bad;
+            }
+            if (p < end && *p == '.') {
+                int k = 0;
+                for (p++; p < end && *p >= '0' && *p <= '9'; p++, k++)
+                    if (k < 6)
+                        frac = frac * 10 + (*p - '0');
+                for (; k < 6; k++)
+                    frac *= 10;
+            }
+            int64_t h = n < 0 ? -n : n;
+            int64_t t = (h * 3600 + m * 60 + sec) * 1000000 + frac;
+            us += neg ? -t : t;
+            any = true;
+            continue;
+        }
+        while (p < end && *p == ' ')
+            p++;
+        const char *unit = p;
+        while (p < end && *p != ' ')
+            p++;
+        size_t ul = (size_t)(p - unit);
+        if (ul >= 3 && !strncmp(unit, "days", ul < 4 ? ul : 4))
+            days += n;
+        else if (n != 0) /* months and years have no fixed length */
+            goto bad;
+        any = true;
+    }
+    if (!any)
+        goto bad;
+    return tdo_duration_from_parts(days, secs, us, out, err);
+bad:
+    return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                         "cannot read '%.*s' as a duration (days and time "
+                         "only: months and years have no fixed length)",
+                         (int)(len > 60 ? 60 : len), s);
+}

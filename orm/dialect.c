@@ -462,6 +462,17 @@ tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,
     case TDO_F_TIME:
         return decode_datetime(f, in, TDO_TIME, out, use_tz, err);
     case TDO_F_TIMEDELTA: {
+        int64_t parsed;
+        if (in->type == TDO_TEXT) { /* an interval (or TIME) column */
+            tdo_status pst =
+                tdo_duration_parse(in->u.s.ptr, in->u.s.len, &parsed, err);
+            if (!pst) {
+                memset(out, 0, sizeof(*out));
+                out->type = TDO_DURATION;
+                out->u.us = parsed;
+            }
+            return pst;
+        }
         tdo_status st = decode_int(f, in, out, err);
         if (!st) {
             int64_t us = out->u.i;

@@ -63,13 +63,26 @@ const tdo_dialect tdo_dialect_mysql = {
         {
             "SELECT table_name, table_type FROM information_schema.tables "
             "WHERE table_schema = DATABASE() ORDER BY table_name",
-            "SELECT c.table_name, c.column_name, c.column_type, "
-            "c.is_nullable = 'NO', c.column_default, COALESCE((SELECT "
-            "k.ordinal_position FROM information_schema.key_column_usage k "
-            "WHERE k.table_schema = c.table_schema AND k.table_name = "
-            "c.table_name AND k.column_name = c.column_name AND "
-            "k.constraint_name = 'PRIMARY'), 0) FROM "
-            "information_schema.columns c WHERE c.table_schema = DATABASE() "
+            /* MariaDB's JSON is LONGTEXT with a json_valid CHECK named
+             * after the column; the key columns and those checks are
+             * joined, not looked up per column (slow on 1,000 tables) */
+            "SELECT c.table_name, c.column_name, CASE WHEN j.column_name IS "
+            "NOT NULL THEN 'json' ELSE c.column_type END, c.is_nullable = "
+            "'NO', c.column_default, COALESCE(k.ordinal_position, 0) FROM "
+            "information_schema.columns c LEFT JOIN (SELECT table_name, "
+            "column_name, ordinal_position FROM "
+            "information_schema.key_column_usage WHERE table_schema = "
+            "DATABASE() AND constraint_name = 'PRIMARY') k ON k.table_name = "
+            "c.table_name AND k.column_name = c.column_name LEFT JOIN (SELECT "
+            "DISTINCT tc.table_name, tc.constraint_name AS column_name FROM "
+            "information_schema.table_constraints tc JOIN "
+            "information_schema.check_constraints cc ON "
+            "cc.constraint_schema = tc.constraint_schema AND "
+            "cc.constraint_name = tc.constraint_name WHERE tc.table_schema = "
+            "DATABASE() AND tc.constraint_type = 'CHECK' AND cc.check_clause "
+            "= CONCAT('json_valid(`', tc.constraint_name, '`)')) j ON "
+            "j.table_name = c.table_name AND j.column_name = c.column_name "
+            "AND c.data_type = 'longtext' WHERE c.table_schema = DATABASE() "
             "ORDER BY c.table_name, c.ordinal_position",
             "SELECT table_name, constraint_name, referenced_table_name, "
             "column_name, referenced_column_name FROM "

@@ -152,14 +152,20 @@ static tdo_status walk_part(const tdo_model *cur, const char *p, size_t len,
 }
 
 /* The column a walk ending at relation r reaches: its own (FK, O2O), or
- * its target's primary key through it (reverse, m2m: r joins rels). */
+ * its target's primary key through it (reverse, m2m: r joins rels; the
+ * target's foreign key when it has no one-column key). */
 static const tdo_field *relation_end(const tdo_relation *r,
                                      const tdo_relation **rels, size_t *n)
 {
     if (r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O)
         return r->field;
     rels[(*n)++] = r;
-    return tdo_model_pk(r->target);
+    const tdo_field *pk = tdo_model_pk(r->target);
+    /* a target without a one-column key: its foreign key, set on every
+     * row the join finds */
+    if (!pk && r->kind != TDO_REL_M2M && r->kind != TDO_REL_REVERSE_M2M)
+        return r->field;
+    return pk;
 }
 
 /* What the name part at next says after relation r: r's target's primary

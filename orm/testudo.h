@@ -287,6 +287,12 @@ TDO_API size_t tdo_duration_format(int64_t us, char *buf, size_t cap);
  * of range" instead of wrapping around. */
 #define TDO_DURATION_MAX_DAYS 100000000LL
 #define TDO_DURATION_MAX_US (TDO_DURATION_MAX_DAYS * 86400000000LL)
+/* *out = the duration a database printed: PostgreSQL's interval ("1 day
+ * 02:00:00", "-3 days -00:00:01.5", "00:30:00") or MySQL's TIME
+ * ("-838:59:59"); OperationalError for anything else, months and years
+ * included. */
+TDO_API tdo_status tdo_duration_parse(const char *s, size_t len, int64_t *out,
+                                      tdo_error *err);
 /* *out = days + seconds + us, each a whole number of its unit. */
 TDO_API tdo_status tdo_duration_from_parts(int64_t days, int64_t seconds,
                                            int64_t us, int64_t *out,

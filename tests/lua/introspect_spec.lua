@@ -149,3 +149,116 @@ describe("introspection", function()
     assert.are.equal(2, Mine:get{ name = "AC/DC" }.isp_albums:count())
   end)
 end)
+
+-- A many-to-many join table, and each backend's less common column types.
+local URL = os.getenv("TESTUDO_TEST_DB_URL") or "sqlite://:memory:"
+local DIALECT = URL:match("^postgres") and "postgres" or URL:match("^mysql") and "mysql" or "sqlite"
+local TYPES = {
+  sqlite = {
+    "CREATE TABLE isu_types (id INTEGER PRIMARY KEY, raw BLOB, ratio REAL, flag BOOLEAN, "
+      .. "anything, at DATETIME, born DATE, big BIGINT, geo GEOMETRY)",
+    "INSERT INTO isu_types VALUES (1, X'00FF', 0.5, 1, 'x', '2024-01-02 03:04:05', '2024-01-02', "
+      .. "9007199254740993, 'POINT(1 2)')",
+  },
+  postgres = {
+    "CREATE TABLE isu_types (id SERIAL PRIMARY KEY, raw BYTEA, ratio DOUBLE PRECISION, flag BOOLEAN, "
+      .. "anything JSONB, at TIMESTAMP, born DATE, big BIGINT, geo INET, u UUID, span INTERVAL, "
+      .. "t TIME, small SMALLINT)",
+    "INSERT INTO isu_types (raw, ratio, flag, anything, at, born, big, geo, u, span, t, small) "
+      .. "VALUES ('\\x00ff', 0.5, TRUE, '{\"a\": [1, 2]}', '2024-01-02 03:04:05', '2024-01-02', "
+      .. "9007199254740993, '10.0.0.1', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '1 day 02:00:00', "
+      .. "'12:30:00', 7)",
+  },
+  mysql = {
+    "CREATE TABLE isu_types (id INT AUTO_INCREMENT PRIMARY KEY, raw BLOB, ratio DOUBLE, flag BOOLEAN, "
+      .. "anything JSON, at DATETIME, born DATE, big BIGINT, geo ENUM('a', 'b'), t TIME, "
+      .. "small SMALLINT, tiny TINYINT UNSIGNED)",
+    "INSERT INTO isu_types (raw, ratio, flag, anything, at, born, big, geo, t, small, tiny) "
+      .. "VALUES (X'00FF', 0.5, TRUE, '{\"a\": [1, 2]}', '2024-01-02 03:04:05', '2024-01-02', "
+      .. "9007199254740993, 'b', '12:30:00', 7, 200)",
+  },
+}
+
+describe("introspection of a join table and column types", function()
+  local M
+  setup(function()
+    orm.testing.init{}
+    local conn = orm.connection()
+    for _, sql in ipairs{
+      "CREATE TABLE isu_products (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+      "CREATE TABLE isu_labels (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+      "CREATE TABLE isu_product_labels (product_id INTEGER NOT NULL REFERENCES isu_products (id), "
+        .. "label_id INTEGER NOT NULL REFERENCES isu_labels (id), PRIMARY KEY (product_id, label_id))",
+      "INSERT INTO isu_products VALUES (1, 'pen'), (2, 'ink')",
+      "INSERT INTO isu_labels VALUES (1, 'blue'), (2, 'office'), (3, 'gift')",
+      "INSERT INTO isu_product_labels VALUES (1, 1), (1, 2), (2, 2)",
+    } do conn:execute_script(sql) end
+    for _, sql in ipairs(TYPES[DIALECT]) do conn:execute_script(sql) end
+    orm._introspect("default", "inspected2")
+    M = orm.apps.inspected2
+  end)
+  teardown(function()
+    orm._drop_tables{ "isu_product_labels", "isu_products", "isu_labels", "isu_types" }
+    orm.testing.finish()
+  end)
+
+  it("follows a join table both ways", function()
+    local J = M.IsuProductLabel
+    assert.are.same({ "product", "label" }, J._meta.primary_key)
+    assert.are.same({ "blue", "office" }, M.IsuLabel:filter{ isu_product_labels__product__name = "pen" }
+      :order_by("name"):values_list("name", { flat = true }):list())
+    assert.are.same({ "ink", "pen" }, M.IsuProduct:filter{ isu_product_labels__label__name = "office" }
+      :order_by("name"):values_list("name", { flat = true }):list())
+    local counts = {}
+    for _, r in ipairs(M.IsuLabel:annotate{ n = orm.functions.Count("isu_product_labels") }
+        :order_by("id"):values("name", "n"):list()) do
+      counts[#counts + 1] = r.name .. "=" .. r.n
+    end
+    assert.are.same({ "blue=1", "office=2", "gift=0" }, counts)
+    J:create{ product_id = 2, label_id = 3 }
+    assert.are.equal(1, M.IsuProduct:get{ name = "ink" }.isu_product_labels:filter{ label__name = "gift" }:count())
+  end)
+
+  it("types the columns and reads their values", function()
+    local T = M.IsuType
+    local f = T._meta.fields_map
+    local r = T:first()
+    assert.are.equal("BinaryField", f.raw.field_type)
+    assert.are.equal("\0\255", r.raw)
+    assert.are.equal("FloatField", f.ratio.field_type)
+    assert.are.equal(0.5, r.ratio)
+    assert.are.equal("BooleanField", f.flag.field_type)
+    assert.is_true(r.flag)
+    assert.are.equal("DatetimeField", f.at.field_type)
+    assert.are.equal("2024-01-02T03:04:05", tostring(r.at))
+    assert.are.equal("DateField", f.born.field_type)
+    assert.are.equal("2024-01-02", tostring(r.born))
+    assert.are.equal("BigIntField", f.big.field_type)
+    assert.are.equal(9007199254740993, r.big)
+    if DIALECT == "postgres" then
+      assert.are.equal("JSONField", f.anything.field_type)
+      assert.are.same({ a = { 1, 2 } }, r.anything)
+      assert.are.equal("UUIDField", f.u.field_type)
+      assert.are.equal("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", r.u)
+      assert.are.equal("TimeDeltaField", f.span.field_type)
+      assert.are.equal(orm.duration{ days = 1, hours = 2 }, r.span)
+      assert.are.equal("TimeField", f.t.field_type)
+      assert.are.equal("SmallIntField", f.small.field_type)
+      -- inet: no closer field, text with a note
+      assert.are.equal("TextField", f.geo.field_type)
+      assert.matches("inet", f.geo.description)
+      assert.are.equal("10.0.0.1", r.geo)
+    elseif DIALECT == "mysql" then
+      assert.are.equal("JSONField", f.anything.field_type)
+      assert.are.same({ a = { 1, 2 } }, r.anything)
+      assert.are.equal("TimeField", f.t.field_type)
+      assert.are.equal("SmallIntField", f.small.field_type)
+      assert.are.equal(200, r.tiny)
+      assert.are.equal("b", r.geo)
+    else
+      assert.are.equal("TextField", f.anything.field_type) -- no declared type
+      assert.are.equal("TextField", f.geo.field_type)
+      assert.matches("GEOMETRY", f.geo.description)
+    end
+  end)
+end)

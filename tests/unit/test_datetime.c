@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include <stdio.h>
 
 #include "tdo_int.h"
@@ -359,9 +361,9 @@ static void test_duration_checked(void **state)
     assert_int_equal(tdo_duration_from_parts(INT64_MAX / 2, 0, 0, &us, &err),
                      TDO_ERR_PARAMS);
     assert_non_null(strstr(err.message, "out of range"));
-    assert_int_equal(tdo_duration_from_parts(TDO_DURATION_MAX_DAYS, 0, 1, &us,
-                                             &err),
-                     TDO_ERR_PARAMS);
+    assert_int_equal(
+        tdo_duration_from_parts(TDO_DURATION_MAX_DAYS, 0, 1, &us, &err),
+        TDO_ERR_PARAMS);
     assert_int_equal(tdo_duration_from_double(0.0 / 0.0, &us, &err),
                      TDO_ERR_PARAMS);
     assert_int_equal(tdo_duration_from_double(1e300, &us, &err),
@@ -383,6 +385,42 @@ static void test_duration_checked(void **state)
     tdo_error_release(&err);
 }
 
+/* Durations as PostgreSQL (interval) and MySQL (TIME) print them. */
+static void test_duration_parse(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t us;
+    } ok[] = {
+        {"1 day 02:00:00", (26LL * 3600) * 1000000},
+        {"3 days", 3LL * 86400000000LL},
+        {"00:30:00", 1800LL * 1000000},
+        {"-00:00:01.5", -1500000},
+        {"-3 days -00:00:01.25", -3LL * 86400000000LL - 1250000},
+        {"-838:59:59", -(838LL * 3600 + 59 * 60 + 59) * 1000000},
+        {"1 day -01:00:00", 23LL * 3600 * 1000000},
+        {"0 mons 2 days", 2LL * 86400000000LL},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        tdo_error err = TDO_ERROR_INIT;
+        int64_t us = 0;
+        if (tdo_duration_parse(ok[i].text, strlen(ok[i].text), &us, &err))
+            fail_msg("'%s': %s", ok[i].text, err.message);
+        if (us != ok[i].us)
+            fail_msg("'%s': %lld, wanted %lld", ok[i].text, (long long)us,
+                     (long long)ok[i].us);
+    }
+    static const char *const bad[] = {"1 mon", "2 years 1 day", "",
+                                      "x",     "12:",           "1 day 02:xx"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tdo_error err = TDO_ERROR_INIT;
+        int64_t us = 0;
+        assert_int_equal(tdo_duration_parse(bad[i], strlen(bad[i]), &us, &err),
+                         TDO_ERR_OPERATIONAL);
+        tdo_error_release(&err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_calendar_walk),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_duration_format),
+        cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,6 +173,21 @@ check sqlite "sqlite://$D/shop.db"
 [ -n "${TESTUDO_PG_URL:-}" ] && check postgres "$TESTUDO_PG_URL"
 [ -n "${TESTUDO_MYSQL_URL:-}" ] && check mariadb "$TESTUDO_MYSQL_URL"
 
+# PostgreSQL's ?schema=: that schema alone is introspected and queried
+if [ -n "${TESTUDO_PG_URL:-}" ]; then
+    "$T" --no-introspect "$TESTUDO_PG_URL" -e 'orm.connection():execute_script([[
+        DROP SCHEMA IF EXISTS "Shop Two" CASCADE; CREATE SCHEMA "Shop Two";
+        CREATE TABLE "Shop Two".items (id INT PRIMARY KEY, name TEXT);
+        INSERT INTO "Shop Two".items VALUES (1, '"'"'kettle'"'"')]])' >"$D/out" 2>"$D/err"
+    case $TESTUDO_PG_URL in *\?*) sep='&' ;; *) sep='?' ;; esac
+    run -f csv "$TESTUDO_PG_URL${sep}schema=Shop%20Two" -e '.tables' -e 'Item:get{id=1}.name'
+    out_is "postgres ?schema=: that schema's tables alone" "table,kind,model,note
+items,table,Item,
+kettle"
+    "$T" --no-introspect "$TESTUDO_PG_URL" -e \
+        'orm.connection():execute_script([[DROP SCHEMA "Shop Two" CASCADE]])' >/dev/null 2>&1
+fi
+
 # --- the rest on SQLite ---------------------------------------------
 DB=$D/shop.db
 setup "sqlite://$DB"

@@ -966,6 +966,19 @@ static void first_of(lua_State *L, int qs, const tdo_query *q)
     lua_settop(L, top + 1);
 }
 
+/* Pushes the names that order model m by its key, '-' first when
+ * reverse: "pk", each field of a composite key, none without a key;
+ * returns how many. */
+static int push_key_order(lua_State *L, const tdo_model *m, bool reverse)
+{
+    size_t n = tdo_model_pk(m) ? 1 : tdo_model_nkey(m);
+    luaL_checkstack(L, (int)n + 1, "testudo");
+    for (size_t i = 0; i < n; i++)
+        lua_pushfstring(L, "%s%s", reverse ? "-" : "",
+                        tdo_model_pk(m) ? "pk" : tdo_model_key(m, i)->name);
+    return (int)n;
+}
+
 /* Pushes a new queryset limited to n rows, ordered by pk when unordered
  * (reverse: every order key reversed, or -pk). */
 static lqs *limited(lua_State *L, int qs, int64_t n, bool reverse)
@@ -994,8 +1007,9 @@ static lqs *limited(lua_State *L, int qs, int64_t n, bool reverse)
         } else {
             if (u->ordered)
                 lua_pop(L, 1);
-            lua_pushstring(L, reverse ? "-pk" : "pk");
-            lua_rawseti(L, keys, 1);
+            for (int k = push_key_order(L, tdo_query_model(u->q), reverse);
+                 k > 0; k--)
+                lua_rawseti(L, keys, k);
         }
         lua_pushcfunction(L, qs_all);
         lua_pushvalue(L, qs);
@@ -1047,7 +1061,7 @@ static int latest_earliest(lua_State *L, bool latest)
         }
     }
     if (top < 2)
-        lua_pushstring(L, latest ? "-pk" : "pk");
+        push_key_order(L, tdo_query_model(getqs(L, 1)->q), latest);
     lua_call(L, lua_gettop(L) - top - 1, 1);
     lua_replace(L, 1);
     lua_settop(L, 1);

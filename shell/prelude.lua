@@ -724,6 +724,14 @@ function S.schema_grid(m)
   local head = fmt('%s (table "%s")', tostring(get(meta, "name") or "?"),
                    tostring(get(meta, "db_table") or "?"))
   local tail = {}
+  local key = get(meta, "primary_key")
+  if type(key) == "table" and #key ~= 1 and not get(meta, "abstract") then
+    tail[#tail + 1] = #key == 0 and "no primary key"
+      or "primary key (" .. concat(key, ", ") .. ")"
+  end
+  if get(meta, "read_only") then
+    tail[#tail + 1] = "read-only: writes raise OperationalError"
+  end
   local idx = get(meta, "indexes")
   if type(idx) == "table" then
     for _, cols in ipairs(idx) do

@@ -85,6 +85,10 @@ describe("introspection", function()
     assert.are.equal(2, t.weight)
     assert.are.same({ album = 1, tag = "live" }, t.pk)
     assert.are.equal(t, T:get(t.pk))
+    -- first / last / latest order by the whole key
+    assert.are.same({ album = 1, tag = "live" }, T:first().pk)
+    assert.are.same({ album = 2, tag = "rock" }, T:last().pk)
+    assert.are.same({ album = 2, tag = "rock" }, T:latest().pk)
     assert.are.equal("For Those", t.album.title)
     t.weight = 7
     t:save()

@@ -192,6 +192,10 @@ fi
 DB=$D/shop.db
 setup "sqlite://$DB"
 
+run "$DB" -f table -e '.schema OrderLine' -e '.schema CustomerTotal'
+out_has ".schema shows a composite key" '^primary key \(order, line_no\)$'
+out_has ".schema shows a read-only model" '^read-only'
+
 run --no-introspect "$DB" -f csv -e '.models'
 out_is "--no-introspect: no models" "model,table,rows,fields"
 run --no-introspect "$DB" -f csv -e '.tables'

@@ -410,11 +410,36 @@ int ltdo_inst_repr(lua_State *L)
     int model = lua_gettop(L);
     const char *name = raw_str(L, model, "__name");
     push_pk(L, 1, model);
-    if (lua_isnil(L, -1))
+    if (lua_isnil(L, -1)) {
         lua_pushfstring(L, "<%s>", name ? name : "?");
-    else
+        return 1;
+    }
+    if (!lua_istable(L, -1)) {
         lua_pushfstring(L, "<%s: %s>", name ? name : "?",
                         luaL_tolstring(L, -1, NULL));
+        return 1;
+    }
+    /* a composite key: <PlaylistTrack: Playlist=1, Track=9>, key order */
+    int pk = lua_gettop(L);
+    lua_pushliteral(L, "__key");
+    lua_rawget(L, model);
+    int key = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, key);
+    luaL_checkstack(L, (int)n + 4, "testudo");
+    lua_pushfstring(L, "<%s", name ? name : "?");
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, key, i);
+        lua_rawgeti(L, -1, 1); /* the field's name */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, pk);
+        const char *v = luaL_tolstring(L, -1, NULL);
+        lua_pushfstring(L, "%s%s=%s", i == 1 ? ": " : ", ", lua_tostring(L, -3),
+                        v);
+        lua_replace(L, -5); /* over the key entry */
+        lua_pop(L, 3);
+    }
+    lua_pushliteral(L, ">");
+    lua_concat(L, (int)n + 2);
     return 1;
 }
 

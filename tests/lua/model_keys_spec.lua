@@ -64,6 +64,7 @@ describe("model keys", function()
     Seat:create{ hall = "B", num = 1 }
     local s = Seat:get{ hall = "A", num = 2 }
     assert.are.same({ hall = "A", num = 2 }, s.pk)
+    assert.are.equal("<MkSeat: hall=A, num=2>", tostring(s))
     assert.is_not_nil(s.taken_at) -- the database's DEFAULT
     s.label = "window"
     s:save()

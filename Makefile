@@ -7,6 +7,8 @@
 #                   the shell tests that need no server
 #   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS
 #                   (60) with clang, ASan and UBSan; installs clang first
+#   make bench      tests/bench: testudo beside the raw driver, ratios
+#                   (BENCH_N=10000, BENCH_RUNS=5, BENCH_TARGETS="memory file")
 #   make deps       install missing Debian packages (as root)
 #
 # `run` and `test` install the packages first, then build in a second
@@ -71,7 +73,7 @@ LUAMOD := $(B)/testudo.so
 SHELL_BIN := $(B)/testudo
 
 .PHONY: all run test check unit lua-test shell-test deps install uninstall \
-        clean format fuzz fuzz-build FORCE
+        clean format fuzz fuzz-build bench FORCE
 all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
      $(B)/examples/c/shop_report
 
@@ -154,6 +156,25 @@ lua-test: all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)" lua
 shell-test: all
 	@sh tests/run.sh "$(B)" "$(SANITIZE)" shell
+
+# ---- benchmarks (tests/bench; timings never go into the test suite) ------
+BENCH_N       ?= 10000
+BENCH_RUNS    ?= 5
+BENCH_TARGETS ?= memory file
+BENCH_BIN     := $(B)/bench/bench
+BENCH_OBJ     := $(B)/tests/bench/bench.o $(B)/tests/bench/raw_sqlite.o
+
+$(BENCH_BIN): $(BENCH_OBJ) $(LB_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(call QP,LD,$@)$(CC) -o $@ $(BENCH_OBJ) $(LB_OBJ) $(LIBA) \
+	    $(ALL_LDFLAGS) $(LUA_LIBS) $(PKG_LIBS) -lm -ldl
+
+bench: deps
+	@$(SUBMAKE) $(BENCH_BIN)
+	@for t in $(BENCH_TARGETS); do \
+	    $(BENCH_BIN) --n $(BENCH_N) --runs $(BENCH_RUNS) --target $$t || exit 1; \
+	    echo; \
+	done
 
 # ---- fuzzing (clang's libFuzzer), in build/fuzz ---------------------------
 FUZZ_SECONDS ?= 60

@@ -1510,7 +1510,8 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     if (ignore_conflicts && !or_ignore)
         add(&cs, " ON CONFLICT DO NOTHING");
     const tdo_field *pk = tdo_model_pk(m);
-    if (pk && (d->features & TDO_DF_RETURNING)) {
+    bool last_id = nrows == 1 && (d->features & TDO_DF_ONE_ROW_LAST_ID);
+    if (pk && (d->features & TDO_DF_RETURNING) && !last_id) {
         add(&cs, " RETURNING ");
         column(&cs, pk);
         add_col(&cs, pk->name, pk);

@@ -290,6 +290,17 @@ static size_t finish(const char *tmp, size_t n, char *buf, size_t cap)
     return n;
 }
 
+/* Writes v as exactly width decimal digits (v < 10^width); returns
+ * width. */
+static int put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return width;
+}
+
 /* Writes ISO 8601 text of dt as kind into buf (NUL terminated, truncated
  * to cap; buf may be NULL when cap is 0) and returns the full length; sep
  * is 'T' or ' ' (0 means 'T'); microseconds only when nonzero unless
@@ -301,17 +312,38 @@ TDO_API size_t tdo_datetime_format(const tdo_datetime *dt, tdo_type kind,
     char tmp[96];
     int n = 0;
 
-    if (kind != TDO_TIME)
+    /* digits by hand: this runs for every temporal value written */
+    if (kind != TDO_TIME && dt->year >= 0 && dt->year <= 9999 &&
+        dt->month <= 99 && dt->day <= 99) {
+        n += put_digits(tmp + n, (unsigned)dt->year, 4);
+        tmp[n++] = '-';
+        n += put_digits(tmp + n, dt->month, 2);
+        tmp[n++] = '-';
+        n += put_digits(tmp + n, dt->day, 2);
+    } else if (kind != TDO_TIME) {
         n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%04d-%02d-%02d",
                       (int)dt->year, dt->month, dt->day);
+    }
     if (kind == TDO_DATETIME)
         tmp[n++] = sep ? sep : 'T';
     if (kind != TDO_DATE) {
-        n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%02d:%02d:%02d",
-                      dt->hour, dt->minute, dt->second);
-        if (dt->usec || fixed_usec)
+        if (dt->hour <= 99 && dt->minute <= 99 && dt->second <= 99) {
+            n += put_digits(tmp + n, dt->hour, 2);
+            tmp[n++] = ':';
+            n += put_digits(tmp + n, dt->minute, 2);
+            tmp[n++] = ':';
+            n += put_digits(tmp + n, dt->second, 2);
+        } else {
+            n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%02d:%02d:%02d",
+                          dt->hour, dt->minute, dt->second);
+        }
+        if ((dt->usec || fixed_usec) && dt->usec >= 0 && dt->usec <= 999999) {
+            tmp[n++] = '.';
+            n += put_digits(tmp + n, (unsigned)dt->usec, 6);
+        } else if (dt->usec || fixed_usec) {
             n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, ".%06d",
                           (int)dt->usec);
+        }
         if (dt->has_offset) {
             int off = dt->offset_min;
             char sign = off < 0 ? '-' : '+';

@@ -43,10 +43,16 @@ const char *tdo_dialect_name(const tdo_dialect *d)
 void tdo_dialect_quote_(tdo_sb *sb, const char *ident, char q)
 {
     tdo_sb_addc(sb, q);
-    for (const char *p = ident; *p; p++) {
-        if (*p == q)
-            tdo_sb_addc(sb, q);
-        tdo_sb_addc(sb, *p);
+    /* whole runs between quote characters, each of those doubled */
+    for (const char *p = ident;;) {
+        const char *e = strchr(p, q);
+        if (!e) {
+            tdo_sb_adds(sb, p);
+            break;
+        }
+        tdo_sb_add(sb, p, (size_t)(e - p) + 1);
+        tdo_sb_addc(sb, q);
+        p = e + 1;
     }
     tdo_sb_addc(sb, q);
 }

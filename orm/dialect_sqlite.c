@@ -93,9 +93,9 @@ const tdo_dialect tdo_dialect_sqlite = {
     .fk_checks_on = "PRAGMA foreign_keys = ON",
     .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table' "
                   "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    .features = TDO_DF_RETURNING | TDO_DF_OFFSET_NEEDS_LIMIT |
-                TDO_DF_TRANSACTIONAL_DDL | TDO_DF_GLOB |
-                TDO_DF_INSERT_OR_IGNORE | TDO_DF_AGG_FILTER,
+    .features = TDO_DF_RETURNING | TDO_DF_ONE_ROW_LAST_ID |
+                TDO_DF_OFFSET_NEEDS_LIMIT | TDO_DF_TRANSACTIONAL_DDL |
+                TDO_DF_GLOB | TDO_DF_INSERT_OR_IGNORE | TDO_DF_AGG_FILTER,
     .quote_ident = sqlite_quote_ident,
     .placeholder = tdo_dialect_qmark_,
     .column_type = sqlite_column_type,

@@ -682,6 +682,10 @@ tdo_status tdo_name_models(const char *const *tables, size_t n, char **names,
                                      else || and LENGTH() */
 #define TDO_DF_ROW_LOCKS 0x0800 /* SELECT ... FOR UPDATE [NOWAIT | SKIP
                                    LOCKED]; else no row locks (SQLite) */
+#define TDO_DF_ONE_ROW_LAST_ID 0x1000 /* a one-row INSERT reads its key from
+                                          the backend's last_insert_id, not
+                                          RETURNING (SQLite: RETURNING
+                                          costs a temporary table a row) */
 
 struct tdo_dialect {
     int version;      /* TDO_DIALECT_VERSION */

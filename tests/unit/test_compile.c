@@ -61,7 +61,7 @@ static int setup(void **state)
     role.n_enum = 2;
     add(user, role);
     tdo_field_decl act = fld("is_active", TDO_F_BOOL,
-                        TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
+                             TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     act.default_value = tdo_value_bool(true);
     add(user, act);
     add(user, fld("bio", TDO_F_TEXT, TDO_FIELD_NULL));
@@ -664,14 +664,11 @@ static void test_insert(void **state)
 
     assert_int_equal(
         tdo_compile_insert(user, sqlite, f, 2, v, 1, false, &c, &err), 0);
-    expect(c,
-           "INSERT INTO \"users\" (\"email\",\"is_active\") VALUES (?,?) "
-           "RETURNING \"id\"",
+    /* one row: SQLite's last_insert_rowid gives the key (no RETURNING,
+     * which costs a temporary table a row) */
+    expect(c, "INSERT INTO \"users\" (\"email\",\"is_active\") VALUES (?,?)",
            "'a@b', true");
-    assert_true(c->returning);
-    assert_int_equal(c->ncols, 1);
-    assert_string_equal(c->cols[0].name, "id");
-    assert_ptr_equal(c->cols[0].field, tdo_model_pk(user));
+    assert_false(c->returning);
     tdo_compiled_free(c);
 
     assert_int_equal(
@@ -680,6 +677,10 @@ static void test_insert(void **state)
            "INSERT INTO \"users\" (\"email\",\"is_active\") VALUES "
            "(?,?),(?,?) RETURNING \"id\"",
            "'a@b', true, 'c@d', false");
+    assert_true(c->returning);
+    assert_int_equal(c->ncols, 1);
+    assert_string_equal(c->cols[0].name, "id");
+    assert_ptr_equal(c->cols[0].field, tdo_model_pk(user));
     tdo_compiled_free(c);
 
     assert_int_equal(
@@ -692,7 +693,7 @@ static void test_insert(void **state)
 
     assert_int_equal(
         tdo_compile_insert(user, sqlite, NULL, 0, NULL, 1, false, &c, &err), 0);
-    expect(c, "INSERT INTO \"users\" DEFAULT VALUES RETURNING \"id\"", "");
+    expect(c, "INSERT INTO \"users\" DEFAULT VALUES", "");
     tdo_compiled_free(c);
 
     assert_int_equal(

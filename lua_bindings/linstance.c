@@ -60,8 +60,19 @@ static void push_related(lua_State *L, int t, bool create)
 
 /* Whether attribute attr of instance t is not loaded: t comes from
  * only() and attr was neither fetched nor assigned since. */
+/* Whether a partial instance (only()) was ever made in this process:
+ * until then no attribute can be deferred, and nothing is looked up. */
+static bool any_partial;
+
+void ltdo_note_partial(void)
+{
+    any_partial = true;
+}
+
 static bool deferred(lua_State *L, int t, const char *attr)
 {
+    if (!any_partial)
+        return false;
     t = lua_absindex(L, t);
     ltdo_state_get(L, "partial");
     lua_pushvalue(L, t);
@@ -464,11 +475,32 @@ static void push_field_object(lua_State *L, int model, const char *name)
 
 /* Converts attribute attr of t to f's canonical value and stores it back
  * (JSON values are kept as given). */
+/* Whether the value at idx is already the canonical value of f (a
+ * string for text, a boolean, an integer for integers, a float for a
+ * float field): nothing to convert or store back. */
+static bool canonical(lua_State *L, int idx, const tdo_field *f)
+{
+    switch (f->type) {
+    case TDO_F_CHAR:
+    case TDO_F_TEXT:
+        return lua_type(L, idx) == LUA_TSTRING;
+    case TDO_F_BOOL:
+        return lua_type(L, idx) == LUA_TBOOLEAN;
+    case TDO_F_INT:
+    case TDO_F_BIGINT:
+        return lua_isinteger(L, idx);
+    case TDO_F_FLOAT:
+        return lua_type(L, idx) == LUA_TNUMBER && !lua_isinteger(L, idx);
+    default:
+        return false;
+    }
+}
+
 static void canonicalize(lua_State *L, int t, const tdo_field *f,
                          const char *attr, ltdo_vals *vb)
 {
     lua_getfield(L, t, attr);
-    if (lua_isnil(L, -1)) {
+    if (lua_isnil(L, -1) || canonical(L, -1, f)) {
         lua_pop(L, 1);
         return;
     }
@@ -588,6 +620,11 @@ int ltdo_inst_new(lua_State *L)
 static void run_validators(lua_State *L, int model, const tdo_field *f,
                            int vidx)
 {
+    lua_pushliteral(L, "__validators"); /* none on the model: done */
+    bool any = lua_rawget(L, model) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (!any)
+        return;
     vidx = lua_absindex(L, vidx);
     push_field_object(L, model, f->name);
     if (!lua_istable(L, -1)) {
@@ -661,8 +698,9 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
             lua_settop(L, top); /* the database's DEFAULT fills it in */
             continue;
         }
+        bool as_is = canonical(L, -1, f); /* nothing to store back */
         tdo_value *v = ltdo_field_value(L, -1, f, vb, true);
-        if (f->type != TDO_F_JSON) {
+        if (f->type != TDO_F_JSON && !as_is) {
             ltdo_push_value(L, v);
             lua_replace(L, -2);
             lua_pushvalue(L, -1);
@@ -725,6 +763,8 @@ static tdo_value *key_values(lua_State *L, int obj, const tdo_model *m)
  * Tortoise.  only: the update_fields list, or 0. */
 static void check_partial_save(lua_State *L, tdo_model *m, int only)
 {
+    if (!any_partial)
+        return;
     ltdo_state_get(L, "partial");
     lua_pushvalue(L, 1);
     bool partial = lua_rawget(L, -2) == LUA_TTABLE;

@@ -585,6 +585,11 @@ static void meta_fields(lua_State *L, tdo_model *m, int body, int parent,
         push_field_object(L, f, lua_isnil(L, -1) ? 0 : lua_gettop(L));
         lua_pushvalue(L, cls);
         lua_setfield(L, -2, "model");
+        if (lua_getfield(L, -1, "validators") != LUA_TNIL) {
+            lua_pushboolean(L, 1); /* saves look for validators */
+            lua_setfield(L, cls, "__validators");
+        }
+        lua_pop(L, 1);
         lua_setfield(L, map, f->name);
         lua_pop(L, 1);
         if (f->type == TDO_F_M2M) {

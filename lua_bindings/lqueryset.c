@@ -712,6 +712,7 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
             lua_rawset(L, -3);
         }
         r->loaded = lua_gettop(L);
+        ltdo_note_partial();
         ltdo_state_get(L, "partial");
         r->partial = lua_gettop(L);
     } else {

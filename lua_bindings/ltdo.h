@@ -46,6 +46,10 @@ typedef struct lctx {
     bool inited;  /* orm.init ran */
 } lctx;
 
+/* Records that a partial instance (only()) exists: attribute accesses
+ * check for deferred fields from then on (linstance.c). */
+void ltdo_note_partial(void);
+
 /* A model table's handle (raw key "__tdo"); user value: the lctx. */
 typedef struct lmodelref {
     tdo_model *m; /* belongs to the ctx */

@@ -173,6 +173,25 @@ TDO_API tdo_status tdo_decimal_from_double(double x, tdo_decimal *d,
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "cannot convert %s to a decimal",
                              isnan(x) ? "NaN" : "infinity");
+    /* The fast way, for the common case: the fewest decimal places s
+     * with x * 10^s a whole number k below 2^53 such that k / 10^s (a
+     * correctly rounded division of two exact doubles, as strtod of the
+     * text would round) gives x back: then k scaled s is the shortest
+     * decimal that round-trips, as the loop below would find. */
+    static const double pow10[] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    for (int s = 0; s <= 22; s++) {
+        double y = x * pow10[s];
+        if (fabs(y) >= 9007199254740992.0) /* 2^53 */
+            break;
+        double k = nearbyint(y);
+        if (k / pow10[s] == x) {
+            d->coef = (int64_t)k;
+            d->scale = s;
+            return TDO_OK;
+        }
+    }
     for (p = 1; p <= 17; p++) {
         snprintf(buf, sizeof(buf), "%.*g", p, x);
         if (strtod(buf, NULL) == x)

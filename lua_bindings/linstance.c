@@ -496,10 +496,20 @@ static bool canonical(lua_State *L, int idx, const tdo_field *f)
     }
 }
 
+/* Pushes attribute attr of instance t: the raw value, unless a partial
+ * instance may exist (then __index says whether it is deferred). */
+static int get_attr(lua_State *L, int t, const char *attr)
+{
+    if (any_partial)
+        return lua_getfield(L, t, attr);
+    lua_pushstring(L, attr);
+    return lua_rawget(L, t);
+}
+
 static void canonicalize(lua_State *L, int t, const tdo_field *f,
                          const char *attr, ltdo_vals *vb)
 {
-    lua_getfield(L, t, attr);
+    get_attr(L, t, attr);
     if (lua_isnil(L, -1) || canonical(L, -1, f)) {
         lua_pop(L, 1);
         return;
@@ -679,7 +689,7 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
                 continue;
             }
         }
-        lua_getfield(L, t, attr);
+        get_attr(L, t, attr);
         tdo_value when; /* auto_now / auto_now_add (the core's step 2) */
         if (tdo_field_auto_now(f, creating, !lua_isnil(L, -1), now, &when)) {
             lua_pop(L, 1);

@@ -80,9 +80,43 @@ static void ident(cstate *cs, const char *name)
     cs->d->quote_ident(&cs->sql, name);
 }
 
+/* Appends name quoted: from *cache when it was quoted for this dialect,
+ * else quoted and kept there (a model's fields and table are quoted once,
+ * not per statement). */
+static void quoted(cstate *cs, const char *name, char **cache,
+                   const void **cache_dialect)
+{
+    if (*cache && *cache_dialect == cs->d) {
+        tdo_sb_adds(&cs->sql, *cache);
+        return;
+    }
+    tdo_sb q = TDO_SB_INIT;
+    cs->d->quote_ident(&q, name);
+    char *s = tdo_sb_detach(&q);
+    if (!s) {
+        cs->d->quote_ident(&cs->sql, name);
+        return;
+    }
+    tdo_sb_adds(&cs->sql, s);
+    tdo_free(*cache);
+    *cache = s;
+    *cache_dialect = cs->d;
+}
+
 static void column(cstate *cs, const tdo_field *f)
 {
-    cs->d->quote_ident(&cs->sql, f->column);
+    if (!f->model) { /* a scratch field: nothing to keep it in */
+        cs->d->quote_ident(&cs->sql, f->column);
+        return;
+    }
+    tdo_field *mf = (tdo_field *)f; /* (only its quoting cache changes) */
+    quoted(cs, f->column, &mf->qcolumn, &mf->qdialect);
+}
+
+static void table(cstate *cs, const tdo_model *m)
+{
+    tdo_model *mm = (tdo_model *)m; /* (only its quoting cache changes) */
+    quoted(cs, m->table, &mm->qtable, &mm->qdialect);
 }
 
 /* Appends a placeholder and the parameter v.  take: v's bytes (if owned)
@@ -267,7 +301,7 @@ static void root_ref(cstate *cs, const scope *sc)
     if (sc->root)
         alias_name(cs, sc->root);
     else
-        ident(cs, tdo_model_table(sc->m));
+        table(cs, sc->m);
 }
 
 /* Appends the column of f reached through p, qualified when the scope
@@ -317,7 +351,7 @@ static void join_on(cstate *cs, const char *jt, const char *table, int alias)
 static void from_clause(cstate *cs, scope *sc)
 {
     add(cs, " FROM ");
-    ident(cs, tdo_model_table(sc->m));
+    table(cs, sc->m);
     if (sc->root) {
         add(cs, " ");
         alias_name(cs, sc->root);
@@ -1345,7 +1379,7 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
                              "given nil is dropped by Lua: use orm.null to "
                              "store NULL)");
     add(cs, "UPDATE ");
-    ident(cs, tdo_model_table(q->model));
+    table(cs, q->model);
     add(cs, " SET ");
     for (size_t i = 0; i < n; i++) {
         const tdo_field *f;
@@ -1441,7 +1475,7 @@ tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
         if ((st = tdo_model_check_writable_(q->model, "delete", err)))
             break;
         add(&cs, "DELETE FROM ");
-        ident(&cs, tdo_model_table(q->model));
+        table(&cs, q->model);
         st = target_rows(&cs, q, err);
         break;
     }
@@ -1486,7 +1520,7 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     else
         add(&cs,
             d->insert_ignore ? d->insert_ignore : "INSERT OR IGNORE INTO ");
-    ident(&cs, tdo_model_table(m));
+    table(&cs, m);
     if (!nfields) {
         add(&cs, d->default_values ? d->default_values : " DEFAULT VALUES");
     } else {
@@ -1573,7 +1607,7 @@ tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
     cstate cs;
     cs_init(&cs, d, m);
     add(&cs, "UPDATE ");
-    ident(&cs, tdo_model_table(m));
+    table(&cs, m);
     add(&cs, " SET ");
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -1601,7 +1635,7 @@ tdo_status tdo_compile_delete_pk(const tdo_model *m, const tdo_dialect *d,
     cstate cs;
     cs_init(&cs, d, m);
     add(&cs, "DELETE FROM ");
-    ident(&cs, tdo_model_table(m));
+    table(&cs, m);
     tdo_status st = pk_where(&cs, pk, err);
     if (!st)
         st = finish(&cs, out, err);

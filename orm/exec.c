@@ -5,6 +5,8 @@
  */
 #include "tdo_int.h"
 
+#include <stdalign.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -16,13 +18,19 @@ struct tdo_rows {
     const tdo_dialect *dialect;
     bool use_tz;
     bool done;
-    char *sql; /* owned, for error messages */
+    char *sql; /* for error messages; in the cursor's block */
     size_t ncols;
-    char **names; /* owned */
+    char **names; /* in the cursor's block, as the strings */
     const tdo_field **fields;
-    tdo_value *vals;   /* decoded values of the current row; owned */
+    tdo_value *vals;   /* decoded values of the current row (in the block;
+                          the values owned) */
     tdo_session *sess; /* the session read from while stmt lives; ref */
 };
+
+static size_t align_up(size_t n, size_t a)
+{
+    return (n + a - 1) / a * a;
+}
 
 /* Gives the statement back and lets go of the session. */
 static void rows_finish(tdo_rows *r)
@@ -43,30 +51,40 @@ void tdo_rows_free(tdo_rows *r)
     if (!r)
         return;
     rows_finish(r);
-    for (size_t i = 0; i < r->ncols; i++) {
-        if (r->names)
-            tdo_free(r->names[i]);
-        if (r->vals)
-            tdo_value_release(&r->vals[i]);
-    }
-    tdo_free(r->names);
-    tdo_free(r->fields);
-    tdo_free(r->vals);
-    tdo_free(r->sql);
-    tdo_free(r);
+    for (size_t i = 0; r->vals && i < r->ncols; i++)
+        tdo_value_release(&r->vals[i]);
+    tdo_free(r); /* one block: the cursor, its arrays and its strings */
 }
 
-/* Makes a cursor over the started stmt (taken over even on failure). */
+/* Makes a cursor over the started stmt (taken over even on failure):
+ * one allocation for the cursor, its per-column arrays, the SQL and the
+ * column names. */
 static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
                            const char *sql, const tdo_colinfo *cols,
                            size_t ncols, tdo_rows **out, tdo_error *err)
 {
     *out = NULL;
-    tdo_rows *r = tdo_calloc(1, sizeof(*r));
-    if (!r) {
+    size_t nc = c->backend->ncols(stmt), n = nc ? nc : 1;
+    size_t sqllen = strlen(sql) + 1, text = sqllen;
+    for (size_t i = 0; i < nc; i++) {
+        const char *name = i < ncols && cols[i].name
+                               ? cols[i].name
+                               : c->backend->colname(stmt, i);
+        text += strlen(name ? name : "") + 1;
+    }
+    size_t off_names = align_up(sizeof(tdo_rows), alignof(char *));
+    size_t off_fields =
+        align_up(off_names + n * sizeof(char *), alignof(tdo_field *));
+    size_t off_vals =
+        align_up(off_fields + n * sizeof(tdo_field *), alignof(tdo_value));
+    size_t off_text = off_vals + n * sizeof(tdo_value);
+    char *block = tdo_malloc(off_text + text);
+    if (!block) {
         c->backend->release(stmt);
         return tdo_nomem(err);
     }
+    tdo_rows *r = (tdo_rows *)block;
+    memset(r, 0, sizeof(*r));
     r->be = c->backend;
     r->stmt = stmt;
     r->sess = sess;
@@ -74,26 +92,24 @@ static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
     sess->cursors++;
     r->dialect = c->backend->dialect;
     r->use_tz = c->ctx->use_tz;
-    r->ncols = r->be->ncols(stmt);
-    r->sql = tdo_strdup(sql);
-    size_t n = r->ncols ? r->ncols : 1;
-    r->names = tdo_calloc(n, sizeof(char *));
-    r->fields = tdo_calloc(n, sizeof(tdo_field *));
-    r->vals = tdo_calloc(n, sizeof(tdo_value));
-    if (!r->sql || !r->names || !r->fields || !r->vals)
-        goto oom;
-    for (size_t i = 0; i < r->ncols; i++) {
+    r->ncols = nc;
+    r->names = (char **)(block + off_names);
+    r->fields = (const tdo_field **)(block + off_fields);
+    r->vals = (tdo_value *)(block + off_vals);
+    char *p = block + off_text;
+    r->sql = memcpy(p, sql, sqllen);
+    p += sqllen;
+    for (size_t i = 0; i < nc; i++) {
         const char *name =
             i < ncols && cols[i].name ? cols[i].name : r->be->colname(stmt, i);
-        if (!(r->names[i] = tdo_strdup(name ? name : "")))
-            goto oom;
+        size_t len = strlen(name ? name : "") + 1;
+        r->names[i] = memcpy(p, name ? name : "", len);
+        p += len;
         r->fields[i] = i < ncols ? cols[i].field : NULL;
+        r->vals[i] = tdo_value_null();
     }
     *out = r;
     return TDO_OK;
-oom:
-    tdo_rows_free(r);
-    return tdo_nomem(err);
 }
 
 /* Steps the cursor; *has_row is false at the end. */
@@ -442,7 +458,15 @@ tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
                               size_t batch, bool ignore_conflicts,
                               tdo_value *pks, tdo_error *err)
 {
-    size_t per = batch > 0 && batch < nrows ? batch : nrows;
+    /* without a batch size: statements of TDO_INSERT_BATCH rows (within
+     * every database's parameter limit), the same text each time, so
+     * each is prepared once */
+    if (batch == 0) {
+        size_t limit = TDO_MAX_PARAMS / (nfields ? nfields : 1);
+        batch =
+            limit < TDO_INSERT_BATCH ? (limit ? limit : 1) : TDO_INSERT_BATCH;
+    }
+    size_t per = batch < nrows ? batch : nrows;
     bool tx = nrows > per;
     tdo_status st = tx ? tdo_conn_begin(c, err) : TDO_OK;
     for (size_t start = 0; !st && start < nrows; start += per) {

@@ -153,6 +153,7 @@ void tdo_field_free_(tdo_field *f)
     tdo_free(f->column);
     tdo_free(f->description);
     tdo_free(f->db_default);
+    tdo_free(f->qcolumn);
     tdo_value_release(&f->default_value);
     for (size_t i = 0; i < f->n_enum; i++)
         tdo_value_release(&f->enum_values[i]);

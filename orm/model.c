@@ -44,6 +44,7 @@ void tdo_model_free_(tdo_model *m)
     tdo_free(m->app);
     tdo_free(m->name);
     tdo_free(m->table);
+    tdo_free(m->qtable);
     tdo_free(m->description);
     tdo_free(m);
 }
@@ -115,6 +116,8 @@ tdo_status tdo_model_set_table(tdo_model *m, const char *table, tdo_error *err)
         return tdo_nomem(err);
     tdo_free(m->table);
     m->table = t;
+    tdo_free(m->qtable); /* quoted for the old name */
+    m->qtable = NULL;
     return TDO_OK;
 }
 

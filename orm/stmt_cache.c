@@ -18,12 +18,23 @@ void tdo_stmt_cache_init(tdo_stmt_cache *c, bool shared,
     c->ud = ud;
 }
 
+/* FNV-1a of s: statements of one shape share long prefixes, so the
+ * texts are compared only when their hashes agree. */
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 /* Looks sql up (see tdo_int.h). */
 int tdo_stmt_cache_find(tdo_stmt_cache *c, const char *sql)
 {
+    uint64_t h = sql_hash(sql);
     for (size_t i = 0; i < c->n; i++) {
         tdo_cache_entry *e = &c->e[i];
-        if (!e->in_use && strcmp(e->sql, sql) == 0) {
+        if (!e->in_use && e->hash == h && strcmp(e->sql, sql) == 0) {
             e->in_use = !c->shared;
             e->last_used = ++c->tick;
             c->hits++;
@@ -57,6 +68,7 @@ int tdo_stmt_cache_add(tdo_stmt_cache *c, const char *sql, void *stmt)
         c->n++;
     }
     e->sql = key;
+    e->hash = sql_hash(key);
     e->stmt = stmt;
     e->in_use = !c->shared;
     e->last_used = ++c->tick;

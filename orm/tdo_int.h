@@ -38,9 +38,15 @@ tdo_status tdo_nomem(tdo_error *err);
 /* ---- the prepared-statement cache of a session (stmt_cache.c) --------- */
 
 #define TDO_STMT_CACHE_MAX 64 /* statements kept per session */
+/* Rows per INSERT statement of a bulk insert given no batch size, and the
+ * bound parameters a statement may hold on every backend (SQLite 32766,
+ * PostgreSQL and MySQL 65535). */
+#define TDO_INSERT_BATCH 100
+#define TDO_MAX_PARAMS 32766
 
 typedef struct tdo_cache_entry {
     char *sql;          /* the key; owned */
+    uint64_t hash;      /* of sql (FNV-1a), compared first */
     void *stmt;         /* the backend's statement */
     uint64_t last_used; /* LRU tick */
     bool in_use;        /* handed out, not given back yet */
@@ -114,6 +120,8 @@ struct tdo_model {
     tdo_field **key;      /* a composite key's fields (nkey >= 2); owned */
     size_t nkey;
     bool read_only;       /* writes refused (a view) */
+    char *qtable;         /* table quoted for qdialect (compile.c); owned */
+    const void *qdialect;
     bool introspected;    /* declared by tdo_models_from_schema() */
     tdo_index *indexes;   /* owned */
     size_t nindexes;

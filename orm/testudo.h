@@ -419,6 +419,9 @@ typedef struct tdo_field {
     /* set by tdo_model_add_field() */
     tdo_model *model;      /* owner */
     size_t index;          /* position among the model's fields */
+    /* the column quoted for the dialect compiled for last (compile.c) */
+    char *qcolumn;         /* owned, or NULL */
+    const void *qdialect;
 } tdo_field;
 
 /* Returns a zeroed declaration of a field of the given name and type
@@ -1031,7 +1034,8 @@ TDO_API tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
                               const tdo_value *vals, size_t nrows,
                               bool ignore_conflicts, tdo_value *pks,
                               tdo_error *err);
-/* tdo_insert in batches of batch (0: one batch): when there are several
+/* tdo_insert in batches of batch rows (0: statements of 100 rows, fewer
+ * when that many would pass 32766 parameters): when there are several
  * they are all or nothing, in one transaction (a savepoint inside an
  * open one) that a failure rolls back. */
 TDO_API tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,

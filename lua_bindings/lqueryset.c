@@ -1103,20 +1103,22 @@ static int raise_model_error(lua_State *L, int qs, const char *cls,
 static int get_impl(lua_State *L, bool or_none)
 {
     luaL_checkstack(L, 40, "testudo");
-    getqs(L, 1);
-    if (lua_gettop(L) >= 2) {
-        lua_pushcfunction(L, qs_filter);
-        lua_insert(L, 1);
-        lua_call(L, lua_gettop(L) - 1, 1);
-    }
-    lua_settop(L, 1);
-    tdo_model *m = qs_model(L, 1);
     lqs *u = getqs(L, 1);
-    lqs *d = push_derived(L, 1, true);
+    tdo_model *m = qs_model(L, 1);
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_query_limit(u->q, 2, &d->q, &err))
+    /* one derived queryset, filtered then limited to 2 rows (no
+     * intermediate filter() queryset) */
+    tdo_qnode *cond = lua_gettop(L) >= 2 ? args_condition(L, 2) : NULL;
+    lqs *d = push_derived(L, 1, true);
+    int didx = lua_gettop(L);
+    if (cond && tdo_query_filter(u->q, cond, &d->q, &err))
         return ltdo_error(L, &err);
-    size_t n = run_list(L, 2, d->q);
+    tdo_query *limited2 = NULL;
+    if (tdo_query_limit(d->q ? d->q : u->q, 2, &limited2, &err))
+        return ltdo_error(L, &err);
+    tdo_query_free(d->q);
+    d->q = limited2;
+    size_t n = run_list(L, didx, d->q);
     if (n == 0) {
         if (or_none) {
             lua_pushnil(L);

@@ -6,6 +6,7 @@
  * driver's), and the geometric mean of the ratios.
  *
  *   bench [--n N] [--runs R] [--target memory|file] [--workload FILE]
+ *         [--verbose]    (each run's times on stderr)
  *
  * Timing assertions belong here, never in the test suite.
  */
@@ -123,6 +124,7 @@ int main(int argc, char **argv)
     int64_t n = 10000;
     int runs = 5;
     const char *target = "memory", *workload = "tests/bench/workload.lua";
+    bool verbose = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc)
             n = atoll(argv[++i]);
@@ -132,9 +134,11 @@ int main(int argc, char **argv)
             target = argv[++i];
         else if (!strcmp(argv[i], "--workload") && i + 1 < argc)
             workload = argv[++i];
+        else if (!strcmp(argv[i], "--verbose"))
+            verbose = true;
         else {
             fprintf(stderr, "usage: bench [--n N] [--runs R] [--target "
-                            "memory|file] [--workload FILE]\n");
+                            "memory|file] [--workload FILE] [--verbose]\n");
             return 2;
         }
     }
@@ -192,6 +196,10 @@ int main(int argc, char **argv)
             t_orm[k][r] = run_lua(L, t, "run", n);
             if (!raw_first)
                 t_raw[k][r] = run_raw(raw_of[k], db, n);
+            if (verbose)
+                fprintf(stderr, "run %d %-12s raw %.4f s  testudo %.4f s%s\n",
+                        r + 1, raw_of[k]->name, t_raw[k][r], t_orm[k][r],
+                        raw_first ? "  (raw first)" : "");
             lua_pop(L, 1);
         }
         lua_getfield(L, W, "close");

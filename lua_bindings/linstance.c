@@ -496,20 +496,32 @@ static bool canonical(lua_State *L, int idx, const tdo_field *f)
     }
 }
 
-/* Pushes attribute attr of instance t: the raw value, unless a partial
- * instance may exist (then __index says whether it is deferred). */
-static int get_attr(lua_State *L, int t, const char *attr)
+/* Pushes the attribute of instance t named by the string at key: the
+ * raw value, unless a partial instance may exist (then __index says
+ * whether it is deferred). */
+static int get_attr_at(lua_State *L, int t, int key)
 {
-    if (any_partial)
-        return lua_getfield(L, t, attr);
-    lua_pushstring(L, attr);
-    return lua_rawget(L, t);
+    lua_pushvalue(L, key);
+    return any_partial ? lua_gettable(L, t) : lua_rawget(L, t);
 }
 
-static void canonicalize(lua_State *L, int t, const tdo_field *f,
-                         const char *attr, ltdo_vals *vb)
+/* Sets the attribute of instance t named by the string at key to the
+ * value on top (popped): raw, unless a partial instance may exist (then
+ * __newindex marks it loaded). */
+static void set_attr_at(lua_State *L, int t, int key)
 {
-    get_attr(L, t, attr);
+    lua_pushvalue(L, key);
+    lua_insert(L, -2);
+    if (any_partial)
+        lua_settable(L, t);
+    else
+        lua_rawset(L, t);
+}
+
+static void canonicalize(lua_State *L, int t, const tdo_field *f, int key,
+                         ltdo_vals *vb)
+{
+    get_attr_at(L, t, key);
     if (lua_isnil(L, -1) || canonical(L, -1, f)) {
         lua_pop(L, 1);
         return;
@@ -517,7 +529,7 @@ static void canonicalize(lua_State *L, int t, const tdo_field *f,
     tdo_value *v = ltdo_field_value(L, -1, f, vb, false);
     if (f->type != TDO_F_JSON) {
         ltdo_push_value(L, v);
-        lua_setfield(L, t, attr);
+        set_attr_at(L, t, key);
     }
     lua_pop(L, 1);
 }
@@ -614,8 +626,8 @@ int ltdo_inst_new(lua_State *L)
         const tdo_field *f = tdo_model_field(m, i);
         if (f->type == TDO_F_M2M)
             continue;
-        const char *attr = ltdo_field_attr(L, f);
-        canonicalize(L, t, f, attr, vb);
+        ltdo_field_attr(L, f);
+        canonicalize(L, t, f, lua_gettop(L), vb);
         lua_pop(L, 1);
     }
     lua_settop(L, t);
@@ -689,13 +701,14 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
                 continue;
             }
         }
-        get_attr(L, t, attr);
+        int key = top + 1; /* the attribute name */
+        get_attr_at(L, t, key);
         tdo_value when; /* auto_now / auto_now_add (the core's step 2) */
         if (tdo_field_auto_now(f, creating, !lua_isnil(L, -1), now, &when)) {
             lua_pop(L, 1);
             ltdo_push_value(L, &when);
             lua_pushvalue(L, -1);
-            lua_setfield(L, t, attr);
+            set_attr_at(L, t, key);
         }
         if (f == pk) {
             if (!creating ||
@@ -714,7 +727,7 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
             ltdo_push_value(L, v);
             lua_replace(L, -2);
             lua_pushvalue(L, -1);
-            lua_setfield(L, t, attr);
+            set_attr_at(L, t, key);
         }
         run_validators(L, model, f, -1);
         fields[k++] = f;
@@ -1126,8 +1139,8 @@ static const tdo_field *arg_field(lua_State *L, const char **k)
 static void canonical_attr(lua_State *L, const tdo_field *f)
 {
     ltdo_vals *vb = ltdo_vals_new(L);
-    const char *attr = ltdo_field_attr(L, f);
-    canonicalize(L, 1, f, attr, vb);
+    ltdo_field_attr(L, f);
+    canonicalize(L, 1, f, lua_gettop(L), vb);
 }
 
 /* C.canonical(obj, attr): stores attr of obj in canonical form. */

@@ -85,10 +85,27 @@ static bool is_fk(const tdo_field *f)
 
 const char *ltdo_field_attr(lua_State *L, const tdo_field *f)
 {
+    if (f->userdata) { /* the interned name, kept by bind_core */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)f->userdata);
+        return lua_tostring(L, -1);
+    }
     if (is_fk(f))
         return lua_pushfstring(L, "%s_id", f->name);
     lua_pushstring(L, f->name);
     return lua_tostring(L, -1);
+}
+
+/* Keeps each field's attribute name of m as a registry reference in the
+ * field (ltdo_field_attr reads it without interning it again). */
+static void keep_attrs(lua_State *L, tdo_model *m)
+{
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (f->userdata)
+            continue;
+        ltdo_field_attr(L, f);
+        tdo_field_set_userdata(f, luaL_ref(L, LUA_REGISTRYINDEX));
+    }
 }
 
 const tdo_field *ltdo_field_by_attr(const tdo_model *m, const char *key)
@@ -908,6 +925,7 @@ static int push_class(lua_State *L, int parent, int body, const char *name)
  * foreign keys' attribute names). */
 static void bind_core(lua_State *L, int cls, tdo_model *m)
 {
+    keep_attrs(L, m);
     lmodelref *ref = lua_newuserdatauv(L, sizeof *ref, 1);
     ref->m = m;
     luaL_setmetatable(L, LTDO_MODELREF);

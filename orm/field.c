@@ -64,6 +64,12 @@ tdo_field tdo_field_scratch_(const char *name, tdo_field_type type)
     return f;
 }
 
+/* Keeps ud with f (see testudo.h): a field is read-only but for this. */
+void tdo_field_set_userdata(const tdo_field *f, intptr_t ud)
+{
+    ((tdo_field *)f)->userdata = ud;
+}
+
 /* The declaration a field was made from (its strings borrowed). */
 static tdo_field_decl decl_of(const tdo_field *f)
 {

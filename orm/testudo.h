@@ -422,8 +422,12 @@ typedef struct tdo_field {
     /* the column quoted for the dialect compiled for last (compile.c) */
     char *qcolumn;         /* owned, or NULL */
     const void *qdialect;
+    intptr_t userdata;     /* the caller's (tdo_field_set_userdata()); 0 */
 } tdo_field;
 
+/* Keeps the caller's value ud with field f (the Lua bindings: a
+ * reference to its attribute name); read it back as f->userdata. */
+TDO_API void tdo_field_set_userdata(const tdo_field *f, intptr_t ud);
 /* Returns a zeroed declaration of a field of the given name and type
  * (relations get TDO_FIELD_DB_CONSTRAINT). */
 TDO_API tdo_field_decl tdo_field_template(const char *name,

@@ -53,6 +53,7 @@ typedef struct my_stmt {
     unsigned ncols;
     MYSQL_BIND *rbind;
     my_col *cols;
+    bool failed; /* an error since the last reset: reset before reuse */
 } my_stmt;
 
 struct my_db {
@@ -133,6 +134,7 @@ static tdo_status conn_error(my_db *d, tdo_error *err)
 
 static tdo_status stmt_error(my_stmt *s, tdo_error *err)
 {
+    s->failed = true;
     return map_error(s->db, mysql_stmt_errno(s->st), mysql_stmt_sqlstate(s->st),
                      mysql_stmt_error(s->st), err);
 }
@@ -836,8 +838,12 @@ static void my_release(void *stmt)
     my_db *d = s->db;
     if (s->slot >= 0 && !d->closed) {
         stmt_free_result(s);
-        if (s->st)
+        /* every result is stored and freed: only a failed statement needs
+         * mysql_stmt_reset (a round trip to the server) before reuse */
+        if (s->st && s->failed) {
             mysql_stmt_reset(s->st);
+            s->failed = false;
+        }
         tdo_stmt_cache_done(&d->cache, s->slot);
     } else {
         stmt_destroy(s);

@@ -8,7 +8,8 @@
 #   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS
 #                   (60) with clang, ASan and UBSan; installs clang first
 #   make bench      tests/bench: testudo beside the raw driver, ratios
-#                   (BENCH_N=10000, BENCH_RUNS=5, BENCH_TARGETS="memory file")
+#                   (BENCH_N=10000, BENCH_RUNS=5, BENCH_TARGETS="memory file";
+#                   BACKENDS=all adds PostgreSQL and MariaDB)
 #   make deps       install missing Debian packages (as root)
 #
 # `run` and `test` install the packages first, then build in a second
@@ -161,8 +162,10 @@ shell-test: all
 BENCH_N       ?= 10000
 BENCH_RUNS    ?= 5
 BENCH_TARGETS ?= memory file
+BACKENDS      ?= sqlite
 BENCH_BIN     := $(B)/bench/bench
-BENCH_OBJ     := $(B)/tests/bench/bench.o $(B)/tests/bench/raw_sqlite.o
+BENCH_OBJ     := $(B)/tests/bench/bench.o $(B)/tests/bench/raw_sqlite.o \
+                 $(B)/tests/bench/raw_pg.o $(B)/tests/bench/raw_mysql.o
 
 $(BENCH_BIN): $(BENCH_OBJ) $(LB_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -171,10 +174,13 @@ $(BENCH_BIN): $(BENCH_OBJ) $(LB_OBJ) $(LIBA)
 
 bench: deps
 	@$(SUBMAKE) $(BENCH_BIN)
-	@for t in $(BENCH_TARGETS); do \
-	    $(BENCH_BIN) --n $(BENCH_N) --runs $(BENCH_RUNS) --target $$t || exit 1; \
-	    echo; \
-	done
+	@sh tests/bench/run.sh $(BENCH_BIN) $(BENCH_N) $(BENCH_RUNS) \
+	    "$(BENCH_TARGETS)" "$(BACKENDS)"
+
+# libmariadb's cflags define _XOPEN_SOURCE: only for its twin.
+$(B)/tests/bench/raw_mysql.o: tests/bench/raw_mysql.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) $(MARIADB_CFLAGS) -c $< -o $@
 
 # ---- fuzzing (clang's libFuzzer), in build/fuzz ---------------------------
 FUZZ_SECONDS ?= 60

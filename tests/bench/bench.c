@@ -5,8 +5,11 @@
  * rows per second of each and their ratio (testudo's time over the raw
  * driver's), and the geometric mean of the ratios.
  *
- *   bench [--n N] [--runs R] [--target memory|file] [--workload FILE]
+ *   bench [--n N] [--runs R] [--target memory|file|URL] [--workload FILE]
  *         [--verbose]    (each run's times on stderr)
+ *
+ * A postgres:// or mysql:// URL as the target benchmarks that server
+ * (testudo's tables bench_*, the raw driver's raw_bench_*, one database).
  *
  * Timing assertions belong here, never in the test suite.
  */
@@ -99,11 +102,16 @@ static double run_raw(const raw_test *t, raw_db *db, int64_t n)
     return now() - t0;
 }
 
-/* The URL testudo opens and the path the raw side opens for target, in
- * run r (files: new ones in TMPDIR). */
+/* The URL testudo opens and the target the raw side opens for target,
+ * in run r (files: new ones in TMPDIR; a server: its URL for both). */
 static void targets(const char *target, int r, char *url, size_t ucap,
                     char *raw, size_t rcap)
 {
+    if (strstr(target, "://")) {
+        snprintf(url, ucap, "%s", target);
+        snprintf(raw, rcap, "%s", target);
+        return;
+    }
     if (strcmp(target, "memory") == 0) {
         snprintf(url, ucap, "sqlite://:memory:");
         snprintf(raw, rcap, "memory");
@@ -138,7 +146,8 @@ int main(int argc, char **argv)
             verbose = true;
         else {
             fprintf(stderr, "usage: bench [--n N] [--runs R] [--target "
-                            "memory|file] [--workload FILE] [--verbose]\n");
+                            "memory|file|URL] [--workload FILE] "
+                            "[--verbose]\n");
             return 2;
         }
     }
@@ -146,6 +155,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: runs 1..%d, n >= 20\n", MAX_RUNS);
         return 2;
     }
+    const raw_backend *be = &raw_sqlite;
+    const char *title = "SQLite";
+    if (!strncmp(target, "postgres", 8)) {
+        be = &raw_postgres;
+        title = "PostgreSQL";
+    } else if (!strncmp(target, "mysql", 5)) {
+        be = &raw_mysql;
+        title = "MariaDB/MySQL";
+    }
+    bool files = !strstr(target, "://") && strcmp(target, "memory") != 0;
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -167,7 +186,7 @@ int main(int argc, char **argv)
         lua_getfield(L, -1, "name");
         const char *name = lua_tostring(L, -1);
         raw_of[k] = NULL;
-        for (const raw_test *t = raw_sqlite_tests; t->name; t++)
+        for (const raw_test *t = be->tests; t->name; t++)
             if (!strcmp(t->name, name))
                 raw_of[k] = t;
         if (!raw_of[k]) {
@@ -179,7 +198,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         char url[512], rawpath[512];
         targets(target, r, url, sizeof(url), rawpath, sizeof(rawpath));
-        raw_db *db = raw_sqlite_open(rawpath);
+        raw_db *db = be->open(rawpath);
         if (!db)
             return 1;
         lua_getfield(L, W, "open");
@@ -204,15 +223,15 @@ int main(int argc, char **argv)
         }
         lua_getfield(L, W, "close");
         call(L, 0);
-        raw_sqlite_close(db);
-        if (strcmp(target, "memory") != 0) {
+        be->close(db);
+        if (files) {
             unlink(url + 9);
             unlink(rawpath);
         }
         lua_gc(L, LUA_GCCOLLECT);
     }
-    printf("SQLite (%s), N = %lld rows, median of %d runs\n\n", target,
-           (long long)n, runs);
+    printf("%s (%s), N = %lld rows, median of %d runs\n\n", title,
+           strstr(target, "://") ? be->name : target, (long long)n, runs);
     printf("| %-12s | %14s | %14s | %7s |\n", "test", "raw rows/s",
            "testudo rows/s", "ratio");
     printf("|%s|%s|%s|%s|\n", "--------------", "----------------:",

@@ -3,9 +3,11 @@
  * baseline (raw_sqlite.c): the same SQL work as tests/bench/workload.lua
  * does through testudo, with prepared statements and no ORM.
  *
- * The schema (both sides): bench_group (id, name), bench_row (id, name,
- * email, age, score, balance NUMERIC(12,2), created, active, bio NULL,
- * group_id -> bench_group), bench_note (id, row_id -> bench_row, body).
+ * The schema: bench_group (id, name), bench_row (id, name, email, age,
+ * score, balance NUMERIC(12,2), created, active, bio NULL, group_id ->
+ * bench_group), bench_note (id, row_id -> bench_row, body); testudo's side
+ * uses bench_*, the raw side the same tables named raw_bench_* (on a
+ * server both live in one database).
  * Row i (1-based) holds the values bench_row_values() gives.
  */
 #ifndef TESTUDO_BENCH_H
@@ -44,11 +46,18 @@ typedef struct raw_test {
     void (*prep)(raw_db *db, int64_t n); /* before it, untimed; or NULL */
 } raw_test;
 
-/* Opens target ("memory" or a file path) and makes the empty schema with
- * its BENCH_GROUPS groups; NULL after printing why. */
-raw_db *raw_sqlite_open(const char *target);
-void raw_sqlite_close(raw_db *db);
-/* The tests, NULL-terminated, in the order they run. */
-extern const raw_test raw_sqlite_tests[];
+/* A raw driver: opens target (SQLite: "memory" or a file path; a server:
+ * its URL, as testudo takes it) and makes the empty schema -- the tables
+ * raw_bench_group, raw_bench_row, raw_bench_note, as testudo's
+ * generate_schemas makes bench_* for the workload's models on that
+ * database -- with its BENCH_GROUPS groups; NULL after printing why. */
+typedef struct raw_backend {
+    const char *name; /* "sqlite", "postgres", "mysql" */
+    raw_db *(*open)(const char *target);
+    void (*close)(raw_db *db); /* drops nothing */
+    const raw_test *tests;     /* NULL-terminated, in the order they run */
+} raw_backend;
+
+extern const raw_backend raw_sqlite, raw_postgres, raw_mysql;
 
 #endif

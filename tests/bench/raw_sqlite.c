@@ -20,15 +20,15 @@ struct raw_db {
 
 /* The DDL testudo's generate_schemas makes for the workload's models. */
 static const char schema[] =
-    "CREATE TABLE bench_group (id INTEGER PRIMARY KEY AUTOINCREMENT NOT "
+    "CREATE TABLE raw_bench_group (id INTEGER PRIMARY KEY AUTOINCREMENT NOT "
     "NULL, name VARCHAR(40) NOT NULL);"
-    "CREATE TABLE bench_row (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+    "CREATE TABLE raw_bench_row (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
     "name VARCHAR(32) NOT NULL, email VARCHAR(48) NOT NULL, age INT NOT "
     "NULL, score REAL NOT NULL, balance DECIMAL(12,2) NOT NULL, created "
     "TIMESTAMP NOT NULL, active INT NOT NULL, bio TEXT, group_id INT NOT "
-    "NULL REFERENCES bench_group (id) ON DELETE CASCADE);"
-    "CREATE TABLE bench_note (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
-    "row_id INT NOT NULL REFERENCES bench_row (id) ON DELETE CASCADE, body "
+    "NULL REFERENCES raw_bench_group (id) ON DELETE CASCADE);"
+    "CREATE TABLE raw_bench_note (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+    "row_id INT NOT NULL REFERENCES raw_bench_row (id) ON DELETE CASCADE, body "
     "VARCHAR(40) NOT NULL);";
 
 static void die(raw_db *d, const char *what)
@@ -58,7 +58,7 @@ static void done(raw_db *d, sqlite3_stmt *st)
     sqlite3_reset(st);
 }
 
-raw_db *raw_sqlite_open(const char *target)
+static raw_db *raw_sqlite_open(const char *target)
 {
     raw_db *d = calloc(1, sizeof(*d));
     const char *path = strcmp(target, "memory") == 0 ? ":memory:" : target;
@@ -69,10 +69,10 @@ raw_db *raw_sqlite_open(const char *target)
     /* what testudo sets on every SQLite connection */
     sqlite3_busy_timeout(d->db, 5000);
     exec(d, "PRAGMA foreign_keys=ON");
-    exec(d, "DROP TABLE IF EXISTS bench_note; DROP TABLE IF EXISTS "
-            "bench_row; DROP TABLE IF EXISTS bench_group");
+    exec(d, "DROP TABLE IF EXISTS raw_bench_note; DROP TABLE IF EXISTS "
+            "raw_bench_row; DROP TABLE IF EXISTS raw_bench_group");
     exec(d, schema);
-    sqlite3_stmt *g = prepare(d, "INSERT INTO bench_group (id, name) "
+    sqlite3_stmt *g = prepare(d, "INSERT INTO raw_bench_group (id, name) "
                                  "VALUES (?, ?)");
     exec(d, "BEGIN");
     for (int i = 1; i <= BENCH_GROUPS; i++) {
@@ -87,7 +87,7 @@ raw_db *raw_sqlite_open(const char *target)
     return d;
 }
 
-void raw_sqlite_close(raw_db *d)
+static void raw_sqlite_close(raw_db *d)
 {
     if (!d)
         return;
@@ -161,7 +161,7 @@ static void read_all(raw_db *d, sqlite3_stmt *st)
 static void insert_each(raw_db *d, int64_t n)
 {
     sqlite3_stmt *st = prepare(
-        d, "INSERT INTO bench_row (name, email, age, score, balance, "
+        d, "INSERT INTO raw_bench_row (name, email, age, score, balance, "
            "created, active, bio, group_id) VALUES (?,?,?,?,?,?,?,?,?)");
     exec(d, "BEGIN");
     for (int64_t i = 1; i <= n; i++) {
@@ -178,14 +178,14 @@ static void insert_each(raw_db *d, int64_t n)
 
 static void fetch_all(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM bench_row");
+    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM raw_bench_row");
     read_all(d, st);
     sqlite3_finalize(st);
 }
 
 static void filter_limit(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM bench_row WHERE id "
+    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM raw_bench_row WHERE id "
                                   "> ? ORDER BY id LIMIT 20");
     for (int64_t k = 0; k < n; k += 20) {
         sqlite3_bind_int64(st, 1, k);
@@ -197,7 +197,7 @@ static void filter_limit(raw_db *d, int64_t n)
 static void get_pk(raw_db *d, int64_t n)
 {
     sqlite3_stmt *st =
-        prepare(d, "SELECT " COLS " FROM bench_row WHERE id = ? LIMIT 2");
+        prepare(d, "SELECT " COLS " FROM raw_bench_row WHERE id = ? LIMIT 2");
     for (int64_t k = 1; k <= n; k++) {
         sqlite3_bind_int64(st, 1, k);
         read_all(d, st);
@@ -207,7 +207,7 @@ static void get_pk(raw_db *d, int64_t n)
 
 static void values_list(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *st = prepare(d, "SELECT id, name, age FROM bench_row");
+    sqlite3_stmt *st = prepare(d, "SELECT id, name, age FROM raw_bench_row");
     while (sqlite3_step(st) == SQLITE_ROW) {
         char name[32];
         d->sink += sqlite3_column_int64(st, 0);
@@ -219,7 +219,7 @@ static void values_list(raw_db *d, int64_t n)
 
 static void iterate(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM bench_row");
+    sqlite3_stmt *st = prepare(d, "SELECT " COLS " FROM raw_bench_row");
     while (sqlite3_step(st) == SQLITE_ROW) {
         bench_row r;
         read_row(st, &r);
@@ -230,15 +230,15 @@ static void iterate(raw_db *d, int64_t n)
 
 static void prefetch_prep(raw_db *d, int64_t n)
 {
-    exec(d, "INSERT INTO bench_note (row_id, body) SELECT id, 'note ' || id "
-            "FROM bench_row");
+    exec(d, "INSERT INTO raw_bench_note (row_id, body) SELECT id, 'note ' || id "
+            "FROM raw_bench_row");
 }
 
 /* Groups, their rows and the rows' notes: three queries, the later two
  * over the ids the earlier one found (IN lists), as prefetch does. */
 static void prefetch(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *g = prepare(d, "SELECT id, name FROM bench_group");
+    sqlite3_stmt *g = prepare(d, "SELECT id, name FROM raw_bench_group");
     size_t ng = 0;
     int64_t gid[BENCH_GROUPS];
     while (sqlite3_step(g) == SQLITE_ROW && ng < BENCH_GROUPS)
@@ -246,7 +246,7 @@ static void prefetch(raw_db *d, int64_t n)
     sqlite3_finalize(g);
     char *sql = malloc(64 + 24 * (size_t)(n > BENCH_GROUPS ? n : BENCH_GROUPS));
     size_t len = (size_t)sprintf(sql, "SELECT " COLS
-                                      " FROM bench_row WHERE group_id IN (");
+                                      " FROM raw_bench_row WHERE group_id IN (");
     for (size_t i = 0; i < ng; i++)
         len += (size_t)sprintf(sql + len, i ? ",%lld" : "%lld",
                                (long long)gid[i]);
@@ -254,7 +254,7 @@ static void prefetch(raw_db *d, int64_t n)
     sqlite3_stmt *r = prepare(d, sql);
     read_all(d, r);
     sqlite3_finalize(r);
-    len = (size_t)sprintf(sql, "SELECT id, row_id, body FROM bench_note "
+    len = (size_t)sprintf(sql, "SELECT id, row_id, body FROM raw_bench_note "
                                "WHERE row_id IN (");
     for (size_t i = 0; i < d->nrows; i++)
         len += (size_t)sprintf(sql + len, i ? ",%lld" : "%lld",
@@ -273,7 +273,7 @@ static void prefetch(raw_db *d, int64_t n)
 static void update_each(raw_db *d, int64_t n)
 {
     sqlite3_stmt *st = prepare(
-        d, "UPDATE bench_row SET name=?, email=?, age=?, score=?, "
+        d, "UPDATE raw_bench_row SET name=?, email=?, age=?, score=?, "
            "balance=?, created=?, active=?, bio=?, group_id=? WHERE id=?");
     exec(d, "BEGIN");
     for (int64_t i = 1; i <= n; i++) {
@@ -290,19 +290,19 @@ static void update_each(raw_db *d, int64_t n)
 
 static void update_qs(raw_db *d, int64_t n)
 {
-    exec(d, "UPDATE bench_row SET score = score + 1 WHERE active = 1");
+    exec(d, "UPDATE raw_bench_row SET score = score + 1 WHERE active = 1");
 }
 
 /* (the notes go first, untimed: each delete would scan them for the
  * cascade, on both sides alike, hiding the cost being measured) */
 static void delete_prep(raw_db *d, int64_t n)
 {
-    exec(d, "DELETE FROM bench_note");
+    exec(d, "DELETE FROM raw_bench_note");
 }
 
 static void delete_each(raw_db *d, int64_t n)
 {
-    sqlite3_stmt *st = prepare(d, "DELETE FROM bench_row WHERE id = ?");
+    sqlite3_stmt *st = prepare(d, "DELETE FROM raw_bench_row WHERE id = ?");
     exec(d, "BEGIN");
     for (int64_t i = 1; i <= n; i++) {
         sqlite3_bind_int64(st, 1, i);
@@ -317,7 +317,7 @@ static void bulk_create(raw_db *d, int64_t n)
 {
     enum { BATCH = 100 };
     char *sql = malloc(256 + BATCH * 24);
-    size_t len = (size_t)sprintf(sql, "INSERT INTO bench_row (name, email, "
+    size_t len = (size_t)sprintf(sql, "INSERT INTO raw_bench_row (name, email, "
                                       "age, score, balance, created, active, "
                                       "bio, group_id) VALUES ");
     for (int i = 0; i < BATCH; i++)
@@ -335,7 +335,7 @@ static void bulk_create(raw_db *d, int64_t n)
         done(d, full);
     }
     sqlite3_stmt *one =
-        prepare(d, "INSERT INTO bench_row (name, email, age, score, balance, "
+        prepare(d, "INSERT INTO raw_bench_row (name, email, age, score, balance, "
                    "created, active, bio, group_id) VALUES "
                    "(?,?,?,?,?,?,?,?,?)");
     for (; i <= n; i++) {
@@ -352,10 +352,10 @@ static void bulk_create(raw_db *d, int64_t n)
 
 static void delete_qs(raw_db *d, int64_t n)
 {
-    exec(d, "DELETE FROM bench_row");
+    exec(d, "DELETE FROM raw_bench_row");
 }
 
-const raw_test raw_sqlite_tests[] = {
+static const raw_test raw_sqlite_tests[] = {
     {"insert_each", insert_each, NULL},
     {"fetch_all", fetch_all, NULL},
     {"filter_limit", filter_limit, NULL},
@@ -371,3 +371,6 @@ const raw_test raw_sqlite_tests[] = {
     {"delete_qs", delete_qs, NULL},
     {NULL, NULL, NULL},
 };
+
+const raw_backend raw_sqlite = {"sqlite", raw_sqlite_open, raw_sqlite_close,
+                                raw_sqlite_tests};

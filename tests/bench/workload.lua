@@ -52,7 +52,14 @@ local function values_of(i)
 end
 W.values_of = values_of
 
+-- SQL joining two text expressions on the database being benchmarked.
+function W.concat(a, b)
+  if W.url:match("^mysql") then return "CONCAT(" .. a .. ", " .. b .. ")" end
+  return a .. " || " .. b
+end
+
 function W.open(url)
+  W.url = url
   orm.init{ db_url = url }
   local c = orm.connection()
   c:execute_script("DROP TABLE IF EXISTS bench_note; DROP TABLE IF EXISTS bench_row; "
@@ -98,7 +105,7 @@ local tests = {
   { name = "prefetch",
     prep = function()
       orm.connection():execute_script("INSERT INTO bench_note (row_id, body) "
-        .. "SELECT id, 'note ' || id FROM bench_row")
+        .. "SELECT id, " .. W.concat("'note '", "id") .. " FROM bench_row")
     end,
     run = function()
       for _, g in ipairs(Group:all():prefetch_related("rows__notes"):list()) do

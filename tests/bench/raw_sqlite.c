@@ -22,12 +22,14 @@ struct raw_db {
 static const char schema[] =
     "CREATE TABLE raw_bench_group (id INTEGER PRIMARY KEY AUTOINCREMENT NOT "
     "NULL, name VARCHAR(40) NOT NULL);"
-    "CREATE TABLE raw_bench_row (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+    "CREATE TABLE raw_bench_row (id INTEGER PRIMARY KEY AUTOINCREMENT NOT "
+    "NULL, "
     "name VARCHAR(32) NOT NULL, email VARCHAR(48) NOT NULL, age INT NOT "
     "NULL, score REAL NOT NULL, balance DECIMAL(12,2) NOT NULL, created "
     "TIMESTAMP NOT NULL, active INT NOT NULL, bio TEXT, group_id INT NOT "
     "NULL REFERENCES raw_bench_group (id) ON DELETE CASCADE);"
-    "CREATE TABLE raw_bench_note (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+    "CREATE TABLE raw_bench_note (id INTEGER PRIMARY KEY AUTOINCREMENT NOT "
+    "NULL, "
     "row_id INT NOT NULL REFERENCES raw_bench_row (id) ON DELETE CASCADE, body "
     "VARCHAR(40) NOT NULL);";
 
@@ -230,8 +232,9 @@ static void iterate(raw_db *d, int64_t n)
 
 static void prefetch_prep(raw_db *d, int64_t n)
 {
-    exec(d, "INSERT INTO raw_bench_note (row_id, body) SELECT id, 'note ' || id "
-            "FROM raw_bench_row");
+    exec(d,
+         "INSERT INTO raw_bench_note (row_id, body) SELECT id, 'note ' || id "
+         "FROM raw_bench_row");
 }
 
 /* Groups, their rows and the rows' notes: three queries, the later two
@@ -245,11 +248,11 @@ static void prefetch(raw_db *d, int64_t n)
         gid[ng++] = sqlite3_column_int64(g, 0);
     sqlite3_finalize(g);
     char *sql = malloc(64 + 24 * (size_t)(n > BENCH_GROUPS ? n : BENCH_GROUPS));
-    size_t len = (size_t)sprintf(sql, "SELECT " COLS
-                                      " FROM raw_bench_row WHERE group_id IN (");
+    size_t len = (size_t)sprintf(
+        sql, "SELECT " COLS " FROM raw_bench_row WHERE group_id IN (");
     for (size_t i = 0; i < ng; i++)
-        len += (size_t)sprintf(sql + len, i ? ",%lld" : "%lld",
-                               (long long)gid[i]);
+        len +=
+            (size_t)sprintf(sql + len, i ? ",%lld" : "%lld", (long long)gid[i]);
     strcpy(sql + len, ")");
     sqlite3_stmt *r = prepare(d, sql);
     read_all(d, r);
@@ -312,18 +315,41 @@ static void delete_each(raw_db *d, int64_t n)
     sqlite3_finalize(st);
 }
 
-/* One multi-row INSERT per batch of rows (bulk_create's). */
+/* Steps st to the end, reading the keys it returns. */
+static void read_ids(raw_db *d, sqlite3_stmt *st)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        d->sink += sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_DONE)
+        die(d, sqlite3_sql(st));
+    sqlite3_reset(st);
+}
+
+/* A multi-row INSERT of rows rows; the caller frees the statement. */
+static sqlite3_stmt *insert_rows(raw_db *d, int rows)
+{
+    char *sql = malloc(256 + (size_t)rows * 24);
+    if (!sql)
+        exit(1);
+    size_t len = (size_t)sprintf(sql, "INSERT INTO raw_bench_row (name, "
+                                      "email, age, score, balance, created, "
+                                      "active, bio, group_id) VALUES ");
+    for (int i = 0; i < rows; i++)
+        len += (size_t)sprintf(sql + len, i ? ",(?,?,?,?,?,?,?,?,?)"
+                                            : "(?,?,?,?,?,?,?,?,?)");
+    strcpy(sql + len, " RETURNING id"); /* testudo reads the keys back */
+    sqlite3_stmt *st = prepare(d, sql);
+    free(sql);
+    return st;
+}
+
+/* As bulk_create does: statements of 100 rows (one prepared statement
+ * reused), the rest in one more, all in one transaction. */
 static void bulk_create(raw_db *d, int64_t n)
 {
     enum { BATCH = 100 };
-    char *sql = malloc(256 + BATCH * 24);
-    size_t len = (size_t)sprintf(sql, "INSERT INTO raw_bench_row (name, email, "
-                                      "age, score, balance, created, active, "
-                                      "bio, group_id) VALUES ");
-    for (int i = 0; i < BATCH; i++)
-        len += (size_t)sprintf(sql + len, i ? ",(?,?,?,?,?,?,?,?,?)"
-                                            : "(?,?,?,?,?,?,?,?,?)");
-    sqlite3_stmt *full = prepare(d, sql);
+    sqlite3_stmt *full = insert_rows(d, BATCH);
     exec(d, "BEGIN");
     int64_t i = 1;
     for (; i + BATCH - 1 <= n; i += BATCH) {
@@ -332,22 +358,21 @@ static void bulk_create(raw_db *d, int64_t n)
             bench_row_values(i + k, &r);
             bind_row(full, 1 + 9 * k, &r);
         }
-        done(d, full);
+        read_ids(d, full);
     }
-    sqlite3_stmt *one =
-        prepare(d, "INSERT INTO raw_bench_row (name, email, age, score, balance, "
-                   "created, active, bio, group_id) VALUES "
-                   "(?,?,?,?,?,?,?,?,?)");
-    for (; i <= n; i++) {
-        bench_row r;
-        bench_row_values(i, &r);
-        bind_row(one, 1, &r);
-        done(d, one);
+    if (i <= n) {
+        int rest = (int)(n - i + 1);
+        sqlite3_stmt *last = insert_rows(d, rest);
+        for (int k = 0; k < rest; k++) {
+            bench_row r;
+            bench_row_values(i + k, &r);
+            bind_row(last, 1 + 9 * k, &r);
+        }
+        read_ids(d, last);
+        sqlite3_finalize(last);
     }
     exec(d, "COMMIT");
     sqlite3_finalize(full);
-    sqlite3_finalize(one);
-    free(sql);
 }
 
 static void delete_qs(raw_db *d, int64_t n)

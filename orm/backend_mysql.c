@@ -721,26 +721,62 @@ static const char *my_colname(void *stmt, size_t i)
 
 /* Formats a MYSQL_TIME as ISO text of its kind into c->tbuf, with as
  * many digits of fraction as the column has (as the server shows it). */
+/* Writes v as width digits at p; returns p past them. */
+static char *digits(char *p, unsigned long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 static size_t time_text(my_col *c)
 {
     const MYSQL_TIME *t = &c->t;
-    char frac[24] = "";
-    if (c->frac) {
-        snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
-        frac[1 + c->frac] = '\0';
-    } else if (t->second_part) {
-        snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+    if (c->type == MYSQL_TYPE_TIME || t->year > 9999 || t->month > 99 ||
+        t->day > 99 || t->hour > 99 || t->minute > 99 || t->second > 99) {
+        char frac[24] = "";
+        if (c->frac) {
+            snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+            frac[1 + c->frac] = '\0';
+        } else if (t->second_part) {
+            snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
+        }
+        if (c->type == MYSQL_TYPE_TIME)
+            return (size_t)snprintf(c->tbuf, sizeof(c->tbuf),
+                                    "%s%02u:%02u:%02u%s", t->neg ? "-" : "",
+                                    t->hour + t->day * 24, t->minute, t->second,
+                                    frac);
+        return (size_t)snprintf(
+            c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u %02u:%02u:%02u%s",
+            t->year, t->month, t->day, t->hour, t->minute, t->second, frac);
     }
-    if (c->type == MYSQL_TYPE_DATE)
-        return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u",
-                                t->year, t->month, t->day);
-    if (c->type == MYSQL_TYPE_TIME)
-        return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%s%02u:%02u:%02u%s",
-                                t->neg ? "-" : "", t->hour + t->day * 24,
-                                t->minute, t->second, frac);
-    return (size_t)snprintf(
-        c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u %02u:%02u:%02u%s", t->year,
-        t->month, t->day, t->hour, t->minute, t->second, frac);
+    /* dates and datetimes, digit by digit: this runs for every value */
+    char *p = c->tbuf;
+    p = digits(p, t->year, 4);
+    *p++ = '-';
+    p = digits(p, t->month, 2);
+    *p++ = '-';
+    p = digits(p, t->day, 2);
+    if (c->type != MYSQL_TYPE_DATE) {
+        *p++ = ' ';
+        p = digits(p, t->hour, 2);
+        *p++ = ':';
+        p = digits(p, t->minute, 2);
+        *p++ = ':';
+        p = digits(p, t->second, 2);
+        int nfrac = c->frac ? (int)c->frac : t->second_part ? 6 : 0;
+        if (nfrac) {
+            char us[6];
+            digits(us, t->second_part % 1000000, 6);
+            *p++ = '.';
+            memcpy(p, us, (size_t)nfrac);
+            p += nfrac;
+        }
+    }
+    *p = '\0';
+    return (size_t)(p - c->tbuf);
 }
 
 /* Text of a DECIMAL as an exact decimal, else as text. */

@@ -59,6 +59,7 @@ static void cs_init(cstate *cs, const tdo_dialect *d, const tdo_model *m)
     cs->d = d;
     cs->m = m;
     tdo_sb_init(&cs->sql);
+    tdo_sb_grow(&cs->sql, 255); /* a statement's usual size: no regrowing */
 }
 
 static void cs_release(cstate *cs)

@@ -33,6 +33,7 @@ void tdo_model_free_(tdo_model *m)
     if (!m)
         return;
     tdo_model_free_relations_(m);
+    tdo_model_free_proj_(m);
     for (size_t i = 0; i < m->nfields; i++)
         tdo_field_free_(m->fields[i]);
     tdo_free(m->fields);
@@ -166,6 +167,7 @@ static tdo_status insert_field(tdo_model *m, tdo_field *f, size_t pos,
     m->fields[pos] = f;
     m->nfields++;
     f->model = m;
+    tdo_model_free_proj_(m); /* new queries see the new field */
     if (f->flags & TDO_FIELD_PK)
         m->pk = f;
     renumber(m);
@@ -192,6 +194,7 @@ tdo_status tdo_model_add_field(tdo_model *m, const tdo_field_decl *f,
         return st;
     }
     if (old) {
+        tdo_model_free_proj_(m); /* it names the old field */
         nf->model = m;
         nf->index = old->index;
         m->fields[old->index] = nf;

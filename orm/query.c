@@ -151,11 +151,23 @@ tdo_query *tdo_query_new(tdo_model *m)
     q->model = m;
     q->limit = -1;
     q->offset = -1;
-    if (!(q->proj = proj_all(q, TDO_PROJ_INSTANCES))) {
+    /* every query of m starts from the same projection of its columns:
+     * made once, shared (projections are never changed once made) */
+    if (!m->all_proj)
+        m->all_proj = proj_all(q, TDO_PROJ_INSTANCES);
+    if (!(q->proj = m->all_proj)) {
         tdo_free(q);
         return NULL;
     }
+    q->proj->refs++;
     return q;
+}
+
+/* Lets go of the projection m keeps for its new queries (model.c). */
+void tdo_model_free_proj_(tdo_model *m)
+{
+    proj_free(m->all_proj);
+    m->all_proj = NULL;
 }
 
 static void terms_free(tdo_order *t, size_t n)

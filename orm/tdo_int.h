@@ -121,6 +121,8 @@ struct tdo_model {
     size_t nkey;
     bool read_only;       /* writes refused (a view) */
     char *qtable;         /* table quoted for qdialect (compile.c); owned */
+    struct tdo_proj *all_proj; /* the projection new queries of m start
+                                  from (query.c); a reference */
     const void *qdialect;
     bool introspected;    /* declared by tdo_models_from_schema() */
     tdo_index *indexes;   /* owned */
@@ -132,6 +134,8 @@ struct tdo_model {
     size_t nretired;
 };
 
+/* Drops the projection m keeps for its new queries (query.c). */
+void tdo_model_free_proj_(tdo_model *m);
 /* OperationalError naming the operation (what: "save", "delete" ...)
  * when m is read-only (model.c). */
 tdo_status tdo_model_check_writable_(const tdo_model *m, const char *what,

@@ -584,12 +584,32 @@ static int unknown_field(lua_State *L, tdo_model *m, const char *k)
 /* Sets the keys of the table kw on instance t, checking the names. */
 static void set_kwargs(lua_State *L, int t, tdo_model *m, int kw)
 {
+    lua_getmetatable(L, t);
+    lua_pushliteral(L, "__fidx");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    int fidx = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, kw)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             ltdo_raise(L, TDO_ERR_PARAMS, "field names must be strings");
         const char *k = lua_tostring(L, -2);
-        const tdo_field *f = ltdo_field_by_attr(m, k);
+        const tdo_field *f = NULL;
+        if (lua_istable(L, fidx)) { /* by hash, no strcmp over the fields */
+            lua_pushvalue(L, -2);
+            lua_rawget(L, fidx);
+            f = lua_touserdata(L, -1);
+            lua_pop(L, 1);
+        }
+        if (f && !any_partial && f->type != TDO_F_FK && f->type != TDO_F_O2O &&
+            f->type != TDO_F_M2M) {
+            lua_pushvalue(L, -2); /* a plain field: stored as it is */
+            lua_insert(L, -2);
+            lua_rawset(L, t); /* (lua_next's key stays) */
+            continue;
+        }
+        if (!f)
+            f = ltdo_field_by_attr(m, k);
         if (f == NULL)
             unknown_field(L, m, k);
         if (f->type == TDO_F_M2M)
@@ -600,6 +620,7 @@ static void set_kwargs(lua_State *L, int t, tdo_model *m, int kw)
         set_attr(L, t, k, -1);
         lua_pop(L, 1);
     }
+    lua_pop(L, 1); /* __fidx */
 }
 
 /* Model{...}: a new unsaved instance with defaults applied. */

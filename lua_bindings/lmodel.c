@@ -926,6 +926,18 @@ static int push_class(lua_State *L, int parent, int body, const char *name)
 static void bind_core(lua_State *L, int cls, tdo_model *m)
 {
     keep_attrs(L, m);
+    /* __fidx: each field by its name and its attribute name (light
+     * userdata), for constructors that look names up without strcmp */
+    lua_createtable(L, 0, (int)tdo_model_nfields(m) * 2);
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        lua_pushlightuserdata(L, (void *)f);
+        lua_setfield(L, -2, f->name);
+        ltdo_field_attr(L, f);
+        lua_pushlightuserdata(L, (void *)f);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, cls, "__fidx");
     lmodelref *ref = lua_newuserdatauv(L, sizeof *ref, 1);
     ref->m = m;
     luaL_setmetatable(L, LTDO_MODELREF);

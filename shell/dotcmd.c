@@ -287,6 +287,40 @@ static int cmd_connections(lua_State *L)
     return 0;
 }
 
+/* .db inspectdb [--table T ...]: the models of the database in use as
+ * Lua source (as `testudo db inspectdb`); the migration commands are not
+ * built yet. */
+static int cmd_db(lua_State *L)
+{
+    int n = lua_gettop(L);
+    const char *sub = n ? lua_tostring(L, 1) : NULL;
+    if (!sub || strcmp(sub, "inspectdb") != 0)
+        return luaL_error(L,
+                          sub ? ".db %s: the migration commands are not "
+                                "implemented yet (only .db inspectdb is)"
+                              : "usage: .db inspectdb [--table T ...]",
+                          sub);
+    lua_createtable(L, n, 0);
+    int tables = lua_gettop(L);
+    for (int i = 2; i <= n; i++) {
+        const char *a = lua_tostring(L, i);
+        if (strncmp(a, "--table=", 8) == 0) {
+            lua_pushstring(L, a + 8);
+        } else if (strcmp(a, "--table") == 0 && i < n) {
+            lua_pushvalue(L, ++i);
+        } else {
+            return luaL_error(L, "usage: .db inspectdb [--table T ...]");
+        }
+        lua_rawseti(L, tables, (lua_Integer)lua_rawlen(L, tables) + 1);
+    }
+    shell_prelude(L, "inspectdb_here");
+    lua_pushvalue(L, tables);
+    lua_call(L, 1, 1);
+    fputs(lua_tostring(L, -1), shell.out);
+    fflush(shell.out);
+    return 0;
+}
+
 static int cmd_quit(lua_State *L)
 {
     (void)L;
@@ -322,7 +356,8 @@ static const struct dotcmd commands[] = {
     {"watch", NULL, "N EXPR", "re-run and re-render every N seconds"},
     {"edit", NULL, "", "edit the last statement in $EDITOR, then run it"},
     {"meter", NULL, "on|off", "the per-statement query count and time"},
-    {"db", NULL, "COMMAND", "migration commands"},
+    {"db", cmd_db, "inspectdb [--table T ...]",
+     "the database's models as Lua source (migration commands: not yet)"},
     {"quit", cmd_quit, "", "exit"},
     {"exit", cmd_quit, "", "exit"},
     {NULL, NULL, NULL, NULL},

@@ -954,6 +954,11 @@ function S.inspectdb(only, url)
   return concat(out, "\n") .. "\n"
 end
 
+-- .db inspectdb: the same for the database in use (its URL masked).
+function S.inspectdb_here(only)
+  return S.inspectdb(only, orm.connection():url())
+end
+
 -- .open URL: the default connection opens URL; .open NAME: the
 -- configured connection NAME becomes the one in use.  Returns a note.
 local function is_connection(name)

@@ -237,6 +237,14 @@ run "$DB" "$D/reinit.lua"
 out_is "a script's orm.init drops the introspected models" "true	true
 true	true"
 
+# .db inspectdb in the shell: the same source, for the tables named
+pipe ".db inspectdb --table orders
+.db upgrade
+" "$DB"
+out_has ".db inspectdb prints the model of the table named" '^M.Order = Model:extend\("Order", \{$'
+out_lacks ".db inspectdb prints only that table" 'Model:extend\("Customer"'
+err_has ".db's migration commands say they are not there yet" 'not implemented yet'
+
 # .open introspects the new database and drops the old models
 sqlite3 "$D/other.db" 'CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')' 2>/dev/null ||
     "$T" "sqlite://$D/other.db" -e 'orm.connection():execute_script([[CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')]])' >/dev/null 2>&1

@@ -95,19 +95,6 @@ const char *ltdo_field_attr(lua_State *L, const tdo_field *f)
     return lua_tostring(L, -1);
 }
 
-/* Keeps each field's attribute name of m as a registry reference in the
- * field (ltdo_field_attr reads it without interning it again). */
-static void keep_attrs(lua_State *L, tdo_model *m)
-{
-    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (f->userdata)
-            continue;
-        ltdo_field_attr(L, f);
-        tdo_field_set_userdata(f, luaL_ref(L, LUA_REGISTRYINDEX));
-    }
-}
-
 const tdo_field *ltdo_field_by_attr(const tdo_model *m, const char *key)
 {
     if (strcmp(key, "pk") == 0)
@@ -925,8 +912,9 @@ static int push_class(lua_State *L, int parent, int body, const char *name)
  * foreign keys' attribute names). */
 static void bind_core(lua_State *L, int cls, tdo_model *m)
 {
-    keep_attrs(L, m);
-    /* __fidx: each field by its name and its attribute name (light
+    /* each field keeps a registry reference to its interned attribute
+     * name (ltdo_field_attr reads it without interning it again), and
+     * __fidx finds the field by its name and its attribute name (light
      * userdata), for constructors that look names up without strcmp */
     lua_createtable(L, 0, (int)tdo_model_nfields(m) * 2);
     for (size_t i = 0; i < tdo_model_nfields(m); i++) {
@@ -934,6 +922,10 @@ static void bind_core(lua_State *L, int cls, tdo_model *m)
         lua_pushlightuserdata(L, (void *)f);
         lua_setfield(L, -2, f->name);
         ltdo_field_attr(L, f);
+        if (!f->userdata) {
+            lua_pushvalue(L, -1);
+            tdo_field_set_userdata(f, luaL_ref(L, LUA_REGISTRYINDEX));
+        }
         lua_pushlightuserdata(L, (void *)f);
         lua_rawset(L, -3);
     }

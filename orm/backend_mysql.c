@@ -721,21 +721,10 @@ static const char *my_colname(void *stmt, size_t i)
 
 /* Formats a MYSQL_TIME as ISO text of its kind into c->tbuf, with as
  * many digits of fraction as the column has (as the server shows it). */
-/* Writes v as width digits at p; returns p past them. */
-static char *digits(char *p, unsigned long v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
-
 static size_t time_text(my_col *c)
 {
     const MYSQL_TIME *t = &c->t;
-    if (c->type == MYSQL_TYPE_TIME || t->year > 9999 || t->month > 99 ||
-        t->day > 99 || t->hour > 99 || t->minute > 99 || t->second > 99) {
+    if (c->type == MYSQL_TYPE_TIME) { /* hours may pass 24: a duration */
         char frac[24] = "";
         if (c->frac) {
             snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
@@ -743,40 +732,27 @@ static size_t time_text(my_col *c)
         } else if (t->second_part) {
             snprintf(frac, sizeof(frac), ".%06lu", t->second_part % 1000000);
         }
-        if (c->type == MYSQL_TYPE_TIME)
-            return (size_t)snprintf(c->tbuf, sizeof(c->tbuf),
-                                    "%s%02u:%02u:%02u%s", t->neg ? "-" : "",
-                                    t->hour + t->day * 24, t->minute, t->second,
-                                    frac);
-        return (size_t)snprintf(
-            c->tbuf, sizeof(c->tbuf), "%04u-%02u-%02u %02u:%02u:%02u%s",
-            t->year, t->month, t->day, t->hour, t->minute, t->second, frac);
+        return (size_t)snprintf(c->tbuf, sizeof(c->tbuf), "%s%02u:%02u:%02u%s",
+                                t->neg ? "-" : "", t->hour + t->day * 24,
+                                t->minute, t->second, frac);
     }
-    /* dates and datetimes, digit by digit: this runs for every value */
-    char *p = c->tbuf;
-    p = digits(p, t->year, 4);
-    *p++ = '-';
-    p = digits(p, t->month, 2);
-    *p++ = '-';
-    p = digits(p, t->day, 2);
-    if (c->type != MYSQL_TYPE_DATE) {
-        *p++ = ' ';
-        p = digits(p, t->hour, 2);
-        *p++ = ':';
-        p = digits(p, t->minute, 2);
-        *p++ = ':';
-        p = digits(p, t->second, 2);
-        int nfrac = c->frac ? (int)c->frac : t->second_part ? 6 : 0;
-        if (nfrac) {
-            char us[6];
-            digits(us, t->second_part % 1000000, 6);
-            *p++ = '.';
-            memcpy(p, us, (size_t)nfrac);
-            p += nfrac;
-        }
+    /* dates and datetimes: the core's formatter, the fraction as the
+     * column declares it (DATETIME(3): three digits) */
+    tdo_datetime dt = {.year = (int32_t)t->year,
+                       .month = (uint8_t)t->month,
+                       .day = (uint8_t)t->day,
+                       .hour = (uint8_t)t->hour,
+                       .minute = (uint8_t)t->minute,
+                       .second = (uint8_t)t->second,
+                       .usec = (int32_t)(t->second_part % 1000000)};
+    size_t n = tdo_datetime_format(
+        &dt, c->type == MYSQL_TYPE_DATE ? TDO_DATE : TDO_DATETIME, ' ',
+        c->frac > 0, c->tbuf, sizeof(c->tbuf));
+    if (c->frac > 0 && c->frac < 6 && n > (size_t)(6 - c->frac)) {
+        n -= (size_t)(6 - c->frac);
+        c->tbuf[n] = '\0';
     }
-    *p = '\0';
-    return (size_t)(p - c->tbuf);
+    return n;
 }
 
 /* Text of a DECIMAL as an exact decimal, else as text. */

@@ -165,20 +165,15 @@ static bool has_bytes(const tdo_value *v)
            v->type == TDO_JSON;
 }
 
-static size_t align_up(size_t n, size_t a)
-{
-    return (n + a - 1) / a * a;
-}
-
 /* Packs the SQL, parameters and columns of cs into one new block. */
 static tdo_status finish(cstate *cs, tdo_compiled **out, tdo_error *err)
 {
     *out = NULL;
     if (cs->oom || cs->sql.oom)
         return tdo_nomem(err);
-    size_t off_params = align_up(sizeof(tdo_compiled), alignof(tdo_value));
-    size_t off_cols =
-        align_up(off_params + cs->np * sizeof(tdo_value), alignof(tdo_colinfo));
+    size_t off_params = tdo_align_up_(sizeof(tdo_compiled), alignof(tdo_value));
+    size_t off_cols = tdo_align_up_(off_params + cs->np * sizeof(tdo_value),
+                                    alignof(tdo_colinfo));
     size_t off_text = off_cols + cs->nc * sizeof(tdo_colinfo);
     size_t size = off_text + cs->sql.len + 1;
     for (size_t i = 0; i < cs->np; i++)

@@ -27,11 +27,6 @@ struct tdo_rows {
     tdo_session *sess; /* the session read from while stmt lives; ref */
 };
 
-static size_t align_up(size_t n, size_t a)
-{
-    return (n + a - 1) / a * a;
-}
-
 /* Gives the statement back and lets go of the session. */
 static void rows_finish(tdo_rows *r)
 {
@@ -72,11 +67,11 @@ static tdo_status rows_new(tdo_conn *c, tdo_session *sess, void *stmt,
                                : c->backend->colname(stmt, i);
         text += strlen(name ? name : "") + 1;
     }
-    size_t off_names = align_up(sizeof(tdo_rows), alignof(char *));
+    size_t off_names = tdo_align_up_(sizeof(tdo_rows), alignof(char *));
     size_t off_fields =
-        align_up(off_names + n * sizeof(char *), alignof(tdo_field *));
+        tdo_align_up_(off_names + n * sizeof(char *), alignof(tdo_field *));
     size_t off_vals =
-        align_up(off_fields + n * sizeof(tdo_field *), alignof(tdo_value));
+        tdo_align_up_(off_fields + n * sizeof(tdo_field *), alignof(tdo_value));
     size_t off_text = off_vals + n * sizeof(tdo_value);
     char *block = tdo_malloc(off_text + text);
     if (!block) {

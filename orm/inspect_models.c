@@ -95,6 +95,29 @@ static size_t fks_to(const plan *p, const tdo_itable *t, size_t j)
     return n;
 }
 
+/* base with "_2", "_3" ... appended: the first such name taken(ud, name)
+ * says is free; malloc'd, NULL on out of memory. */
+static char *first_free(const char *base,
+                        bool (*taken)(const void *ud, const char *name),
+                        const void *ud)
+{
+    char *name = NULL;
+    for (int k = 2; !name || taken(ud, name); k++) {
+        tdo_free(name);
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_sb_addf(&sb, "%s_%d", base, k);
+        if (!(name = tdo_sb_detach(&sb)))
+            return NULL;
+    }
+    return name;
+}
+
+/* Whether model ud (a declared one) has name already. */
+static bool model_names(const void *ud, const char *name)
+{
+    return tdo_names_something_(ud, name);
+}
+
 /* The related_name for a foreign key of model (field fname, by: whether
  * the table refers to the target more than once) to table j: a model
  * declared before keeps its names, so a clash gets "_2", "_3" ...
@@ -105,14 +128,7 @@ static char *reverse_name(const plan *p, const char *model, const char *fname,
     char *base = tdo_name_reverse(model, by ? fname : NULL);
     if (!base || !p->have[j] || !tdo_names_something_(p->have[j], base))
         return base;
-    char *name = NULL;
-    for (int k = 2; !name || tdo_names_something_(p->have[j], name); k++) {
-        tdo_free(name);
-        tdo_sb sb = TDO_SB_INIT;
-        tdo_sb_addf(&sb, "%s_%d", base, k);
-        if (!(name = tdo_sb_detach(&sb)))
-            break;
-    }
+    char *name = first_free(base, model_names, p->have[j]);
     tdo_free(base);
     return name;
 }
@@ -373,13 +389,21 @@ static bool through_table(const tdo_ctx *ctx, const char *name)
     return false;
 }
 
+/* The plan and the table whose model name first_free looks for. */
+typedef struct naming {
+    const plan *p;
+    size_t i;
+} naming;
+
 /* Whether name is taken: by a model of app, or by another table's. */
-static bool name_taken(const plan *p, size_t i, const char *name)
+static bool name_taken(const void *ud, const char *name)
 {
+    const naming *nm = ud;
+    const plan *p = nm->p;
     if (tdo_ctx_model(p->ctx, p->app, name))
         return true;
     for (size_t j = 0; j < p->s->n; j++)
-        if (j != i && p->names[j] && strcmp(p->names[j], name) == 0)
+        if (j != nm->i && p->names[j] && strcmp(p->names[j], name) == 0)
             return true;
     return false;
 }
@@ -390,14 +414,10 @@ static bool free_name(const plan *p, size_t i)
 {
     if (!tdo_ctx_model(p->ctx, p->app, p->names[i]))
         return true;
-    char *name = NULL;
-    for (int k = 2; !name || name_taken(p, i, name); k++) {
-        tdo_free(name);
-        tdo_sb sb = TDO_SB_INIT;
-        tdo_sb_addf(&sb, "%s_%d", p->names[i], k);
-        if (!(name = tdo_sb_detach(&sb)))
-            return false;
-    }
+    naming nm = {p, i};
+    char *name = first_free(p->names[i], name_taken, &nm);
+    if (!name)
+        return false;
     tdo_free(p->names[i]);
     p->names[i] = name;
     return true;

@@ -35,6 +35,13 @@ bool tdo_test_alloc_failed(void);
 /* Sets err to "out of memory"; returns TDO_ERR_NOMEM. */
 tdo_status tdo_nomem(tdo_error *err);
 
+/* n rounded up to a multiple of a: the offset of the next part of a
+ * block holding several arrays (compile.c, exec.c). */
+static inline size_t tdo_align_up_(size_t n, size_t a)
+{
+    return (n + a - 1) / a * a;
+}
+
 /* ---- the prepared-statement cache of a session (stmt_cache.c) --------- */
 
 #define TDO_STMT_CACHE_MAX 64 /* statements kept per session */

@@ -906,20 +906,13 @@ static int run_user_code(lua_State *L, const struct options *o, char **argv,
 static int inspectdb(lua_State *L)
 {
     const struct options *o = lua_touserdata(L, 1);
-    shell_prelude(L, "inspectdb");
+    shell_prelude(L, "inspectdb_here"); /* as .db inspectdb does */
     lua_createtable(L, o->ntables, 0);
     for (int i = 0; i < o->ntables; i++) {
         lua_pushstring(L, o->tables[i]);
         lua_rawseti(L, -2, i + 1);
     }
-    lua_getglobal(L, "orm");
-    lua_getfield(L, -1, "connection");
-    lua_call(L, 0, 1);
-    lua_getfield(L, -1, "url");
-    lua_insert(L, -2);
-    lua_call(L, 1, 1); /* the URL, its password masked */
-    lua_remove(L, -2);
-    lua_call(L, 2, 1);
+    lua_call(L, 1, 1);
     size_t len;
     const char *src = lua_tolstring(L, -1, &len);
     fwrite(src, 1, len, stdout);

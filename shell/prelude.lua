@@ -18,31 +18,30 @@ local function get(t, k)
   return nil
 end
 
--- orm.init (a script's) takes out the introspected models: their
--- globals go too.
-local function drop_stale_globals()
+local function is_model(v)
+  return type(v) == "table" and type(get(v, "_meta")) == "table"
+end
+
+-- Takes away the globals of the models named that are no longer the
+-- app's (introspected models that were replaced or taken out).
+local function drop_stale_globals(names)
   local models = get(orm, "apps") and orm.apps.models or {}
-  for _, n in ipairs(S.introspected or {}) do
+  for _, n in ipairs(names) do
     local g = rawget(_G, n)
-    if type(g) == "table" and type(rawget(g, "_meta")) == "table"
-      and models[n] ~= g then
-      rawset(_G, n, nil)
-    end
+    if is_model(g) and models[n] ~= g then rawset(_G, n, nil) end
   end
 end
 
+-- orm.init (a script's) takes out the introspected models: their
+-- globals go too.
 function S.setup(o)
   orm = o
   local init = o.init
   o.init = function(...)
     local r = init(...)
-    drop_stale_globals()
+    drop_stale_globals(S.introspected or {})
     return r
   end
-end
-
-local function is_model(v)
-  return type(v) == "table" and type(get(v, "_meta")) == "table"
 end
 
 -- Startup: orm.init from --demo, a config file, a URL or the default.
@@ -122,11 +121,7 @@ function S.introspect()
       tostring(short_error(names)), "\n")
     return
   end
-  local models = orm.apps.models or {}
-  for _, n in ipairs(replaced) do
-    local g = rawget(_G, n)
-    if is_model(g) and models[n] ~= g then rawset(_G, n, nil) end
-  end
+  drop_stale_globals(replaced)
   sort(names)
   S.introspected = names
 end

@@ -33,13 +33,14 @@ local function drop_stale_globals(names)
 end
 
 -- orm.init (a script's) takes out the introspected models: their
--- globals go too.
+-- globals go too, and none is listed as introspected any more.
 function S.setup(o)
   orm = o
   local init = o.init
   o.init = function(...)
     local r = init(...)
     drop_stale_globals(S.introspected or {})
+    S.introspected = {}
     return r
   end
 end

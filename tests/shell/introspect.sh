@@ -236,6 +236,11 @@ LUA
 run "$DB" "$D/reinit.lua"
 out_is "a script's orm.init drops the introspected models" "true	true
 true	true"
+pipe ".db inspectdb
+" -i "$DB" "$D/reinit.lua"
+expect_rc "after a script's orm.init, .db inspectdb works" 0
+out_lacks "... and lists none of the dropped models" 'Model:extend'
+out_has "... but the empty module" '^return M$'
 
 # .db inspectdb in the shell: the same source, for the tables named
 pipe ".db inspectdb --table orders

@@ -659,15 +659,19 @@ int ltdo_inst_new(lua_State *L)
 /* Saving                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Whether the model at model declares validators on any field. */
+static bool has_validators(lua_State *L, int model)
+{
+    lua_pushliteral(L, "__validators");
+    bool any = lua_rawget(L, model) != LUA_TNIL;
+    lua_pop(L, 1);
+    return any;
+}
+
 /* Runs the Lua validators of field f on the value at vidx. */
 static void run_validators(lua_State *L, int model, const tdo_field *f,
                            int vidx)
 {
-    lua_pushliteral(L, "__validators"); /* none on the model: done */
-    bool any = lua_rawget(L, model) != LUA_TNIL;
-    lua_pop(L, 1);
-    if (!any)
-        return;
     vidx = lua_absindex(L, vidx);
     push_field_object(L, model, f->name);
     if (!lua_istable(L, -1)) {
@@ -702,6 +706,7 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
 {
     size_t n = tdo_model_nfields(m), k = 0;
     const tdo_field *pk = tdo_model_pk(m);
+    bool validators = has_validators(L, model); /* once, not per field */
     for (size_t i = 0; i < n; i++) {
         const tdo_field *f = tdo_model_field(m, i);
         if (f->type == TDO_F_M2M)
@@ -750,7 +755,8 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
             lua_pushvalue(L, -1);
             set_attr_at(L, t, key);
         }
-        run_validators(L, model, f, -1);
+        if (validators)
+            run_validators(L, model, f, -1);
         fields[k++] = f;
         lua_settop(L, top);
     }

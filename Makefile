@@ -38,7 +38,8 @@ endif
 
 PKGS      := sqlite3 libpq libmariadb lua5.4 readline
 PKG_CFLAGS = $(shell pkg-config --cflags sqlite3 libpq lua5.4 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs sqlite3 libpq libmariadb 2>/dev/null)
+# libpq and libmariadb are loaded when first used (orm/dlib.c), not linked
+PKG_LIBS   = $(shell pkg-config --libs sqlite3 2>/dev/null) -ldl -lpthread
 MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
@@ -132,7 +133,7 @@ $(B)/examples/c/shop_report: examples/c/shop_report.c $(LIBA) $(B)/.flags
 	    $(PKG_LIBS) -lm
 # testudo.pc names PREFIX: made again whenever PREFIX changes.
 $(B)/testudo.pc: $(B)/.prefix
-	$(call QP,GEN,$@)printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpq libmariadb\nLibs: -L$${libdir} -ltestudo\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
+	$(call QP,GEN,$@)printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3\nLibs: -L$${libdir} -ltestudo\nLibs.private: -ldl -lpthread -lm\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
 $(B)/.prefix: FORCE
 	@mkdir -p $(B)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@

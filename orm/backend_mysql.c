@@ -18,6 +18,119 @@
 #include <signal.h>
 #include <stdio.h>
 
+/* The libmariadb functions used here, resolved when the first session opens
+ * (dlib.c): a program that never opens one never loads the library. */
+#define MYL_FUNCS(X)                                                           \
+    X(mysql_affected_rows)                                                     \
+    X(mysql_close)                                                             \
+    X(mysql_errno)                                                             \
+    X(mysql_error)                                                             \
+    X(mysql_fetch_fields)                                                      \
+    X(mysql_fetch_lengths)                                                     \
+    X(mysql_fetch_row)                                                         \
+    X(mysql_field_count)                                                       \
+    X(mysql_free_result)                                                       \
+    X(mysql_get_server_info)                                                   \
+    X(mysql_get_socket)                                                        \
+    X(mysql_init)                                                              \
+    X(mysql_more_results)                                                      \
+    X(mysql_next_result)                                                       \
+    X(mysql_num_fields)                                                        \
+    X(mysql_options)                                                           \
+    X(mysql_query)                                                             \
+    X(mysql_real_connect)                                                      \
+    X(mysql_real_query)                                                        \
+    X(mysql_sqlstate)                                                          \
+    X(mysql_stmt_affected_rows)                                                \
+    X(mysql_stmt_attr_set)                                                     \
+    X(mysql_stmt_bind_param)                                                   \
+    X(mysql_stmt_bind_result)                                                  \
+    X(mysql_stmt_close)                                                        \
+    X(mysql_stmt_errno)                                                        \
+    X(mysql_stmt_error)                                                        \
+    X(mysql_stmt_execute)                                                      \
+    X(mysql_stmt_fetch)                                                        \
+    X(mysql_stmt_fetch_column)                                                 \
+    X(mysql_stmt_field_count)                                                  \
+    X(mysql_stmt_free_result)                                                  \
+    X(mysql_stmt_init)                                                         \
+    X(mysql_stmt_insert_id)                                                    \
+    X(mysql_stmt_param_count)                                                  \
+    X(mysql_stmt_prepare)                                                      \
+    X(mysql_stmt_reset)                                                        \
+    X(mysql_stmt_result_metadata)                                              \
+    X(mysql_stmt_sqlstate)                                                     \
+    X(mysql_stmt_store_result)                                                 \
+    X(mysql_store_result)                                                      \
+    X(mysql_thread_end)                                                        \
+    X(mysql_thread_id)                                                         \
+    X(mysql_thread_init)
+
+enum {
+#define X(f) I_##f,
+    MYL_FUNCS(X)
+#undef X
+        N_MYL
+};
+static void *myl_fns[N_MYL];
+static const char *const myl_names[N_MYL] = {
+#define X(f) #f,
+    MYL_FUNCS(X)
+#undef X
+};
+static tdo_dlib myl_lib = {"libmariadb.so.3",
+                           "MySQL/MariaDB support",
+                           "libmariadb3",
+                           myl_names,
+                           myl_fns,
+                           N_MYL,
+                           false};
+#define MYL(f)                     ((__typeof__(f) *)myl_fns[I_##f])
+#define mysql_affected_rows        MYL(mysql_affected_rows)
+#define mysql_close                MYL(mysql_close)
+#define mysql_errno                MYL(mysql_errno)
+#define mysql_error                MYL(mysql_error)
+#define mysql_fetch_fields         MYL(mysql_fetch_fields)
+#define mysql_fetch_lengths        MYL(mysql_fetch_lengths)
+#define mysql_fetch_row            MYL(mysql_fetch_row)
+#define mysql_field_count          MYL(mysql_field_count)
+#define mysql_free_result          MYL(mysql_free_result)
+#define mysql_get_server_info      MYL(mysql_get_server_info)
+#define mysql_get_socket           MYL(mysql_get_socket)
+#define mysql_init                 MYL(mysql_init)
+#define mysql_more_results         MYL(mysql_more_results)
+#define mysql_next_result          MYL(mysql_next_result)
+#define mysql_num_fields           MYL(mysql_num_fields)
+#define mysql_options              MYL(mysql_options)
+#define mysql_query                MYL(mysql_query)
+#define mysql_real_connect         MYL(mysql_real_connect)
+#define mysql_real_query           MYL(mysql_real_query)
+#define mysql_sqlstate             MYL(mysql_sqlstate)
+#define mysql_stmt_affected_rows   MYL(mysql_stmt_affected_rows)
+#define mysql_stmt_attr_set        MYL(mysql_stmt_attr_set)
+#define mysql_stmt_bind_param      MYL(mysql_stmt_bind_param)
+#define mysql_stmt_bind_result     MYL(mysql_stmt_bind_result)
+#define mysql_stmt_close           MYL(mysql_stmt_close)
+#define mysql_stmt_errno           MYL(mysql_stmt_errno)
+#define mysql_stmt_error           MYL(mysql_stmt_error)
+#define mysql_stmt_execute         MYL(mysql_stmt_execute)
+#define mysql_stmt_fetch           MYL(mysql_stmt_fetch)
+#define mysql_stmt_fetch_column    MYL(mysql_stmt_fetch_column)
+#define mysql_stmt_field_count     MYL(mysql_stmt_field_count)
+#define mysql_stmt_free_result     MYL(mysql_stmt_free_result)
+#define mysql_stmt_init            MYL(mysql_stmt_init)
+#define mysql_stmt_insert_id       MYL(mysql_stmt_insert_id)
+#define mysql_stmt_param_count     MYL(mysql_stmt_param_count)
+#define mysql_stmt_prepare         MYL(mysql_stmt_prepare)
+#define mysql_stmt_reset           MYL(mysql_stmt_reset)
+#define mysql_stmt_result_metadata MYL(mysql_stmt_result_metadata)
+#define mysql_stmt_sqlstate        MYL(mysql_stmt_sqlstate)
+#define mysql_stmt_store_result    MYL(mysql_stmt_store_result)
+#define mysql_store_result         MYL(mysql_store_result)
+#define mysql_thread_end           MYL(mysql_thread_end)
+#define mysql_thread_id            MYL(mysql_thread_id)
+#define mysql_thread_init          MYL(mysql_thread_init)
+
 typedef struct my_db my_db;
 
 /* How a result column is read. */
@@ -283,6 +396,9 @@ static void uncache(void *stmt, bool in_use, void *ud)
 static tdo_status my_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status ld = tdo_dlib_load(&myl_lib, err);
+    if (ld)
+        return ld;
     my_db *d = tdo_calloc(1, sizeof(*d));
     if (!d)
         return tdo_nomem(err);

@@ -18,6 +18,99 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* The libpq functions used here, resolved when the first session opens
+ * (dlib.c): a program that never opens one never loads the library. */
+#define PQL_FUNCS(X)                                                           \
+    X(PQcancel)                                                                \
+    X(PQclear)                                                                 \
+    X(PQcmdStatus)                                                             \
+    X(PQcmdTuples)                                                             \
+    X(PQconndefaults)                                                          \
+    X(PQconnectdbParams)                                                       \
+    X(PQconninfoFree)                                                          \
+    X(PQconsumeInput)                                                          \
+    X(PQerrorMessage)                                                          \
+    X(PQexec)                                                                  \
+    X(PQfinish)                                                                \
+    X(PQfname)                                                                 \
+    X(PQfreeCancel)                                                            \
+    X(PQfreemem)                                                               \
+    X(PQftype)                                                                 \
+    X(PQgetCancel)                                                             \
+    X(PQgetResult)                                                             \
+    X(PQgetisnull)                                                             \
+    X(PQgetlength)                                                             \
+    X(PQgetvalue)                                                              \
+    X(PQisBusy)                                                                \
+    X(PQnfields)                                                               \
+    X(PQntuples)                                                               \
+    X(PQparameterStatus)                                                       \
+    X(PQreset)                                                                 \
+    X(PQresultErrorField)                                                      \
+    X(PQresultErrorMessage)                                                    \
+    X(PQresultStatus)                                                          \
+    X(PQsendPrepare)                                                           \
+    X(PQsendQuery)                                                             \
+    X(PQsendQueryPrepared)                                                     \
+    X(PQsetNoticeProcessor)                                                    \
+    X(PQsocket)                                                                \
+    X(PQstatus)                                                                \
+    X(PQtransactionStatus)                                                     \
+    X(PQunescapeBytea)
+
+enum {
+#define X(f) I_##f,
+    PQL_FUNCS(X)
+#undef X
+        N_PQL
+};
+static void *pql_fns[N_PQL];
+static const char *const pql_names[N_PQL] = {
+#define X(f) #f,
+    PQL_FUNCS(X)
+#undef X
+};
+static tdo_dlib pql_lib = {
+    "libpq.so.5", "PostgreSQL support", "libpq5", pql_names, pql_fns, N_PQL,
+    false};
+#define PQL(f)               ((__typeof__(f) *)pql_fns[I_##f])
+#define PQcancel             PQL(PQcancel)
+#define PQclear              PQL(PQclear)
+#define PQcmdStatus          PQL(PQcmdStatus)
+#define PQcmdTuples          PQL(PQcmdTuples)
+#define PQconndefaults       PQL(PQconndefaults)
+#define PQconnectdbParams    PQL(PQconnectdbParams)
+#define PQconninfoFree       PQL(PQconninfoFree)
+#define PQconsumeInput       PQL(PQconsumeInput)
+#define PQerrorMessage       PQL(PQerrorMessage)
+#define PQexec               PQL(PQexec)
+#define PQfinish             PQL(PQfinish)
+#define PQfname              PQL(PQfname)
+#define PQfreeCancel         PQL(PQfreeCancel)
+#define PQfreemem            PQL(PQfreemem)
+#define PQftype              PQL(PQftype)
+#define PQgetCancel          PQL(PQgetCancel)
+#define PQgetResult          PQL(PQgetResult)
+#define PQgetisnull          PQL(PQgetisnull)
+#define PQgetlength          PQL(PQgetlength)
+#define PQgetvalue           PQL(PQgetvalue)
+#define PQisBusy             PQL(PQisBusy)
+#define PQnfields            PQL(PQnfields)
+#define PQntuples            PQL(PQntuples)
+#define PQparameterStatus    PQL(PQparameterStatus)
+#define PQreset              PQL(PQreset)
+#define PQresultErrorField   PQL(PQresultErrorField)
+#define PQresultErrorMessage PQL(PQresultErrorMessage)
+#define PQresultStatus       PQL(PQresultStatus)
+#define PQsendPrepare        PQL(PQsendPrepare)
+#define PQsendQuery          PQL(PQsendQuery)
+#define PQsendQueryPrepared  PQL(PQsendQueryPrepared)
+#define PQsetNoticeProcessor PQL(PQsetNoticeProcessor)
+#define PQsocket             PQL(PQsocket)
+#define PQstatus             PQL(PQstatus)
+#define PQtransactionStatus  PQL(PQtransactionStatus)
+#define PQunescapeBytea      PQL(PQunescapeBytea)
+
 /* Type OIDs of pg_type.h (stable across server versions). */
 #define OID_BOOL    16
 #define OID_BYTEA   17
@@ -306,6 +399,9 @@ static void connect_params(const tdo_dsn *dsn, pg_params *p)
 static tdo_status pg_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status ld = tdo_dlib_load(&pql_lib, err);
+    if (ld)
+        return ld;
     pg_params p;
     connect_params(dsn, &p);
     pg_db *d = tdo_calloc(1, sizeof(*d));
@@ -802,6 +898,11 @@ static bool pg_param_known(const char *key)
     if (!strcmp(key, "ssl") || !strcmp(key, "database") ||
         !strcmp(key, "schema"))
         return true;
+    tdo_error e = TDO_ERROR_INIT;
+    if (tdo_dlib_load(&pql_lib, &e)) { /* connecting will say what is missing */
+        tdo_error_release(&e);
+        return true;
+    }
     PQconninfoOption *opts = PQconndefaults();
     bool known = false;
     for (PQconninfoOption *o = opts; o && o->keyword && !known; o++)

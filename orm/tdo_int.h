@@ -234,6 +234,22 @@ const char *tdo_dsn_param(const tdo_dsn *dsn, const char *key);
  * release(stmt) (drivers refcount their sessions).  Every op reports
  * errors through err (IntegrityError, OperationalError, Interrupted);
  * exec.c attaches the SQL. */
+/* A client library loaded on first use (dlib.c): soname ("libpq.so.5"),
+ * the n function names to resolve into fns, in order. */
+typedef struct tdo_dlib {
+    const char *soname;
+    const char *what;    /* "PostgreSQL support" */
+    const char *package; /* the Debian package that has it */
+    const char *const *names;
+    void **fns;
+    size_t n;
+    bool loaded;
+} tdo_dlib;
+
+/* Loads lib once (thread-safe); OperationalError saying what to install
+ * when it cannot be loaded. */
+tdo_status tdo_dlib_load(tdo_dlib *lib, tdo_error *err);
+
 typedef struct tdo_backend {
     const char *name; /* "sqlite": its engine in the URL scheme table */
     /* whether key is a URL parameter of this driver (the core's own --

@@ -40,6 +40,8 @@ PKGS      := sqlite3 libpq libmariadb lua5.4 readline
 PKG_CFLAGS = $(shell pkg-config --cflags sqlite3 libpq lua5.4 2>/dev/null)
 # libpq and libmariadb are loaded when first used (orm/dlib.c), not linked
 PKG_LIBS   = $(shell pkg-config --libs sqlite3 2>/dev/null) -ldl -lpthread
+# the benchmark's raw-driver twins call the drivers directly
+DRIVER_LIBS = $(shell pkg-config --libs libpq libmariadb 2>/dev/null)
 MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
@@ -171,7 +173,7 @@ BENCH_OBJ     := $(B)/tests/bench/bench.o $(B)/tests/bench/raw_sqlite.o \
 $(BENCH_BIN): $(BENCH_OBJ) $(LB_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(call QP,LD,$@)$(CC) -o $@ $(BENCH_OBJ) $(LB_OBJ) $(LIBA) \
-	    $(ALL_LDFLAGS) $(LUA_LIBS) $(PKG_LIBS) -lm -ldl
+	    $(ALL_LDFLAGS) $(LUA_LIBS) $(PKG_LIBS) $(DRIVER_LIBS) -lm -ldl
 
 bench: deps
 	@$(SUBMAKE) $(BENCH_BIN)

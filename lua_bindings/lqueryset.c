@@ -673,7 +673,8 @@ typedef struct run {
 
 /* Runs q (for the queryset at qs) and pushes: box, model, names, saved,
  * decode, loaded, partial (nil when unused). */
-static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
+static void start_run(lua_State *L, int qs, const tdo_query *q, run *r,
+                      bool stream)
 {
     luaL_checkstack(L, 40, "testudo");
     qs = lua_absindex(L, qs);
@@ -721,7 +722,7 @@ static void start_run(lua_State *L, int qs, const tdo_query *q, run *r)
     }
     tdo_error err = TDO_ERROR_INIT;
     r->rows = NULL;
-    if (tdo_query_run(conn, q, &r->rows, &err))
+    if ((stream ? tdo_query_stream : tdo_query_run)(conn, q, &r->rows, &err))
         ltdo_error(L, &err);
     box->p = r->rows;
 }
@@ -828,7 +829,7 @@ static size_t run_list(lua_State *L, int qs, const tdo_query *q)
     qs = lua_absindex(L, qs);
     int top = lua_gettop(L);
     run r;
-    start_run(L, qs, q, &r);
+    start_run(L, qs, q, &r, false);
     lua_newtable(L);
     int list = lua_gettop(L);
     size_t n = 0;
@@ -936,7 +937,7 @@ static int qs_iter(lua_State *L)
     lua_pop(L, 1);
     run r;
     /* box, model, names, saved, decode, loaded, partial */
-    start_run(L, 1, u->q, &r);
+    start_run(L, 1, u->q, &r, true);
     lua_pushinteger(L, r.proj);
     lua_pushcclosure(L, iter_step, 8);
     lua_pushnil(L);
@@ -951,7 +952,7 @@ static void first_of(lua_State *L, int qs, const tdo_query *q)
 {
     run r;
     int top = lua_gettop(L);
-    start_run(L, qs, q, &r);
+    start_run(L, qs, q, &r, false);
     if (!next_row(L, &r))
         lua_pushnil(L);
     ltdo_box_close(lua_touserdata(L, r.box));

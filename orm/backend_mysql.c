@@ -166,11 +166,18 @@ typedef struct my_stmt {
     unsigned ncols;
     MYSQL_BIND *rbind;
     my_col *cols;
-    bool failed; /* an error since the last reset: reset before reuse */
+    bool failed;        /* an error since the last reset: reset before reuse */
+    bool want_stream;   /* execute: leave the rows on the server */
+    bool streaming;     /* rows still come from the server (db->stream) */
+    bool parked;        /* the rest of the rows were read ahead into park */
+    tdo_sb park;        /* parked rows, column after column (see park_row) */
+    size_t park_pos;    /* where the next parked row starts */
+    tdo_error park_err; /* the error that ended the parked rows */
 } my_stmt;
 
 struct my_db {
     MYSQL *conn;
+    my_stmt *stream; /* the statement whose rows are being fetched */
     int refs;
     bool closed;
     bool lost; /* the connection broke: open it again before the next use */
@@ -327,6 +334,14 @@ static void *cancel_main(void *arg)
 
 static void stmt_free_result(my_stmt *s)
 {
+    if (s->streaming) { /* mysql_stmt_free_result reads the rest */
+        s->db->stream = NULL;
+        s->streaming = false;
+    }
+    tdo_sb_release(&s->park);
+    s->parked = false;
+    s->park_pos = 0;
+    tdo_error_release(&s->park_err);
     if (s->st && s->meta)
         mysql_stmt_free_result(s->st);
     if (s->meta)
@@ -473,11 +488,14 @@ static void my_close(void *db)
 }
 
 /* Opens the session again after a lost connection. */
+static void stream_park(my_db *d);
+
 static tdo_status ensure_connected(my_db *d, tdo_error *err)
 {
     if (d->closed)
         return tdo_error_set(err, TDO_ERR_OPERATIONAL,
                              "the connection is closed");
+    stream_park(d); /* the session is wanted: a stream reads ahead */
     if (!d->lost && d->conn)
         return TDO_OK;
     tdo_stmt_cache_clear(&d->cache);
@@ -522,6 +540,7 @@ static tdo_status my_prepare(void *db, const char *sql, void **out,
     }
     s->db = d;
     s->slot = -1;
+    tdo_sb_init(&s->park);
     if (!(s->st = mysql_stmt_init(d->conn))) {
         stmt_destroy(s);
         return conn_error(d, err);
@@ -684,6 +703,19 @@ static tdo_status my_execute(void *stmt, const tdo_value *params, size_t n,
     return st;
 }
 
+/* Like my_execute, but the rows stay on the server until the cursor
+ * steps to them (an unbuffered fetch); another statement on the session
+ * reads the rest ahead (stream_park). */
+static tdo_status my_execute_stream(void *stmt, const tdo_value *params,
+                                    size_t n, tdo_error *err)
+{
+    my_stmt *s = stmt;
+    s->want_stream = true;
+    tdo_status st = my_execute(stmt, params, n, err);
+    s->want_stream = false;
+    return st;
+}
+
 /* Fills the parameter binding b of v; integers go to *i, decimals and
  * temporals as text to scratch (64 bytes). */
 static void bind_param(MYSQL_BIND *b, const tdo_value *v, int64_t *i,
@@ -743,10 +775,15 @@ static tdo_status take_result(my_stmt *s, tdo_error *err)
             s->db->last_id = (int64_t)id + s->changes - 1;
         return TDO_OK;
     }
-    if (mysql_stmt_store_result(s->st) ||
+    if ((!s->want_stream && mysql_stmt_store_result(s->st)) ||
         !(s->meta = mysql_stmt_result_metadata(s->st)))
         return stmt_error(s, err);
-    return bind_result(s, err);
+    tdo_status st = bind_result(s, err);
+    if (!st && s->want_stream) {
+        s->streaming = true;
+        s->db->stream = s;
+    }
+    return st;
 }
 
 /* Binds the parameters, runs the statement and binds its result. */
@@ -754,6 +791,7 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
                           tdo_error *err)
 {
     stmt_free_result(s);
+    stream_park(s->db);
     s->changes = 0;
     if (!s->st)
         return exec_text(s, n, err);
@@ -782,6 +820,142 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
     return st;
 }
 
+/* Fetches the next row of a prepared statement into its bindings: 1 a
+ * row, 0 the end, -1 an error (in err). */
+static int fetch_row(my_stmt *s, tdo_error *err)
+{
+    int rc = mysql_stmt_fetch(s->st);
+    if (rc == MYSQL_NO_DATA)
+        return 0;
+    if (rc == 1) {
+        stmt_error(s, err);
+        return -1;
+    }
+    if (rc == MYSQL_DATA_TRUNCATED) {
+        /* a value longer than the buffer: grow it and read it again */
+        for (unsigned i = 0; i < s->ncols; i++) {
+            my_col *c = &s->cols[i];
+            if (c->kind != COL_STRING || c->is_null || c->len < c->cap)
+                continue;
+            char *nb = tdo_realloc(c->buf, c->len + 1);
+            if (!nb) {
+                tdo_nomem(err);
+                return -1;
+            }
+            c->buf = nb;
+            c->cap = c->len + 1;
+            s->rbind[i].buffer = nb;
+            s->rbind[i].buffer_length = c->cap;
+            if (mysql_stmt_fetch_column(s->st, &s->rbind[i], i, 0)) {
+                stmt_error(s, err);
+                return -1;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Appends the current row of s to its parked rows: per column a null
+ * byte, then the value's bytes (strings: their length first). */
+static void park_row(my_stmt *s)
+{
+    for (unsigned i = 0; i < s->ncols; i++) {
+        const my_col *c = &s->cols[i];
+        tdo_sb_addc(&s->park, (char)(c->is_null != 0));
+        if (c->is_null)
+            continue;
+        switch (c->kind) {
+        case COL_INT:
+            tdo_sb_add(&s->park, (const char *)&c->i, sizeof(c->i));
+            break;
+        case COL_DOUBLE:
+            tdo_sb_add(&s->park, (const char *)&c->d, sizeof(c->d));
+            break;
+        case COL_TIME:
+            tdo_sb_add(&s->park, (const char *)&c->t, sizeof(c->t));
+            break;
+        case COL_STRING: {
+            unsigned long len = c->len < c->cap ? c->len : c->cap - 1;
+            tdo_sb_add(&s->park, (const char *)&len, sizeof(len));
+            tdo_sb_add(&s->park, c->buf, len);
+            break;
+        }
+        }
+    }
+}
+
+/* Puts the next parked row of s into its columns: 1 a row, 0 the end,
+ * -1 out of memory (in err). */
+static int unpark_row(my_stmt *s, tdo_error *err)
+{
+    if (s->park_pos >= s->park.len)
+        return 0;
+    const char *p = s->park.buf + s->park_pos;
+    for (unsigned i = 0; i < s->ncols; i++) {
+        my_col *c = &s->cols[i];
+        c->is_null = *p++;
+        if (c->is_null)
+            continue;
+        switch (c->kind) {
+        case COL_INT:
+            memcpy(&c->i, p, sizeof(c->i));
+            p += sizeof(c->i);
+            break;
+        case COL_DOUBLE:
+            memcpy(&c->d, p, sizeof(c->d));
+            p += sizeof(c->d);
+            break;
+        case COL_TIME:
+            memcpy(&c->t, p, sizeof(c->t));
+            p += sizeof(c->t);
+            break;
+        case COL_STRING: {
+            unsigned long len;
+            memcpy(&len, p, sizeof(len));
+            p += sizeof(len);
+            if (len + 1 > c->cap) {
+                char *nb = tdo_realloc(c->buf, len + 1);
+                if (!nb) {
+                    tdo_nomem(err);
+                    return -1;
+                }
+                c->buf = nb;
+                c->cap = len + 1;
+                s->rbind[i].buffer = nb;
+                s->rbind[i].buffer_length = c->cap;
+            }
+            memcpy(c->buf, p, len);
+            c->len = len;
+            p += len;
+            break;
+        }
+        }
+    }
+    s->park_pos = (size_t)(p - s->park.buf);
+    return 1;
+}
+
+/* Reads the rest of d's stream into its statement's parked rows, so
+ * that another statement can use the session; the loop reading the
+ * stream goes on from them (and meets the error that ended the rows, if
+ * any, after the last one). */
+static void stream_park(my_db *d)
+{
+    my_stmt *s = d->stream;
+    if (!s)
+        return;
+    d->stream = NULL;
+    s->streaming = false;
+    s->parked = true;
+    s->park_pos = 0;
+    tdo_sb_reset(&s->park);
+    int rc;
+    while ((rc = fetch_row(s, &s->park_err)) == 1 && !s->park.oom)
+        park_row(s);
+    if (s->park.oom && !s->park_err.code)
+        tdo_nomem(&s->park_err);
+}
+
 static tdo_status my_step(void *stmt, bool *has_row, tdo_error *err)
 {
     my_stmt *s = stmt;
@@ -794,29 +968,29 @@ static tdo_status my_step(void *stmt, bool *has_row, tdo_error *err)
     }
     if (!s->meta)
         return TDO_OK;
-    int rc = mysql_stmt_fetch(s->st);
-    if (rc == MYSQL_NO_DATA)
-        return TDO_OK;
-    if (rc == 1)
-        return stmt_error(s, err);
-    if (rc == MYSQL_DATA_TRUNCATED) {
-        /* a value longer than the buffer: grow it and read it again */
-        for (unsigned i = 0; i < s->ncols; i++) {
-            my_col *c = &s->cols[i];
-            if (c->kind != COL_STRING || c->is_null || c->len < c->cap)
-                continue;
-            char *nb = tdo_realloc(c->buf, c->len + 1);
-            if (!nb)
-                return tdo_nomem(err);
-            c->buf = nb;
-            c->cap = c->len + 1;
-            s->rbind[i].buffer = nb;
-            s->rbind[i].buffer_length = c->cap;
-            if (mysql_stmt_fetch_column(s->st, &s->rbind[i], i, 0))
-                return stmt_error(s, err);
+    if (s->parked) {
+        int rc = unpark_row(s, err);
+        if (rc != 0) {
+            *has_row = rc == 1;
+            return rc == 1 ? TDO_OK : TDO_ERR_NOMEM;
         }
+        if (s->park_err.code) { /* the error that ended the rows */
+            tdo_status st = s->park_err.code;
+            tdo_error_release(err);
+            *err = s->park_err;
+            s->park_err = (tdo_error)TDO_ERROR_INIT;
+            return st;
+        }
+        return TDO_OK;
     }
-    *has_row = true;
+    int rc = fetch_row(s, err);
+    if (rc <= 0 && s->streaming) {
+        s->db->stream = NULL;
+        s->streaming = false;
+    }
+    if (rc < 0)
+        return err->code;
+    *has_row = rc == 1;
     return TDO_OK;
 }
 
@@ -1037,6 +1211,8 @@ static bool my_is_broken(void *db)
     my_db *d = db;
     if (d->lost || !d->conn)
         return true;
+    if (d->stream) /* rows waiting on the socket: in use, not broken */
+        return false;
     struct pollfd p = {.fd = (int)mysql_get_socket(d->conn), .events = POLLIN};
     return p.fd >= 0 && poll(&p, 1, 0) > 0;
 }
@@ -1061,6 +1237,7 @@ const tdo_backend tdo_backend_mysql = {
     .close = my_close,
     .prepare = my_prepare,
     .execute = my_execute,
+    .execute_stream = my_execute_stream,
     .step = my_step,
     .ncols = my_ncols,
     .colname = my_colname,

@@ -29,6 +29,7 @@
     X(PQconnectdbParams)                                                       \
     X(PQconninfoFree)                                                          \
     X(PQconsumeInput)                                                          \
+    X(PQcopyResult)                                                            \
     X(PQerrorMessage)                                                          \
     X(PQexec)                                                                  \
     X(PQfinish)                                                                \
@@ -53,6 +54,8 @@
     X(PQsendQuery)                                                             \
     X(PQsendQueryPrepared)                                                     \
     X(PQsetNoticeProcessor)                                                    \
+    X(PQsetSingleRowMode)                                                      \
+    X(PQsetvalue)                                                              \
     X(PQsocket)                                                                \
     X(PQstatus)                                                                \
     X(PQtransactionStatus)                                                     \
@@ -82,6 +85,7 @@ static tdo_dlib pql_lib = {
 #define PQconnectdbParams    PQL(PQconnectdbParams)
 #define PQconninfoFree       PQL(PQconninfoFree)
 #define PQconsumeInput       PQL(PQconsumeInput)
+#define PQcopyResult         PQL(PQcopyResult)
 #define PQerrorMessage       PQL(PQerrorMessage)
 #define PQexec               PQL(PQexec)
 #define PQfinish             PQL(PQfinish)
@@ -106,6 +110,8 @@ static tdo_dlib pql_lib = {
 #define PQsendQuery          PQL(PQsendQuery)
 #define PQsendQueryPrepared  PQL(PQsendQueryPrepared)
 #define PQsetNoticeProcessor PQL(PQsetNoticeProcessor)
+#define PQsetSingleRowMode   PQL(PQsetSingleRowMode)
+#define PQsetvalue           PQL(PQsetvalue)
 #define PQsocket             PQL(PQsocket)
 #define PQstatus             PQL(PQstatus)
 #define PQtransactionStatus  PQL(PQtransactionStatus)
@@ -122,9 +128,12 @@ static tdo_dlib pql_lib = {
 #define OID_FLOAT8  701
 #define OID_NUMERIC 1700
 
+typedef struct pg_stmt pg_stmt;
+
 /* One session; refcounted by the statements handed out, so that a cursor
  * outlives close(). */
 typedef struct pg_db {
+    pg_stmt *stream; /* the statement whose rows are arriving one by one */
     PGconn *conn;
     PGcancel *cancel; /* for PQcancel, from any thread or a signal handler */
     int refs;
@@ -137,15 +146,22 @@ typedef struct pg_db {
 } pg_db;
 
 /* One prepared statement handed out by prepare(); it holds its whole
- * result once executed. */
-typedef struct pg_stmt {
+ * result once executed, or, streaming, the current row's one-row result
+ * (with the rows parked when another statement needed the session). */
+struct pg_stmt {
     pg_db *db;
     char name[24];         /* "" when not prepared (the unnamed statement) */
     PGresult *res;         /* result of the execution, or NULL */
+    PGresult *parked;      /* streaming: the rest of the rows, read ahead */
+    PGresult *fail;        /* streaming: the error that ended the rows */
+    bool streaming;        /* rows still arriving (s == db->stream) */
+    bool lost;             /* streaming: the server stopped answering */
     int row, nrows;        /* current row (-1 before the first) */
     int64_t changes;       /* rows changed by an INSERT/UPDATE/DELETE */
     unsigned char **bytes; /* per column: unescaped bytea of the row */
-} pg_stmt;
+    bool timed_out;        /* lost: because it gave no reply in time */
+    bool nomem;            /* the parked rows ran out of memory */
+};
 
 /* Sets err from a libpq message (trailing newlines dropped). */
 static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
@@ -165,6 +181,49 @@ static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
  * reply before the client gives up on a server that stopped answering. */
 #define CLIENT_GRACE_MS 2000
 
+/* The client's deadline for the server's next reply (0: none). */
+static int64_t reply_deadline(const pg_db *d)
+{
+    return d->timeout_ms ? tdo_now_ms() + d->timeout_ms + CLIENT_GRACE_MS : 0;
+}
+
+/* Waits until a result can be read without blocking; false when the
+ * server gave no reply by deadline: the session is then given up
+ * (d->timed_out) and what it had started is dropped. */
+static bool wait_reply(pg_db *d, int64_t deadline)
+{
+    while (PQisBusy(d->conn)) {
+        int wait = -1;
+        if (deadline) {
+            int64_t left = deadline - tdo_now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd p = {.fd = PQsocket(d->conn), .events = POLLIN};
+        int n = p.fd < 0 ? -1 : poll(&p, 1, wait);
+        if (n == 0) { /* no reply in time: the session is given up */
+            shutdown(p.fd, SHUT_RDWR);
+            PQconsumeInput(d->conn);
+            d->timed_out = true;
+            PGresult *r;
+            while ((r = PQgetResult(d->conn)) != NULL)
+                PQclear(r);
+            return false;
+        }
+        if (n < 0 && errno != EINTR)
+            break;
+        if (!PQconsumeInput(d->conn))
+            break;
+    }
+    return true;
+}
+
+/* The next result of what a PQsend* call started (NULL: no more, or no
+ * reply in time). */
+static PGresult *next_result(pg_db *d)
+{
+    return wait_reply(d, reply_deadline(d)) ? PQgetResult(d->conn) : NULL;
+}
+
 /* Collects the results of what a PQsend* call started and returns the
  * last one (NULL: none, or no reply in time).  With a statement_timeout
  * the client waits for the server at most that long plus
@@ -173,30 +232,11 @@ static tdo_status set_msg(tdo_error *err, tdo_status code, const char *msg)
 static PGresult *pg_result(pg_db *d)
 {
     PGresult *last = NULL, *r;
-    int64_t deadline =
-        d->timeout_ms ? tdo_now_ms() + d->timeout_ms + CLIENT_GRACE_MS : 0;
+    int64_t deadline = reply_deadline(d);
     for (;;) {
-        while (PQisBusy(d->conn)) {
-            int wait = -1;
-            if (deadline) {
-                int64_t left = deadline - tdo_now_ms();
-                wait = left > 0 ? (int)left : 0;
-            }
-            struct pollfd p = {.fd = PQsocket(d->conn), .events = POLLIN};
-            int n = p.fd < 0 ? -1 : poll(&p, 1, wait);
-            if (n == 0) { /* no reply in time: the session is given up */
-                shutdown(p.fd, SHUT_RDWR);
-                PQconsumeInput(d->conn);
-                d->timed_out = true;
-                PQclear(last);
-                while ((r = PQgetResult(d->conn)) != NULL)
-                    PQclear(r);
-                return NULL;
-            }
-            if (n < 0 && errno != EINTR)
-                break;
-            if (!PQconsumeInput(d->conn))
-                break;
+        if (!wait_reply(d, deadline)) {
+            PQclear(last);
+            return NULL;
         }
         if ((r = PQgetResult(d->conn)) == NULL)
             break;
@@ -439,11 +479,14 @@ static void pg_close(void *db)
 
 /* Makes sure the session is connected: a lost connection is reset (the
  * server forgot the prepared statements). */
+static void stream_park(pg_db *d);
+
 static tdo_status ensure_connected(pg_db *d, tdo_error *err)
 {
     if (d->closed)
         return tdo_error_set(err, TDO_ERR_OPERATIONAL,
                              "the connection is closed");
+    stream_park(d); /* the session is wanted: a stream reads ahead */
     if (PQstatus(d->conn) == CONNECTION_OK)
         return TDO_OK;
     cache_clear(d);
@@ -716,6 +759,110 @@ static tdo_status take_result(pg_stmt *s, tdo_error *err)
     return TDO_OK;
 }
 
+/* ---- streaming -------------------------------------------------------- */
+
+/* A stream's rows arrive one result at a time (libpq's single-row mode)
+ * while the loop reading them runs: memory stays that of one row.  The
+ * session cannot run anything else meanwhile, so a statement that needs
+ * it first parks the stream: reads its remaining rows into one result
+ * that the loop then goes on reading. */
+
+/* Reads what is left of d's stream and drops it (a loop that stopped
+ * early). */
+static void stream_drop(pg_db *d)
+{
+    pg_stmt *s = d->stream;
+    if (!s)
+        return;
+    d->stream = NULL;
+    s->streaming = false;
+    PGresult *r;
+    while ((r = next_result(d)) != NULL)
+        PQclear(r);
+    d->timed_out = false; /* nobody waits for an answer any more */
+}
+
+/* Appends row 0 of r to the parked rows of s; false on out of memory. */
+static bool park_row(pg_stmt *s, const PGresult *r)
+{
+    if (!s->parked && !(s->parked = PQcopyResult(r, PG_COPYRES_ATTRS)))
+        return false;
+    int t = PQntuples(s->parked), nf = PQnfields(r);
+    for (int c = 0; c < nf; c++) {
+        bool null = PQgetisnull(r, 0, c);
+        if (!PQsetvalue(s->parked, t, c, null ? NULL : PQgetvalue(r, 0, c),
+                        null ? -1 : PQgetlength(r, 0, c)))
+            return false;
+    }
+    return true;
+}
+
+/* Reads the rest of d's stream into its statement (see above). */
+static void stream_park(pg_db *d)
+{
+    pg_stmt *s = d->stream;
+    if (!s)
+        return;
+    d->stream = NULL;
+    s->streaming = false;
+    PGresult *r;
+    bool ended = false;
+    while ((r = next_result(d)) != NULL) {
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_SINGLE_TUPLE && !s->fail && !s->nomem)
+            s->nomem = !park_row(s, r);
+        else if (es == PGRES_TUPLES_OK)
+            ended = true;
+        else if (es != PGRES_SINGLE_TUPLE && !s->fail) {
+            s->fail = r; /* the first error stands */
+            continue;
+        }
+        PQclear(r);
+    }
+    if (!ended && !s->fail) { /* the session broke or stopped answering */
+        s->lost = true;
+        s->timed_out = d->timed_out;
+        d->timed_out = false;
+    }
+}
+
+/* Ends s's stream after its last result r (TUPLES_OK, an error, or NULL:
+ * the session broke); reads to the end of the statement's results. */
+static void stream_end(pg_stmt *s, PGresult *r)
+{
+    pg_db *d = s->db;
+    d->stream = NULL;
+    s->streaming = false;
+    if (!r) {
+        s->lost = true;
+        s->timed_out = d->timed_out;
+        d->timed_out = false;
+        return;
+    }
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        s->fail = r;
+    else
+        PQclear(r);
+    PGresult *x;
+    while ((x = next_result(d)) != NULL)
+        PQclear(x);
+}
+
+/* Forgets what the last execution of s left (its stream dropped). */
+static void stmt_reset(pg_stmt *s)
+{
+    if (s->streaming)
+        stream_drop(s->db);
+    free_bytes(s);
+    tdo_free(s->bytes);
+    s->bytes = NULL;
+    PQclear(s->res);
+    PQclear(s->parked);
+    PQclear(s->fail);
+    s->res = s->parked = s->fail = NULL;
+    s->lost = s->timed_out = s->nomem = false;
+}
+
 static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
                              tdo_error *err)
 {
@@ -726,10 +873,8 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
     pg_args a;
     tdo_status st = make_args(&a, params, n, err);
     if (!st) {
-        free_bytes(s);
-        tdo_free(s->bytes);
-        s->bytes = NULL;
-        PQclear(s->res);
+        stmt_reset(s);
+        stream_park(s->db);
         s->res = send_prepared(s, &a, n);
         if (stale_plan(s->db, s->res) && reprepare(s->db, s) == TDO_OK) {
             PQclear(s->res);
@@ -741,14 +886,125 @@ static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
     return st;
 }
 
+/* Sends the prepared statement of s with a, its rows to come one by one,
+ * and waits for the first result. */
+static PGresult *send_stream(pg_stmt *s, const pg_args *a, size_t n)
+{
+    if (!PQsendQueryPrepared(s->db->conn, s->name, (int)n, a->pv, a->plen,
+                             a->pfmt, 0))
+        return NULL;
+    PQsetSingleRowMode(s->db->conn);
+    return next_result(s->db);
+}
+
+/* Reads the results after first (the first error stands) and returns the
+ * last, as pg_result() does. */
+static PGresult *rest_of_results(pg_db *d, PGresult *first)
+{
+    PGresult *last = first, *r;
+    while (last && (r = next_result(d)) != NULL) {
+        if (PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
+/* Like pg_execute, but the rows come from the server as the loop steps
+ * (single-row mode); a statement without rows runs as pg_execute runs it. */
+static tdo_status pg_execute_stream(void *stmt, const tdo_value *params,
+                                    size_t n, tdo_error *err)
+{
+    pg_stmt *s = stmt;
+    pg_db *d = s->db;
+    if (n > 65535)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "too many parameters (%zu, at most 65535)", n);
+    pg_args a;
+    tdo_status st = make_args(&a, params, n, err);
+    if (st) {
+        args_release(&a);
+        return st;
+    }
+    stmt_reset(s);
+    stream_park(d);
+    PGresult *r = send_stream(s, &a, n);
+    if (r && stale_plan(d, r)) {
+        PQclear(rest_of_results(d, r));
+        r = reprepare(d, s) == TDO_OK ? send_stream(s, &a, n) : NULL;
+    }
+    args_release(&a);
+    if (r && PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+        s->res = r;
+        s->row = -1;
+        s->nrows = 1;
+        s->changes = 0;
+        int nf = PQnfields(r);
+        if (nf && !(s->bytes = tdo_calloc((size_t)nf, sizeof(*s->bytes)))) {
+            stmt_reset(s); /* drops the stream */
+            return tdo_nomem(err);
+        }
+        s->streaming = true;
+        d->stream = s;
+        return TDO_OK;
+    }
+    s->res = rest_of_results(d, r);
+    return take_result(s, err);
+}
+
+/* Moves s to its next row: the next row of the result in hand, else the
+ * next row from the server (streaming) or from the parked rows; at the
+ * end, the error that ended a stream, if any. */
 static tdo_status pg_step(void *stmt, bool *has_row, tdo_error *err)
 {
     pg_stmt *s = stmt;
+    pg_db *d = s->db;
     free_bytes(s);
-    if (s->row < s->nrows)
+    *has_row = false;
+    if (s->row + 1 < s->nrows) {
         s->row++;
-    *has_row = s->row < s->nrows;
-    return TDO_OK;
+        *has_row = true;
+        return TDO_OK;
+    }
+    if (s->streaming) {
+        PGresult *r = next_result(d);
+        if (r && PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+            PQclear(s->res);
+            s->res = r;
+            s->row = 0;
+            *has_row = true;
+            return TDO_OK;
+        }
+        stream_end(s, r);
+    }
+    if (s->parked) {
+        PQclear(s->res);
+        s->res = s->parked;
+        s->parked = NULL;
+        s->row = 0;
+        s->nrows = PQntuples(s->res);
+        if (s->nrows > 0) {
+            *has_row = true;
+            return TDO_OK;
+        }
+    }
+    s->row = s->nrows;
+    tdo_status st = TDO_OK;
+    if (s->fail) {
+        st = result_error(d, s->fail, err);
+        PQclear(s->fail);
+        s->fail = NULL;
+    } else if (s->lost) {
+        d->timed_out = s->timed_out;
+        st = result_error(d, NULL, err);
+    } else if (s->nomem) {
+        st = tdo_nomem(err);
+    }
+    s->lost = s->nomem = false;
+    return st;
 }
 
 static size_t pg_ncols(void *stmt)
@@ -827,9 +1083,7 @@ static void pg_release(void *stmt)
     pg_stmt *s = stmt;
     if (!s)
         return;
-    free_bytes(s);
-    tdo_free(s->bytes);
-    PQclear(s->res);
+    stmt_reset(s);
     pg_db *d = s->db;
     tdo_free(s);
     db_unref(d);
@@ -919,6 +1173,7 @@ const tdo_backend tdo_backend_pg = {
     .close = pg_close,
     .prepare = pg_prepare,
     .execute = pg_execute,
+    .execute_stream = pg_execute_stream,
     .step = pg_step,
     .ncols = pg_ncols,
     .colname = pg_colname,

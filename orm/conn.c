@@ -353,7 +353,7 @@ int tdo_conn_tx_depth(const tdo_conn *c)
 
 static tdo_status tx_exec(tdo_conn *c, const char *sql, tdo_error *err)
 {
-    return tdo_conn_run(c, sql, NULL, 0, NULL, 0, false, NULL, NULL, err);
+    return tdo_conn_run(c, sql, NULL, 0, NULL, 0, 0, NULL, NULL, err);
 }
 
 /* The pool's session whose driver session is db, or NULL. */

@@ -176,7 +176,7 @@ tdo_status tdo_rows_get(tdo_rows *r, size_t i, tdo_value *out, tdo_error *err)
  * bind, then either hand a cursor out or run it to the end. */
 tdo_status tdo_conn_run(tdo_conn *c, const char *sql, const tdo_value *params,
                         size_t n, const tdo_colinfo *cols, size_t ncols,
-                        bool counted, tdo_rows **rows, int64_t *changes,
+                        unsigned flags, tdo_rows **rows, int64_t *changes,
                         tdo_error *err)
 {
     const tdo_backend *be = c->backend;
@@ -193,7 +193,7 @@ tdo_status tdo_conn_run(tdo_conn *c, const char *sql, const tdo_value *params,
     }
     if (c->ctx->trace)
         c->ctx->trace(c->ctx->trace_ud, c->name, sql, params, n);
-    if (counted)
+    if (flags & TDO_RUN_COUNTED)
         c->nqueries++;
     tdo_value *conv = NULL;
     if (n) {
@@ -216,7 +216,9 @@ tdo_status tdo_conn_run(tdo_conn *c, const char *sql, const tdo_value *params,
     void *stmt = NULL;
     c->running = sess->db;
     st = be->prepare(sess->db, sql, &stmt, err);
-    if (!st)
+    if (!st && rows && (flags & TDO_RUN_STREAM) && be->execute_stream)
+        st = be->execute_stream(stmt, conv, n, err);
+    else if (!st)
         st = be->execute(stmt, conv, n, err);
     for (size_t i = 0; i < n; i++)
         tdo_value_release(&conv[i]);
@@ -244,8 +246,8 @@ tdo_status tdo_conn_execute(tdo_conn *c, const char *sql,
                             const tdo_value *params, size_t nparams,
                             tdo_rows **rows, int64_t *changes, tdo_error *err)
 {
-    return tdo_conn_run(c, sql, params, nparams, NULL, 0, true, rows, changes,
-                        err);
+    return tdo_conn_run(c, sql, params, nparams, NULL, 0, TDO_RUN_COUNTED, rows,
+                        changes, err);
 }
 
 /* Runs a compiled statement; the cursor decodes the compiled columns. */
@@ -254,7 +256,7 @@ tdo_status tdo_conn_execute_compiled(tdo_conn *c, const tdo_compiled *comp,
                                      tdo_error *err)
 {
     return tdo_conn_run(c, comp->sql, comp->params, comp->nparams, comp->cols,
-                        comp->ncols, true, rows, changes, err);
+                        comp->ncols, TDO_RUN_COUNTED, rows, changes, err);
 }
 
 /* Frees an array of n malloc'd strings and the array itself. */
@@ -342,6 +344,22 @@ tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
                                 0, &comp, err);
     if (!st)
         st = tdo_conn_execute_compiled(c, comp, rows, NULL, err);
+    tdo_compiled_free(comp);
+    return st;
+}
+
+/* Compiles q for c's dialect and runs it, its rows streamed. */
+tdo_status tdo_query_stream(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
+                            tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    *rows = NULL;
+    tdo_status st = tdo_compile(q, TDO_STMT_SELECT, tdo_conn_dialect(c), NULL,
+                                0, &comp, err);
+    if (!st)
+        st = tdo_conn_run(c, comp->sql, comp->params, comp->nparams, comp->cols,
+                          comp->ncols, TDO_RUN_COUNTED | TDO_RUN_STREAM, rows,
+                          NULL, err);
     tdo_compiled_free(comp);
     return st;
 }
@@ -499,7 +517,8 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
         tdo_colinfo pkcol = {m->pk ? m->pk->name : "pk", m->pk};
         st = tdo_conn_run(c, comp->sql, comp->params, comp->nparams,
                           comp->ncols ? comp->cols : &pkcol,
-                          comp->ncols ? comp->ncols : 1, true, &r, NULL, err);
+                          comp->ncols ? comp->ncols : 1, TDO_RUN_COUNTED, &r,
+                          NULL, err);
         size_t got = 0;
         bool has = !st;
         while (!st && has) {

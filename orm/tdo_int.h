@@ -266,6 +266,12 @@ typedef struct tdo_backend {
     /* binds driver values (see to_db) and starts the statement */
     tdo_status (*execute)(void *stmt, const tdo_value *params, size_t n,
                           tdo_error *err);
+    /* like execute, but the rows may come from the server as the cursor
+     * steps (constant memory); the backend reads the rest ahead when
+     * another statement needs the session.  NULL: execute streams
+     * already (SQLite) */
+    tdo_status (*execute_stream)(void *stmt, const tdo_value *params,
+                                 size_t n, tdo_error *err);
     /* advances to the next row; *has_row false at the end */
     tdo_status (*step)(void *stmt, bool *has_row, tdo_error *err);
     size_t (*ncols)(void *stmt);
@@ -360,11 +366,18 @@ typedef struct tdo_colinfo {
     const tdo_field *field; /* decodes as this field, or NULL */
 } tdo_colinfo;
 
+/* How tdo_conn_run runs a statement. */
+enum {
+    TDO_RUN_COUNTED = 1, /* counts in tdo_conn_query_count() */
+    TDO_RUN_STREAM = 2   /* the cursor's rows come as it steps */
+};
+
 /* Runs one statement on c (exec.c): trace, convert the parameters, then
- * hand a cursor out (rows) or run it to the end (*changes). */
+ * hand a cursor out (rows) or run it to the end (*changes); flags are
+ * TDO_RUN_* bits. */
 tdo_status tdo_conn_run(tdo_conn *c, const char *sql, const tdo_value *params,
                         size_t n, const tdo_colinfo *cols, size_t ncols,
-                        bool counted, tdo_rows **rows, int64_t *changes,
+                        unsigned flags, tdo_rows **rows, int64_t *changes,
                         tdo_error *err);
 
 struct tdo_compiled {

@@ -980,6 +980,12 @@ TDO_API void tdo_rows_free(tdo_rows *r);
 /* Query shortcuts (compile for c's dialect, then run). */
 TDO_API tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q,
                                  tdo_rows **rows, tdo_error *err);
+/* Like tdo_query_run(), but the rows come from the server as the cursor
+ * steps, in constant memory (libpq's single-row mode, MySQL's unbuffered
+ * fetch; SQLite always does): for a long loop over many rows.  Another
+ * statement on the same session reads the rest of the rows ahead first. */
+TDO_API tdo_status tdo_query_stream(tdo_conn *c, const tdo_query *q,
+                                    tdo_rows **rows, tdo_error *err);
 TDO_API tdo_status tdo_query_count(tdo_conn *c, const tdo_query *q,
                                    int64_t *count, tdo_error *err);
 TDO_API tdo_status tdo_query_exists(tdo_conn *c, const tdo_query *q,

@@ -146,5 +146,6 @@ local tests = {
   end },
 }
 W.tests = tests
+W.Row = Row
 
 return W

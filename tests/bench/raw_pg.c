@@ -270,17 +270,26 @@ static void values_list(raw_db *d, int64_t n)
     PQclear(res);
 }
 
+/* Streams the rows as iter() does: single-row mode, one result a row. */
 static void iterate(raw_db *d, int64_t n)
 {
     char st[16];
     prepare(d, "SELECT " COLS " FROM raw_bench_row", st);
-    PGresult *res = run(d, st, 0, NULL);
-    for (int i = 0, nt = PQntuples(res); i < nt; i++) {
-        bench_row r;
-        read_row(res, i, &r);
-        d->sink += r.age;
+    if (!PQsendQueryPrepared(d->conn, st, 0, NULL, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(d->conn))
+        die(d, st);
+    PGresult *res;
+    while ((res = PQgetResult(d->conn)) != NULL) {
+        ExecStatusType es = PQresultStatus(res);
+        if (es == PGRES_SINGLE_TUPLE) {
+            bench_row r;
+            read_row(res, 0, &r);
+            d->sink += r.age;
+        } else if (es != PGRES_TUPLES_OK) {
+            die(d, st);
+        }
+        PQclear(res);
     }
-    PQclear(res);
 }
 
 static void prefetch_prep(raw_db *d, int64_t n)

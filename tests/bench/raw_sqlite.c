@@ -64,7 +64,11 @@ static raw_db *raw_sqlite_open(const char *target)
 {
     raw_db *d = calloc(1, sizeof(*d));
     const char *path = strcmp(target, "memory") == 0 ? ":memory:" : target;
-    if (!d || sqlite3_open(path, &d->db) != SQLITE_OK) {
+    /* opened as testudo opens its sessions (without SQLite's mutexes) */
+    if (!d || sqlite3_open_v2(path, &d->db,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                  SQLITE_OPEN_NOMUTEX,
+                              NULL) != SQLITE_OK) {
         fprintf(stderr, "bench: cannot open %s\n", path);
         return NULL;
     }

@@ -9,7 +9,8 @@
 #                   (60) with clang, ASan and UBSan; installs clang first
 #   make bench      tests/bench: testudo beside the raw driver, ratios
 #                   (BENCH_N=10000, BENCH_RUNS=5, BENCH_TARGETS="memory file";
-#                   BACKENDS=all adds PostgreSQL and MariaDB)
+#                   BACKENDS=all adds PostgreSQL and MariaDB), start-up
+#                   times, and the memory of 1M rows (BENCH_MEM_N; 0: none)
 #   make deps       install missing Debian packages (as root)
 #
 # `run` and `test` install the packages first, then build in a second
@@ -164,6 +165,7 @@ shell-test: all
 # ---- benchmarks (tests/bench; timings never go into the test suite) ------
 BENCH_N       ?= 10000
 BENCH_RUNS    ?= 5
+BENCH_MEM_N   ?= 1000000
 BENCH_TARGETS ?= memory file
 BACKENDS      ?= sqlite
 BENCH_BIN     := $(B)/bench/bench
@@ -176,9 +178,9 @@ $(BENCH_BIN): $(BENCH_OBJ) $(LB_OBJ) $(LIBA)
 	    $(ALL_LDFLAGS) $(LUA_LIBS) $(PKG_LIBS) $(DRIVER_LIBS) -lm -ldl
 
 bench: deps
-	@$(SUBMAKE) $(BENCH_BIN)
-	@sh tests/bench/run.sh $(BENCH_BIN) $(BENCH_N) $(BENCH_RUNS) \
-	    "$(BENCH_TARGETS)" "$(BACKENDS)"
+	@$(SUBMAKE) $(BENCH_BIN) $(LUAMOD) $(SHELL_BIN)
+	@BENCH_MEM_N=$(BENCH_MEM_N) sh tests/bench/run.sh $(BENCH_BIN) \
+	    $(BENCH_N) $(BENCH_RUNS) "$(BENCH_TARGETS)" "$(BACKENDS)"
 
 # libmariadb's cflags define _XOPEN_SOURCE: only for its twin.
 $(B)/tests/bench/raw_mysql.o: tests/bench/raw_mysql.c $(B)/.flags

@@ -1484,13 +1484,12 @@ tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
 /* Compiles a multi-row INSERT (values row-major over fields, bound as
  * given), RETURNING the primary key where the dialect can.  ParamsError
  * for no rows, or several rows without any column. */
-tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
-                              const tdo_field *const *fields, size_t nfields,
-                              const tdo_value *vals, size_t nrows,
-                              bool ignore_conflicts, tdo_compiled **out,
-                              tdo_error *err)
+/* The checks of an INSERT of nrows rows of vals: m writable, rows there,
+ * every value fits its field (see tdo_int.h). */
+tdo_status tdo_insert_check_(const tdo_model *m, const tdo_field *const *fields,
+                             size_t nfields, const tdo_value *vals,
+                             size_t nrows, tdo_error *err)
 {
-    *out = NULL;
     tdo_status wst = tdo_model_check_writable_(m, "insert", err);
     if (wst)
         return wst;
@@ -1507,6 +1506,19 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "cannot insert several rows without columns in "
                              "one statement");
+    return TDO_OK;
+}
+
+tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
+                              const tdo_field *const *fields, size_t nfields,
+                              const tdo_value *vals, size_t nrows,
+                              bool ignore_conflicts, tdo_compiled **out,
+                              tdo_error *err)
+{
+    *out = NULL;
+    tdo_status cst = tdo_insert_check_(m, fields, nfields, vals, nrows, err);
+    if (cst)
+        return cst;
     cstate cs;
     cs_init(&cs, d, m);
     bool or_ignore =
@@ -1552,29 +1564,68 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     return st;
 }
 
+/* The values of pk coerced to m's key fields (see tdo_int.h). */
+tdo_status tdo_key_params_(const tdo_model *m, const tdo_value *pk,
+                           tdo_value *out, tdo_error *err)
+{
+    size_t nkey = tdo_model_nkey(m);
+    if (!nkey)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "model '%s' has no primary key: its rows can "
+                             "only be changed through a queryset",
+                             tdo_model_name(m));
+    for (size_t i = 0; i < nkey; i++) {
+        tdo_value null = tdo_value_null();
+        tdo_status st = tdo_field_coerce(tdo_model_key(m, i),
+                                         pk ? &pk[i] : &null, &out[i], err);
+        if (st) {
+            for (size_t j = 0; j < i; j++)
+                tdo_value_release(&out[j]);
+            return st;
+        }
+    }
+    return TDO_OK;
+}
+
 /* WHERE "pk"=? with pk coerced to the primary key's type; for a
  * composite key, pk holds one value per key field (in key order) and
  * every one is matched. */
 static tdo_status pk_where(cstate *cs, const tdo_value *pk, tdo_error *err)
 {
     size_t nkey = tdo_model_nkey(cs->m);
-    if (!nkey)
-        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
-                             "model '%s' has no primary key: its rows can "
-                             "only be changed through a queryset",
-                             tdo_model_name(cs->m));
-    add(cs, " WHERE ");
-    for (size_t i = 0; i < nkey; i++) {
-        const tdo_field *f = tdo_model_key(cs->m, i);
-        tdo_value null = tdo_value_null(), v;
-        tdo_status st = tdo_field_coerce(f, pk ? &pk[i] : &null, &v, err);
+    tdo_value *kv = tdo_calloc(nkey ? nkey : 1, sizeof(*kv));
+    if (!kv)
+        return tdo_nomem(err);
+    tdo_status st = tdo_key_params_(cs->m, pk, kv, err);
+    if (!st) {
+        add(cs, " WHERE ");
+        for (size_t i = 0; i < nkey; i++) {
+            if (i)
+                add(cs, " AND ");
+            column(cs, tdo_model_key(cs->m, i));
+            add(cs, "=");
+            param(cs, &kv[i], true);
+        }
+    }
+    tdo_free(kv);
+    return st;
+}
+
+/* The checks of an UPDATE of the n fields of one row (see tdo_int.h). */
+tdo_status tdo_update_check_(const tdo_model *m, const tdo_field *const *fields,
+                             const tdo_value *vals, size_t n, tdo_error *err)
+{
+    tdo_status wst = tdo_model_check_writable_(m, "save", err);
+    if (wst)
+        return wst;
+    if (!n)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "update of model '%s' names no field",
+                             tdo_model_name(m));
+    for (size_t i = 0; i < n; i++) {
+        tdo_status st = tdo_field_check(fields[i], &vals[i], err);
         if (st)
             return st;
-        if (i)
-            add(cs, " AND ");
-        column(cs, f);
-        add(cs, "=");
-        param(cs, &v, true);
     }
     return TDO_OK;
 }
@@ -1588,18 +1639,9 @@ tdo_status tdo_compile_update_pk(const tdo_model *m, const tdo_dialect *d,
                                  tdo_error *err)
 {
     *out = NULL;
-    tdo_status wst = tdo_model_check_writable_(m, "save", err);
-    if (wst)
-        return wst;
-    if (!n)
-        return tdo_error_set(err, TDO_ERR_PARAMS,
-                             "update of model '%s' names no field",
-                             tdo_model_name(m));
-    for (size_t i = 0; i < n; i++) {
-        tdo_status st = tdo_field_check(fields[i], &vals[i], err);
-        if (st)
-            return st;
-    }
+    tdo_status cst = tdo_update_check_(m, fields, vals, n, err);
+    if (cst)
+        return cst;
     cstate cs;
     cs_init(&cs, d, m);
     add(&cs, "UPDATE ");

@@ -497,6 +497,98 @@ tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
     return st;
 }
 
+/* ---- statements by shape ---------------------------------------------- */
+
+/* A model keeps the statements it compiled for one-row writes and
+ * inserts, by shape: what the SQL text depends on (the kind, the dialect,
+ * the fields, the rows, the conflict mode), not the values.  Saving the
+ * same shape again binds new values to the same text: no compiling, and
+ * the session's statement cache finds it prepared. */
+enum { SHAPE_INSERT, SHAPE_UPDATE, SHAPE_DELETE, MAX_SHAPES = 8 };
+
+struct tdo_shape {
+    int kind;
+    const tdo_dialect *d;
+    const tdo_field **fields; /* owned copy of the field list */
+    size_t nfields, nrows;
+    bool flag;          /* INSERT: ignore conflicts */
+    tdo_compiled *comp; /* its text, RETURNING and columns; owned */
+    uint64_t used;      /* m->shape_tick when last used */
+};
+
+/* Drops m's statements by shape. */
+void tdo_model_free_shapes_(tdo_model *m)
+{
+    for (size_t i = 0; i < m->nshapes; i++) {
+        tdo_free(m->shapes[i].fields);
+        tdo_compiled_free(m->shapes[i].comp);
+    }
+    tdo_free(m->shapes);
+    m->shapes = NULL;
+    m->nshapes = 0;
+}
+
+/* The statement of this shape m keeps, or NULL. */
+static const tdo_compiled *shape_find(const tdo_model *cm, int kind,
+                                      const tdo_dialect *d,
+                                      const tdo_field *const *fields,
+                                      size_t nfields, size_t nrows, bool flag)
+{
+    tdo_model *m = (tdo_model *)cm; /* the cache is not the model's value */
+    for (size_t i = 0; i < m->nshapes; i++) {
+        struct tdo_shape *e = &m->shapes[i];
+        if (e->kind == kind && e->d == d && e->nfields == nfields &&
+            e->nrows == nrows && e->flag == flag &&
+            (!nfields ||
+             !memcmp(e->fields, fields, nfields * sizeof(*fields)))) {
+            e->used = ++m->shape_tick;
+            return e->comp;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps comp as m's statement of this shape (taking it over: freed now
+ * when it cannot be kept); the least recently used one makes room. */
+static void shape_keep(const tdo_model *cm, int kind, const tdo_dialect *d,
+                       const tdo_field *const *fields, size_t nfields,
+                       size_t nrows, bool flag, tdo_compiled *comp)
+{
+    tdo_model *m = (tdo_model *)cm;
+    const tdo_field **copy =
+        tdo_malloc((nfields ? nfields : 1) * sizeof(*copy));
+    if (!copy) {
+        tdo_compiled_free(comp);
+        return;
+    }
+    if (nfields)
+        memcpy(copy, fields, nfields * sizeof(*fields));
+    struct tdo_shape *e = NULL;
+    if (m->nshapes < MAX_SHAPES) {
+        struct tdo_shape *grown =
+            tdo_realloc(m->shapes, (m->nshapes + 1) * sizeof(*grown));
+        if (grown) {
+            m->shapes = grown;
+            e = &m->shapes[m->nshapes++];
+            memset(e, 0, sizeof(*e));
+        }
+    }
+    if (!e) { /* full: the least recently used one goes */
+        for (size_t i = 0; i < m->nshapes; i++)
+            if (!e || m->shapes[i].used < e->used)
+                e = &m->shapes[i];
+    }
+    if (!e) {
+        tdo_free(copy);
+        tdo_compiled_free(comp);
+        return;
+    }
+    tdo_free(e->fields);
+    tdo_compiled_free(e->comp);
+    *e = (struct tdo_shape){kind,  d,    copy, nfields,
+                            nrows, flag, comp, ++m->shape_tick};
+}
+
 /* Inserts nrows rows; pks (may be NULL) receives their primary keys
  * (owned by the caller; NULL where unknown). */
 tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
@@ -504,21 +596,37 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
                       const tdo_value *vals, size_t nrows,
                       bool ignore_conflicts, tdo_value *pks, tdo_error *err)
 {
-    tdo_compiled *comp = NULL;
     tdo_status st;
     for (size_t i = 0; pks && i < nrows; i++)
         pks[i] = tdo_value_null();
-    st = tdo_compile_insert(m, tdo_conn_dialect(c), fields, nfields, vals,
-                            nrows, ignore_conflicts, &comp, err);
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    /* the parameters are the values as given, row after row */
+    const tdo_compiled *comp = shape_find(m, SHAPE_INSERT, d, fields, nfields,
+                                          nrows, ignore_conflicts);
+    if (comp) {
+        st = tdo_insert_check_(m, fields, nfields, vals, nrows, err);
+    } else {
+        tdo_compiled *made = NULL;
+        st = tdo_compile_insert(m, d, fields, nfields, vals, nrows,
+                                ignore_conflicts, &made, err);
+        if (!st) {
+            shape_keep(m, SHAPE_INSERT, d, fields, nfields, nrows,
+                       ignore_conflicts, made);
+            comp = shape_find(m, SHAPE_INSERT, d, fields, nfields, nrows,
+                              ignore_conflicts);
+            if (!comp) /* not kept (out of memory) */
+                st = tdo_nomem(err);
+        }
+    }
     if (st)
         return st;
+    size_t np = nrows * nfields;
     if (comp->returning && pks) {
         tdo_rows *r = NULL;
         tdo_colinfo pkcol = {m->pk ? m->pk->name : "pk", m->pk};
-        st = tdo_conn_run(c, comp->sql, comp->params, comp->nparams,
-                          comp->ncols ? comp->cols : &pkcol,
-                          comp->ncols ? comp->ncols : 1, TDO_RUN_COUNTED, &r,
-                          NULL, err);
+        st = tdo_conn_run(
+            c, comp->sql, vals, np, comp->ncols ? comp->cols : &pkcol,
+            comp->ncols ? comp->ncols : 1, TDO_RUN_COUNTED, &r, NULL, err);
         size_t got = 0;
         bool has = !st;
         while (!st && has) {
@@ -545,7 +653,8 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
         }
     } else {
         int64_t changes = 0;
-        st = tdo_conn_execute_compiled(c, comp, NULL, &changes, err);
+        st = tdo_conn_run(c, comp->sql, vals, np, comp->cols, comp->ncols,
+                          TDO_RUN_COUNTED, NULL, &changes, err);
         tdo_value last = tdo_value_null();
         bool need_last = false;
         for (size_t i = 0; !st && pks && i < nrows; i++)
@@ -570,10 +679,57 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
         }
         tdo_value_release(&last);
     }
-    tdo_compiled_free(comp);
     if (st && pks)
         for (size_t i = 0; i < nrows; i++)
             tdo_value_release(&pks[i]);
+    return st;
+}
+
+/* Runs the statement of shape kind (UPDATE or DELETE by key) of m with
+ * the values vals[0..n) then the key pk: compiled by make the first time,
+ * kept by shape; *changed gets the rows changed. */
+static tdo_status run_by_key(tdo_conn *c, const tdo_model *m, int kind,
+                             const tdo_field *const *fields,
+                             const tdo_value *vals, size_t n,
+                             const tdo_value *pk, int64_t *changed,
+                             tdo_error *err)
+{
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    const tdo_compiled *comp = shape_find(m, kind, d, fields, n, 1, false);
+    tdo_status st = TDO_OK;
+    if (!comp) {
+        tdo_compiled *made = NULL;
+        st = kind == SHAPE_UPDATE
+                 ? tdo_compile_update_pk(m, d, fields, vals, n, pk, &made, err)
+                 : tdo_compile_delete_pk(m, d, pk, &made, err);
+        if (st)
+            return st;
+        shape_keep(m, kind, d, fields, n, 1, false, made);
+        if (!(comp = shape_find(m, kind, d, fields, n, 1, false)))
+            return tdo_nomem(err);
+    } else if (kind == SHAPE_UPDATE) {
+        st = tdo_update_check_(m, fields, vals, n, err);
+    } else {
+        st = tdo_model_check_writable_(m, "delete", err);
+    }
+    if (st)
+        return st;
+    size_t nkey = tdo_model_nkey(m), np = n + nkey;
+    tdo_value *pv = tdo_malloc((np ? np : 1) * sizeof(*pv));
+    if (!pv)
+        return tdo_nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        pv[i] = vals[i];
+        pv[i].owned = false; /* borrowed */
+    }
+    st = tdo_key_params_(m, pk, pv + n, err);
+    if (!st) {
+        st = tdo_conn_run(c, comp->sql, pv, np, NULL, 0, TDO_RUN_COUNTED, NULL,
+                          changed, err);
+        for (size_t i = n; i < np; i++)
+            tdo_value_release(&pv[i]);
+    }
+    tdo_free(pv);
     return st;
 }
 
@@ -583,13 +739,9 @@ tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
                          size_t n, const tdo_value *pk, int64_t *changed,
                          tdo_error *err)
 {
-    tdo_compiled *comp = NULL;
     int64_t ch = 0;
-    tdo_status st = tdo_compile_update_pk(m, tdo_conn_dialect(c), fields, vals,
-                                          n, pk, &comp, err);
-    if (!st)
-        st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
-    tdo_compiled_free(comp);
+    tdo_status st =
+        run_by_key(c, m, SHAPE_UPDATE, fields, vals, n, pk, &ch, err);
     if (changed)
         *changed = st ? 0 : ch;
     return st;
@@ -599,14 +751,10 @@ tdo_status tdo_update_pk(tdo_conn *c, const tdo_model *m,
 tdo_status tdo_delete_pk(tdo_conn *c, const tdo_model *m, const tdo_value *pk,
                          int64_t *changed, tdo_error *err)
 {
-    tdo_compiled *comp = NULL;
     int64_t ch = 0;
     tdo_status st = tdo_delete_set_defaults_(c, m, NULL, pk, err);
     if (!st)
-        st = tdo_compile_delete_pk(m, tdo_conn_dialect(c), pk, &comp, err);
-    if (!st)
-        st = tdo_conn_execute_compiled(c, comp, NULL, &ch, err);
-    tdo_compiled_free(comp);
+        st = run_by_key(c, m, SHAPE_DELETE, NULL, NULL, 0, pk, &ch, err);
     if (changed)
         *changed = st ? 0 : ch;
     return st;

@@ -119,6 +119,7 @@ tdo_status tdo_model_set_table(tdo_model *m, const char *table, tdo_error *err)
     m->table = t;
     tdo_free(m->qtable); /* quoted for the old name */
     m->qtable = NULL;
+    tdo_model_free_proj_(m); /* statements name the old table */
     return TDO_OK;
 }
 
@@ -296,6 +297,7 @@ tdo_status tdo_model_set_key(tdo_model *m, const char *const *fields, size_t n,
 static tdo_status bind_key(tdo_model *m, tdo_error *err)
 {
     size_t n = m->keydecl.n;
+    tdo_model_free_proj_(m); /* statements match the old key */
     tdo_free(m->key);
     m->key = NULL;
     m->nkey = 0;

@@ -163,11 +163,13 @@ tdo_query *tdo_query_new(tdo_model *m)
     return q;
 }
 
-/* Lets go of the projection m keeps for its new queries (model.c). */
+/* Lets go of what m keeps compiled (model.c): the projection of its new
+ * queries and its statements by shape. */
 void tdo_model_free_proj_(tdo_model *m)
 {
     proj_free(m->all_proj);
     m->all_proj = NULL;
+    tdo_model_free_shapes_(m);
 }
 
 static void terms_free(tdo_order *t, size_t n)

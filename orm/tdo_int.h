@@ -130,6 +130,10 @@ struct tdo_model {
     char *qtable;         /* table quoted for qdialect (compile.c); owned */
     struct tdo_proj *all_proj; /* the projection new queries of m start
                                   from (query.c); a reference */
+    struct tdo_shape *shapes; /* statements compiled for m by shape, reused
+                                 with new values (exec.c); owned */
+    size_t nshapes;
+    uint64_t shape_tick;
     const void *qdialect;
     bool introspected;    /* declared by tdo_models_from_schema() */
     tdo_index *indexes;   /* owned */
@@ -141,8 +145,26 @@ struct tdo_model {
     size_t nretired;
 };
 
-/* Drops the projection m keeps for its new queries (query.c). */
+/* Drops what m keeps compiled: the projection of its new queries
+ * (query.c) and its statements by shape (exec.c); after any change to
+ * its fields, table or key. */
 void tdo_model_free_proj_(tdo_model *m);
+/* Drops m's statements by shape (exec.c). */
+void tdo_model_free_shapes_(tdo_model *m);
+/* The checks of an UPDATE of the n fields of one row to vals: m
+ * writable, some field, every value fits its field (compile.c). */
+tdo_status tdo_update_check_(const tdo_model *m, const tdo_field *const *fields,
+                             const tdo_value *vals, size_t n, tdo_error *err);
+/* The values of pk (one per key field, in key order; NULL: all NULL)
+ * coerced to m's key fields into out[tdo_model_nkey(m)], released by the
+ * caller; OperationalError when m has no key (compile.c). */
+tdo_status tdo_key_params_(const tdo_model *m, const tdo_value *pk,
+                           tdo_value *out, tdo_error *err);
+/* The checks of an INSERT of nrows rows of vals (row-major, nfields a
+ * row): m writable, rows there, every value fits its field (compile.c). */
+tdo_status tdo_insert_check_(const tdo_model *m, const tdo_field *const *fields,
+                             size_t nfields, const tdo_value *vals,
+                             size_t nrows, tdo_error *err);
 /* OperationalError naming the operation (what: "save", "delete" ...)
  * when m is read-only (model.c). */
 tdo_status tdo_model_check_writable_(const tdo_model *m, const char *what,

@@ -503,6 +503,81 @@ static void test_cache_trace_counter(void **state)
     tdo_query_free(all);
 }
 
+/* Counts the rows of users whose username is name. */
+static int64_t count_named(const char *name)
+{
+    tdo_query *q = filtered("username", tdo_value_text(name, strlen(name)));
+    int64_t n = -1;
+    CHECK(tdo_query_count(conn, q, &n, &err));
+    tdo_query_free(q);
+    return n;
+}
+
+/* One-row writes keep their statement by shape (fields, rows, kind):
+ * the same shape again binds new values to the same SQL; a renamed table
+ * drops what was kept; at most 8 shapes a model, every one right. */
+static void test_statements_by_shape(void **state)
+{
+    int64_t a = insert_user("a@x", "a", true, "1");
+    int64_t b = insert_user("b@x", "b", true, "2");
+    assert_true(a > 0 && b > a);
+    assert_int_equal(user->nshapes, 1);
+    const tdo_field *fl[] = {f_name, f_email};
+    for (int i = 0; i < 2; i++) {
+        tdo_value v[2] = {tdo_value_text(i ? "bb" : "aa", 2),
+                          tdo_value_text(i ? "bb@x" : "aa@x", 4)};
+        tdo_value pk = tdo_value_int(i ? b : a);
+        int64_t ch = 0;
+        CHECK(tdo_update_pk(conn, user, fl, v, 2, &pk, &ch, &err));
+        assert_int_equal(ch, 1);
+    }
+    assert_int_equal(user->nshapes, 2);
+    assert_int_equal(count_named("aa"), 1);
+    assert_int_equal(count_named("bb"), 1);
+    /* the same fields in another order: another statement */
+    const tdo_field *rev[] = {f_email, f_name};
+    tdo_value v2[2] = {tdo_value_text("c@x", 3), tdo_value_text("cc", 2)};
+    tdo_value pka = tdo_value_int(a);
+    CHECK(tdo_update_pk(conn, user, rev, v2, 2, &pka, NULL, &err));
+    assert_int_equal(count_named("cc"), 1);
+    assert_int_equal(user->nshapes, 3);
+    /* nine shapes: the oldest makes room, each statement still right */
+    const tdo_field *one[] = {f_name};
+    for (int k = 0; k < 9; k++) {
+        const tdo_field *some[] = {f_name, f_email, f_active, f_balance};
+        tdo_value vals[4] = {tdo_value_text("k", 1), tdo_value_text("k@x", 3),
+                             tdo_value_bool(false), tdo_value_null()};
+        size_t n = 1 + (size_t)k % 4;
+        const tdo_field **fs = k < 4 ? some : one;
+        if (k >= 4) { /* other shapes: one field, others' orders */
+            fs = (const tdo_field *[]){k % 2 ? f_active : f_balance};
+            n = 1;
+            vals[0] = k % 2 ? tdo_value_bool(k % 3 == 0) : tdo_value_null();
+        }
+        int64_t ch = 0;
+        CHECK(tdo_update_pk(conn, user, fs, vals, n, &pka, &ch, &err));
+        assert_int_equal(ch, 1);
+        assert_true(user->nshapes <= 8);
+    }
+    (void)one;
+    int64_t ch = 0;
+    tdo_value pkb = tdo_value_int(b);
+    CHECK(tdo_delete_pk(conn, user, &pkb, &ch, &err));
+    assert_int_equal(ch, 1);
+    CHECK(tdo_delete_pk(conn, user, &pkb, &ch, &err));
+    assert_int_equal(ch, 0);
+    assert_int_equal(count_named("bb"), 0);
+    /* a renamed table: nothing kept names the old one */
+    CHECK(tdo_model_set_table(user, "users_renamed", &err));
+    assert_int_equal(user->nshapes, 0);
+    assert_true(insert_user("d@x", "d", true, "4") < 0);
+    assert_non_null(strstr(err.message, "users_renamed"));
+    tdo_error_release(&err);
+    CHECK(tdo_model_set_table(user, "users", &err));
+    assert_true(insert_user("d@x", "d", true, "4") > 0);
+    assert_int_equal(count_named("d"), 1);
+}
+
 static void test_raw_and_script(void **state)
 {
     CHECK(tdo_conn_execute_script(conn,
@@ -618,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_integrity_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_trace_counter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_statements_by_shape, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_and_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables, setup, teardown),

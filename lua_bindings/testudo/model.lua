@@ -42,9 +42,12 @@ end
 
 function Base:create(kw)
   check_model(self, "create")
-  local data = {}
-  for k, v in pairs(kw or {}) do
-    if k ~= "using_db" then data[k] = v end
+  local data = kw -- the constructor copies it
+  if kw and kw.using_db ~= nil then
+    data = {}
+    for k, v in pairs(kw) do
+      if k ~= "using_db" then data[k] = v end
+    end
   end
   local obj = self(data)
   obj:save()

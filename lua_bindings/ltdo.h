@@ -40,6 +40,10 @@
 #define LTDO_ROWS      "testudo.Rows"
 
 /* The context userdata. */
+/* The core context of L's testudo module, or NULL before it is loaded;
+ * belongs to the module. */
+tdo_ctx *ltdo_context(lua_State *L);
+
 typedef struct lctx {
     tdo_ctx *ctx; /* owned; freed by __gc */
     bool dirty;   /* models changed since the last tdo_ctx_resolve() */

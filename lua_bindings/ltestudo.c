@@ -45,6 +45,16 @@ lctx *ltdo_ctx(lua_State *L)
     return c;
 }
 
+/* The core context of L's testudo module, or NULL before it is loaded
+ * (the shell hands it to its SIGINT handler). */
+tdo_ctx *ltdo_context(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);
+    lctx *c = luaL_testudata(L, -1, LTDO_CTXMT);
+    lua_pop(L, 1);
+    return c ? c->ctx : NULL;
+}
+
 void ltdo_state(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, LTDO_CTX);

@@ -191,6 +191,11 @@ struct my_db {
     bool ssl;                             /* ?ssl=true: TLS or no connection */
     int stmt_timeout;                     /* statement_timeout, ms, 0: none */
     volatile unsigned long thread_id;
+    /* a statement in flight (a stream: until its rows end), numbered: the
+     * cancel helper kills only the one Ctrl-C came during, never a later
+     * one that its KILL QUERY would reach instead */
+    volatile sig_atomic_t busy;
+    volatile unsigned long run_seq, kill_seq;
     /* the cancel helper: cancel() posts sem, the thread sends KILL QUERY */
     pthread_t th;
     bool th_started;
@@ -200,6 +205,19 @@ struct my_db {
      * interrupted (SLEEP() and BENCHMARK() end quietly when killed) */
     volatile sig_atomic_t cancels;
 };
+
+/* A statement goes in flight on d (see my_db.busy). */
+static void run_begin(my_db *d)
+{
+    d->run_seq++;
+    d->busy = 1;
+}
+
+/* It came back (a stream: its last row was read). */
+static void run_end(my_db *d)
+{
+    d->busy = 0;
+}
 
 static tdo_status map_error(my_db *d, unsigned no, const char *state,
                             const char *msg, tdo_error *err)
@@ -320,11 +338,14 @@ static void *cancel_main(void *arg)
             ;
         if (d->quit)
             break;
+        unsigned long want = d->kill_seq;
         MYSQL *m = open_conn(d, NULL);
         if (m) {
-            char sql[64];
-            snprintf(sql, sizeof(sql), "KILL QUERY %lu", d->thread_id);
-            mysql_query(m, sql);
+            if (d->busy && d->run_seq == want) { /* still that statement */
+                char sql[64];
+                snprintf(sql, sizeof(sql), "KILL QUERY %lu", d->thread_id);
+                mysql_query(m, sql);
+            }
             mysql_close(m);
         }
     }
@@ -337,6 +358,7 @@ static void stmt_free_result(my_stmt *s)
     if (s->streaming) { /* mysql_stmt_free_result reads the rest */
         s->db->stream = NULL;
         s->streaming = false;
+        run_end(s->db);
     }
     tdo_sb_release(&s->park);
     s->parked = false;
@@ -636,7 +658,11 @@ static tdo_status exec_text(my_stmt *s, size_t n, tdo_error *err)
     if (n)
         return tdo_error_set(err, TDO_ERR_OPERATIONAL,
                              "this statement cannot take parameters");
-    if (mysql_real_query(d->conn, s->sql, (unsigned long)strlen(s->sql)))
+    run_begin(d);
+    bool failed =
+        mysql_real_query(d->conn, s->sql, (unsigned long)strlen(s->sql));
+    run_end(d);
+    if (failed)
         return conn_error(d, err);
     s->res = mysql_store_result(d->conn);
     if (!s->res && mysql_field_count(d->conn))
@@ -809,11 +835,17 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
         st = tdo_nomem(err);
     for (size_t i = 0; !st && i < n; i++)
         bind_param(&b[i], &params[i], &ints[i], scratch[i]);
-    if (!st &&
-        ((n && mysql_stmt_bind_param(s->st, b)) || mysql_stmt_execute(s->st)))
+    if (!st && n && mysql_stmt_bind_param(s->st, b))
         st = stmt_error(s, err);
-    if (!st)
-        st = take_result(s, err);
+    if (!st) {
+        run_begin(s->db);
+        if (mysql_stmt_execute(s->st))
+            st = stmt_error(s, err);
+        if (!st)
+            st = take_result(s, err);
+        if (st || !s->streaming)
+            run_end(s->db);
+    }
     tdo_free(b);
     tdo_free(ints);
     tdo_free(scratch);
@@ -952,6 +984,7 @@ static void stream_park(my_db *d)
     int rc;
     while ((rc = fetch_row(s, &s->park_err)) == 1 && !s->park.oom)
         park_row(s);
+    run_end(d);
     if (s->park.oom && !s->park_err.code)
         tdo_nomem(&s->park_err);
 }
@@ -987,6 +1020,7 @@ static tdo_status my_step(void *stmt, bool *has_row, tdo_error *err)
     if (rc <= 0 && s->streaming) {
         s->db->stream = NULL;
         s->streaming = false;
+        run_end(s->db);
     }
     if (rc < 0)
         return err->code;
@@ -1159,7 +1193,10 @@ static tdo_status my_exec_script(void *db, const char *sql, tdo_error *err)
     tdo_status st = ensure_connected(d, err);
     if (st)
         return st;
-    if (mysql_real_query(d->conn, sql, (unsigned long)strlen(sql)))
+    run_begin(d);
+    bool failed = mysql_real_query(d->conn, sql, (unsigned long)strlen(sql));
+    run_end(d);
+    if (failed)
         return conn_error(d, err);
     for (;;) {
         MYSQL_RES *r = mysql_store_result(d->conn);
@@ -1179,7 +1216,8 @@ static tdo_status my_exec_script(void *db, const char *sql, tdo_error *err)
 static void my_cancel(void *db)
 {
     my_db *d = db;
-    if (d->th_started) {
+    if (d->th_started && d->busy) {
+        d->kill_seq = d->run_seq;
         d->cancels++;
         sem_post(&d->sem);
     }

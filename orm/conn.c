@@ -333,14 +333,33 @@ uint64_t tdo_conn_query_count(const tdo_conn *c)
     return c->nqueries;
 }
 
-/* Asks the running statement of c to stop; safe in a signal handler. */
+/* Asks the running statement of c to stop; safe in a signal handler:
+ * the statement being prepared or started, else the statements of every
+ * session an open cursor is reading (a SQLite step, a streamed result).
+ * An idle session is left alone (SQLite would interrupt its next
+ * statement instead). */
 void tdo_conn_interrupt(tdo_conn *c)
 {
+    if (!c->backend->cancel)
+        return;
     void *db = c->running;
-    if (!db)
-        db = c->db;
-    if (db && c->backend->cancel)
+    if (db) {
         c->backend->cancel(db);
+        return;
+    }
+    for (size_t i = 0; i < c->nsessions; i++) {
+        tdo_session *s = c->sessions[i];
+        if (s && s->cursors > 0 && s->db)
+            c->backend->cancel(s->db);
+    }
+}
+
+/* Interrupts the running statements of every connection of ctx. */
+void tdo_ctx_interrupt(tdo_ctx *ctx)
+{
+    for (size_t i = 0; ctx && i < ctx->nconns; i++)
+        if (ctx->conns[i])
+            tdo_conn_interrupt(ctx->conns[i]);
 }
 
 /* Returns the depth of open transactions of c (0: autocommit). */

@@ -914,8 +914,12 @@ TDO_API const tdo_dialect *tdo_conn_dialect(const tdo_conn *c);
 TDO_API void tdo_ctx_set_trace(tdo_ctx *ctx, tdo_trace_fn fn, void *ud);
 /* Statements run on c since it was opened (to count queries). */
 TDO_API uint64_t tdo_conn_query_count(const tdo_conn *c);
-/* Asks the running statement of c to stop (from a signal handler too). */
+/* Asks the running statement of c to stop (from a signal handler too):
+ * it fails with an Interrupted error; idle sessions are left alone. */
 TDO_API void tdo_conn_interrupt(tdo_conn *c);
+/* tdo_conn_interrupt() on every connection of ctx (from a signal handler
+ * too, unless connections are being opened or closed at that moment). */
+TDO_API void tdo_ctx_interrupt(tdo_ctx *ctx);
 /* The pool of c: its bounds (minsize, maxsize), the sessions open and
  * those busy (pinned by a transaction or read by an open cursor); any
  * pointer may be NULL. */

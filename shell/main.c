@@ -26,6 +26,7 @@
 
 /* Declared by the bindings (lua_bindings/ltdo.h); linked in. */
 int luaopen_testudo(lua_State *L);
+tdo_ctx *ltdo_context(lua_State *L);
 
 /* The embedded examples/shop Lua files (build/gen/shop_embed.c). */
 struct tdo_embedded {
@@ -885,12 +886,13 @@ static int run_user_code(lua_State *L, const struct options *o, char **argv,
         hide_secrets(argv[o->url_arg]); /* the script's arg[1] keeps it */
     shell_prelude(L, "strict");         /* from here on, user code runs */
     lua_call(L, 0, 0);
+    /* a script stopped by Ctrl-C exits as one killed by SIGINT would */
     for (int i = 0; i < o->nexec; i++)
         if (shell_batch(L, o->exec[i]) != 0)
-            return 1;
+            return shell_interrupted() ? 130 : 1;
     if (o->script > 0) {
         if (run_script(L, argv, argc, o->script) != LUA_OK)
-            return 1;
+            return shell_interrupted() ? 130 : 1;
         shell_export_models(L);
     }
     /* With no SCRIPT and no -e, the REPL reads the terminal, or the
@@ -978,6 +980,7 @@ int main(int argc, char **argv)
     shell.L = L;
     shell_signals_init();
     status = start_session(L, &o, url, config);
+    shell_set_ctx(ltdo_context(L));
     if (status == 0 && o.inspectdb)
         status = run_inspectdb(L, &o);
     else if (status == 0)
@@ -986,6 +989,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (shell.out != NULL && shell.out != stdout)
         fclose(shell.out);
+    shell_set_ctx(NULL);
     lua_close(L);
     free(shell.last_stmt);
     options_free(&o);

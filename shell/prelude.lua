@@ -231,6 +231,15 @@ function S.in_transaction()
   return ok and r == true
 end
 
+-- After Ctrl-C stopped a statement inside a transaction: the
+-- transaction stays open, and the user is told so and how to end it.
+function S.after_interrupt()
+  if not S.in_transaction() then return end
+  io.stderr:write(("note: the transaction on connection '%s' is still open; "
+    .. "end it with commit() or rollback() (on PostgreSQL the interrupted "
+    .. "statement aborted it: only a rollback ends it)\n"):format(current_conn()))
+end
+
 -- The first-line prompt: testudo>, testudo*> in a transaction, and the
 -- connection in use when it is neither the only one nor "default":
 -- testudo[prod]>.

@@ -52,10 +52,23 @@ static void lstop(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+static tdo_ctx *volatile sig_ctx; /* whose statements Ctrl-C cancels */
+
+void shell_set_ctx(tdo_ctx *ctx)
+{
+    sig_ctx = ctx;
+}
+
+/* Ctrl-C while Lua code runs: the running statements are cancelled on
+ * their servers (each backend's cancel is async-signal-safe) and a hook
+ * stops the Lua code at its next instruction; a second Ctrl-C cancels
+ * again but never kills the REPL. */
 static void on_sigint(int sig)
 {
     sigint_seen = 1;
     lua_State *L = running;
+    if (L != NULL && sig_ctx != NULL)
+        tdo_ctx_interrupt(sig_ctx);
     if (L != NULL && !hook_armed) {
         hook_armed = 1;
         lua_sethook(L, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -805,6 +818,19 @@ static int ensure_env(lua_State *L)
     return make_env(L);
 }
 
+/* After Ctrl-C stopped a statement: the cursors it left are closed now
+ * (an SQLite session stays interrupted while one is open), and an open
+ * transaction is reported, with what ends it. */
+static void after_interrupt(lua_State *L)
+{
+    int top = lua_gettop(L);
+    lua_gc(L, LUA_GCCOLLECT);
+    shell_prelude(L, "after_interrupt");
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+    lua_settop(L, top);
+}
+
 /* Runs statements until the input ends (or .quit; or, with
  * stop_on_error, the first error), each printed as the REPL does;
  * returns the number of errors reported. */
@@ -828,6 +854,8 @@ static int run_statements(lua_State *L, bool stop_on_error)
                     print_results(L, n);
             } else {
                 shell_report(L);
+                if (sigint_seen)
+                    after_interrupt(L);
             }
             if (shell.timing)
                 fprintf(shell.out, "Time: %.3f ms\n", t1 - t0);

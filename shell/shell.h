@@ -18,6 +18,8 @@
 
 #include <lua.h>
 
+#include "testudo.h"
+
 #define SHELL_VERSION  "0.1.0"
 #define SHELL_PROGNAME "testudo"
 
@@ -94,6 +96,9 @@ void shell_signals_init(void);
 bool shell_interrupted(void);
 /* Arms the hook that raises "interrupted" in L on SIGINT (NULL disarms). */
 void shell_set_running(lua_State *L);
+/* The context whose running statements SIGINT cancels (NULL: none; set
+ * back to NULL before the Lua state closes). */
+void shell_set_ctx(tdo_ctx *ctx);
 
 /* ---- dotcmd.c ---- */
 

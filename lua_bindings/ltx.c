@@ -117,6 +117,66 @@ static bool returns_rows(const char *sql)
     return false;
 }
 
+/* rows:tuple(i): the values of row i by position, NULLs as nil, with n
+ * the number of columns (as table.pack makes it); nil past the end. */
+static int rows_tuple(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
+        return 1;
+    int row = lua_gettop(L);
+    lua_getfield(L, 1, "columns");
+    lua_Integer nc = (lua_Integer)lua_rawlen(L, -1);
+    lua_createtable(L, (int)nc, 1);
+    for (lua_Integer j = 1; j <= nc; j++) {
+        lua_rawgeti(L, row, j);
+        lua_rawseti(L, -2, j);
+    }
+    lua_pushinteger(L, nc);
+    lua_setfield(L, -2, "n");
+    return 1;
+}
+
+/* tostring(rows): <Rows: 3 rows (id, email)>. */
+static int rows_tostring(lua_State *L)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    lua_getfield(L, 1, "columns");
+    int cols = lua_gettop(L);
+    lua_Integer nc =
+        lua_istable(L, cols) ? (lua_Integer)lua_rawlen(L, cols) : 0;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "<Rows: %I row%s", n, n == 1 ? "" : "s");
+    luaL_addvalue(&b);
+    for (lua_Integer j = 1; j <= nc; j++) {
+        luaL_addstring(&b, j == 1 ? " (" : ", ");
+        lua_rawgeti(L, cols, j);
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, nc ? ")>" : ">");
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* Pushes the metatable of the rows objects execute_query returns. */
+static void push_rows_mt(lua_State *L)
+{
+    if (luaL_newmetatable(L, "testudo.Rows")) {
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, rows_tuple);
+        lua_setfield(L, -2, "tuple");
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, rows_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+}
+
+/* The rows object of LUA_API.md: rows[i] is a table of the row's values
+ * by column name (the last of duplicate names wins) and by position
+ * (NULLs as nil), rows.columns the names in the query's order,
+ * duplicates kept, and rows:tuple(i) the values by position. */
 int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
                        int params_idx)
 {
@@ -133,17 +193,25 @@ int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
         lua_pushstring(L, tdo_rows_colname(rows, i));
         lua_rawseti(L, names, (lua_Integer)i + 1);
     }
-    lua_newtable(L);
+    lua_createtable(L, 0, 1);
     int list = lua_gettop(L);
+    lua_pushvalue(L, names);
+    lua_setfield(L, list, "columns");
+    push_rows_mt(L);
+    lua_setmetatable(L, list);
     lua_Integer n = 0;
     while (nc > 0 && ltdo_rows_step(L, rows)) {
-        lua_createtable(L, 0, (int)nc);
+        lua_createtable(L, (int)nc, (int)nc);
         for (size_t i = 0; i < nc; i++) {
             tdo_value v;
             if (tdo_rows_get(rows, i, &v, &err))
                 return ltdo_error(L, &err);
+            if (v.type == TDO_NULL)
+                continue;
             lua_rawgeti(L, names, (lua_Integer)i + 1);
             ltdo_push_value(L, &v);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -4, (lua_Integer)i + 1);
             lua_rawset(L, -3);
         }
         lua_rawseti(L, list, ++n);

@@ -567,11 +567,60 @@ local function tables_grid(list, limit)
   return g
 end
 
+local function is_rows(v)
+  local mt = getmt(v)
+  return type(v) == "table" and mt ~= nil and rawget(mt, "__name") == "testudo.Rows"
+end
+
+-- A raw-SQL result (execute_query): its columns in the query's order,
+-- duplicate names and NULL-only columns kept, values by position.
+local function rows_grid(rows, limit)
+  local cols = rawget(rows, "columns") or {}
+  local names = {}
+  for j, c in ipairs(cols) do names[j] = tostring(c) end
+  local g = new_grid(names)
+  g.total = #rows
+  local shown = (limit > 0 and limit < #rows) and limit or #rows
+  for i = 1, shown do
+    local r, vals = rows[i], {}
+    for j = 1, #names do vals[j] = r[j] end
+    add_row(g, vals, #names)
+  end
+  return g
+end
+
+-- A plain table that is not a grid, as a short Lua literal: { 1, "a" },
+-- { email = "a@b", n = 2 } (nested ones as {...}).
+local function literal(v, depth)
+  if type(v) == "string" then return fmt("%q", v) end
+  if type(v) ~= "table" or getmt(v) ~= nil then
+    local null = get(orm, "null")
+    if null ~= nil and v == null then return "orm.null" end
+    return tostring(v)
+  end
+  if depth > 1 then return "{...}" end
+  local parts, n = {}, #v
+  for i = 1, n do parts[#parts + 1] = literal(v[i], depth + 1) end
+  local keys = {}
+  for k in pairs(v) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+  end
+  sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k
+      or "[" .. literal(k, depth + 1) .. "]"
+    parts[#parts + 1] = key .. " = " .. literal(v[k], depth + 1)
+  end
+  if #parts == 0 then return "{}" end
+  return "{ " .. concat(parts, ", ") .. " }"
+end
+
 -- Returns a grid for v, or nil and the text to print (nil: as `lua`).
 -- With data true (csv, json) an instance is always a record, never its
 -- __tostring.
 function S.grid(v, limit, data)
   if is_queryset(v) then return qs_grid(v, limit) end
+  if is_rows(v) then return rows_grid(v, limit) end
   local m = model_of(v)
   if m then
     local s = not data and custom_tostring(v, m)
@@ -595,7 +644,15 @@ function S.grid(v, limit, data)
     if all_inst then return instances_grid(v, limit) end
     if all_tab then return tables_grid(v, limit) end
   end
+  if type(v) == "table" and getmt(v) == nil and not data then
+    return nil, literal(v, 0)
+  end
   return nil
+end
+
+-- Whether v is a raw-SQL result with columns (its count is its grid's).
+function S.is_rows_with_columns(v)
+  return is_rows(v) and #(rawget(v, "columns") or {}) > 0
 end
 
 -- A value that is not a grid as (text, kind), for the csv and json

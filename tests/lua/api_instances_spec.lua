@@ -46,7 +46,9 @@ describe("instances", function()
       assert.is_nil(u.bio)
       assert.are.equal(1, count())
       local r = raw('SELECT email, username, age FROM "ai_users" WHERE id = ?', { u.id })[1]
-      assert.are.same({ email = "a@x.org", username = "a", age = 0 }, r)
+      assert.are.same({ email = "a@x.org", username = "a", age = 0 },
+        { email = r.email, username = r.username, age = r.age })
+      assert.are.same({ "a@x.org", "a", 0 }, { r[1], r[2], r[3] }) -- by position too
     end)
 
     it("gives consecutive primary keys", function()

@@ -232,7 +232,10 @@ describe("the ORM against raw SQL", function()
 
   it("values with aliases", function()
     local rows = raw('SELECT id, name AS label, n FROM "ar_items" WHERE id <= 3 ORDER BY id')
-    assert.are.same(rows, ArItem:filter{ id__lte = 3 }:order_by("id"):values{ "id", "n", label = "name" }:list())
+    local by_name = {} -- a raw row holds its values by position too
+    for i, r in ipairs(rows) do by_name[i] = { id = r.id, label = r.label, n = r.n } end
+    assert.are.equal(3, #by_name)
+    assert.are.same(by_name, ArItem:filter{ id__lte = 3 }:order_by("id"):values{ "id", "n", label = "name" }:list())
   end)
 
   it("first and get", function()
@@ -323,5 +326,53 @@ describe("the ORM against raw SQL", function()
     local rows, count = raw('SELECT id FROM "ar_items" WHERE n < ?', { 4 })
     assert.are.equal(3, #rows)
     assert.are.equal("number", type(count))
+  end)
+
+  -- LUA_API.md: a rows object with the columns in the query's order
+  -- (duplicates kept), each row by name (the last duplicate wins) and by
+  -- position (NULL columns included), tuple(i), # and ipairs
+  it("a rows object keeps the columns' order, duplicates and NULLs", function()
+    local rows, count = raw('SELECT a.id AS z, a.name, b.id, NULL AS nada, a.n AS id '
+      .. 'FROM "ar_items" a JOIN "ar_items" b ON b.id = a.id WHERE a.n = ? OR a.n = ? '
+      .. 'ORDER BY a.id', { 1, 2 })
+    assert.are.same({ "z", "name", "id", "nada", "id" }, rows.columns)
+    assert.are.equal(2, #rows)
+    assert.are.equal(2, count)
+    local first = rows[1]
+    assert.are.equal(1, first.id) -- the last "id" column: a.n
+    assert.are.equal("apple", first.name)
+    assert.is_nil(first.nada)
+    local id1 = first[1]
+    assert.are.equal(id1, first[3]) -- b.id by position
+    assert.are.equal("apple", first[2])
+    assert.is_nil(first[4])
+    assert.are.equal(1, first[5])
+    local t = rows:tuple(2)
+    assert.are.equal(5, t.n)
+    assert.are.equal("Apple pie", t[2])
+    assert.is_nil(t[4])
+    assert.are.equal(2, t[5])
+    assert.is_nil(rows:tuple(3))
+    local seen = 0
+    for i, r in ipairs(rows) do
+      seen = seen + 1
+      assert.are.equal(rows[i], r)
+    end
+    assert.are.equal(2, seen)
+    assert.matches("^<Rows: 2 rows %(z, name, id, nada, id%)>$", tostring(rows))
+  end)
+
+  it("an empty result still names its columns", function()
+    local rows, count = raw('SELECT id, name FROM "ar_items" WHERE n < ?', { -1 })
+    assert.are.equal(0, #rows)
+    assert.are.equal(0, count)
+    assert.are.same({ "id", "name" }, rows.columns)
+  end)
+
+  it("a statement without rows gives an empty rows object and its count", function()
+    local rows, count = raw('UPDATE "ar_items" SET m = m WHERE n < ?', { 3 })
+    assert.are.equal(0, #rows)
+    assert.are.same({}, rows.columns)
+    assert.are.equal(2, count)
   end)
 end)

@@ -858,6 +858,41 @@ static size_t evaluate(lua_State *L, int idx)
     return n;
 }
 
+static void query_free(void *p)
+{
+    tdo_query_free(p);
+}
+
+/* qs:_peek(n) -> list, whole: at most n of the queryset's rows, through
+ * a query limited to n, for the shell to show the first rows of a large
+ * result without loading it; whole is true when list is every row (the
+ * queryset's own cache, or its own limit within n). */
+static int qs_peek(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_Integer n = check_count(L, 2, "_peek");
+    if (lua_getiuservalue(L, 1, UV_CACHE) == LUA_TTABLE) {
+        lua_pushboolean(L, 1);
+        return 2;
+    }
+    lua_pop(L, 1);
+    int64_t own = tdo_query_get_limit(u->q);
+    if (own >= 0 && own <= n) {
+        run_list(L, 1, u->q);
+        lua_pushboolean(L, 1);
+        return 2;
+    }
+    tdo_query *q = NULL;
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_query_limit(u->q, n, &q, &err))
+        return ltdo_error(L, &err);
+    ltdo_box *box = ltdo_box_new(L, query_free);
+    box->p = q;
+    run_list(L, 1, q);
+    lua_pushboolean(L, 0);
+    return 2;
+}
+
 static int qs_list(lua_State *L)
 {
     size_t n = evaluate(L, 1);
@@ -1523,6 +1558,7 @@ static const luaL_Reg qs_meth[] = {
     {"in_bulk", qs_in_bulk},
     {"iter", qs_iter},
     {"list", qs_list},
+    {"_peek", qs_peek},
     {"_columns", qs_columns},
     {"_projection", qs_projection},
     {"_filtered", qs_filtered},

@@ -163,6 +163,12 @@ tdo_query *tdo_query_new(tdo_model *m)
     return q;
 }
 
+/* Returns the row limit of q, or -1 without one. */
+int64_t tdo_query_get_limit(const tdo_query *q)
+{
+    return q->limit;
+}
+
 /* Lets go of what m keeps compiled (model.c): the projection of its new
  * queries and its statements by shape. */
 void tdo_model_free_proj_(tdo_model *m)

@@ -714,6 +714,8 @@ TDO_API tdo_status tdo_query_order_by(const tdo_query *q,
 /* ParamsError for a negative count. */
 TDO_API tdo_status tdo_query_limit(const tdo_query *q, int64_t n,
                                    tdo_query **out, tdo_error *err);
+/* The row limit of q (limit() or a slice), or -1 without one. */
+TDO_API int64_t tdo_query_get_limit(const tdo_query *q);
 TDO_API tdo_status tdo_query_offset(const tdo_query *q, int64_t n,
                                     tdo_query **out, tdo_error *err);
 TDO_API tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,

@@ -486,12 +486,22 @@ local function custom_tostring(v, m)
   return s
 end
 
+-- A queryset's first rows: with a row limit, only limit + 1 rows are
+-- fetched (one more tells that more exist: total -1, "more" in the note).
 local function qs_grid(qs, limit)
   local cols = qs:_columns()
   local proj = qs:_projection()
-  local list = qs:list()
+  local list, whole
+  if limit > 0 then
+    list, whole = qs:_peek(limit + 1)
+  else
+    list, whole = qs:list(), true
+  end
   local g = new_grid(cols)
   g.total = #list
+  if not whole and #list > limit then
+    g.total = -1 -- more than shown, not counted
+  end
   local n = #cols
   local shown = (limit > 0 and limit < #list) and limit or #list
   for i = 1, shown do

@@ -279,7 +279,12 @@ static void count_line(FILE *f, const struct grid *g)
 {
     if (!g->count_line)
         return;
-    if (g->nrows < g->total)
+    if (g->total < 0)
+        fprintf(f,
+                "(first %d rows; more exist: :count() counts them, .limit "
+                "shows more)\n",
+                g->nrows);
+    else if (g->nrows < g->total)
         fprintf(f, "(showing %d of %lld rows; .limit to change)\n", g->nrows,
                 (long long)g->total);
     else
@@ -466,7 +471,12 @@ static void out_line(FILE *f, const struct grid *g)
             fputc('\n', f);
         }
     }
-    if (g->nrows < g->total)
+    if (g->total < 0)
+        fprintf(f,
+                "\n(first %d rows; more exist: :count() counts them, .limit "
+                "shows more)\n",
+                g->nrows);
+    else if (g->nrows < g->total)
         fprintf(f, "\n(showing %d of %lld rows; .limit to change)\n", g->nrows,
                 (long long)g->total);
 }

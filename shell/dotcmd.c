@@ -279,6 +279,34 @@ static int cmd_open(lua_State *L)
     return 0;
 }
 
+/* .begin, .commit, .rollback: through the prelude (tx_begin, tx_end). */
+static int tx_cmd(lua_State *L, const char *cmd, int commit)
+{
+    if (lua_gettop(L) != 0)
+        return luaL_error(L, "usage: .%s", cmd);
+    shell_prelude(L, commit < 0 ? "tx_begin" : "tx_end");
+    if (commit >= 0)
+        lua_pushboolean(L, commit);
+    lua_call(L, commit < 0 ? 0 : 1, 1);
+    say("%s", lua_tostring(L, -1));
+    return 0;
+}
+
+static int cmd_begin(lua_State *L)
+{
+    return tx_cmd(L, "begin", -1);
+}
+
+static int cmd_commit(lua_State *L)
+{
+    return tx_cmd(L, "commit", 1);
+}
+
+static int cmd_rollback(lua_State *L)
+{
+    return tx_cmd(L, "rollback", 0);
+}
+
 static int cmd_connections(lua_State *L)
 {
     shell_prelude(L, "connections_grid");
@@ -350,9 +378,11 @@ static const struct dotcmd commands[] = {
     {"import", NULL, "FILE.csv Model", "load rows from a CSV file"},
     {"export", NULL, "Model FILE.csv", "dump rows to a CSV file"},
     {"explain", NULL, "EXPR", "the database's plan for a queryset"},
-    {"begin", NULL, "", "begin a transaction"},
-    {"commit", NULL, "", "commit the transaction"},
-    {"rollback", NULL, "", "roll the transaction back"},
+    {"begin", cmd_begin, "",
+     "begin a transaction on the connection in use (inside one: a "
+     "savepoint)"},
+    {"commit", cmd_commit, "", "commit the innermost transaction"},
+    {"rollback", cmd_rollback, "", "roll the innermost transaction back"},
     {"watch", NULL, "N EXPR", "re-run and re-render every N seconds"},
     {"edit", NULL, "", "edit the last statement in $EDITOR, then run it"},
     {"meter", NULL, "on|off", "the per-statement query count and time"},

@@ -231,6 +231,34 @@ function S.in_transaction()
   return ok and r == true
 end
 
+-- .begin / .commit / .rollback on the connection in use; a .begin inside
+-- a transaction opens a savepoint.  Returns what to print.
+function S.tx_begin()
+  local name = current_conn()
+  local depth = S.in_transaction() and 1 or 0
+  S.txs = S.txs or {}
+  S.txs[#S.txs + 1] = orm.transaction(name)
+  return depth > 0 and "SAVEPOINT" or "BEGIN"
+end
+
+function S.tx_end(commit)
+  local name = current_conn()
+  if not S.in_transaction() then
+    error(get(get(orm, "exceptions"), "TransactionManagementError")(
+      ("no transaction is open on connection '%s'"):format(name)), 0)
+  end
+  local txs = S.txs or {}
+  local t = txs[#txs]
+  if t and t.name == name and not t.done then
+    txs[#txs] = nil
+    if commit then t:commit() else t:rollback() end
+  else -- one begun in Lua: its innermost level
+    orm._end_transaction(name, commit)
+  end
+  if S.in_transaction() then return commit and "RELEASE SAVEPOINT" or "ROLLBACK TO SAVEPOINT" end
+  return commit and "COMMIT" or "ROLLBACK"
+end
+
 -- After Ctrl-C stopped a statement inside a transaction: the
 -- transaction stays open, and the user is told so and how to end it.
 function S.after_interrupt()

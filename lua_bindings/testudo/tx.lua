@@ -71,3 +71,11 @@ end
 function orm._in_transaction(name)
   return C.tx_depth(name or "default") > 0
 end
+
+-- orm._end_transaction(name, commit): commits (or rolls back) the
+-- innermost transaction open on the connection, whoever began it (the
+-- shell's .commit and .rollback).
+function orm._end_transaction(name, commit)
+  name = name or "default"
+  if commit then C.commit(name) else C.rollback(name) end
+end

@@ -1221,11 +1221,34 @@ static int qs_exists(lua_State *L)
 }
 
 /* update{field = value | F expr}: returns the rows changed. */
+/* Asks the guard (orm._set_guard) before an update or delete of every
+ * row (a queryset without filter, limit or offset); raises when it says
+ * no. */
+static void guard(lua_State *L, int qs, const char *action)
+{
+    lqs *u = getqs(L, qs);
+    if (tdo_query_is_filtered(u->q))
+        return;
+    if (ltdo_state_get(L, "guard") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushstring(L, action);
+    lua_pushvalue(L, qs);
+    lua_call(L, 2, 1);
+    bool go = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!go)
+        ltdo_raise(L, TDO_ERR_INTERRUPTED, "cancelled: no row was %s",
+                   strcmp(action, "delete") == 0 ? "deleted" : "updated");
+}
+
 static int qs_update(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
     lqs *u = getqs(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    guard(L, 1, "update");
     tdo_model *m = tdo_query_model(u->q);
     size_t k;
     const char **keys =
@@ -1269,6 +1292,7 @@ static int qs_update(lua_State *L)
 static int qs_delete(lua_State *L)
 {
     lqs *u = getqs(L, 1);
+    guard(L, 1, "delete");
     tdo_conn *conn = ltdo_qs_conn(L, 1, tdo_query_model(u->q), true);
     tdo_error err = TDO_ERROR_INIT;
     int64_t n = 0;

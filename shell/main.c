@@ -353,7 +353,7 @@ static void long_option(int argc, char **argv, int *i, struct options *o)
     else if (LONG("quiet"))
         shell.quiet = true;
     else if (LONG("yes"))
-        ; /* no guards yet: nothing to skip */
+        shell.yes = true;
     else if (LONG("help"))
         o->help = true;
     else if (LONG("version"))
@@ -388,6 +388,7 @@ static void short_options(int argc, char **argv, int *i, struct options *o)
             shell.quiet = true;
             break;
         case 'y':
+            shell.yes = true;
             break;
         case 'h':
             o->help = true;

@@ -231,6 +231,55 @@ function S.in_transaction()
   return ok and r == true
 end
 
+-- 1234567 -> "1,234,567"
+local function thousands(n)
+  local s = tostring(n)
+  local sign, digits = s:match("^(-?)(%d+)$")
+  if not digits then return s end
+  local out = digits:reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return sign .. out:gsub("^,", "")
+end
+
+-- Asks a yes/no question on the terminal; true for y or yes.
+local function ask(question)
+  io.stdout:write(question)
+  io.stdout:flush()
+  local answer = io.stdin:read("l")
+  return answer ~= nil and (answer:match("^%s*[yY]%s*$") or answer:match("^%s*[yY][eE][sS]%s*$")) ~= nil
+end
+
+-- The guard of an interactive prompt: an update or delete of every row of
+-- a table asks first, with the number of rows it would touch.
+function S.install_guard()
+  orm._set_guard(function(action, qs)
+    local n = qs:count()
+    if n == 0 then return true end
+    local meta = get(qs.model, "_meta")
+    local tbl = meta and get(meta, "db_table") or "?"
+    return ask(("%s all %s row%s of %s? [y/N] "):format(
+      action == "delete" and "Delete" or "Update", thousands(n), n == 1 and "" or "s", tbl))
+  end)
+end
+
+-- Leaving the REPL with a transaction open asks what to do with it: true
+-- to leave (after a commit or a rollback), false to stay.
+function S.confirm_quit()
+  if not S.in_transaction() then return true end
+  io.stdout:write(("A transaction is open on connection '%s': "
+    .. "(c)ommit, (r)ollback, or anything else to stay? "):format(current_conn()))
+  io.stdout:flush()
+  local answer = (io.stdin:read("l") or ""):lower():match("^%s*(%a*)")
+  if answer == "c" or answer == "commit" or answer == "r" or answer == "rollback" then
+    local commit = answer:sub(1, 1) == "c"
+    local name = current_conn()
+    while orm._in_transaction(name) do orm._end_transaction(name, commit) end
+    S.txs = {}
+    io.stdout:write(commit and "COMMIT\n" or "ROLLBACK\n")
+    return true
+  end
+  return false
+end
+
 -- .begin / .commit / .rollback on the connection in use; a .begin inside
 -- a transaction opens a savepoint.  Returns what to print.
 function S.tx_begin()

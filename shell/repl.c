@@ -841,6 +841,21 @@ static int ensure_env(lua_State *L)
     return make_env(L);
 }
 
+/* Whether the REPL may end: with a transaction open, the user says
+ * whether to commit it, roll it back or stay (the prelude asks). */
+static bool confirm_quit(lua_State *L)
+{
+    int top = lua_gettop(L);
+    shell_prelude(L, "confirm_quit");
+    bool quit = false;
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+        shell_report(L); /* a failed COMMIT: stay, the user decides */
+    else
+        quit = lua_toboolean(L, -1);
+    lua_settop(L, top);
+    return quit;
+}
+
 /* After Ctrl-C stopped a statement: the cursors it left are closed now
  * (an SQLite session stays interrupted while one is open), and an open
  * transaction is reported, with what ends it. */
@@ -864,8 +879,10 @@ static int run_statements(lua_State *L, bool stop_on_error)
         lua_settop(L, 0);
         int before = shell.errors;
         int status = loadline(L);
-        if (status == GOT_EOF)
+        if (status == GOT_EOF && !(shell.interactive && !confirm_quit(L)))
             break;
+        if (status == GOT_EOF)
+            continue;
         if (status != NOTHING) {
             double t0 = now_ms();
             if (status == LUA_OK)
@@ -886,6 +903,8 @@ static int run_statements(lua_State *L, bool stop_on_error)
             shell_export_models(L);
         }
         fflush(shell.out);
+        if (shell.quit && shell.interactive && !confirm_quit(L))
+            shell.quit = false;
         if (shell.quit || (stop_on_error && shell.errors > before))
             break;
     }
@@ -933,6 +952,11 @@ int shell_repl(lua_State *L)
         history_init();
         shell_complete_init(L);
         banner(L);
+        if (!shell.yes) { /* unfiltered update/delete ask first */
+            shell_prelude(L, "install_guard");
+            if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+                shell_report(L);
+        }
     }
     int errors = run_statements(L, false);
     if (shell.interactive) {

@@ -42,6 +42,7 @@ struct shell {
     bool color_err;           /* colors on stderr */
     bool no_color;            /* --no-color or NO_COLOR */
     bool quiet;               /* -q: no banner */
+    bool yes;                 /* -y: no guard before unfiltered writes */
     bool timing;              /* .timing on */
     bool echo_sql;            /* .sql on / --echo-sql */
     bool quit;                /* .quit asked */

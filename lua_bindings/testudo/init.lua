@@ -404,6 +404,14 @@ function orm._use_connection(name)
   state.use_conn = name
 end
 
+-- orm._set_guard(fn): fn(action, qs) ("update" or "delete") is asked
+-- before a queryset without a filter, limit or offset updates or deletes
+-- every row of its table, and returns true to go on (the shell's guard at
+-- an interactive prompt).  nil: no guard.
+function orm._set_guard(fn)
+  state.guard = fn
+end
+
 -- The name of the connection in use: the shell's choice, else "default",
 -- else the first configured; nil before orm.init.
 function orm._current_connection()

@@ -418,6 +418,15 @@ static int c_tx_depth(lua_State *L)
     return 1;
 }
 
+/* C.set_read_only(): every session refuses writes from now on. */
+static int c_set_read_only(lua_State *L)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_ctx_set_read_only(ltdo_ctx(L)->ctx, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}
+
 /* orm._tables([name]) -> sorted array of the database's table names. */
 static int l_tables(lua_State *L)
 {
@@ -529,6 +538,7 @@ static const luaL_Reg c_meth[] = {
     {"commit", c_commit},
     {"rollback", c_rollback},
     {"tx_depth", c_tx_depth},
+    {"set_read_only", c_set_read_only},
     {"close_sessions", c_close_sessions},
     {NULL, NULL},
 };

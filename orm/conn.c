@@ -117,6 +117,10 @@ static tdo_status pool_open(tdo_conn *c, tdo_session **out, tdo_error *err)
     s->be = c->backend;
     s->refs = 1;
     tdo_status st = c->backend->connect(&c->dsn, &s->db, err);
+    const char *ro = c->backend->dialect->read_only_sql;
+    if (!st && c->ctx->read_only && ro &&
+        (st = c->backend->exec_script(s->db, ro, err)))
+        c->backend->close(s->db);
     if (st) {
         tdo_free(s);
         return st;
@@ -354,6 +358,25 @@ void tdo_conn_interrupt(tdo_conn *c)
     }
 }
 
+/* Makes every session of ctx's connections refuse writes from now on:
+ * the open ones at once, those opened later as they open. */
+tdo_status tdo_ctx_set_read_only(tdo_ctx *ctx, tdo_error *err)
+{
+    ctx->read_only = true;
+    for (size_t i = 0; i < ctx->nconns; i++) {
+        tdo_conn *c = ctx->conns[i];
+        const char *ro = c ? c->backend->dialect->read_only_sql : NULL;
+        for (size_t j = 0; ro && j < c->nsessions; j++) {
+            tdo_session *s = c->sessions[j];
+            tdo_status st =
+                s->db ? c->backend->exec_script(s->db, ro, err) : TDO_OK;
+            if (st)
+                return st;
+        }
+    }
+    return TDO_OK;
+}
+
 /* Interrupts the running statements of every connection of ctx. */
 void tdo_ctx_interrupt(tdo_ctx *ctx)
 {
@@ -396,10 +419,11 @@ static void tx_end(tdo_conn *c)
 tdo_status tdo_conn_begin(tdo_conn *c, tdo_error *err)
 {
     char sql[48];
+    const char *begin = tdo_conn_dialect(c)->begin;
+    if (!begin || c->ctx->read_only) /* SQLite's takes the write lock */
+        begin = "BEGIN";
     if (c->tx_depth == 0)
-        snprintf(sql, sizeof(sql), "%s",
-                 tdo_conn_dialect(c)->begin ? tdo_conn_dialect(c)->begin
-                                            : "BEGIN");
+        snprintf(sql, sizeof(sql), "%s", begin);
     else
         snprintf(sql, sizeof(sql), "SAVEPOINT sp_%d", c->tx_depth);
     tdo_status st = tx_exec(c, sql, err);

@@ -203,6 +203,7 @@ struct tdo_ctx {
     tdo_conn **conns;   /* owned */
     size_t nconns;
     bool use_tz;
+    bool read_only; /* sessions refuse writes (tdo_ctx_set_read_only) */
     tdo_trace_fn trace;
     void *trace_ud;
 };
@@ -813,6 +814,9 @@ struct tdo_dialect {
      * takes the write lock at once, so that a busy database makes BEGIN
      * wait (under the busy timeout), never COMMIT fail */
     const char *begin;
+    /* the statement that makes a new session refuse writes
+     * (tdo_ctx_set_read_only()) */
+    const char *read_only_sql;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

@@ -922,6 +922,11 @@ TDO_API void tdo_conn_interrupt(tdo_conn *c);
 /* tdo_conn_interrupt() on every connection of ctx (from a signal handler
  * too, unless connections are being opened or closed at that moment). */
 TDO_API void tdo_ctx_interrupt(tdo_ctx *ctx);
+/* Makes every session of ctx's connections, open or opened later, refuse
+ * writes from now on, enforced by the database (SQLite's PRAGMA
+ * query_only, PostgreSQL's and MySQL's read-only session transactions):
+ * a write is then an OperationalError.  There is no way back. */
+TDO_API tdo_status tdo_ctx_set_read_only(tdo_ctx *ctx, tdo_error *err);
 /* The pool of c: its bounds (minsize, maxsize), the sessions open and
  * those busy (pinned by a transaction or read by an open cursor); any
  * pointer may be NULL. */

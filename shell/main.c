@@ -63,6 +63,9 @@ struct options {
     bool no_introspect;  /* --no-introspect */
     bool help, version;  /* -h, -V */
     bool inspectdb;      /* testudo db inspectdb */
+    bool read_only;      /* --read-only */
+    bool sandbox;        /* --sandbox */
+    bool atomic;         /* --atomic */
     const char **tables; /* its --table names, in order */
     int ntables;
 };
@@ -98,11 +101,11 @@ static const char usage_text[] =
     "      --no-introspect   no models for the database's own tables (by\n"
     "                        default every table and view no model covers\n"
     "                        becomes one)\n"
-    "      --read-only       refuse writes (not implemented yet)\n"
-    "      --sandbox         roll the session back at exit (not implemented "
-    "yet)\n"
-    "      --atomic          run SCRIPT in one transaction (not implemented "
-    "yet)\n"
+    "      --read-only       refuse writes (the database enforces it)\n"
+    "      --sandbox         run the whole session in a transaction rolled\n"
+    "                        back at exit\n"
+    "      --atomic          run SCRIPT (and -e chunks) in one transaction:\n"
+    "                        all or nothing\n"
     "  -y, --yes             do not ask before unfiltered update/delete\n"
     "      --no-color        no colors (also: NO_COLOR)\n"
     "  -q, --quiet           no banner\n"
@@ -358,8 +361,12 @@ static void long_option(int argc, char **argv, int *i, struct options *o)
         o->help = true;
     else if (LONG("version"))
         o->version = true;
-    else if (LONG("read-only") || LONG("sandbox") || LONG("atomic"))
-        die_usage("option '%s' is not implemented yet", a);
+    else if (LONG("read-only"))
+        o->read_only = true;
+    else if (LONG("sandbox"))
+        o->sandbox = true;
+    else if (LONG("atomic"))
+        o->atomic = true;
     else
         die_usage("unknown option '%s'", a);
 #undef LONG
@@ -876,6 +883,49 @@ static int start_session(lua_State *L, const struct options *o, const char *url,
     return 0;
 }
 
+/* Calls the prelude's function name with one boolean; false when it
+ * raised (reported). */
+static bool prelude_call(lua_State *L, const char *name, int arg)
+{
+    shell_prelude(L, name);
+    if (arg >= 0)
+        lua_pushboolean(L, arg);
+    if (shell_docall(L, arg >= 0 ? 1 : 0, 0) != LUA_OK) {
+        shell_report(L);
+        return false;
+    }
+    return true;
+}
+
+/* --read-only, --sandbox, --atomic: set up before the user's code runs;
+ * the exit status (2 when one cannot be set up). */
+static int session_modes(lua_State *L, const struct options *o)
+{
+    if (o->atomic && o->script == 0 && o->nexec == 0)
+        die_usage("%s runs a SCRIPT or -e chunks in one transaction: give "
+                  "one",
+                  "--atomic");
+    if (o->atomic && o->sandbox)
+        die_usage("%s and --sandbox cannot go together", "--atomic");
+    if (o->read_only && !prelude_call(L, "set_read_only", -1))
+        return 2;
+    if ((o->sandbox || o->atomic) &&
+        !prelude_call(L, "wrap_begin", o->sandbox ? 1 : 0))
+        return 2;
+    return 0;
+}
+
+/* The end of --sandbox (everything rolled back) and --atomic (committed
+ * after success, rolled back after an error: status 1); the status. */
+static int end_modes(lua_State *L, const struct options *o, int status)
+{
+    if (o->sandbox)
+        prelude_call(L, "wrap_end", 0);
+    if (o->atomic && !prelude_call(L, "wrap_end", status == 0) && status == 0)
+        status = 1;
+    return status;
+}
+
 /* Runs what the user asked for: each -e chunk, the SCRIPT, then the REPL
  * (no SCRIPT and no -e, or -i); the exit status. */
 static int run_user_code(lua_State *L, const struct options *o, char **argv,
@@ -982,10 +1032,14 @@ int main(int argc, char **argv)
     shell_signals_init();
     status = start_session(L, &o, url, config);
     shell_set_ctx(ltdo_context(L));
+    if (status == 0 && !o.inspectdb)
+        status = session_modes(L, &o);
     if (status == 0 && o.inspectdb)
         status = run_inspectdb(L, &o);
-    else if (status == 0)
+    else if (status == 0) {
         status = run_user_code(L, &o, argv, argc);
+        status = end_modes(L, &o, status);
+    }
 
     fflush(stdout);
     if (shell.out != NULL && shell.out != stdout)

@@ -224,11 +224,52 @@ local function current_conn()
   return ok and r or nil
 end
 
+-- Whether the user has a transaction open on the connection in use
+-- (--sandbox's and --atomic's own transaction aside).
 function S.in_transaction()
-  local f = get(orm, "_in_transaction")
+  local f = get(orm, "_tx_depth")
   if type(f) ~= "function" then return false end
-  local ok, r = pcall(f, current_conn())
-  return ok and r == true
+  local name = current_conn()
+  local ok, d = pcall(f, name)
+  return ok and type(d) == "number" and d > ((S.base_depth or {})[name or ""] or 0)
+end
+
+-- The user's transaction levels on name (above --sandbox's own).
+local function user_depth(name)
+  return orm._tx_depth(name) - ((S.base_depth or {})[name] or 0)
+end
+
+-- --read-only: every session refuses writes; shown in the prompt.
+function S.set_read_only()
+  orm._set_read_only()
+  S.modes = (S.modes or "") .. "(read-only)"
+end
+
+-- --sandbox (sandbox true) and --atomic: a transaction on every
+-- connection, around everything the user runs; the user's own
+-- transactions inside it are savepoints.
+function S.wrap_begin(sandbox)
+  S.wrapped, S.base_depth = {}, {}
+  for _, info in ipairs(orm._connections()) do
+    S.wrapped[#S.wrapped + 1] = orm.transaction(info.name)
+    S.base_depth[info.name] = orm._tx_depth(info.name)
+  end
+  if sandbox then S.modes = (S.modes or "") .. "(sandbox)" end
+end
+
+-- Ends what wrap_begin began: the user's levels left open are rolled
+-- back, then each wrapping transaction committed (commit) or rolled back.
+function S.wrap_end(commit)
+  local wrapped = S.wrapped or {}
+  S.wrapped = nil
+  for i = #wrapped, 1, -1 do
+    local t = wrapped[i]
+    while user_depth(t.name) > 0 do orm._end_transaction(t.name, false) end
+    if not t.done then
+      if commit then t:commit() else t:rollback() end
+    end
+  end
+  S.base_depth = nil
 end
 
 -- 1234567 -> "1,234,567"
@@ -272,7 +313,7 @@ function S.confirm_quit()
   if answer == "c" or answer == "commit" or answer == "r" or answer == "rollback" then
     local commit = answer:sub(1, 1) == "c"
     local name = current_conn()
-    while orm._in_transaction(name) do orm._end_transaction(name, commit) end
+    while user_depth(name) > 0 do orm._end_transaction(name, commit) end
     S.txs = {}
     io.stdout:write(commit and "COMMIT\n" or "ROLLBACK\n")
     return true
@@ -330,7 +371,7 @@ function S.prompt()
   end
   local tag = ""
   if name and n > 1 and name ~= "default" then tag = "[" .. name .. "]" end
-  return "testudo" .. tag .. (S.in_transaction() and "*" or "") .. "> "
+  return "testudo" .. (S.modes or "") .. tag .. (S.in_transaction() and "*" or "") .. "> "
 end
 
 -- Strict globals: reading a global that does not exist raises an error

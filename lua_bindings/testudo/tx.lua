@@ -79,3 +79,15 @@ function orm._end_transaction(name, commit)
   name = name or "default"
   if commit then C.commit(name) else C.rollback(name) end
 end
+
+-- orm._tx_depth(name): open transactions (savepoints) on the connection.
+function orm._tx_depth(name)
+  return C.tx_depth(name or "default")
+end
+
+-- orm._set_read_only(): every session of every connection refuses
+-- writes from now on, as the database enforces it (the shell's
+-- --read-only).
+function orm._set_read_only()
+  C.set_read_only()
+end

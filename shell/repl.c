@@ -601,15 +601,23 @@ static int load_repl(lua_State *L, const char *src, size_t len, bool locals)
     return status;
 }
 
-static bool incomplete(lua_State *L, int status)
+/* Whether a syntax error only says the input stopped early (the
+ * statement goes on on the next line).  A quoted string left open is an
+ * error on its own line (a string does not span lines unless its line
+ * ends with a backslash); a long string [[...]] may. */
+static bool incomplete(lua_State *L, int status, const char *buf, size_t len)
 {
     if (status != LUA_ERRSYNTAX)
         return false;
     size_t lmsg;
     const char *msg = lua_tolstring(L, -1, &lmsg);
     size_t mark = sizeof(EOFMARK) - 1;
-    return msg != NULL && lmsg >= mark &&
-           strcmp(msg + lmsg - mark, EOFMARK) == 0;
+    if (msg == NULL || lmsg < mark || strcmp(msg + lmsg - mark, EOFMARK) != 0)
+        return false;
+    if (strstr(msg, "unfinished string") != NULL &&
+        !(len > 0 && buf[len - 1] == '\\'))
+        return false;
+    return true;
 }
 
 #define MORE (-3)
@@ -628,11 +636,11 @@ static int try_load(lua_State *L, const char *buf, size_t len)
         free(ret);
         if (st == LUA_OK)
             return LUA_OK;
-        ret_more = incomplete(L, st); /* `{` goes on as an expression */
+        ret_more = incomplete(L, st, buf, len); /* `{` goes on */
         lua_pop(L, 1);
     }
     int st = load_repl(L, buf, len, true);
-    if (st != LUA_OK && (ret_more || incomplete(L, st))) {
+    if (st != LUA_OK && (ret_more || incomplete(L, st, buf, len))) {
         lua_pop(L, 1);
         return MORE;
     }

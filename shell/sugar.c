@@ -373,11 +373,16 @@ char *shell_sugar_nils(const char *src, size_t len, size_t *out_len)
  * Fills names[] (token positions), *end (byte just after the list) and
  * *has_eq; returns the count, or -1 when it must not be rewritten
  * (attribs, malformed).  Leaves lx after the list. */
+/* Parses the names of a local declaration, each maybe with <const> (a
+ * <close> variable keeps Lua's own scope: -1); *end is where the list
+ * ends, *attrs whether some name had an attribute (the caller then
+ * writes the names without them). */
 static int parse_namelist(struct lexer *lx, struct tok *names, size_t *end,
-                          bool *has_eq)
+                          bool *has_eq, bool *attrs)
 {
     int n = 0;
     struct tok t;
+    *attrs = false;
     for (;;) {
         next(lx, &t);
         if (t.kind != T_NAME || n == MAX_NAMES)
@@ -386,10 +391,20 @@ static int parse_namelist(struct lexer *lx, struct tok *names, size_t *end,
         *end = lx->pos;
         size_t save = lx->pos;
         next(lx, &t);
+        if (op_is(lx, &t, '<')) { /* an attribute: <const> */
+            struct tok a, gt;
+            next(lx, &a);
+            next(lx, &gt);
+            if (a.kind != T_NAME || !tok_is(lx, &a, "const") ||
+                !op_is(lx, &gt, '>'))
+                return -1;
+            *attrs = true;
+            *end = lx->pos;
+            save = lx->pos;
+            next(lx, &t);
+        }
         if (op_is(lx, &t, ','))
             continue;
-        if (op_is(lx, &t, '<'))
-            return -1;
         *has_eq = op_is(lx, &t, '=') && at(lx, t.pos + 1) != '=';
         lx->pos = save;
         return n;
@@ -475,8 +490,8 @@ char *shell_sugar_locals(const char *src, size_t len, size_t *out_len)
         }
         lx.pos = after_local;
         size_t end = 0;
-        bool has_eq = false;
-        int n = parse_namelist(&lx, names, &end, &has_eq);
+        bool has_eq = false, attrs = false;
+        int n = parse_namelist(&lx, names, &end, &has_eq, &attrs);
         bool ok = n > 0;
         for (int i = 0; ok && i < n; i++)
             ok = !is_reserved(&lx, &names[i]);
@@ -487,6 +502,13 @@ char *shell_sugar_locals(const char *src, size_t len, size_t *out_len)
         out_add(&o, src + copied, local.pos - copied);
         emit_decl(&o, &lx, names, n);
         copied = local.pos + local.len;
+        if (attrs) { /* the names without their <const>: a REPL variable */
+            for (int i = 0; i < n; i++) {
+                out_adds(&o, i ? ", " : " ");
+                out_add(&o, src + names[i].pos, names[i].len);
+            }
+            copied = end;
+        }
         if (!has_eq) {
             out_add(&o, src + copied, end - copied);
             out_adds(&o, " =");

@@ -181,8 +181,7 @@ static void test_locals_nested_untouched(void **state)
                           "if a then local x = 1 else local y = 2 end",
                           "repeat local x = 1 until x",
                           "f = function() local x = 1 end",
-                          "local x <const> = 5",
-                          "local f <close> = g()",
+                          "local f <close> = g()", /* Lua's own scope */
                           "s = 'local x = 1'",
                           "-- local x = 1",
                           "t = { f = function() local z end }",
@@ -193,6 +192,11 @@ static void test_locals_nested_untouched(void **state)
         check_locals(same[i], same[i]);
     check_locals("do local a = 1 end local b = 2",
                  "do local a = 1 end ;__testudo_local(\"b\") b = 2");
+    /* <const>: kept between lines like any local (not enforced later) */
+    check_locals("local x <const> = 5", ";__testudo_local(\"x\") x = 5");
+    check_locals("local a <const>, b = 1, 2",
+                 ";__testudo_local(\"a\",\"b\") a, b = 1, 2");
+    check_locals("local k<const>", ";__testudo_local(\"k\") k = nil");
     check_locals("local x = 1 local y = 2",
                  ";__testudo_local(\"x\") x = 1 ;__testudo_local(\"y\") "
                  "y = 2");

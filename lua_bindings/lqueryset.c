@@ -1307,6 +1307,25 @@ static void compiled_free(void *p)
     tdo_compiled_free(p);
 }
 
+/* explain(): the database's plan for the queryset's SELECT, as a rows
+ * object (as execute_query gives). */
+static int qs_explain(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    lua_settop(L, 1);
+    tdo_conn *conn = ltdo_qs_conn(L, 1, tdo_query_model(u->q), false);
+    ltdo_resolve(L);
+    ltdo_box *box = ltdo_box_new(L, ltdo_rows_free);
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_rows *rows = NULL;
+    if (tdo_query_explain(conn, u->q, &rows, &err))
+        return ltdo_error(L, &err);
+    box->p = rows;
+    ltdo_push_rows(L, rows, 0);
+    lua_pop(L, 1); /* the count */
+    return 1;
+}
+
 /* sql([kind]): the SQL text and the parameter list, without running. */
 static int qs_sql(lua_State *L)
 {
@@ -1583,6 +1602,7 @@ static const luaL_Reg qs_meth[] = {
     {"iter", qs_iter},
     {"list", qs_list},
     {"_peek", qs_peek},
+    {"explain", qs_explain},
     {"_columns", qs_columns},
     {"_projection", qs_projection},
     {"_filtered", qs_filtered},

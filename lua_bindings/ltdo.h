@@ -44,6 +44,11 @@
  * belongs to the module. */
 tdo_ctx *ltdo_context(lua_State *L);
 
+/* Reads the cursor rows (held by the box on top of the stack) into a
+ * raw-SQL rows object (execute_query's) and closes it; pushes the object
+ * and the row count (changes when the cursor has no columns). */
+int ltdo_push_rows(lua_State *L, tdo_rows *rows, int64_t changes);
+
 typedef struct lctx {
     tdo_ctx *ctx; /* owned; freed by __gc */
     bool dirty;   /* models changed since the last tdo_ctx_resolve() */

@@ -184,6 +184,13 @@ int ltdo_execute_query(lua_State *L, tdo_conn *c, const char *sql,
     /* the core fills *changes only when no cursor is asked for */
     tdo_rows *rows =
         ltdo_run_sql(L, c, sql, params_idx, returns_rows(sql), &changes, "");
+    return ltdo_push_rows(L, rows, changes);
+}
+
+/* Reads the cursor of the box on top into a rows object (see above);
+ * pushes it and the count (of rows, or changes without columns). */
+int ltdo_push_rows(lua_State *L, tdo_rows *rows, int64_t changes)
+{
     ltdo_box *box = lua_touserdata(L, -1);
     tdo_error err = TDO_ERROR_INIT;
     size_t nc = rows ? tdo_rows_ncols(rows) : 0;

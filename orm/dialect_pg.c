@@ -99,6 +99,7 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
 /* The PostgreSQL dialect (static). */
 const tdo_dialect tdo_dialect_postgres = {
     .version = TDO_DIALECT_VERSION,
+    .explain = "EXPLAIN ",
     .read_only_sql = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     .name = "postgres",
     .drop_cascade = " CASCADE",

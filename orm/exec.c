@@ -364,6 +364,30 @@ tdo_status tdo_query_stream(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
     return st;
 }
 
+/* Compiles q for c's dialect and runs it behind the dialect's EXPLAIN. */
+tdo_status tdo_query_explain(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
+                             tdo_error *err)
+{
+    tdo_compiled *comp = NULL;
+    *rows = NULL;
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    if (!d->explain)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL, "%s has no EXPLAIN",
+                             d->name);
+    tdo_status st = tdo_compile(q, TDO_STMT_SELECT, d, NULL, 0, &comp, err);
+    tdo_sb sql = TDO_SB_INIT;
+    if (!st) {
+        tdo_sb_adds(&sql, d->explain);
+        tdo_sb_adds(&sql, comp->sql);
+        st = sql.oom ? tdo_nomem(err)
+                     : tdo_conn_run(c, sql.buf, comp->params, comp->nparams,
+                                    NULL, 0, TDO_RUN_COUNTED, rows, NULL, err);
+    }
+    tdo_sb_release(&sql);
+    tdo_compiled_free(comp);
+    return st;
+}
+
 /* Runs a one-row, one-column statement; *v gets column 0 (an integer). */
 static tdo_status scalar(tdo_conn *c, const tdo_query *q, tdo_stmt_kind kind,
                          int64_t *v, bool *any, tdo_error *err)

@@ -817,6 +817,9 @@ struct tdo_dialect {
     /* the statement that makes a new session refuse writes
      * (tdo_ctx_set_read_only()) */
     const char *read_only_sql;
+    /* what goes before a SELECT to get the plan instead of the rows
+     * (tdo_query_explain()) */
+    const char *explain;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

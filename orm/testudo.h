@@ -997,6 +997,10 @@ TDO_API tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q,
  * statement on the same session reads the rest of the rows ahead first. */
 TDO_API tdo_status tdo_query_stream(tdo_conn *c, const tdo_query *q,
                                     tdo_rows **rows, tdo_error *err);
+/* The database's plan for q's SELECT (SQLite's EXPLAIN QUERY PLAN,
+ * PostgreSQL's and MySQL's EXPLAIN) as rows; free with tdo_rows_free(). */
+TDO_API tdo_status tdo_query_explain(tdo_conn *c, const tdo_query *q,
+                                     tdo_rows **rows, tdo_error *err);
 TDO_API tdo_status tdo_query_count(tdo_conn *c, const tdo_query *q,
                                    int64_t *count, tdo_error *err);
 TDO_API tdo_status tdo_query_exists(tdo_conn *c, const tdo_query *q,

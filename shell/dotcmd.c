@@ -21,6 +21,9 @@ struct dotcmd {
 
 static const struct dotcmd commands[];
 
+/* The text after the running command's name, as typed (dispatch()). */
+static const char *rest_of_line = "";
+
 /* Raises unless the argument is on/off; returns it. */
 static bool on_off(lua_State *L, int i, const char *cmd)
 {
@@ -279,6 +282,27 @@ static int cmd_open(lua_State *L)
     return 0;
 }
 
+/* .explain EXPR: the database's plan for the queryset EXPR evaluates to
+ * (its explain()), rendered as a result. */
+static int cmd_explain(lua_State *L)
+{
+    if (lua_gettop(L) == 0)
+        return luaL_error(L, "usage: .explain EXPR (a queryset)");
+    lua_settop(L, 0);
+    shell_eval(L, rest_of_line);
+    const char *what = luaL_typename(L, -1);
+    bool qs = luaL_getmetafield(L, -1, "__name") == LUA_TSTRING &&
+              strcmp(lua_tostring(L, -1), "testudo.QuerySet") == 0;
+    if (!qs)
+        return luaL_error(L, ".explain takes a queryset (got a %s)", what);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "explain");
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    shell_render(L, -1);
+    return 0;
+}
+
 /* .begin, .commit, .rollback: through the prelude (tx_begin, tx_end). */
 static int tx_cmd(lua_State *L, const char *cmd, int commit)
 {
@@ -377,7 +401,7 @@ static const struct dotcmd commands[] = {
     {"read", cmd_read, "FILE", "run a Lua file"},
     {"import", NULL, "FILE.csv Model", "load rows from a CSV file"},
     {"export", NULL, "Model FILE.csv", "dump rows to a CSV file"},
-    {"explain", NULL, "EXPR", "the database's plan for a queryset"},
+    {"explain", cmd_explain, "EXPR", "the database's plan for a queryset"},
     {"begin", cmd_begin, "",
      "begin a transaction on the connection in use (inside one: a "
      "savepoint)"},
@@ -437,6 +461,9 @@ static int dispatch(lua_State *L)
     lua_settop(L, 0);
     while (*line == ' ' || *line == '\t')
         line++;
+    /* what follows the command's name, as typed (an EXPR keeps its quotes) */
+    rest_of_line = line + 1 + strcspn(line + 1, " \t");
+    rest_of_line += strspn(rest_of_line, " \t");
     int n = push_words(L, line + 1); /* after the dot */
     if (n == 0)
         return luaL_error(L, "empty command (see .help)");

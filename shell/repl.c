@@ -605,6 +605,22 @@ static int load_repl(lua_State *L, const char *src, size_t len, bool locals)
  * statement goes on on the next line).  A quoted string left open is an
  * error on its own line (a string does not span lines unless its line
  * ends with a backslash); a long string [[...]] may. */
+/* Evaluates the expression expr as the REPL would (sugar, its
+ * environment); raises its error; pushes its first value. */
+void shell_eval(lua_State *L, const char *expr)
+{
+    size_t n = strlen(expr) + sizeof "return ";
+    char *src = malloc(n);
+    if (src == NULL)
+        luaL_error(L, "not enough memory");
+    snprintf(src, n, "return %s", expr);
+    int st = load_repl(L, src, strlen(src), false);
+    free(src);
+    if (st != LUA_OK)
+        lua_error(L);
+    lua_call(L, 0, 1);
+}
+
 static bool incomplete(lua_State *L, int status, const char *buf, size_t len)
 {
     if (status != LUA_ERRSYNTAX)

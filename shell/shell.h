@@ -91,6 +91,9 @@ int shell_batch(lua_State *L, const char *chunk);
 /* Reads one line with the prompt (readline on a terminal, fgets else);
  * returns a malloc'd line without its newline, or NULL at end of input. */
 char *shell_readline(const char *prompt);
+/* Evaluates the Lua expression expr in the REPL's environment (with the
+ * sugar) and pushes its value; raises its error. */
+void shell_eval(lua_State *L, const char *expr);
 /* Installs the SIGINT handler used while Lua code runs. */
 void shell_signals_init(void);
 /* True (and cleared) when Ctrl-C was pressed since the last call. */

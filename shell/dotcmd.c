@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -303,6 +305,83 @@ static int cmd_explain(lua_State *L)
     return 0;
 }
 
+/* .watch N EXPR: evaluates EXPR and renders it every N seconds, under a
+ * header with the time, until Ctrl-C (or an error). */
+static int cmd_watch(lua_State *L)
+{
+    char *end = NULL;
+    const char *arg = luaL_optstring(L, 1, "");
+    double secs = strtod(arg, &end);
+    if (lua_gettop(L) < 2 || end == arg || *end || !(secs > 0) || secs > 86400)
+        return luaL_error(L, "usage: .watch N EXPR (N seconds, more than 0)");
+    const char *expr = rest_of_line + strcspn(rest_of_line, " \t");
+    expr += strspn(expr, " \t");
+    shell_interrupted(); /* only a Ctrl-C from now on stops it */
+    for (;;) {
+        char when[32];
+        time_t now = time(NULL);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&now));
+        fprintf(shell.out, "Every %gs: %s  (%s)\n\n", secs, expr, when);
+        lua_settop(L, 0);
+        shell_eval(L, expr);
+        shell_render(L, 1);
+        fputc('\n', shell.out);
+        fflush(shell.out);
+        for (double slept = 0; slept < secs; slept += 0.05) {
+            if (shell_interrupted())
+                return 0;
+            struct timespec ts = {0, 50000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (shell_interrupted())
+            return 0;
+    }
+}
+
+/* .edit: the last statement in $EDITOR (or $VISUAL, else vi), then runs
+ * what the editor leaves, as if typed. */
+static int cmd_edit(lua_State *L)
+{
+    if (lua_gettop(L) != 0)
+        return luaL_error(L, "usage: .edit");
+    const char *editor = getenv("VISUAL");
+    if (editor == NULL || *editor == '\0')
+        editor = getenv("EDITOR");
+    if (editor == NULL || *editor == '\0')
+        editor = "vi";
+    char path[] = "/tmp/testudo-edit-XXXXXX.lua";
+    int fd = mkstemps(path, 4);
+    if (fd < 0)
+        return luaL_error(L, ".edit: cannot make a file: %s", strerror(errno));
+    const char *last = shell.last_stmt ? shell.last_stmt : "";
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        unlink(path);
+        return luaL_error(L, ".edit: %s", strerror(errno));
+    }
+    fprintf(f, "%s\n", last);
+    fclose(f);
+    lua_pushfstring(L, "%s '%s'", editor, path);
+    int rc = system(lua_tostring(L, -1));
+    size_t len = 0;
+    char *text = rc == 0 ? shell_read_file(path, &len) : NULL;
+    unlink(path);
+    if (rc != 0)
+        return luaL_error(L, ".edit: the editor (%s) failed; nothing run",
+                          editor);
+    if (text == NULL)
+        return luaL_error(L, ".edit: cannot read the file back");
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        text[--len] = '\0';
+    if (len > 0) {
+        fprintf(shell.out, "%s\n", text);
+        shell_batch(L, text);
+    }
+    free(text);
+    return 0;
+}
+
 /* .begin, .commit, .rollback: through the prelude (tx_begin, tx_end). */
 static int tx_cmd(lua_State *L, const char *cmd, int commit)
 {
@@ -407,8 +486,9 @@ static const struct dotcmd commands[] = {
      "savepoint)"},
     {"commit", cmd_commit, "", "commit the innermost transaction"},
     {"rollback", cmd_rollback, "", "roll the innermost transaction back"},
-    {"watch", NULL, "N EXPR", "re-run and re-render every N seconds"},
-    {"edit", NULL, "", "edit the last statement in $EDITOR, then run it"},
+    {"watch", cmd_watch, "N EXPR",
+     "re-run and re-render EXPR every N seconds until Ctrl-C"},
+    {"edit", cmd_edit, "", "edit the last statement in $EDITOR, then run it"},
     {"meter", NULL, "on|off", "the per-statement query count and time"},
     {"db", cmd_db, "inspectdb [--table T ...]",
      "the database's models as Lua source (migration commands: not yet)"},

@@ -190,6 +190,7 @@ struct my_db {
     unsigned read_timeout, write_timeout; /* seconds, 0: none */
     bool ssl;                             /* ?ssl=true: TLS or no connection */
     int stmt_timeout;                     /* statement_timeout, ms, 0: none */
+    bool read_only; /* writes refused, again after a reconnection */
     volatile unsigned long thread_id;
     /* a statement in flight (a stream: until its rows end), numbered: the
      * cancel helper kills only the one Ctrl-C came during, never a later
@@ -288,6 +289,8 @@ static MYSQL *open_conn(my_db *d, char **why)
         return NULL;
     mysql_options(m, MYSQL_SET_CHARSET_NAME, d->charset);
     mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (d->read_only)
+        mysql_options(m, MYSQL_INIT_COMMAND, tdo_dialect_mysql.read_only_sql);
     if (d->timeout)
         mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &d->timeout);
     if (d->read_timeout)
@@ -1213,6 +1216,13 @@ static tdo_status my_exec_script(void *db, const char *sql, tdo_error *err)
     return TDO_OK;
 }
 
+static tdo_status my_set_read_only(void *db, tdo_error *err)
+{
+    my_db *d = db;
+    d->read_only = true; /* open_conn sets it again on a new connection */
+    return my_exec_script(d, tdo_dialect_mysql.read_only_sql, err);
+}
+
 static void my_cancel(void *db)
 {
     my_db *d = db;
@@ -1284,6 +1294,7 @@ const tdo_backend tdo_backend_mysql = {
     .last_insert_id = my_last_insert_id,
     .release = my_release,
     .exec_script = my_exec_script,
+    .set_read_only = my_set_read_only,
     .cancel = my_cancel,
     .in_transaction = my_in_transaction,
     .server_version = my_server_version,

@@ -143,6 +143,7 @@ typedef struct pg_db {
     uint64_t next_name;
     int timeout_ms; /* statement_timeout (server side), 0: none */
     bool timed_out; /* the server gave no reply in time: closed */
+    bool read_only; /* writes refused, again after a reset */
 } pg_db;
 
 /* One prepared statement handed out by prepare(); it holds its whole
@@ -336,6 +337,8 @@ static tdo_status session_setup(pg_db *d, tdo_error *err)
     char sql[64];
     snprintf(sql, sizeof(sql), "SET statement_timeout = %d", d->timeout_ms);
     if (d->timeout_ms && !exec_ok(d->conn, sql))
+        return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
+    if (d->read_only && !exec_ok(d->conn, tdo_dialect_postgres.read_only_sql))
         return set_msg(err, TDO_ERR_OPERATIONAL, PQerrorMessage(d->conn));
     PQfreeCancel(d->cancel);
     d->cancel = PQgetCancel(d->conn);
@@ -1106,6 +1109,13 @@ static tdo_status pg_exec_script(void *db, const char *sql, tdo_error *err)
     return st;
 }
 
+static tdo_status pg_set_read_only(void *db, tdo_error *err)
+{
+    pg_db *d = db;
+    d->read_only = true; /* session_setup sets it again after a reset */
+    return pg_exec_script(d, tdo_dialect_postgres.read_only_sql, err);
+}
+
 static void pg_cancel(void *db)
 {
     pg_db *d = db;
@@ -1182,6 +1192,7 @@ const tdo_backend tdo_backend_pg = {
     .last_insert_id = NULL, /* INSERT ... RETURNING */
     .release = pg_release,
     .exec_script = pg_exec_script,
+    .set_read_only = pg_set_read_only,
     .cancel = pg_cancel,
     .in_transaction = pg_in_transaction,
     .server_version = pg_server_version,

@@ -99,6 +99,17 @@ static size_t pool_limit(const tdo_conn *c)
     return lim;
 }
 
+/* Makes session s of c refuse writes (see tdo_ctx_set_read_only()). */
+static tdo_status session_read_only(tdo_conn *c, tdo_session *s, tdo_error *err)
+{
+    const char *ro = c->backend->dialect->read_only_sql;
+    if (!s->db)
+        return TDO_OK;
+    if (c->backend->set_read_only)
+        return c->backend->set_read_only(s->db, err);
+    return ro ? c->backend->exec_script(s->db, ro, err) : TDO_OK;
+}
+
 /* Opens one more session into c's pool; *out is it. */
 static tdo_status pool_open(tdo_conn *c, tdo_session **out, tdo_error *err)
 {
@@ -117,9 +128,7 @@ static tdo_status pool_open(tdo_conn *c, tdo_session **out, tdo_error *err)
     s->be = c->backend;
     s->refs = 1;
     tdo_status st = c->backend->connect(&c->dsn, &s->db, err);
-    const char *ro = c->backend->dialect->read_only_sql;
-    if (!st && c->ctx->read_only && ro &&
-        (st = c->backend->exec_script(s->db, ro, err)))
+    if (!st && c->ctx->read_only && (st = session_read_only(c, s, err)))
         c->backend->close(s->db);
     if (st) {
         tdo_free(s);
@@ -365,11 +374,8 @@ tdo_status tdo_ctx_set_read_only(tdo_ctx *ctx, tdo_error *err)
     ctx->read_only = true;
     for (size_t i = 0; i < ctx->nconns; i++) {
         tdo_conn *c = ctx->conns[i];
-        const char *ro = c ? c->backend->dialect->read_only_sql : NULL;
-        for (size_t j = 0; ro && j < c->nsessions; j++) {
-            tdo_session *s = c->sessions[j];
-            tdo_status st =
-                s->db ? c->backend->exec_script(s->db, ro, err) : TDO_OK;
+        for (size_t j = 0; c && j < c->nsessions; j++) {
+            tdo_status st = session_read_only(c, c->sessions[j], err);
             if (st)
                 return st;
         }

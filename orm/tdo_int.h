@@ -310,6 +310,10 @@ typedef struct tdo_backend {
     void (*release)(void *stmt);
     /* runs ;-separated statements without parameters */
     tdo_status (*exec_script)(void *db, const char *sql, tdo_error *err);
+    /* makes the session refuse writes (the dialect's read_only_sql), now
+     * and after any reconnection of its own; NULL: exec_script of
+     * read_only_sql (a backend that never reconnects) */
+    tdo_status (*set_read_only)(void *db, tdo_error *err);
     /* asks the running statement to stop; async-signal-safe */
     void (*cancel)(void *db);
     /* whether a transaction is open on the session */

@@ -41,6 +41,24 @@ check() {
     n=$(count "$url")
     if [ "$n" = 1 ]; then ok "$db --read-only: nothing written"; else notok "$db --read-only: $n rows after"; fi
 
+    # --read-only survives a lost session: the one opened after it refuses too
+    case $db in
+    postgres) pid='SELECT pg_backend_pid() AS p' kill='SELECT pg_terminate_backend(%d) AS k' ;;
+    mariadb) pid='SELECT CONNECTION_ID() AS p' kill='KILL %d' ;;
+    *) pid='' ;;
+    esac
+    if [ -n "$pid" ]; then
+        run -q --read-only --no-introspect "$url" \
+            -e "orm.init{ connections = { default = [[$url]], other = [[$url]] } }" \
+            -e "p = orm.connection():execute_query([[$pid]])[1].p" \
+            -e "orm.connection('other'):execute_query(([[$kill]]):format(p))" \
+            -e 'pcall(function() orm.connection():execute_query("SELECT 1 AS one") end)' \
+            -e 'print("again " .. orm.connection():execute_query("SELECT COUNT(*) AS n FROM modes_t")[1].n)' \
+            -e 'orm.connection():execute_query("INSERT INTO modes_t (x) VALUES (8)")'
+        out_has "$db --read-only: a new session after a lost one reads" '^again 1$'
+        err_has "$db --read-only: and refuses a write too" 'OperationalError: .*(read-?only|READ ONLY)'
+    fi
+
     # --atomic: all or nothing
     printf 'orm.connection():execute_query("INSERT INTO modes_t (x) VALUES (6)")\norm.connection():execute_query("INSERT INTO modes_t (x) VALUES (7)")\nerror("boom")\n' >"$D/fail.lua"
     run -q --atomic --no-introspect "$url" "$D/fail.lua"

@@ -1127,7 +1127,7 @@ static int l_forget_introspected(lua_State *L)
 static int l_introspect(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
-    const char *name = luaL_optstring(L, 1, "default");
+    const char *name = ltdo_conn_arg(L, 1);
     const char *app = luaL_optstring(L, 2, "models");
     tdo_conn *conn = ltdo_conn_named(L, name);
     lctx *c = ltdo_ctx(L);

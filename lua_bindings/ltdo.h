@@ -49,6 +49,11 @@ tdo_ctx *ltdo_context(lua_State *L);
  * and the row count (changes when the cursor has no columns). */
 int ltdo_push_rows(lua_State *L, tdo_rows *rows, int64_t changes);
 
+/* The connection name argument idx gives, or when it is absent the one
+ * in use (the shell's .open NAME, else "default"); valid while the
+ * argument or the state table holds it. */
+const char *ltdo_conn_arg(lua_State *L, int idx);
+
 typedef struct lctx {
     tdo_ctx *ctx; /* owned; freed by __gc */
     bool dirty;   /* models changed since the last tdo_ctx_resolve() */

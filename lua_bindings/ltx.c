@@ -8,6 +8,20 @@
 #include <string.h>
 #include <strings.h>
 
+/* The connection name argument idx gives, or when it is absent the one
+ * in use: the shell's choice (.open NAME), else "default". */
+const char *ltdo_conn_arg(lua_State *L, int idx)
+{
+    if (!lua_isnoneornil(L, idx))
+        return luaL_checkstring(L, idx);
+    const char *name = "default";
+    if (ltdo_state_get(L, "use_conn") == LUA_TSTRING &&
+        tdo_ctx_conn(ltdo_ctx(L)->ctx, lua_tostring(L, -1)))
+        name = lua_tostring(L, -1); /* kept alive by the state table */
+    lua_pop(L, 1);
+    return name;
+}
+
 /* The connection object: a userdata whose user value is its name; it
  * finds its pool by name each time, so it follows orm.init and .open. */
 tdo_conn *ltdo_conn_named(lua_State *L, const char *name)
@@ -376,10 +390,10 @@ static int c_close_sessions(lua_State *L)
     return 0;
 }
 
-/* orm.connection(name = "default") */
+/* orm.connection([name]): the connection name, else the one in use */
 static int l_connection(lua_State *L)
 {
-    const char *name = luaL_optstring(L, 1, "default");
+    const char *name = ltdo_conn_arg(L, 1);
     ltdo_conn_named(L, name);
     lua_newuserdatauv(L, 1, 1);
     luaL_setmetatable(L, LTDO_CONN);
@@ -392,7 +406,7 @@ static int l_connection(lua_State *L)
  * C.rollback(name), C.tx_depth(name). */
 static int c_begin(lua_State *L)
 {
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 1));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_begin(c, &err))
         return ltdo_error(L, &err);
@@ -401,7 +415,7 @@ static int c_begin(lua_State *L)
 
 static int c_commit(lua_State *L)
 {
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 1));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_commit(c, &err))
         return ltdo_error(L, &err);
@@ -410,7 +424,7 @@ static int c_commit(lua_State *L)
 
 static int c_rollback(lua_State *L)
 {
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 1));
     tdo_error err = TDO_ERROR_INIT;
     if (tdo_conn_rollback(c, &err))
         return ltdo_error(L, &err);
@@ -420,7 +434,7 @@ static int c_rollback(lua_State *L)
 static int c_tx_depth(lua_State *L)
 {
     lctx *x = ltdo_ctx(L);
-    tdo_conn *c = tdo_ctx_conn(x->ctx, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = tdo_ctx_conn(x->ctx, ltdo_conn_arg(L, 1));
     lua_pushinteger(L, c ? tdo_conn_tx_depth(c) : 0);
     return 1;
 }
@@ -437,7 +451,7 @@ static int c_set_read_only(lua_State *L)
 /* orm._tables([name]) -> sorted array of the database's table names. */
 static int l_tables(lua_State *L)
 {
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 1));
     tdo_error err = TDO_ERROR_INIT;
     char **names = NULL;
     size_t n = 0;
@@ -474,7 +488,7 @@ static void push_strings(lua_State *L, char **names, size_t n)
  * "Model.field" }). */
 static int l_relations(lua_State *L)
 {
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 1, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 1));
     ltdo_resolve(L);
     tdo_error err = TDO_ERROR_INIT;
     char **tables = NULL, **views = NULL;
@@ -510,7 +524,7 @@ static int l_relations(lua_State *L)
 static int l_drop_tables(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    tdo_conn *c = ltdo_conn_named(L, luaL_optstring(L, 2, "default"));
+    tdo_conn *c = ltdo_conn_named(L, ltdo_conn_arg(L, 2));
     size_t n = lua_rawlen(L, 1);
     const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*names), 0);
     for (size_t i = 0; i < n; i++) {

@@ -4,11 +4,11 @@ local orm, C = ...
 local E = orm.exceptions
 
 function orm.in_transaction(name, fn)
-  if type(name) == "function" then name, fn = "default", name end
+  if type(name) == "function" then name, fn = nil, name end
   if type(fn) ~= "function" then
     error(E.ParamsError("in_transaction takes a function"), 2)
   end
-  name = name or "default"
+  name = name or orm._current_connection() or "default"
   C.begin(name)
   local conn = orm.connection(name)
   local res = table.pack(pcall(fn, conn))
@@ -60,7 +60,7 @@ function Tx.__tostring(self)
 end
 
 function orm.transaction(name)
-  name = name or "default"
+  name = name or orm._current_connection() or "default"
   C.begin(name)
   return setmetatable({ name = name, done = false,
                         connection = orm.connection(name) }, Tx)
@@ -69,20 +69,20 @@ end
 -- orm._in_transaction([name]) -> true while a transaction is open on the
 -- connection (the shell's `testudo*>` prompt asks).
 function orm._in_transaction(name)
-  return C.tx_depth(name or "default") > 0
+  return C.tx_depth(name or orm._current_connection()) > 0
 end
 
 -- orm._end_transaction(name, commit): commits (or rolls back) the
 -- innermost transaction open on the connection, whoever began it (the
 -- shell's .commit and .rollback).
 function orm._end_transaction(name, commit)
-  name = name or "default"
+  name = name or orm._current_connection() or "default"
   if commit then C.commit(name) else C.rollback(name) end
 end
 
 -- orm._tx_depth(name): open transactions (savepoints) on the connection.
 function orm._tx_depth(name)
-  return C.tx_depth(name or "default")
+  return C.tx_depth(name or orm._current_connection())
 end
 
 -- orm._set_read_only(): every session of every connection refuses

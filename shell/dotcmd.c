@@ -382,6 +382,17 @@ static int cmd_edit(lua_State *L)
     return 0;
 }
 
+/* .meter [on|off]: the per-statement query count and time. */
+static int cmd_meter(lua_State *L)
+{
+    if (lua_gettop(L) == 0) {
+        say("meter is %s", shell.meter ? "on" : "off");
+        return 0;
+    }
+    shell.meter = on_off(L, 1, "meter");
+    return 0;
+}
+
 /* .begin, .commit, .rollback: through the prelude (tx_begin, tx_end). */
 static int tx_cmd(lua_State *L, const char *cmd, int commit)
 {
@@ -489,7 +500,8 @@ static const struct dotcmd commands[] = {
     {"watch", cmd_watch, "N EXPR",
      "re-run and re-render EXPR every N seconds until Ctrl-C"},
     {"edit", cmd_edit, "", "edit the last statement in $EDITOR, then run it"},
-    {"meter", NULL, "on|off", "the per-statement query count and time"},
+    {"meter", cmd_meter, "[on|off]",
+     "after each statement: its query count and time, and N+1 loops"},
     {"db", cmd_db, "inspectdb [--table T ...]",
      "the database's models as Lua source (migration commands: not yet)"},
     {"quit", cmd_quit, "", "exit"},

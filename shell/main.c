@@ -874,8 +874,7 @@ static int start_session(lua_State *L, const struct options *o, const char *url,
         shell_report(L);
         return 2;
     }
-    if (o->echo_sql)
-        shell_set_echo(L, true);
+    shell_set_echo(L, o->echo_sql); /* the trace hook also feeds .meter */
     if (o->demo && seed_demo(L) != LUA_OK) {
         shell_report(L);
         return 1;
@@ -1020,6 +1019,7 @@ int main(int argc, char **argv)
     }
     shell_term_init();
     shell.out = stdout;
+    shell.meter = true; /* SHELL.md: on unless .meter off */
     shell.demo = o.demo;
 
     lua_State *L = luaL_newstate();

@@ -44,6 +44,7 @@ struct shell {
     bool quiet;               /* -q: no banner */
     bool yes;                 /* -y: no guard before unfiltered writes */
     bool timing;              /* .timing on */
+    bool meter;               /* .meter on (the default) */
     bool echo_sql;            /* .sql on / --echo-sql */
     bool quit;                /* .quit asked */
     bool demo;                /* --demo */
@@ -94,6 +95,10 @@ char *shell_readline(const char *prompt);
 /* Evaluates the Lua expression expr in the REPL's environment (with the
  * sugar) and pushes its value; raises its error. */
 void shell_eval(lua_State *L, const char *expr);
+/* The meter (echo.c): counts the queries of one REPL statement, then
+ * prints "3 queries, 12.0 ms" (and an N+1 note) when .meter is on. */
+void shell_meter_begin(void);
+void shell_meter_end(double ms);
 /* Installs the SIGINT handler used while Lua code runs. */
 void shell_signals_init(void);
 /* True (and cleared) when Ctrl-C was pressed since the last call. */

@@ -230,6 +230,13 @@ static int fk_instance(lua_State *L, int model, const char *k, int id)
     ltdo_resolve(L);
     if (f->related_model == NULL)
         return 0;
+    if (ltdo_state_get(L, "lazy_hook") == LUA_TFUNCTION) { /* the meter */
+        lua_pushstring(L, tdo_model_name(m));
+        lua_pushstring(L, k);
+        lua_call(L, 2, 0);
+    } else {
+        lua_pop(L, 1);
+    }
     ltdo_push_model(L, f->related_model);
     if (!lua_istable(L, -1))
         return 0;

@@ -92,16 +92,31 @@ static void meter_count(const char *sql)
     }
 }
 
+/* Calls the prelude's function name (no arguments); its first result is
+ * left on the stack (nil after an error). */
+static void prelude_try(lua_State *L, const char *name)
+{
+    shell_prelude(L, name);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+}
+
 /* Starts counting for one REPL statement. */
-void shell_meter_begin(void)
+void shell_meter_begin(lua_State *L)
 {
     memset(&meter, 0, sizeof meter);
+    if (shell.meter && shell.interactive) {
+        prelude_try(L, "lazy_reset");
+        lua_pop(L, 1);
+    }
 }
 
 /* After a REPL statement: "3 queries, 12.0 ms" on stderr when it ran
  * queries, and a note when it ran one statement text many times (a loop
  * that loads related rows one at a time: an N+1). */
-void shell_meter_end(double ms)
+void shell_meter_end(lua_State *L, double ms)
 {
     if (!shell.meter || !shell.interactive || meter.queries == 0)
         return;
@@ -109,13 +124,20 @@ void shell_meter_end(double ms)
     const char *off = shell_sgr(SGR_RESET, true);
     fprintf(stderr, "%s%u quer%s, %.1f ms%s\n", dim, meter.queries,
             meter.queries == 1 ? "y" : "ies", ms, off);
-    if (meter.top >= 10)
-        fprintf(stderr,
-                "%sN+1: one query ran %u times (%.60s%s); select_related or "
-                "prefetch_related of the relation the loop reads loads them "
-                "at once%s\n",
-                dim, meter.top, meter.top_sql,
-                strlen(meter.top_sql) > 60 ? "..." : "", off);
+    if (meter.top >= 10) {
+        int top = lua_gettop(L);
+        prelude_try(L, "lazy_hint"); /* the relation loaded one at a time */
+        if (lua_isstring(L, -1))
+            fprintf(stderr, "%sN+1: %s%s\n", dim, lua_tostring(L, -1), off);
+        else
+            fprintf(stderr,
+                    "%sN+1: one query ran %u times (%.60s%s); select_related "
+                    "or prefetch_related of the relation the loop reads "
+                    "loads them at once%s\n",
+                    dim, meter.top, meter.top_sql,
+                    strlen(meter.top_sql) > 60 ? "..." : "", off);
+        lua_settop(L, top);
+    }
     fflush(stderr);
 }
 

@@ -321,6 +321,33 @@ function S.confirm_quit()
   return false
 end
 
+-- The meter's record of foreign keys loaded one instance at a time
+-- during a statement ("Order.customer" -> count).
+S.lazy = {}
+
+function S.lazy_reset()
+  if next(S.lazy) ~= nil then S.lazy = {} end
+  if not S.lazy_hooked then
+    S.lazy_hooked = true
+    orm._set_lazy_hook(function(model, field)
+      local k = model .. "." .. field
+      S.lazy[k] = (S.lazy[k] or 0) + 1
+    end)
+  end
+end
+
+-- The relation an N+1 loop loaded most, as advice; nil when none did.
+function S.lazy_hint()
+  local best, n = nil, 0
+  for k, c in pairs(S.lazy) do
+    if c > n then best, n = k, c end
+  end
+  if not best or n < 10 then return nil end
+  local model, field = best:match("^(.-)%.(.*)$")
+  return ("%s was loaded %d times, one %s at a time: %s:...:select_related(%q) "
+    .. "(or prefetch_related) loads them with the query"):format(best, n, model, model, field)
+end
+
 -- .begin / .commit / .rollback on the connection in use; a .begin inside
 -- a transaction opens a savepoint.  Returns what to print.
 function S.tx_begin()

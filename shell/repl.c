@@ -909,7 +909,7 @@ static int run_statements(lua_State *L, bool stop_on_error)
             continue;
         if (status != NOTHING) {
             double t0 = now_ms();
-            shell_meter_begin();
+            shell_meter_begin(L);
             if (status == LUA_OK)
                 status = shell_docall(L, 0, LUA_MULTRET);
             double t1 = now_ms();
@@ -924,7 +924,7 @@ static int run_statements(lua_State *L, bool stop_on_error)
             }
             if (shell.timing)
                 fprintf(shell.out, "Time: %.3f ms\n", t1 - t0);
-            shell_meter_end(t1 - t0);
+            shell_meter_end(L, t1 - t0);
             reset_pending(L);
             shell_export_models(L);
         }

@@ -97,8 +97,8 @@ char *shell_readline(const char *prompt);
 void shell_eval(lua_State *L, const char *expr);
 /* The meter (echo.c): counts the queries of one REPL statement, then
  * prints "3 queries, 12.0 ms" (and an N+1 note) when .meter is on. */
-void shell_meter_begin(void);
-void shell_meter_end(double ms);
+void shell_meter_begin(lua_State *L);
+void shell_meter_end(lua_State *L, double ms);
 /* Installs the SIGINT handler used while Lua code runs. */
 void shell_signals_init(void);
 /* True (and cleared) when Ctrl-C was pressed since the last call. */

@@ -412,6 +412,13 @@ function orm._set_guard(fn)
   state.guard = fn
 end
 
+-- orm._set_lazy_hook(fn): fn(model_name, field) is told each time an
+-- instance loads a foreign key's row on first access (one query per
+-- instance: the shell's meter names the relation of an N+1 loop).
+function orm._set_lazy_hook(fn)
+  state.lazy_hook = fn
+end
+
 -- The name of the connection in use: the shell's choice, else "default",
 -- else the first configured; nil before orm.init.
 function orm._current_connection()

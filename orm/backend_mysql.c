@@ -855,6 +855,26 @@ static tdo_status execute(my_stmt *s, const tdo_value *params, size_t n,
     return st;
 }
 
+/* Makes string column i of s hold len bytes and a NUL: its buffer grows
+ * and is bound again; false on out of memory (in err). */
+static bool col_reserve(my_stmt *s, unsigned i, unsigned long len,
+                        tdo_error *err)
+{
+    my_col *c = &s->cols[i];
+    if (len + 1 <= c->cap)
+        return true;
+    char *nb = tdo_realloc(c->buf, len + 1);
+    if (!nb) {
+        tdo_nomem(err);
+        return false;
+    }
+    c->buf = nb;
+    c->cap = len + 1;
+    s->rbind[i].buffer = nb;
+    s->rbind[i].buffer_length = c->cap;
+    return true;
+}
+
 /* Fetches the next row of a prepared statement into its bindings: 1 a
  * row, 0 the end, -1 an error (in err). */
 static int fetch_row(my_stmt *s, tdo_error *err)
@@ -872,15 +892,8 @@ static int fetch_row(my_stmt *s, tdo_error *err)
             my_col *c = &s->cols[i];
             if (c->kind != COL_STRING || c->is_null || c->len < c->cap)
                 continue;
-            char *nb = tdo_realloc(c->buf, c->len + 1);
-            if (!nb) {
-                tdo_nomem(err);
+            if (!col_reserve(s, i, c->len, err))
                 return -1;
-            }
-            c->buf = nb;
-            c->cap = c->len + 1;
-            s->rbind[i].buffer = nb;
-            s->rbind[i].buffer_length = c->cap;
             if (mysql_stmt_fetch_column(s->st, &s->rbind[i], i, 0)) {
                 stmt_error(s, err);
                 return -1;
@@ -948,17 +961,8 @@ static int unpark_row(my_stmt *s, tdo_error *err)
             unsigned long len;
             memcpy(&len, p, sizeof(len));
             p += sizeof(len);
-            if (len + 1 > c->cap) {
-                char *nb = tdo_realloc(c->buf, len + 1);
-                if (!nb) {
-                    tdo_nomem(err);
-                    return -1;
-                }
-                c->buf = nb;
-                c->cap = len + 1;
-                s->rbind[i].buffer = nb;
-                s->rbind[i].buffer_length = c->cap;
-            }
+            if (!col_reserve(s, i, len, err))
+                return -1;
             memcpy(c->buf, p, len);
             c->len = len;
             p += len;

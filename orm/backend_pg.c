@@ -866,18 +866,33 @@ static void stmt_reset(pg_stmt *s)
     s->lost = s->timed_out = s->nomem = false;
 }
 
+/* What both executes do first: the parameters checked and made into a
+ * (released by the caller, whatever this returns), what s's last
+ * execution left forgotten, and another stream's rows read ahead so
+ * that the session is free. */
+static tdo_status execute_begin(pg_stmt *s, const tdo_value *params, size_t n,
+                                pg_args *a, tdo_error *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->text = (tdo_sb)TDO_SB_INIT;
+    if (n > 65535)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "too many parameters (%zu, at most 65535)", n);
+    tdo_status st = make_args(a, params, n, err);
+    if (!st) {
+        stmt_reset(s);
+        stream_park(s->db);
+    }
+    return st;
+}
+
 static tdo_status pg_execute(void *stmt, const tdo_value *params, size_t n,
                              tdo_error *err)
 {
     pg_stmt *s = stmt;
-    if (n > 65535)
-        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
-                             "too many parameters (%zu, at most 65535)", n);
     pg_args a;
-    tdo_status st = make_args(&a, params, n, err);
+    tdo_status st = execute_begin(s, params, n, &a, err);
     if (!st) {
-        stmt_reset(s);
-        stream_park(s->db);
         s->res = send_prepared(s, &a, n);
         if (stale_plan(s->db, s->res) && reprepare(s->db, s) == TDO_OK) {
             PQclear(s->res);
@@ -923,17 +938,12 @@ static tdo_status pg_execute_stream(void *stmt, const tdo_value *params,
 {
     pg_stmt *s = stmt;
     pg_db *d = s->db;
-    if (n > 65535)
-        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
-                             "too many parameters (%zu, at most 65535)", n);
     pg_args a;
-    tdo_status st = make_args(&a, params, n, err);
+    tdo_status st = execute_begin(s, params, n, &a, err);
     if (st) {
         args_release(&a);
         return st;
     }
-    stmt_reset(s);
-    stream_park(d);
     PGresult *r = send_stream(s, &a, n);
     if (r && stale_plan(d, r)) {
         PQclear(rest_of_results(d, r));

@@ -334,58 +334,57 @@ tdo_status tdo_conn_execute_script(tdo_conn *c, const char *sql, tdo_error *err)
 
 /* ---- query shortcuts -------------------------------------------------- */
 
-/* Compiles q as a SELECT for c's dialect and runs it; *rows is new. */
-tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
-                         tdo_error *err)
+/* Compiles q as a SELECT for c's dialect and runs it with flags; with a
+ * prefix (EXPLAIN) before its SQL, the rows are the database's own
+ * columns, not q's.  *rows is new. */
+static tdo_status run_select(tdo_conn *c, const tdo_query *q,
+                             const char *prefix, unsigned flags,
+                             tdo_rows **rows, tdo_error *err)
 {
     tdo_compiled *comp = NULL;
     *rows = NULL;
     tdo_status st = tdo_compile(q, TDO_STMT_SELECT, tdo_conn_dialect(c), NULL,
                                 0, &comp, err);
-    if (!st)
-        st = tdo_conn_execute_compiled(c, comp, rows, NULL, err);
+    tdo_sb sql = TDO_SB_INIT;
+    if (!st && prefix) {
+        tdo_sb_adds(&sql, prefix);
+        tdo_sb_adds(&sql, comp->sql);
+        st = sql.oom ? tdo_nomem(err)
+                     : tdo_conn_run(c, sql.buf, comp->params, comp->nparams,
+                                    NULL, 0, flags, rows, NULL, err);
+    } else if (!st) {
+        st = tdo_conn_run(c, comp->sql, comp->params, comp->nparams, comp->cols,
+                          comp->ncols, flags, rows, NULL, err);
+    }
+    tdo_sb_release(&sql);
     tdo_compiled_free(comp);
     return st;
+}
+
+/* Compiles q as a SELECT for c's dialect and runs it; *rows is new. */
+tdo_status tdo_query_run(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
+                         tdo_error *err)
+{
+    return run_select(c, q, NULL, TDO_RUN_COUNTED, rows, err);
 }
 
 /* Compiles q for c's dialect and runs it, its rows streamed. */
 tdo_status tdo_query_stream(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
                             tdo_error *err)
 {
-    tdo_compiled *comp = NULL;
-    *rows = NULL;
-    tdo_status st = tdo_compile(q, TDO_STMT_SELECT, tdo_conn_dialect(c), NULL,
-                                0, &comp, err);
-    if (!st)
-        st = tdo_conn_run(c, comp->sql, comp->params, comp->nparams, comp->cols,
-                          comp->ncols, TDO_RUN_COUNTED | TDO_RUN_STREAM, rows,
-                          NULL, err);
-    tdo_compiled_free(comp);
-    return st;
+    return run_select(c, q, NULL, TDO_RUN_COUNTED | TDO_RUN_STREAM, rows, err);
 }
 
 /* Compiles q for c's dialect and runs it behind the dialect's EXPLAIN. */
 tdo_status tdo_query_explain(tdo_conn *c, const tdo_query *q, tdo_rows **rows,
                              tdo_error *err)
 {
-    tdo_compiled *comp = NULL;
-    *rows = NULL;
     const tdo_dialect *d = tdo_conn_dialect(c);
+    *rows = NULL;
     if (!d->explain)
         return tdo_error_set(err, TDO_ERR_OPERATIONAL, "%s has no EXPLAIN",
                              d->name);
-    tdo_status st = tdo_compile(q, TDO_STMT_SELECT, d, NULL, 0, &comp, err);
-    tdo_sb sql = TDO_SB_INIT;
-    if (!st) {
-        tdo_sb_adds(&sql, d->explain);
-        tdo_sb_adds(&sql, comp->sql);
-        st = sql.oom ? tdo_nomem(err)
-                     : tdo_conn_run(c, sql.buf, comp->params, comp->nparams,
-                                    NULL, 0, TDO_RUN_COUNTED, rows, NULL, err);
-    }
-    tdo_sb_release(&sql);
-    tdo_compiled_free(comp);
-    return st;
+    return run_select(c, q, d->explain, TDO_RUN_COUNTED, rows, err);
 }
 
 /* Runs a one-row, one-column statement; *v gets column 0 (an integer). */

@@ -805,11 +805,6 @@ function S.grid(v, limit, data)
   return nil
 end
 
--- Whether v is a raw-SQL result with columns (its count is its grid's).
-function S.is_rows_with_columns(v)
-  return is_rows(v) and #(rawget(v, "columns") or {}) > 0
-end
-
 -- A value that is not a grid as (text, kind), for the csv and json
 -- formats: a cell of its own.
 function S.scalar(v)

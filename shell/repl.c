@@ -755,18 +755,6 @@ static bool scalar(lua_State *L, int i)
 
 /* Prints the n values on the stack: one is rendered; several scalars
  * are printed tab-separated as lua does; otherwise each is rendered. */
-/* Whether the value at idx is a raw-SQL result with columns (whose row
- * count its grid already shows). */
-static bool rows_with_columns(lua_State *L, int idx)
-{
-    int top = lua_gettop(L);
-    shell_prelude(L, "is_rows_with_columns");
-    lua_pushvalue(L, idx);
-    bool r = lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1);
-    lua_settop(L, top);
-    return r;
-}
-
 static void print_results(lua_State *L, int n)
 {
     /* execute_query's (rows, count): a SELECT shows as its grid, whose
@@ -776,7 +764,10 @@ static void print_results(lua_State *L, int n)
         bool rows = strcmp(lua_tostring(L, -1), "testudo.Rows") == 0;
         lua_pop(L, 1);
         if (rows) {
-            shell_render(L, rows_with_columns(L, 1) ? 1 : 2);
+            lua_getfield(L, 1, "columns");
+            bool cols = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+            lua_pop(L, 1);
+            shell_render(L, cols ? 1 : 2);
             return;
         }
     }

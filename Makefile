@@ -46,6 +46,8 @@ DRIVER_LIBS = $(shell pkg-config --libs libpq libmariadb 2>/dev/null)
 MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+# libcsv (the shell's CSV: .import, .export, .mode csv) has no .pc file
+CSV_LIBS   = -lcsv
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wwrite-strings \
@@ -86,7 +88,8 @@ all: $(LIBA) $(LIBSO) $(LUAMOD) $(SHELL_BIN) $(B)/testudo.pc $(UNIT_BIN) \
 # Without the libraries' development packages every pkg-config flag is
 # empty: say so once instead of a compiler error.
 $(B)/.flags: FORCE
-	@pkg-config --exists $(PKGS) 2>/dev/null || { \
+	@pkg-config --exists $(PKGS) 2>/dev/null && \
+	    test -f /usr/include/csv.h || { \
 	    echo "testudo: missing development packages; run 'make deps' as root" \
 	        "(or 'make test' / 'make run', which do)" >&2; exit 1; }
 	@mkdir -p $(B)
@@ -125,7 +128,7 @@ $(LUAMOD): $(LB_OBJ) $(ORM_OBJ)
 # The shell exports its symbols (-Wl,-E) so C modules can be required.
 $(SHELL_BIN): $(SH_OBJ) $(LB_OBJ) $(LIBA)
 	$(call QP,LD,$@)$(CC) -Wl,-E -o $@ $(SH_OBJ) $(LB_OBJ) $(LIBA) \
-	    $(ALL_LDFLAGS) $(LUA_LIBS) $(RL_LIBS) $(PKG_LIBS) -lm -ldl
+	    $(ALL_LDFLAGS) $(LUA_LIBS) $(RL_LIBS) $(CSV_LIBS) $(PKG_LIBS) -lm -ldl
 $(B)/tests/%: tests/unit/%.c $(LIBA) $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) \

@@ -305,6 +305,70 @@ static int cmd_explain(lua_State *L)
     return 0;
 }
 
+/* .import FILE.csv Model [--skip-errors]: the prelude's import. */
+static int cmd_import(lua_State *L)
+{
+    const char *args[2] = {NULL, NULL};
+    int nargs = 0;
+    bool skip = false;
+    for (int i = 1; i <= lua_gettop(L); i++) {
+        const char *a = lua_tostring(L, i);
+        if (strcmp(a, "--skip-errors") == 0)
+            skip = true;
+        else if (a[0] == '-' && a[1] == '-')
+            return luaL_error(L, ".import: unknown option %s", a);
+        else if (nargs < 2)
+            args[nargs++] = a;
+        else
+            nargs = 3;
+    }
+    if (nargs != 2)
+        return luaL_error(L, "usage: .import FILE.csv Model [--skip-errors]");
+    shell_prelude(L, "import");
+    lua_pushstring(L, args[0]);
+    lua_pushstring(L, args[1]);
+    lua_pushboolean(L, skip);
+    lua_call(L, 3, 1);
+    say("%s", lua_tostring(L, -1));
+    return 0;
+}
+
+/* .export Model|EXPR FILE.csv: the last word is the file, what comes
+ * before it a model or an expression giving a queryset. */
+static int cmd_export(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (n < 2)
+        return luaL_error(L, "usage: .export Model|EXPR FILE.csv");
+    size_t len = strlen(rest_of_line);
+    while (len > 0 &&
+           (rest_of_line[len - 1] == ' ' || rest_of_line[len - 1] == '\t'))
+        len--;
+    size_t start = len;
+    char q = len > 0 ? rest_of_line[len - 1] : 0;
+    if (q == '\'' || q == '"') {
+        start = len - 1;
+        while (start > 0 && rest_of_line[start - 1] != q)
+            start--;
+        start = start > 0 ? start - 1 : 0;
+    } else {
+        while (start > 0 && rest_of_line[start - 1] != ' ' &&
+               rest_of_line[start - 1] != '\t')
+            start--;
+    }
+    lua_pushlstring(L, rest_of_line, start);
+    const char *expr = lua_tostring(L, -1);
+    int path = n; /* push_words's last word: the file, unquoted */
+    lua_settop(L, n + 1);
+    shell_eval(L, expr);
+    shell_prelude(L, "export_csv");
+    lua_insert(L, -2);
+    lua_pushvalue(L, path);
+    lua_call(L, 2, 1);
+    say("%s", lua_tostring(L, -1));
+    return 0;
+}
+
 /* .watch N EXPR: evaluates EXPR and renders it every N seconds, under a
  * header with the time, until Ctrl-C (or an error). */
 static int cmd_watch(lua_State *L)
@@ -489,8 +553,12 @@ static const struct dotcmd commands[] = {
     {"connections", cmd_connections, "",
      "list connections: dialect, URL (passwords masked), pool, sessions"},
     {"read", cmd_read, "FILE", "run a Lua file"},
-    {"import", NULL, "FILE.csv Model", "load rows from a CSV file"},
-    {"export", NULL, "Model FILE.csv", "dump rows to a CSV file"},
+    {"import", cmd_import, "FILE.csv Model [--skip-errors]",
+     "load rows from a CSV file (header: field names) in one transaction; "
+     "any bad row (listed with its line) writes nothing, unless "
+     "--skip-errors"},
+    {"export", cmd_export, "Model|EXPR FILE.csv",
+     "write a model's rows or a queryset's to a CSV file, streaming"},
     {"explain", cmd_explain, "EXPR", "the database's plan for a queryset"},
     {"begin", cmd_begin, "",
      "begin a transaction on the connection in use (inside one: a "

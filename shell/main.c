@@ -726,6 +726,7 @@ static int boot(lua_State *L)
     lua_call(L, 0, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, PRELUDE_KEY);
+    shell_csv_setup(L, -1);
     lua_getfield(L, -1, "setup");
     lua_pushvalue(L, -3);
     lua_call(L, 1, 0);

@@ -631,6 +631,19 @@ local function custom_tostring(v, m)
   return s
 end
 
+-- The values of one row of a queryset, in its columns' order.
+local function row_values(r, proj, cols, n)
+  local vals = {}
+  if proj == "flat" then
+    vals[1] = r
+  elseif proj == "values_list" then
+    for j = 1, n do vals[j] = r[j] end
+  else
+    for j = 1, n do vals[j] = r[cols[j]] end
+  end
+  return vals
+end
+
 -- A queryset's first rows: with a row limit, only limit + 1 rows are
 -- fetched (one more tells that more exist: total -1, "more" in the note).
 local function qs_grid(qs, limit)
@@ -650,18 +663,33 @@ local function qs_grid(qs, limit)
   local n = #cols
   local shown = (limit > 0 and limit < #list) and limit or #list
   for i = 1, shown do
-    local r = list[i]
-    local vals = {}
-    if proj == "flat" then
-      vals[1] = r
-    elseif proj == "values_list" then
-      for j = 1, n do vals[j] = r[j] end
-    else
-      for j = 1, n do vals[j] = r[cols[j]] end
-    end
-    add_row(g, vals, n)
+    add_row(g, row_values(list[i], proj, cols, n), n)
   end
   return g
+end
+
+-- A queryset's rows as grids of up to size rows each, read with iter()
+-- (constant memory): returns a function giving the next grid, nil after
+-- the last; the first grid is given even when there are no rows.
+function S.qs_chunks(qs, size)
+  local cols, proj = qs:_columns(), qs:_projection()
+  local n = #cols
+  local f, st, ctl = qs:iter()
+  local first, done = true, false
+  return function()
+    if done then return nil end
+    local g = new_grid(cols)
+    while #g.rows < size do
+      local r = f(st, ctl)
+      if r == nil then done = true; break end
+      ctl = r
+      add_row(g, row_values(r, proj, cols, n), n)
+    end
+    if #g.rows == 0 and not first then return nil end
+    first = false
+    g.total = #g.rows
+    return g
+  end
 end
 
 local function instances_grid(list, limit)
@@ -853,7 +881,7 @@ function S.models_grid()
     local meta = get(e.model, "_meta") or {}
     if get(meta, "abstract") then goto continue end
     local ok, n = pcall(function() return e.model:all():count() end)
-    add_row(g, { e.name, get(meta, "db_table") or "",
+    add_row(g, { e.name, get(meta, "db_table"),
                  ok and n or "?", #meta_fields(e.model) }, 4)
     ::continue::
   end
@@ -924,12 +952,12 @@ function S.schema_grid(m)
   for _, name in ipairs(extra) do
     local f = fmap[name]
     local rel = get(f, "related_model")
-    local desc = rel and ("-> " .. tostring(rel)) or ""
+    local desc = rel and ("-> " .. tostring(rel)) or nil
     if rel and get(f, "reverse") then
       -- a reverse relation: the FK/M2M field on the other model
       desc = "<- " .. tostring(rel) .. "." .. tostring(get(f, "related_name"))
     end
-    add_row(g, { name, tostring(get(f, "field_type") or "?"), "", desc }, 4)
+    add_row(g, { name, tostring(get(f, "field_type") or "?"), nil, desc }, 4)
   end
   g.total = #g.rows
   g.count_line = false
@@ -1008,7 +1036,7 @@ function S.tables_grid()
   sort(names)
   local g = new_grid{ "table", "kind", "model", "note" }
   for _, t in ipairs(names) do
-    local note = ""
+    local note
     if not kind[t] then
       note = "missing: the database has no such table"
     elseif through[t] and by_table[t]:sub(1, 1) == "(" then
@@ -1016,7 +1044,7 @@ function S.tables_grid()
     elseif not by_table[t] then
       note = "no model"
     end
-    add_row(g, { t, kind[t] or "", by_table[t] or "", note }, 4)
+    add_row(g, { t, kind[t], by_table[t], note }, 4) -- nil: a blank cell
   end
   g.total = #g.rows
   g.count_line = false
@@ -1180,6 +1208,231 @@ local function is_connection(name)
   return false
 end
 
+-- ------------------------------------------------------------------
+-- .import FILE.csv Model [--skip-errors] and .export Model|EXPR FILE.csv
+-- ------------------------------------------------------------------
+
+local TEXT_TYPES = { CharField = true, TextField = true }
+
+-- The columns a CSV header may name for model m: each field with a
+-- column, by its name, its attribute (category_id) and its column.
+local function import_columns(m)
+  local fmap = get(get(m, "_meta"), "fields_map") or {}
+  local by = {}
+  for name, f in pairs(fmap) do
+    local attr = get(f, "attr")
+    if attr then
+      by[name] = f
+      by[attr] = f
+      local col = get(f, "source_field")
+      if col then by[col] = f end
+    end
+  end
+  return by
+end
+
+local function required(f)
+  return not (get(f, "null") or get(f, "generated") or get(f, "default") ~= nil
+              or get(f, "auto_now") or get(f, "auto_now_add"))
+end
+
+-- One error's text without the Lua position.
+local function reason(e)
+  local s = tostring(e)
+  return (s:gsub("^[^:\n]*:%d+: ", ""))
+end
+
+-- Loads the rows of a CSV file (a header naming fields, then one row per
+-- record) into model mname: streamed, in one transaction, batches of 500
+-- in savepoints (a failing batch is retried row by row to find the bad
+-- ones).  Bad rows are listed on stderr with their line numbers; with
+-- skip false nothing is written when any is bad (an error), with skip
+-- true the good rows are.  Returns the summary line.
+function S.import(path, mname, skip)
+  local m = find_model(mname)
+  if not m then error(("no such model '%s' (models: %s)"):format(mname, S.model_names()), 0) end
+  local meta = get(m, "_meta")
+  local tbl = get(meta, "db_table") or mname
+  local r = S.csv_open(path)
+  local header = r:next()
+  if not header then error(path .. ": the file is empty (its first line must name the columns)", 0) end
+  local by, attrs, seen = import_columns(m), {}, {}
+  local fields = {}
+  for j, h in ipairs(header) do
+    h = h or ""
+    if j == 1 then h = h:gsub("^\239\187\191", "") end -- a UTF-8 BOM
+    local f = by[h]
+    if not f then
+      local names = {}
+      for _, c in ipairs(meta_fields(m)) do names[#names + 1] = c end
+      error(("%s line 1: column '%s' is not a field of %s (fields: %s)"):format(
+        path, h, mname, concat(names, ", ")), 0)
+    end
+    local attr = get(f, "attr")
+    if seen[attr] then
+      error(("%s line 1: columns %d and %d both name %s"):format(path, seen[attr], j, attr), 0)
+    end
+    seen[attr] = j
+    attrs[j], fields[j] = attr, f
+  end
+  for name, f in pairs(get(meta, "fields_map") or {}) do
+    if get(f, "attr") and required(f) and not seen[get(f, "attr")]
+       and not get(f, "pk") then
+      error(("%s line 1: no column for %s, which is required"):format(path, name), 0)
+    end
+  end
+  local null = get(orm, "null")
+  local ncols = #attrs
+  local conn = current_conn()
+  local depth0 = orm._tx_depth(conn)
+  local written, bad, rows = 0, 0, 0
+  local pending = {} -- bad rows not yet listed (those of the open batch)
+  local function bad_row(line, why)
+    bad = bad + 1
+    pending[#pending + 1] = { line, reason(why) }
+  end
+  local function list_bad()
+    if #pending == 0 then return end
+    sort(pending, function(a, b) return a[1] < b[1] end)
+    S.progress()
+    for _, p in ipairs(pending) do
+      io.stderr:write(("line %d: %s\n"):format(p[1], p[2]))
+    end
+    pending = {}
+  end
+  local function stop_if_interrupted()
+    if S.interrupted() then error("interrupted", 0) end
+  end
+  local batch, lines = {}, {}
+  local function flush()
+    if #batch == 0 then list_bad() return end
+    local sp = orm.transaction(conn)
+    local ok = pcall(m.bulk_create, m, batch)
+    if ok then
+      sp:commit()
+      written = written + #batch
+    else
+      sp:rollback()
+      stop_if_interrupted()
+      for i, inst in ipairs(batch) do
+        local one = orm.transaction(conn)
+        local ok1, e = pcall(inst.save, inst)
+        if ok1 then
+          one:commit()
+          written = written + 1
+        else
+          one:rollback()
+          stop_if_interrupted()
+          bad_row(lines[i], e)
+        end
+      end
+    end
+    batch, lines = {}, {}
+    list_bad()
+  end
+  local tx = orm.transaction(conn)
+  local ok, e = pcall(function()
+    while true do
+      local rec, line = r:next()
+      if not rec then break end
+      rows = rows + 1
+      if #rec ~= ncols then
+        bad_row(line, ("%d fields where the header has %d"):format(#rec, ncols))
+      else
+        local data = {}
+        for j = 1, ncols do
+          local v, f = rec[j], fields[j]
+          if v == false then
+            if TEXT_TYPES[get(f, "field_type")] and not get(f, "null") then
+              data[attrs[j]] = ""
+            elseif get(f, "null") then
+              data[attrs[j]] = null
+            end
+          else
+            data[attrs[j]] = v
+          end
+        end
+        local ok1, inst = pcall(m, data)
+        if ok1 then
+          lines[#batch + 1] = line
+          batch[#batch + 1] = inst
+          if #batch >= 500 then flush() end
+        else
+          stop_if_interrupted()
+          bad_row(line, inst)
+          if #pending >= 500 then flush() end
+        end
+      end
+      if rows % 1000 == 0 then
+        local done, total = r:progress()
+        S.progress(done, total, ("%s rows"):format(thousands(rows)))
+      end
+    end
+    flush()
+  end)
+  list_bad()
+  S.progress()
+  r:close()
+  if not ok then
+    -- every level this import opened (a Ctrl-C may have left a
+    -- savepoint without its Lua object)
+    while orm._tx_depth(conn) > depth0 do orm._end_transaction(conn, false) end
+    error(e, 0)
+  end
+  if bad > 0 and not skip then
+    tx:rollback()
+    error(("%s: %s bad row%s (listed above); nothing written (--skip-errors writes the good rows)"):format(
+      path, thousands(bad), bad == 1 and "" or "s"), 0)
+  end
+  tx:commit()
+  local s = ("Imported %s row%s into %s"):format(thousands(written), written == 1 and "" or "s", tbl)
+  if bad > 0 then
+    s = s .. ("; %s bad row%s skipped (listed above)"):format(thousands(bad), bad == 1 and "" or "s")
+  end
+  return s
+end
+
+-- Writes the rows of v (a model: all its rows; a queryset) to a CSV file
+-- at path: a header, then a row per record, streamed; NULL as an empty
+-- field, an empty string as "".  On error the file is removed.  Returns
+-- the summary line.
+function S.export_csv(v, path)
+  if is_model(v) then v = v:all() end
+  if not is_queryset(v) then
+    error((".export takes a model or a queryset (got a %s)"):format(type(v)), 0)
+  end
+  local total = S.stderr_tty() and v:count() or nil
+  local fh, err = io.open(path, "w")
+  if not fh then error("cannot open " .. tostring(err), 0) end
+  local n = 0
+  local ok, e = pcall(function()
+    local chunks = S.qs_chunks(v, 1000)
+    local first = true
+    for g in chunks do
+      if first then S.csv_row(fh, g.cols, #g.cols); first = false end
+      local ncols = #g.cols
+      for i, row in ipairs(g.rows) do
+        local kinds = g.kinds[i]
+        for j = 1, ncols do
+          if kinds:sub(j, j) == "0" then row[j] = false end
+        end
+        S.csv_row(fh, row, ncols)
+      end
+      n = n + #g.rows
+      S.progress(n, total, ("%s rows"):format(thousands(n)))
+    end
+    local okc, ce = fh:close()
+    if not okc then error(ce, 0) end
+  end)
+  S.progress()
+  if not ok then
+    pcall(fh.close, fh)
+    os.remove(path)
+    error(e, 0)
+  end
+  return ("Exported %s row%s to %s"):format(thousands(n), n == 1 and "" or "s", path)
+end
+
 function S.open(what)
   if not what:find("://", 1, true) then
     if is_connection(what) then
@@ -1209,7 +1462,7 @@ function S.connections_grid()
   local cur = current_conn()
   local g = new_grid{ "", "name", "dialect", "url", "pool", "open", "queries" }
   for _, c in ipairs(orm._connections()) do
-    add_row(g, { c.name == cur and "*" or "", c.name, c.dialect, c.url,
+    add_row(g, { c.name == cur and "*" or nil, c.name, c.dialect, c.url,
       c.minsize .. ".." .. c.maxsize, c.open .. (c.in_transaction and " (in transaction)" or ""),
       c.queries }, 7)
   end

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "testudo.h"
@@ -331,43 +332,35 @@ static void out_table(FILE *f, const struct grid *g, bool color)
     free(w);
 }
 
-static void csv_cell(FILE *f, const char *s, size_t n)
+static void csv_header(FILE *f, const struct grid *g)
 {
-    bool quote = false;
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote) {
-        fwrite(s, 1, n, f);
-        return;
+    for (int j = 0; j < g->ncols; j++) {
+        if (j)
+            fputc(',', f);
+        shell_csv_field(f, g->col[j], g->col_len[j], false);
     }
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            fputc('"', f);
-        fputc(s[i], f);
+    fputc('\n', f);
+}
+
+static void csv_rows(FILE *f, const struct grid *g)
+{
+    for (int i = 0; i < g->nrows; i++) {
+        for (int j = 0; j < g->ncols; j++) {
+            size_t k = CELL(g, i, j);
+            if (j)
+                fputc(',', f);
+            shell_csv_field(f, g->cell[k], g->cell_len[k], g->kind[k] == '0');
+        }
+        fputc('\n', f);
     }
-    fputc('"', f);
 }
 
 static void out_csv(FILE *f, const struct grid *g)
 {
     if (g->ncols == 0)
         return;
-    for (int j = 0; j < g->ncols; j++) {
-        if (j)
-            fputc(',', f);
-        csv_cell(f, g->col[j], g->col_len[j]);
-    }
-    fputc('\n', f);
-    for (int i = 0; i < g->nrows; i++) {
-        for (int j = 0; j < g->ncols; j++) {
-            size_t k = CELL(g, i, j);
-            if (j)
-                fputc(',', f);
-            csv_cell(f, g->cell[k], g->cell_len[k]);
-        }
-        fputc('\n', f);
-    }
+    csv_header(f, g);
+    csv_rows(f, g);
 }
 
 static void json_string(FILE *f, const char *s, size_t n)
@@ -396,24 +389,34 @@ static void json_cell(FILE *f, const char *s, size_t n, char kind)
     }
 }
 
+/* Row i of g as one JSON object. */
+static void json_object(FILE *f, const struct grid *g, int i)
+{
+    fputc('{', f);
+    for (int j = 0; j < g->ncols; j++) {
+        size_t k = CELL(g, i, j);
+        if (j)
+            fputs(", ", f);
+        json_string(f, g->col[j], g->col_len[j]);
+        fputs(": ", f);
+        json_cell(f, g->cell[k], g->cell_len[k], g->kind[k]);
+    }
+    fputc('}', f);
+}
+
 static void out_json(FILE *f, const struct grid *g)
 {
-    if (!g->single)
-        fputs(g->nrows ? "[\n" : "[", f);
-    for (int i = 0; i < g->nrows; i++) {
-        fputs(g->single ? "{" : "  {", f);
-        for (int j = 0; j < g->ncols; j++) {
-            size_t k = CELL(g, i, j);
-            if (j)
-                fputs(", ", f);
-            json_string(f, g->col[j], g->col_len[j]);
-            fputs(": ", f);
-            json_cell(f, g->cell[k], g->cell_len[k], g->kind[k]);
-        }
-        fputs(i + 1 < g->nrows ? "},\n" : "}\n", f);
+    if (g->single && g->nrows == 1) {
+        json_object(f, g, 0);
+        fputc('\n', f);
+        return;
     }
-    if (!g->single)
-        fputs("]\n", f);
+    fputc('[', f);
+    for (int i = 0; i < g->nrows; i++) {
+        fputs(i ? ",\n  " : "\n  ", f);
+        json_object(f, g, i);
+    }
+    fputs(g->nrows ? "\n]\n" : "]\n", f);
 }
 
 static void out_markdown(FILE *f, const struct grid *g)
@@ -523,6 +526,61 @@ void shell_output_grid(lua_State *L, int idx)
     output_grid(L, idx);
 }
 
+static bool is_queryset(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA)
+        return false;
+    int t = luaL_getmetafield(L, idx, "__name");
+    bool qs = t == LUA_TSTRING &&
+              strcmp(lua_tostring(L, -1), "testudo.QuerySet") == 0;
+    if (t != LUA_TNIL)
+        lua_pop(L, 1);
+    return qs;
+}
+
+/* Writes every row of the queryset at qs in the csv or json format
+ * straight to shell.out, a chunk of rows at a time, as they are read
+ * (constant memory: .output FILE, a pipe, batch mode). */
+static void stream_rows(lua_State *L, int qs)
+{
+    FILE *f = shell.out;
+    bool json = shell.format == FMT_JSON;
+    shell_prelude(L, "qs_chunks");
+    lua_pushvalue(L, qs);
+    lua_pushinteger(L, 1000);
+    lua_call(L, 2, 1);
+    int it = lua_gettop(L);
+    long rows = 0;
+    bool first = true;
+    for (;;) {
+        lua_pushvalue(L, it);
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1))
+            break;
+        struct grid g;
+        if (!grid_read(L, -1, &g))
+            luaL_error(L, "not enough memory");
+        if (first && json)
+            fputc('[', f);
+        else if (first && g.ncols > 0)
+            csv_header(f, &g);
+        first = false;
+        if (json) {
+            for (int i = 0; i < g.nrows; i++) {
+                fputs(rows++ ? ",\n  " : "\n  ", f);
+                json_object(f, &g, i);
+            }
+        } else {
+            csv_rows(f, &g);
+        }
+        grid_free(&g);
+        lua_pop(L, 1);
+    }
+    if (json)
+        fputs(rows ? "\n]\n" : "]\n", f);
+    fflush(f);
+}
+
 /* Writes the n values from idx on (not grids) as one line to shell.out:
  * a csv row, or one JSON document (an array when n > 1). */
 static void output_scalars(lua_State *L, int idx, int n)
@@ -548,7 +606,8 @@ static void output_scalars(lua_State *L, int idx, int n)
         if (json)
             json_cell(f, s ? s : "", s ? sn : 0, kind ? kind[0] : 's');
         else
-            csv_cell(f, s ? s : "", s ? sn : 0);
+            shell_csv_field(f, s ? s : "", s ? sn : 0,
+                            kind == NULL || kind[0] == '0');
         lua_pop(L, 2);
     }
     if (json && n > 1)
@@ -584,6 +643,12 @@ static int render(lua_State *L)
     lua_Integer limit = 0;
     if (shell.format == FMT_TABLE || shell.format == FMT_LINE)
         limit = shell.limit;
+    bool data = shell.format == FMT_CSV || shell.format == FMT_JSON;
+    if (data && is_queryset(L, 1) &&
+        !(shell.out == stdout && shell.interactive && isatty(STDOUT_FILENO))) {
+        stream_rows(L, 1);
+        return 0;
+    }
     shell_prelude(L, "grid");
     lua_pushvalue(L, 1);
     lua_pushinteger(L, limit);

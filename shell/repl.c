@@ -105,6 +105,11 @@ bool shell_interrupted(void)
     return was;
 }
 
+bool shell_sigint_pending(void)
+{
+    return sigint_seen != 0;
+}
+
 void shell_set_running(lua_State *L)
 {
     static lua_State *armed_on;

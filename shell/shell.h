@@ -103,6 +103,8 @@ void shell_meter_end(lua_State *L, double ms);
 void shell_signals_init(void);
 /* True (and cleared) when Ctrl-C was pressed since the last call. */
 bool shell_interrupted(void);
+/* Whether Ctrl-C was pressed and not yet taken (shell_interrupted()). */
+bool shell_sigint_pending(void);
 /* Arms the hook that raises "interrupted" in L on SIGINT (NULL disarms). */
 void shell_set_running(lua_State *L);
 /* The context whose running statements SIGINT cancels (NULL: none; set
@@ -149,6 +151,12 @@ void shell_complete_init(lua_State *L);
 /* Writes text to shell.out, through $PAGER (default "less -S") when the
  * session is interactive and text is taller than the terminal. */
 void shell_page(const char *text, size_t len);
+
+/* csvio.c: writes one CSV field (quoted when it must be, "" for an empty
+ * string; nothing for NULL). */
+void shell_csv_field(FILE *f, const char *s, size_t n, bool null);
+/* Puts csv_open, csv_row and progress into the prelude table at idx. */
+void shell_csv_setup(lua_State *L, int prelude);
 
 /* ---- term.c ---- */
 

@@ -1180,6 +1180,27 @@ static int l_model_of(lua_State *L)
     return 1;
 }
 
+/* orm._lookups(Model, name): the lookups suiting the field's type (for
+ * completion), or nil when the model has no such field. */
+static int l_lookups(lua_State *L)
+{
+    tdo_model *m = ltdo_tomodel(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const tdo_field *f = m ? tdo_model_field_by_name(m, name) : NULL;
+    if (f == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    const char *names[64];
+    size_t n = tdo_field_lookups(f, names, 64);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 void ltdo_open_model(lua_State *L, int orm_idx)
 {
     orm_idx = lua_absindex(L, orm_idx);
@@ -1218,6 +1239,8 @@ void ltdo_open_model(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "apps");
     lua_pushcfunction(L, l_model_of);
     lua_setfield(L, orm_idx, "_model_of");
+    lua_pushcfunction(L, l_lookups);
+    lua_setfield(L, orm_idx, "_lookups");
     lua_pushcfunction(L, l_introspect);
     lua_setfield(L, orm_idx, "_introspect");
     lua_pushcfunction(L, l_forget_introspected);

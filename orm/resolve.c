@@ -304,6 +304,65 @@ static bool date_part_applies(const tdo_field *f, tdo_lookup lk)
     }
 }
 
+/* Whether lookup lk suits f's type (see tdo_field_lookups()). */
+static bool lookup_suits(const tdo_field *f, tdo_lookup lk)
+{
+    if (TDO_LK_IS_DATE_PART(lk))
+        return date_part_applies(f, lk);
+    bool text = false, ordered = false;
+    switch (f->type) {
+    case TDO_F_CHAR:
+    case TDO_F_TEXT:
+    case TDO_F_CHARENUM:
+        text = ordered = true;
+        break;
+    case TDO_F_INT:
+    case TDO_F_BIGINT:
+    case TDO_F_SMALLINT:
+    case TDO_F_FLOAT:
+    case TDO_F_DECIMAL:
+    case TDO_F_INTENUM:
+    case TDO_F_DATETIME:
+    case TDO_F_DATE:
+    case TDO_F_TIME:
+    case TDO_F_TIMEDELTA:
+    case TDO_F_UUID:
+    case TDO_F_FK:
+    case TDO_F_O2O:
+        ordered = true;
+        break;
+    default:
+        break;
+    }
+    switch (lk) {
+    case TDO_LK_IEXACT:
+    case TDO_LK_CONTAINS:
+    case TDO_LK_ICONTAINS:
+    case TDO_LK_STARTSWITH:
+    case TDO_LK_ISTARTSWITH:
+    case TDO_LK_ENDSWITH:
+    case TDO_LK_IENDSWITH:
+        return text;
+    case TDO_LK_GT:
+    case TDO_LK_GTE:
+    case TDO_LK_LT:
+    case TDO_LK_LTE:
+    case TDO_LK_RANGE:
+        return ordered;
+    default:
+        return true;
+    }
+}
+
+size_t tdo_field_lookups(const tdo_field *f, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; f && i < TDO_LK_COUNT; i++)
+        if (lookup_suits(f, (tdo_lookup)i) && n < cap)
+            out[n++] = lookup_names[i];
+    return n;
+}
+
 static tdo_status unknown_lookup(const tdo_field *f, const char *lk,
                                  tdo_error *err)
 {

@@ -549,6 +549,15 @@ TDO_API const tdo_field *tdo_model_field(const tdo_model *m, size_t i);
 TDO_API const tdo_field *tdo_model_field_by_name(const tdo_model *m,
                                                  const char *name);
 TDO_API const tdo_field *tdo_model_pk(const tdo_model *m);
+/* Fills out (up to cap) with the names of the lookups that suit f's type
+ * (static strings): exact, not, in, isnull and their negations for all;
+ * gt .. range for ordered types (numbers, text, dates, UUIDs, keys); the
+ * text lookups (icontains ...) for Char/Text; the date parts a date, time
+ * or datetime has.  What the shell's completion offers after `field__`;
+ * the resolver refuses only date parts that do not apply.  Returns how
+ * many suit. */
+TDO_API size_t tdo_field_lookups(const tdo_field *f, const char **out,
+                                 size_t cap);
 /* The primary key's fields: how many (1; several for a composite key; 0
  * for none) and the i-th, owned by m. */
 TDO_API size_t tdo_model_nkey(const tdo_model *m);

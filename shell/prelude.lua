@@ -18,8 +18,10 @@ local function get(t, k)
   return nil
 end
 
+-- A model (its own _meta; an instance reaches its model's through
+-- __index).
 local function is_model(v)
-  return type(v) == "table" and type(get(v, "_meta")) == "table"
+  return type(v) == "table" and type(rawget(v, "_meta")) == "table"
 end
 
 -- Takes away the globals of the models named that are no longer the
@@ -511,15 +513,21 @@ function S.methods(v)
   end
   local model_of = get(orm, "_model_of")
   if is_model(v) then
-    for _, m in ipairs(qs_methods) do add(m) end
+    for _, m in ipairs(qs_methods) do
+      if type(get(v, m)) == "function" then add(m) end
+    end
   elseif model_of and model_of(v) then
-    for _, m in ipairs(instance_methods) do add(m) end
+    for _, m in ipairs(instance_methods) do
+      if type(get(v, m)) == "function" then add(m) end
+    end
     local m = model_of(v)
     for k, f in pairs(m) do if type(f) == "function" then add(k) end end
   else
     local mt = getmt(v)
     if mt and rawget(mt, "__name") == "testudo.QuerySet" then
-      for _, m in ipairs(qs_methods) do add(m) end
+      for _, m in ipairs(qs_methods) do
+        if type(get(v, m)) == "function" then add(m) end
+      end
     end
     local idx = mt and rawget(mt, "__index")
     if type(idx) == "table" then
@@ -1480,33 +1488,297 @@ local keywords = {
   "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat",
   "return", "then", "true", "until", "while",
 }
-local lookups = {
-  "exact", "iexact", "not", "in", "not_in", "gt", "gte", "lt", "lte",
-  "range", "isnull", "not_isnull", "contains", "icontains", "startswith",
-  "istartswith", "endswith", "iendswith", "year", "quarter", "month", "week",
-  "day", "hour", "minute", "second",
+-- What each queryset method takes, for completion inside its call:
+-- lookup keys (field paths, relation hops, lookups after field__), field
+-- names, field paths (values, order_by: no lookups), relation paths.
+local arg_kind = {
+  filter = "lookups", exclude = "lookups", get = "lookups",
+  get_or_none = "lookups", exists = "lookups", count = "lookups",
+  create = "fields", update = "fields", get_or_create = "fields",
+  update_or_create = "fields", new = "fields",
+  values = "paths", values_list = "paths", order_by = "paths",
+  only = "paths", group_by = "paths", distinct = "paths",
+  latest = "paths", earliest = "paths",
+  select_related = "relations", prefetch_related = "relations",
+  fetch_related = "relations",
 }
-local field_methods = {
-  filter = true, exclude = true, get = true, get_or_none = true,
-  get_or_create = true, update_or_create = true, update = true,
-  create = true, exists = true,
+-- What a method of a model or queryset gives back: a queryset of the
+-- same model ("qs") or one of its instances ("inst").
+local returns = {
+  all = "qs", filter = "qs", exclude = "qs", order_by = "qs", limit = "qs",
+  offset = "qs", distinct = "qs", annotate = "qs", group_by = "qs",
+  only = "qs", select_related = "qs", prefetch_related = "qs",
+  values = "qs", values_list = "qs", using_db = "qs",
+  select_for_update = "qs",
+  get = "inst", get_or_none = "inst", first = "inst", last = "inst",
+  latest = "inst", earliest = "inst", create = "inst",
+  get_or_create = "inst", update_or_create = "inst",
 }
 
 -- Resolves a dotted name (a.b.c) through env without calling anything
--- but __index.
+-- but __index; never through an instance (its relations would query).
 local function resolve(path, env)
   if not path:match("^[%a_][%w_]*[%w_%.]*$") then return nil end
   local v = env
   for name in path:gmatch("[^.]+") do
     if type(v) ~= "table" and type(v) ~= "userdata" then return nil end
+    if model_of(v) then return nil end
     v = get(v, name)
     if v == nil then return nil end
   end
   return v
 end
 
+-- The end of the string literal or bracket that opens at i of s (the
+-- index after it), or nil when it is not closed.
+local closers = { ["("] = ")", ["{"] = "}", ["["] = "]", ["<"] = ">" }
+local function skip(s, i)
+  local c = s:sub(i, i)
+  if c == '"' or c == "'" then
+    local j = i + 1
+    while j <= #s do
+      local d = s:sub(j, j)
+      if d == "\\" then j = j + 2
+      elseif d == c then return j + 1
+      else j = j + 1 end
+    end
+    return nil
+  end
+  local close = closers[c]
+  local j = i + 1
+  while j <= #s do
+    local d = s:sub(j, j)
+    if d == close then return j + 1 end
+    if closers[d] or d == '"' or d == "'" then
+      j = skip(s, j)
+      if not j then return nil end
+    else
+      j = j + 1
+    end
+  end
+  return nil
+end
+
+-- The kind ("model", "qs", "inst", "value") and model of an expression:
+-- a name (a.b) and a chain of :method(...) calls, read without running
+-- anything; nil when it cannot tell.
+local function chain_kind(expr, env)
+  local base, i = expr:match("^%s*([%a_][%w_%.]*)()")
+  if not base then return nil end
+  local v = resolve(base, env)
+  if v == nil then return nil end
+  local kind, m
+  if is_model(v) then kind, m = "model", v
+  elseif is_queryset(v) then kind, m = "qs", get(v, "model")
+  elseif model_of(v) then kind, m = "inst", model_of(v)
+  else kind = "value" end
+  while i <= #expr do
+    local meth, j = expr:match("^%s*:%s*([%a_][%w_]*)%s*()", i)
+    if not meth or kind == "value" then return nil end
+    local c = expr:sub(j, j)
+    local k = (closers[c] and c ~= "[") and skip(expr, j)
+      or ((c == '"' or c == "'") and skip(expr, j))
+    if not k then return nil end
+    i = k
+    local r = (kind == "model" or kind == "qs") and returns[meth]
+    if not r then return nil end
+    kind, v = r, nil
+  end
+  return kind, m, v
+end
+
+local function model_by_label(label)
+  if type(label) ~= "string" then return nil end
+  local app, name = label:match("^([%w_]+)%.([%w_]+)$")
+  local apps = get(orm, "apps")
+  if app and type(apps) == "table" and type(apps[app]) == "table" then
+    return apps[app][name]
+  end
+  return find_model(label)
+end
+
+-- Field names of m for completion: names, and attributes (category_id).
+local function field_names(m, relations_only)
+  local names = {}
+  local fmap = get(get(m, "_meta"), "fields_map") or {}
+  for name, f in pairs(fmap) do
+    if type(name) == "string" then
+      local rel = get(f, "related_model")
+      if not relations_only or rel then names[#names + 1] = name end
+      local attr = get(f, "attr")
+      if not relations_only and attr and attr ~= name then names[#names + 1] = attr end
+    end
+  end
+  return names
+end
+
+-- Candidates for a field path being typed (t) on model m: relation hops
+-- (customer__email), and with lookups true the lookups that suit the
+-- field after field__ (orm._lookups).
+local function path_candidates(m, t, kind)
+  local out = {}
+  if kind == "fields" then
+    if not t:find("__", 1, true) then out = field_names(m) end
+    return out
+  end
+  local prefix, cur, hop = "", m, nil
+  local parts = {}
+  for part in (t .. "__"):gmatch("(.-)__") do parts[#parts + 1] = part end
+  for i = 1, #parts - 1 do
+    local fmap = get(get(cur, "_meta"), "fields_map") or {}
+    local f = fmap[parts[i]]
+    local rel = f and model_by_label(get(f, "related_model"))
+    if rel then
+      hop = { model = cur, name = parts[i] }
+      cur = rel
+    elseif f and kind == "lookups" and i == #parts - 1 then
+      for _, l in ipairs(orm._lookups(cur, parts[i]) or {}) do
+        out[#out + 1] = prefix .. parts[i] .. "__" .. l
+      end
+      return out
+    else
+      return out
+    end
+    prefix = prefix .. parts[i] .. "__"
+  end
+  for _, n in ipairs(field_names(cur, kind == "relations")) do
+    out[#out + 1] = prefix .. n
+  end
+  if hop and kind == "lookups" then
+    local ls = orm._lookups(hop.model, hop.name)
+      or { "exact", "not", "in", "not_in", "isnull", "not_isnull" }
+    for _, l in ipairs(ls) do out[#out + 1] = prefix .. l end
+  end
+  return out
+end
+
+-- The innermost bracket open at the end of s: its index and character,
+-- and the index of an unclosed string literal after it (or nil).
+local function open_bracket(s)
+  local stack, i = {}, 1
+  while i <= #s do
+    local c = s:sub(i, i)
+    if c == '"' or c == "'" then
+      local j = skip(s, i)
+      if not j then return stack[#stack], i end
+      i = j
+    elseif c == "-" and s:sub(i + 1, i + 1) == "-" then
+      return nil -- a comment
+    elseif c == "(" or c == "{" or c == "[" then
+      stack[#stack + 1] = i
+      i = i + 1
+    elseif c == "<" and s:sub(1, i - 1):match(":%s*[%a_][%w_]*%s*$") then
+      stack[#stack + 1] = i -- the sugar: filter<...>
+      i = i + 1
+    elseif c == ")" or c == "}" or c == "]" or (c == ">" and #stack > 0
+        and s:sub(stack[#stack], stack[#stack]) == "<") then
+      stack[#stack] = nil
+      i = i + 1
+    else
+      i = i + 1
+    end
+  end
+  return stack[#stack], nil
+end
+
+-- The expression that ends at the end of s (a name, a chain of calls):
+-- back to the first operator, comma or opening bracket outside brackets.
+local function expr_before(s)
+  local k, depth = #s, 0
+  while k > 0 do
+    local c = s:sub(k, k)
+    if c == ")" or c == "}" or c == "]" or c == ">" then depth = depth + 1
+    elseif c == "(" or c == "{" or c == "[" or c == "<" then
+      if depth == 0 then break end
+      depth = depth - 1
+    elseif depth == 0 and not c:match("[%w_%.:\"']") then break end
+    k = k - 1
+  end
+  return s:sub(k + 1)
+end
+
+-- Completion inside a queryset method's call: field names, relation
+-- paths and lookups of the receiver's model.  Returns candidates for
+-- text, or nil when the cursor is not in such a place.
+local function complete_args(text, before, env)
+  local b, q = open_bracket(before)
+  if not b then return nil end
+  local opener = before:sub(b, b)
+  local head = before:sub(1, b - 1)
+  local recv, meth = head:match("^(.-)%s*:%s*([%a_][%w_]*)%s*$")
+  if not recv then
+    recv, meth = head:match("^(.-[%w_%]%)}])%s*$"), "new" -- Model{...}
+    if not recv or opener ~= "{" then return nil end
+    recv = recv:match("([%a_][%w_%.]*)$")
+    if not recv then return nil end
+  else
+    recv = expr_before(recv) -- the expression the method is called on
+  end
+  local kind = arg_kind[meth]
+  if not kind then return nil end
+  local what, m = chain_kind(recv, env)
+  if meth == "new" then
+    if what ~= "model" then return nil end
+  elseif what ~= "model" and what ~= "qs" and not (what == "inst" and meth == "fetch_related") then
+    return nil
+  end
+  if not is_model(m) then return nil end
+  local typed = ""
+  if q then -- inside a string: values("...", order_by("-...
+    if opener ~= "(" or kind == "lookups" or kind == "fields" then return nil end
+    typed = before:sub(q + 1)
+  else
+    if opener == "(" then return nil end
+    -- a key: right after the opener, a comma or a semicolon
+    local seg = before:sub(b + 1)
+    local i, last = 1, ""
+    while i <= #seg do
+      local c = seg:sub(i, i)
+      local j = (closers[c] or c == '"' or c == "'") and skip(seg, i)
+      if j then i = j; last = "x"
+      elseif c:match("%s") then i = i + 1
+      else last = c; i = i + 1 end
+    end
+    if not (last == "" or last == "," or last == ";") then return nil end
+  end
+  -- typed: what of the string is before text (readline usually starts
+  -- text right after the quote)
+  local full, sign = typed .. text, ""
+  if meth == "order_by" and full:sub(1, 1) == "-" then
+    sign, full = "-", full:sub(2)
+  end
+  local out = {}
+  for _, c in ipairs(path_candidates(m, full, kind)) do
+    if c:sub(1, #full) == full then
+      out[#out + 1] = (sign .. c):sub(#typed + 1)
+    end
+  end
+  sort(out)
+  return out
+end
+
+-- Method names after `expr:`: for a model or queryset the queryset
+-- methods that exist, for an instance its methods (a chain like
+-- User:filter{...}:first() is followed without running it).
+local function chain_methods(expr, env)
+  local kind, m, v = chain_kind(expr, env)
+  if not kind then return nil end
+  if v ~= nil then return S.methods(v) end
+  if kind == "qs" and is_model(m) then
+    local ok, qs = pcall(function() return m:all() end)
+    return ok and S.methods(qs) or nil
+  end
+  if kind == "inst" and is_model(m) then
+    local ok, inst = pcall(m)
+    return ok and S.methods(inst) or nil
+  end
+  return nil
+end
+
 function S.complete(text, before, env)
   env = env or _G
+  local args = complete_args(text, before, env)
+  if args then return args end
   local out, seen = {}, {}
   local function add(s)
     if not seen[s] and s:sub(1, #text) == text then
@@ -1514,45 +1786,27 @@ function S.complete(text, before, env)
       out[#out + 1] = s
     end
   end
-  local mname, meth = before:match("([%a_][%w_]*):([%a_]+)[{<][^{}<>]*$")
-  if mname and field_methods[meth] then
-    local m = resolve(mname, env)
-    if is_model(m) then
-      local base = text:match("^(.-__)[%w_]*$")
-      if base then
-        for _, l in ipairs(lookups) do add(base .. l) end
+  -- after `expr:` its methods, after `expr.` a table's keys
+  local sep = before:sub(-1)
+  if sep == ":" or sep == "." then
+    local expr = expr_before(before:sub(1, -2))
+    if expr ~= "" and not expr:match("^%d") then
+      local names
+      if sep == ":" then
+        names = chain_methods(expr, env)
       else
-        for _, f in ipairs(S.fields(m)) do add(f) end
-        local fmap = get(get(m, "_meta"), "fields_map")
-        if type(fmap) == "table" then
-          for k in pairs(fmap) do if type(k) == "string" then add(k) end end
-        end
-      end
-      sort(out)
-      return out
-    end
-  end
-  local prefix, sep = text:match("^(.*[%w_%]%)}])([:.])[%w_]*$")
-  if prefix then
-    local names
-    if prefix:match("[%)}]$") then
-      if sep == ":" then names = qs_methods end
-    else
-      local v = resolve(prefix, env)
-      if v ~= nil then
-        if sep == ":" then
-          names = S.methods(v)
-        elseif type(v) == "table" then
+        local v = resolve(expr, env)
+        if type(v) == "table" then
           names = {}
           for k in pairs(v) do
             if type(k) == "string" then names[#names + 1] = k end
           end
         end
       end
+      for _, n in ipairs(names or {}) do add(n) end
+      sort(out)
+      return out
     end
-    for _, n in ipairs(names or {}) do add(prefix .. sep .. n) end
-    sort(out)
-    return out
   end
   for _, n in ipairs(S.visible_names(env)) do add(n) end
   for _, k in ipairs(keywords) do add(k) end

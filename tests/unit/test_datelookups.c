@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -206,6 +207,41 @@ static void test_errors(void **state)
     expect_field_error("name__hours", "endswith, iendswith)");
 }
 
+/* The lookups a field's type suits (the shell's completion after
+ * field__), joined by spaces. */
+static char *suits(tdo_model *m, const char *field, char *buf, size_t cap)
+{
+    const char *names[64];
+    size_t n = tdo_field_lookups(tdo_model_field_by_name(m, field), names, 64);
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strncat(buf, " ", cap - strlen(buf) - 1);
+        strncat(buf, names[i], cap - strlen(buf) - 1);
+    }
+    return buf;
+}
+
+static void test_lookups_that_suit(void **state)
+{
+    (void)state;
+    char buf[512];
+    assert_string_equal(suits(event, "name", buf, sizeof buf),
+                        "exact iexact not in not_in gt gte lt lte range "
+                        "isnull not_isnull contains icontains startswith "
+                        "istartswith endswith iendswith");
+    assert_string_equal(suits(event, "day", buf, sizeof buf),
+                        "exact not in not_in gt gte lt lte range isnull "
+                        "not_isnull year quarter month week day");
+    assert_string_equal(suits(event, "tm", buf, sizeof buf),
+                        "exact not in not_in gt gte lt lte range isnull "
+                        "not_isnull hour minute second");
+    assert_string_equal(suits(note, "event", buf, sizeof buf),
+                        "exact not in not_in gt gte lt lte range isnull "
+                        "not_isnull");
+    assert_int_equal(tdo_field_lookups(NULL, NULL, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_values_and_null),
         cmocka_unit_test(test_through_relation),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_lookups_that_suit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

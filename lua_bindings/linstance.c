@@ -233,7 +233,8 @@ static int fk_instance(lua_State *L, int model, const char *k, int id)
     if (ltdo_state_get(L, "lazy_hook") == LUA_TFUNCTION) { /* the meter */
         lua_pushstring(L, tdo_model_name(m));
         lua_pushstring(L, k);
-        lua_call(L, 2, 0);
+        lua_pushliteral(L, "select");
+        lua_call(L, 3, 0);
     } else {
         lua_pop(L, 1);
     }

@@ -325,15 +325,16 @@ end
 
 -- The meter's record of foreign keys loaded one instance at a time
 -- during a statement ("Order.customer" -> count).
-S.lazy = {}
+S.lazy, S.lazy_how = {}, {}
 
 function S.lazy_reset()
-  if next(S.lazy) ~= nil then S.lazy = {} end
+  if next(S.lazy) ~= nil then S.lazy, S.lazy_how = {}, {} end
   if not S.lazy_hooked then
     S.lazy_hooked = true
-    orm._set_lazy_hook(function(model, field)
+    orm._set_lazy_hook(function(model, field, how)
       local k = model .. "." .. field
       S.lazy[k] = (S.lazy[k] or 0) + 1
+      S.lazy_how[k] = how
     end)
   end
 end
@@ -346,6 +347,10 @@ function S.lazy_hint()
   end
   if not best or n < 10 then return nil end
   local model, field = best:match("^(.-)%.(.*)$")
+  if S.lazy_how[best] == "prefetch" then
+    return ("%s was queried %d times, once per %s: %s:...:prefetch_related(%q) "
+      .. "loads them all in one more query"):format(best, n, model, model, field)
+  end
   return ("%s was loaded %d times, one %s at a time: %s:...:select_related(%q) "
     .. "(or prefetch_related) loads them with the query"):format(best, n, model, model, field)
 end

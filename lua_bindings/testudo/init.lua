@@ -412,9 +412,11 @@ function orm._set_guard(fn)
   state.guard = fn
 end
 
--- orm._set_lazy_hook(fn): fn(model_name, field) is told each time an
--- instance loads a foreign key's row on first access (one query per
--- instance: the shell's meter names the relation of an N+1 loop).
+-- orm._set_lazy_hook(fn): fn(model_name, field, how) is told each time an
+-- instance loads a foreign key's row on first access (how "select") or
+-- hands out a reverse relation or many-to-many not prefetched (how
+-- "prefetch"): one query per instance; the shell's meter names the
+-- relation of an N+1 loop and the call that avoids it.
 function orm._set_lazy_hook(fn)
   state.lazy_hook = fn
 end

@@ -175,6 +175,7 @@ function state.rel_index(obj, key)
     if cached == NONE then return nil end
     return cached
   end
+  if state.lazy_hook then state.lazy_hook(M._meta.name, key, "prefetch") end
   if rel.kind == "reverse_o2o" then
     local v = rel.target:get_or_none{ [rel.remote_attr] = owner_pk(obj, rel) }
     set_related(obj, key, v == nil and NONE or v)

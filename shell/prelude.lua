@@ -256,6 +256,7 @@ function S.wrap_begin(sandbox)
     S.wrapped[#S.wrapped + 1] = orm.transaction(info.name)
     S.base_depth[info.name] = orm._tx_depth(info.name)
   end
+  S.sandboxed = sandbox
   if sandbox then S.modes = (S.modes or "") .. "(sandbox)" end
 end
 
@@ -1460,11 +1461,34 @@ function S.open(what)
     end
     what = "sqlite://" .. what
   end
-  orm._open(what)
+  -- --sandbox: the previous default's transaction is rolled back, and
+  -- the new default gets one; --atomic refuses (its writes would end apart)
+  local wrapped = S.wrapped
+  if wrapped and not S.sandboxed then
+    error(".open URL cannot switch databases in an --atomic script: its "
+      .. "writes would no longer be all or nothing", 0)
+  end
+  if wrapped then
+    for i, t in ipairs(wrapped) do
+      if t.name == "default" then
+        while user_depth("default") > 0 do orm._end_transaction("default", false) end
+        if not t.done then t:rollback() end
+        table.remove(wrapped, i)
+        break
+      end
+    end
+  end
+  local ok, e = pcall(orm._open, what)
+  if wrapped then -- on the new default, or the old one when that failed
+    wrapped[#wrapped + 1] = orm.transaction("default")
+    S.base_depth.default = orm._tx_depth("default")
+  end
+  if not ok then error(e, 0) end
   S.introspect()
   S.export()
   local info = orm.connection("default")
   local note = "default connection: " .. info:url()
+  if wrapped then note = note .. " (sandbox: its changes are rolled back at exit)" end
   local summary = S.introspected_summary()
   return summary and (note .. "\n" .. summary) or note
 end

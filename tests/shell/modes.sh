@@ -71,6 +71,18 @@ check() {
     expect_rc "$db --atomic: a good script exits 0" 0
     n=$(count "$url")
     if [ "$n" = 3 ]; then ok "$db --atomic: everything written after success"; else notok "$db --atomic: $n rows after success"; fi
+    # --sandbox and .open URL: the database opened is sandboxed too
+    run -q --sandbox --no-introspect "sqlite://$D/other.db" \
+        -e '.open '"$url" \
+        -e 'orm.connection():execute_query("INSERT INTO modes_t (x) VALUES (9)")' \
+        -e 'print("seen " .. orm.connection():execute_query("SELECT COUNT(*) AS n FROM modes_t")[1].n)'
+    out_has "$db --sandbox: .open URL says the new database is sandboxed" 'sandbox: its changes are rolled back at exit'
+    out_has "$db --sandbox: writes after .open are seen inside" '^seen 4$'
+    n=$(count "$url")
+    if [ "$n" = 3 ]; then ok "$db --sandbox: and rolled back at exit"; else notok "$db --sandbox after .open: $n rows after"; fi
+    run -q --atomic --no-introspect "sqlite://$D/other.db" -e ".open $url"
+    err_has "$db --atomic: .open URL refused" 'cannot switch databases in an --atomic script'
+
     run -q --no-introspect "$url" -e 'orm.connection():execute_script("DROP TABLE modes_t")'
 }
 

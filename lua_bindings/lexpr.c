@@ -423,6 +423,14 @@ static int f_div(lua_State *L)
 {
     return f_arith(L, '/');
 }
+static int f_mod(lua_State *L)
+{
+    return f_arith(L, '%');
+}
+static int f_pow(lua_State *L)
+{
+    return f_arith(L, '^');
+}
 
 static int f_unm(lua_State *L)
 {
@@ -571,9 +579,12 @@ static const luaL_Reg q_metameth[] = {
 };
 
 static const luaL_Reg f_metameth[] = {
-    {"__gc", f_gc},   {"__close", f_gc},          {"__add", f_add},
-    {"__sub", f_sub}, {"__mul", f_mul},           {"__div", f_div},
-    {"__unm", f_unm}, {"__tostring", f_tostring}, {NULL, NULL},
+    {"__gc", f_gc},   {"__close", f_gc},
+    {"__add", f_add}, {"__sub", f_sub},
+    {"__mul", f_mul}, {"__div", f_div},
+    {"__mod", f_mod}, {"__pow", f_pow},
+    {"__unm", f_unm}, {"__tostring", f_tostring},
+    {NULL, NULL},
 };
 
 void ltdo_open_expr(lua_State *L, int orm_idx)

@@ -546,9 +546,11 @@ static void gather_proj(cstate *cs, scope *sc, const tdo_proj *p)
 /* Expressions                                                         */
 /* ------------------------------------------------------------------ */
 
-static int prec(const tdo_expr *e)
+/* The precedence of e as SQL writes it (MOD() and POWER() are atoms). */
+static int prec(const tdo_expr *e, const tdo_dialect *d)
 {
-    if (e->kind == TDO_EXPR_BINOP)
+    if (e->kind == TDO_EXPR_BINOP && e->op != '^' &&
+        !(e->op == '%' && !d->mod_infix))
         return (e->op == '+' || e->op == '-') ? 1 : 2;
     return 3;
 }
@@ -634,7 +636,7 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
 {
     const tdo_field *f;
     tdo_status st;
-    bool paren = prec(e) < min_prec;
+    bool paren = prec(e, cs->d) < min_prec;
     if (paren)
         add(cs, "(");
     switch (e->kind) {
@@ -660,7 +662,18 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
         add(cs, e->name);
         break;
     case TDO_EXPR_BINOP: {
-        int p = prec(e);
+        if (e->op == '^' || (e->op == '%' && !cs->d->mod_infix)) {
+            /* POWER(a, b), MOD(a, b): whole operands, no precedence */
+            add(cs, e->op == '^' ? "POWER(" : "MOD(");
+            if ((st = expr_sql(cs, e->a, 0, err)))
+                return st;
+            add(cs, ", ");
+            if ((st = expr_sql(cs, e->b, 0, err)))
+                return st;
+            add(cs, ")");
+            break;
+        }
+        int p = prec(e, cs->d);
         /* a negation operand always gets parentheses: "a"-(-"b") */
         if ((st = expr_sql(cs, e->a, e->a->kind == TDO_EXPR_NEG ? 4 : p, err)))
             return st;

@@ -72,6 +72,7 @@ static tdo_status sqlite_to_db(const tdo_field *f, const tdo_value *in,
 const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
     .explain = "EXPLAIN QUERY PLAN ",
+    .mod_infix = true,
     .read_only_sql = "PRAGMA query_only = ON",
     .name = "sqlite",
     .begin = "BEGIN IMMEDIATE",

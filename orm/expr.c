@@ -4,6 +4,8 @@
  * depth is limited (TDO_MAX_DEPTH) so that no recursion over them
  * overflows the stack.
  */
+#include <string.h>
+
 #include "tdo_int.h"
 
 #include <stdio.h>
@@ -63,12 +65,12 @@ tdo_expr *tdo_expr_value(const tdo_value *v)
 }
 
 /* A new a op b; takes the references to a and b (dropped on failure, or
- * when op is not one of + - * /, which returns NULL). */
+ * when op is not one of + - * / % ^, which returns NULL). */
 tdo_expr *tdo_expr_binop(char op, tdo_expr *a, tdo_expr *b)
 {
     tdo_expr *e = NULL;
     int depth = 1 + tdo_max_depth_(tdo_expr_depth(a), tdo_expr_depth(b));
-    if (a && b && (op == '+' || op == '-' || op == '*' || op == '/') &&
+    if (a && b && op != '\0' && strchr("+-*/%^", op) != NULL &&
         depth <= TDO_MAX_DEPTH)
         e = tdo_expr_alloc_(TDO_EXPR_BINOP);
     if (!e) {

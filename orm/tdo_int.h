@@ -824,6 +824,9 @@ struct tdo_dialect {
     /* what goes before a SELECT to get the plan instead of the rows
      * (tdo_query_explain()) */
     const char *explain;
+    /* modulo: true writes a % b (integers stay integers), false MOD(a, b)
+     * (PostgreSQL's % has no float operands) */
+    bool mod_infix;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

@@ -625,7 +625,8 @@ TDO_API const tdo_relation *tdo_model_relation_by_name(const tdo_model *m,
 TDO_API tdo_expr *tdo_expr_field(const char *name);
 /* A literal value (copied). */
 TDO_API tdo_expr *tdo_expr_value(const tdo_value *v);
-/* a op b with op one of '+', '-', '*', '/'; takes a reference to a and b. */
+/* a op b with op one of '+', '-', '*', '/', '%' (modulo), '^' (power);
+ * takes a reference to a and b. */
 TDO_API tdo_expr *tdo_expr_binop(char op, tdo_expr *a, tdo_expr *b);
 /* -a; takes a reference to a. */
 TDO_API tdo_expr *tdo_expr_neg(tdo_expr *a);

@@ -1,5 +1,5 @@
 -- Acceptance spec (LUA_API.md "Expressions"): Q with | & ~ and join_type,
--- F with + - * / in filter and update.  As in Tortoise, ~Q{...} and
+-- F with + - * / % ^ in filter, annotate and update.  As in Tortoise, ~Q{...} and
 -- exclude are SQL NOT: rows where the condition is NULL stay out.
 local orm = require "testudo"
 local fields, Model = orm.fields, orm.Model
@@ -183,6 +183,26 @@ describe("expressions", function()
     it("combines update with a filter on F", function()
       assert.are.equal(2, AeProduct:filter{ stock__lt = F"min_stock" }:update{ stock = F"min_stock" })
       assert.are.equal(0, AeProduct:filter{ stock__lt = F"min_stock" }:count())
+    end)
+
+    it("% is the remainder, in filter, annotate and update", function()
+      -- stocks 10, 0, 3, 8, 1
+      assert.are.same({ 5 }, ids(AeProduct:filter{ stock = F"min_stock" % 3 }))
+      local m = AeProduct:all():order_by("id"):annotate{ m = F"stock" % 3 }
+        :values_list("m", { flat = true }):list()
+      assert.are.same({ 1, 0, 0, 2, 1 }, m)
+      for _, v in ipairs(m) do assert.are.equal("integer", math.type(v)) end
+      AeProduct:all():update{ min_stock = (F"stock" + 1) % 4 }
+      assert.are.same({ 3, 1, 0, 1, 2 }, column("min_stock"))
+    end)
+
+    it("^ is the power", function()
+      local p = AeProduct:all():order_by("id"):annotate{ p = F"stock" ^ 2 }
+        :values_list("p", { flat = true }):list()
+      assert.are.same({ 100, 0, 9, 64, 1 }, p)
+      assert.are.same({ 3 }, ids(AeProduct:filter{ min_stock = 3, stock = F"min_stock" ^ 1 }))
+      AeProduct:filter{ name = "mug" }:update{ stock = F"stock" ^ 2 + 1 }
+      assert.are.equal(10, AeProduct:get{ name = "mug" }.stock)
     end)
 
     it("an unknown field in F raises FieldError", function()

@@ -472,7 +472,7 @@ static const struct {
 /* Holds the argument expressions of a call being built (freed on
  * __gc, so a raising conversion leaks nothing). */
 typedef struct fargs {
-    tdo_expr *e[16];
+    tdo_expr *e[72]; /* a function's 16 arguments; a Case's 64 + default */
     size_t n;
 } fargs;
 
@@ -567,6 +567,115 @@ static int l_rawsql(lua_State *L)
     return 1;
 }
 
+/* orm.When(cond, value): one branch of orm.Case; cond a Q or a table of
+ * filter keys, value a value (nil: NULL) or an expression.  A table
+ * {cond = Q, value = v} with the When metatable. */
+static int l_when(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!ltdo_toq(L, 1) && !(lua_istable(L, 1) && !ltdo_instance_model(L, 1) &&
+                             lua_getmetatable(L, 1) == 0))
+        return ltdo_raise(L, TDO_ERR_PARAMS,
+                          "When takes a Q or a table of filters, then the "
+                          "value (got a %s)",
+                          luaL_typename(L, 1));
+    ltdo_build_q(L, 1, true); /* the Q, on the stack */
+    lua_createtable(L, 0, 2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "cond");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "value");
+    luaL_setmetatable(L, LTDO_WHEN);
+    return 1;
+}
+
+/* The expression of a Case's result or default at idx (a new reference):
+ * an expression as is, nil / orm.null as NULL, else a value. */
+static tdo_expr *case_value(lua_State *L, int idx, const char *what)
+{
+    tdo_expr *e = ltdo_tof(L, idx);
+    if (e)
+        return tdo_expr_ref(e);
+    tdo_value v = tdo_value_null();
+    if (!lua_isnil(L, idx) && !ltdo_to_value(L, idx, &v))
+        ltdo_raise(L, TDO_ERR_PARAMS, "Case: %s cannot be a %s", what,
+                   luaL_typename(L, idx));
+    e = tdo_expr_value(&v);
+    if (!e)
+        oom(L);
+    return e;
+}
+
+/* Whether the value at idx is a When (a table with the When metatable). */
+static bool is_when(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, LTDO_WHEN);
+    bool when = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return when;
+}
+
+/* orm.Case(orm.When(...), ..., {default = v}): CASE WHEN ... END, an
+ * expression for annotate, filter, update, order_by. */
+static int l_case(lua_State *L)
+{
+    int n = lua_gettop(L);
+    int opts = 0;
+    if (n > 0 && lua_type(L, n) == LUA_TTABLE && !is_when(L, n) &&
+        !ltdo_instance_model(L, n))
+        opts = n--;
+    if (n == 0)
+        return ltdo_raise(L, TDO_ERR_PARAMS, "Case takes at least one When");
+    if (n > 64)
+        return ltdo_raise(L, TDO_ERR_PARAMS, "Case: too many When branches");
+    for (int i = 1; i <= n; i++)
+        if (!is_when(L, i))
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "Case: argument %d is not a When (a %s)", i,
+                              luaL_typename(L, i));
+    ltdo_box *box = ltdo_box_new(L, fargs_free); /* the results, held */
+    fargs *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return oom(L);
+    box->p = a;
+    tdo_qnode *conds[64];
+    tdo_expr *thens[64];
+    int depth = 1;
+    for (int i = 1; i <= n; i++) {
+        lua_getfield(L, i, "value");
+        a->e[a->n++] = case_value(L, -1, "a result");
+        lua_pop(L, 1);
+        lua_getfield(L, i, "cond");
+        conds[i - 1] = ltdo_toq(L, -1);
+        lua_pop(L, 1); /* the When keeps it */
+        depth = max_depth(depth, 1 + tdo_qnode_depth(conds[i - 1]));
+        depth = max_depth(depth, 1 + tdo_expr_depth(a->e[i - 1]));
+    }
+    tdo_expr *dflt = NULL;
+    if (opts) {
+        lua_getfield(L, opts, "default");
+        if (!lua_isnil(L, -1)) {
+            dflt = case_value(L, -1, "the default");
+            a->e[a->n++] = dflt; /* held by the box until the end */
+            depth = max_depth(depth, 1 + tdo_expr_depth(dflt));
+        }
+        lua_pop(L, 1);
+    }
+    check_depth(L, depth, 'F');
+    lf *u = push_f(L);
+    for (int i = 0; i < n; i++) {
+        tdo_qnode_ref(conds[i]);
+        thens[i] = a->e[i];
+    }
+    a->n = 0; /* the call takes the references, even when it fails */
+    u->e = tdo_expr_case(conds, thens, (size_t)n, dflt);
+    if (u->e == NULL)
+        return oom(L);
+    return 1;
+}
+
 static const luaL_Reg q_metameth[] = {
     {"__gc", q_gc},
     {"__close", q_gc},
@@ -613,4 +722,12 @@ void ltdo_open_expr(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "functions");
     lua_pushcfunction(L, l_rawsql);
     lua_setfield(L, orm_idx, "RawSQL");
+    luaL_newmetatable(L, LTDO_WHEN);
+    lua_pushliteral(L, "When");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_when);
+    lua_setfield(L, orm_idx, "When");
+    lua_pushcfunction(L, l_case);
+    lua_setfield(L, orm_idx, "Case");
 }

@@ -26,6 +26,7 @@
 #define LTDO_QBOX      "testudo.Query"
 #define LTDO_Q         "testudo.Q"
 #define LTDO_F         "testudo.F"
+#define LTDO_WHEN      "testudo.When"
 #define LTDO_DECIMAL   "testudo.Decimal"
 #define LTDO_DATETIME  "testudo.datetime"
 #define LTDO_DATE      "testudo.date"

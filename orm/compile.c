@@ -49,7 +49,9 @@ typedef struct cstate {
     tdo_colinfo *cols;
     size_t nc, ac;
     bool returning;
-    bool lost_join; /* a path was met after FROM was written (a bug) */
+    bool copy_params; /* borrowed values are copied (they do not outlive
+                         the compile: update's resolved expressions) */
+    bool lost_join;   /* a path was met after FROM was written (a bug) */
     bool oom;
 } cstate;
 
@@ -125,8 +127,14 @@ static void table(cstate *cs, const tdo_model *m)
 static void param(cstate *cs, const tdo_value *v, bool take)
 {
     tdo_value pv = *v;
-    if (!take)
+    if (!take && cs->copy_params) {
+        if (tdo_value_copy(&pv, v)) {
+            cs->oom = true;
+            return;
+        }
+    } else if (!take) {
         pv.owned = false;
+    }
     if (cs->np == cs->ap) {
         size_t na = cs->ap ? 2 * cs->ap : 8;
         tdo_value *p = tdo_realloc(cs->params, na * sizeof(*p));
@@ -446,6 +454,13 @@ static void gather_expr(cstate *cs, scope *sc, const tdo_expr *e)
             if (e->filter)
                 gather_where(cs, sc, e->filter, false, false);
             break;
+        case TDO_EXPR_CASE:
+            for (size_t i = 0; i < e->nargs; i++) {
+                gather_where(cs, sc, e->conds[i], false, false);
+                gather_expr(cs, sc, e->args[i]);
+            }
+            gather_expr(cs, sc, e->a);
+            break;
         default:
             break;
         }
@@ -631,6 +646,24 @@ static tdo_status func_sql(cstate *cs, const tdo_expr *e, tdo_error *err)
     return st;
 }
 
+/* A CASE's result: a value parameter cast where the dialect needs it. */
+static tdo_status case_result_sql(cstate *cs, const tdo_expr *e, tdo_error *err)
+{
+    const char *cast = NULL;
+    if (e->kind == TDO_EXPR_VALUE && cs->d->value_casts &&
+        e->val.type != TDO_NULL)
+        cast = cs->d->value_casts[e->val.type];
+    if (cast)
+        add(cs, "CAST(");
+    tdo_status st = expr_sql(cs, e, 0, err);
+    if (!st && cast) {
+        add(cs, " AS ");
+        add(cs, cast);
+        add(cs, ")");
+    }
+    return st;
+}
+
 static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
                            tdo_error *err)
 {
@@ -692,11 +725,30 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
         if ((st = func_sql(cs, e, err)))
             return st;
         break;
+    case TDO_EXPR_CASE:
+        add(cs, "CASE");
+        for (size_t i = 0; i < e->nargs; i++) {
+            add(cs, " WHEN ");
+            if ((st = where_sql(cs, e->conds[i], TDO_Q_LEAF, false, err)))
+                return st;
+            add(cs, " THEN ");
+            if ((st = case_result_sql(cs, e->args[i], err)))
+                return st;
+        }
+        if (e->a) {
+            add(cs, " ELSE ");
+            if ((st = case_result_sql(cs, e->a, err)))
+                return st;
+        }
+        add(cs, " END");
+        break;
     }
     if (paren)
         add(cs, ")");
     return TDO_OK;
 }
+
+static bool where_has_agg(cstate *cs, const tdo_qnode *n);
 
 /* Whether the resolved expression e holds an aggregate. */
 static bool expr_has_agg(cstate *cs, const tdo_expr *e)
@@ -719,6 +771,12 @@ static bool expr_has_agg(cstate *cs, const tdo_expr *e)
             if (expr_has_agg(cs, e->a))
                 return true;
             break;
+        case TDO_EXPR_CASE:
+            for (size_t i = 0; i < e->nargs; i++)
+                if (expr_has_agg(cs, e->args[i]) ||
+                    where_has_agg(cs, e->conds[i]))
+                    return true;
+            return expr_has_agg(cs, e->a);
         default:
             return false;
         }
@@ -1377,6 +1435,66 @@ static tdo_status target_rows(cstate *cs, const tdo_query *q, tdo_error *err)
     return TDO_OK;
 }
 
+static bool where_joins(const tdo_qnode *n);
+
+/* Whether the resolved expression e reaches a column through a relation
+ * (or an annotation): an UPDATE's SET has no joins. */
+static bool expr_joins(const tdo_expr *e)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case TDO_EXPR_FIELD:
+        return e->path != NULL || e->annot != 0;
+    case TDO_EXPR_BINOP:
+        return expr_joins(e->a) || expr_joins(e->b);
+    case TDO_EXPR_NEG:
+        return expr_joins(e->a);
+    case TDO_EXPR_FUNC:
+    case TDO_EXPR_CASE:
+        for (size_t i = 0; i < e->nargs; i++)
+            if (expr_joins(e->args[i]) ||
+                (e->conds && where_joins(e->conds[i])))
+                return true;
+        return expr_joins(e->a) || where_joins(e->filter);
+    default:
+        return false;
+    }
+}
+
+static bool where_joins(const tdo_qnode *n)
+{
+    if (!n)
+        return false;
+    if (n->kind == TDO_Q_LEAF)
+        return n->path != NULL || n->annot != 0 || expr_joins(n->expr);
+    return where_joins(n->a) || where_joins(n->b);
+}
+
+/* SET col = expr: e resolved for q's model, without relations. */
+static tdo_status set_expr_sql(cstate *cs, const tdo_query *q,
+                               const tdo_expr *e, tdo_error *err)
+{
+    tdo_expr *r = NULL;
+    bool agg = false;
+    tdo_status st = tdo_resolve_expr_(q, (tdo_expr *)e, &r, &agg, err);
+    if (st)
+        return st;
+    if (agg || expr_joins(r))
+        st = tdo_error_set(err, TDO_ERR_FIELD,
+                           "update(): an expression can only use the "
+                           "columns of model '%s' (no relation, annotation "
+                           "or aggregate)",
+                           tdo_model_name(q->model));
+    else {
+        cs->copy_params = true; /* r goes before the statement runs */
+        st = expr_sql(cs, r, 0, err);
+        cs->copy_params = false;
+    }
+    tdo_expr_free(r);
+    return st;
+}
+
 static tdo_status update_sql(cstate *cs, const tdo_query *q,
                              const tdo_assign *assigns, size_t n,
                              tdo_error *err)
@@ -1400,7 +1518,7 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
         column(cs, f);
         add(cs, "=");
         if (assigns[i].expr) {
-            if ((st = expr_sql(cs, assigns[i].expr, 0, err)))
+            if ((st = set_expr_sql(cs, q, assigns[i].expr, err)))
                 return st;
         } else {
             tdo_value null = tdo_value_null(), v;

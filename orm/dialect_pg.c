@@ -97,9 +97,26 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
 #define PG_RELS "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 
 /* The PostgreSQL dialect (static). */
+/* A CASE's results are parameters PostgreSQL cannot type. */
+static const char *const pg_value_casts[] = {
+    [TDO_BOOL] = "BOOLEAN",
+    [TDO_INT] = "BIGINT",
+    [TDO_DOUBLE] = "DOUBLE PRECISION",
+    [TDO_DECIMAL] = "NUMERIC",
+    [TDO_DATE] = "DATE",
+    [TDO_TIME] = "TIME",
+    [TDO_DATETIME] = "TIMESTAMP",
+    [TDO_DURATION] = "INTERVAL",
+    [TDO_UUID] = "UUID",
+    [TDO_JSON] = "JSONB",
+    [TDO_TEXT] = "TEXT",
+    [TDO_BLOB] = "BYTEA",
+};
+
 const tdo_dialect tdo_dialect_postgres = {
     .version = TDO_DIALECT_VERSION,
     .explain = "EXPLAIN ",
+    .value_casts = pg_value_casts,
     .read_only_sql = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
     .name = "postgres",
     .drop_cascade = " CASCADE",

@@ -143,6 +143,45 @@ tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args, size_t nargs,
     return e;
 }
 
+/* A new CASE expression (see testudo.h). */
+tdo_expr *tdo_expr_case(tdo_qnode *const *conds, tdo_expr *const *thens,
+                        size_t n, tdo_expr *dflt)
+{
+    tdo_expr *e = NULL;
+    bool ok = n > 0;
+    int depth = 1 + tdo_expr_depth(dflt);
+    for (size_t i = 0; i < n; i++) {
+        ok = ok && conds[i] && thens[i];
+        depth = tdo_max_depth_(depth, 1 + tdo_expr_depth(thens[i]));
+        depth = tdo_max_depth_(depth, 1 + tdo_qnode_depth(conds[i]));
+    }
+    ok = ok && depth <= TDO_MAX_DEPTH;
+    if (ok)
+        e = tdo_expr_alloc_(TDO_EXPR_CASE);
+    if (e && (!(e->args = tdo_calloc(n, sizeof(*e->args))) ||
+              !(e->conds = tdo_calloc(n, sizeof(*e->conds))))) {
+        tdo_free(e->args);
+        tdo_free(e);
+        e = NULL;
+    }
+    if (!e) {
+        for (size_t i = 0; i < n; i++) {
+            tdo_qnode_free(conds[i]);
+            tdo_expr_free(thens[i]);
+        }
+        tdo_expr_free(dflt);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        e->conds[i] = conds[i];
+        e->args[i] = thens[i];
+    }
+    e->nargs = n;
+    e->a = dflt;
+    e->depth = depth;
+    return e;
+}
+
 /* A new raw SQL expression (orm.RawSQL); sql is copied. */
 tdo_expr *tdo_expr_raw(const char *sql)
 {
@@ -172,11 +211,17 @@ void tdo_expr_free(tdo_expr *e)
         tdo_free(e->name);
         tdo_value_release(&e->val);
         tdo_path_free(e->path);
-        for (size_t i = 0; i < e->nargs; i++)
+        for (size_t i = 0; i < e->nargs; i++) {
             tdo_expr_free(e->args[i]);
+            if (e->conds)
+                tdo_qnode_free(e->conds[i]);
+        }
         tdo_free(e->args);
+        tdo_free(e->conds);
         tdo_qnode_free(e->filter);
-        if (e->kind == TDO_EXPR_BINOP) {
+        if (e->kind == TDO_EXPR_CASE) {
+            next = e->a;
+        } else if (e->kind == TDO_EXPR_BINOP) {
             tdo_expr_free(e->a);
             next = e->b;
         } else if (e->kind == TDO_EXPR_NEG) {
@@ -251,6 +296,21 @@ static void expr_format(tdo_sb *sb, const tdo_expr *e, int min_prec)
     case TDO_EXPR_RAW:
         tdo_sb_addf(sb, "RawSQL(%s)", e->name);
         break;
+    case TDO_EXPR_CASE:
+        tdo_sb_adds(sb, "Case(");
+        for (size_t i = 0; i < e->nargs; i++) {
+            tdo_sb_adds(sb, i ? ", When(" : "When(");
+            tdo_qnode_format(sb, e->conds[i]);
+            tdo_sb_adds(sb, ", ");
+            expr_format(sb, e->args[i], 0);
+            tdo_sb_addc(sb, ')');
+        }
+        if (e->a) {
+            tdo_sb_adds(sb, ", default=");
+            expr_format(sb, e->a, 0);
+        }
+        tdo_sb_addc(sb, ')');
+        break;
     }
     if (paren)
         tdo_sb_addc(sb, ')');
@@ -288,6 +348,14 @@ bool tdo_expr_equal_(const tdo_expr *a, const tdo_expr *b)
             return false;
         for (size_t i = 0; i < a->nargs; i++)
             if (!tdo_expr_equal_(a->args[i], b->args[i]))
+                return false;
+        return true;
+    case TDO_EXPR_CASE:
+        if (a->nargs != b->nargs || !tdo_expr_equal_(a->a, b->a))
+            return false;
+        for (size_t i = 0; i < a->nargs; i++)
+            if (!tdo_expr_equal_(a->args[i], b->args[i]) ||
+                !tdo_qnode_equal(a->conds[i], b->conds[i]))
                 return false;
         return true;
     }

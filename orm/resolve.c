@@ -547,6 +547,21 @@ tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
         }
         break;
     }
+    case TDO_EXPR_CASE:
+        if (!(r->args = tdo_calloc(e->nargs, sizeof(*r->args))) ||
+            !(r->conds = tdo_calloc(e->nargs, sizeof(*r->conds)))) {
+            st = tdo_nomem(err);
+            break;
+        }
+        for (size_t i = 0; i < e->nargs && !st; i++) {
+            st = tdo_resolve_filter_(q, e->conds[i], &r->conds[i], agg, err);
+            if (!st)
+                st = tdo_resolve_expr_(q, e->args[i], &r->args[i], agg, err);
+            r->nargs = i + 1;
+        }
+        if (!st && e->a)
+            st = tdo_resolve_expr_(q, e->a, &r->a, agg, err);
+        break;
     }
     if (st) {
         tdo_expr_free(r);

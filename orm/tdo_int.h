@@ -478,7 +478,8 @@ typedef enum tdo_expr_kind {
     TDO_EXPR_BINOP,     /* a op b */
     TDO_EXPR_NEG,       /* -a */
     TDO_EXPR_FUNC,      /* fn(args) [DISTINCT] [FILTER] */
-    TDO_EXPR_RAW        /* name: raw SQL text */
+    TDO_EXPR_RAW,       /* name: raw SQL text */
+    TDO_EXPR_CASE       /* CASE WHEN conds[i] THEN args[i] ... ELSE a END */
 } tdo_expr_kind;
 
 struct tdo_expr {
@@ -496,6 +497,9 @@ struct tdo_expr {
     size_t nargs;
     bool distinct;
     tdo_qnode *filter; /* referenced, or NULL (resolved in resolved copies) */
+    /* CASE: a condition per result in args (nargs of them), referenced;
+     * the default is a (NULL: ELSE NULL) */
+    tdo_qnode **conds;
     /* resolved copies (query.c): FIELD names a column or an annotation */
     bool resolved;
     tdo_path *path;         /* FIELD: relations walked; referenced */
@@ -827,6 +831,10 @@ struct tdo_dialect {
     /* modulo: true writes a % b (integers stay integers), false MOD(a, b)
      * (PostgreSQL's % has no float operands) */
     bool mod_infix;
+    /* the SQL type a parameter of value type t is cast to where nothing
+     * else gives it one (a CASE's results: PostgreSQL would take an
+     * untyped parameter as text); NULL entries: no cast */
+    const char *const *value_casts; /* indexed by tdo_type, or NULL */
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

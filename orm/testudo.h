@@ -661,6 +661,13 @@ TDO_API tdo_expr *tdo_expr_func(tdo_func fn, tdo_expr *const *args,
                                 tdo_qnode *filter);
 /* Raw SQL text used as an expression (orm.RawSQL); copied. */
 TDO_API tdo_expr *tdo_expr_raw(const char *sql);
+/* CASE WHEN conds[0] THEN thens[0] ... [ELSE dflt] END (orm.Case): the
+ * first condition that holds gives the result, else dflt (NULL: NULL).
+ * Takes the references to conds, thens and dflt (dropped on failure);
+ * NULL on out of memory, n == 0 or a NULL condition or result. */
+TDO_API tdo_expr *tdo_expr_case(tdo_qnode *const *conds,
+                                tdo_expr *const *thens, size_t n,
+                                tdo_expr *dflt);
 
 /* One lookup "key = value", key being "field[__lookup]" (field may be a
  * column name such as customer_id, or "pk").  vals holds one value, two

@@ -856,7 +856,13 @@ static void test_format_equal(void **state)
     assert_true(tdo_qnode_equal(e1, e3));
     tdo_qnode_free(e1);
     tdo_qnode_free(e3);
-    assert_null(tdo_expr_binop('%', Ff("a"), Ff("b")));
+    assert_null(tdo_expr_binop('&', Ff("a"), Ff("b")));
+    tdo_expr *m = tdo_expr_binop('%', Ff("a"), Ff("b"));
+    tdo_sb_reset(&sb);
+    tdo_expr_format(&sb, m);
+    assert_string_equal(sb.buf, "F(a) % F(b)");
+    tdo_sb_release(&sb);
+    tdo_expr_free(m);
     assert_null(tdo_q_and(NULL, NULL));
     tdo_expr_free(e);
     tdo_expr_free(e2);

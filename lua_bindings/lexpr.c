@@ -676,6 +676,22 @@ static int l_case(lua_State *L)
     return 1;
 }
 
+/* orm.Subquery(qs): the queryset's SELECT inside another statement (a
+ * value in annotate, filter and update; a list after __in). */
+static int l_subquery(lua_State *L)
+{
+    tdo_query *q = ltdo_toquery(L, 1);
+    if (q == NULL)
+        return ltdo_raise(L, TDO_ERR_PARAMS,
+                          "Subquery takes a queryset (got a %s)",
+                          luaL_typename(L, 1));
+    lf *u = push_f(L);
+    u->e = tdo_expr_subquery(q);
+    if (u->e == NULL)
+        return oom(L);
+    return 1;
+}
+
 static const luaL_Reg q_metameth[] = {
     {"__gc", q_gc},
     {"__close", q_gc},
@@ -730,4 +746,6 @@ void ltdo_open_expr(lua_State *L, int orm_idx)
     lua_setfield(L, orm_idx, "When");
     lua_pushcfunction(L, l_case);
     lua_setfield(L, orm_idx, "Case");
+    lua_pushcfunction(L, l_subquery);
+    lua_setfield(L, orm_idx, "Subquery");
 }

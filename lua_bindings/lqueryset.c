@@ -37,6 +37,13 @@ static lqs *checkqs(lua_State *L, int idx)
     return luaL_checkudata(L, idx, LTDO_QS);
 }
 
+tdo_query *ltdo_toquery(lua_State *L, int idx)
+{
+    lqs *u = lua_type(L, idx) == LUA_TUSERDATA ? luaL_testudata(L, idx, LTDO_QS)
+                                               : NULL;
+    return u ? u->q : NULL;
+}
+
 static int qs_gc(lua_State *L)
 {
     lqs *u = luaL_checkudata(L, 1, LTDO_QS);

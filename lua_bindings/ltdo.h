@@ -186,6 +186,8 @@ void ltdo_push_model(lua_State *L, const tdo_model *m);
 /* Pushes the model of the instance at idx and returns its C model, or
  * returns NULL (pushing nothing) when idx is not an instance. */
 tdo_model *ltdo_instance_model(lua_State *L, int idx);
+/* The query of the queryset at idx (borrowed), or NULL when it is none. */
+tdo_query *ltdo_toquery(lua_State *L, int idx);
 /* Pushes and returns the attribute key of field f in instances
  * ("customer_id" for a FK). */
 const char *ltdo_field_attr(lua_State *L, const tdo_field *f);

@@ -55,6 +55,15 @@ typedef struct cstate {
     bool oom;
 } cstate;
 
+typedef enum selmode {
+    SEL_ROWS,  /* the output columns, ordered, sliced */
+    SEL_COUNT, /* the output columns (aliased c0.. when joined), sliced */
+    SEL_PK,    /* the primary key only (rows to update / delete) */
+    SEL_PKD,   /* SELECT DISTINCT of the primary key only */
+    SEL_SUB    /* a subquery's columns (a query of instances: its key),
+                  ordered, sliced */
+} selmode;
+
 static void cs_init(cstate *cs, const tdo_dialect *d, const tdo_model *m)
 {
     memset(cs, 0, sizeof(*cs));
@@ -646,6 +655,36 @@ static tdo_status func_sql(cstate *cs, const tdo_expr *e, tdo_error *err)
     return st;
 }
 
+static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
+                             tdo_error *err);
+
+/* (SELECT ...) of sub, written inside the statement being compiled (its
+ * own scope and annotations; aliases and parameters continue).  MySQL
+ * reads it through a derived table: no LIMIT in IN (...), no reading the
+ * table an UPDATE writes. */
+static tdo_status subquery_sql(cstate *cs, const tdo_query *sub, tdo_error *err)
+{
+    const tdo_query *saved_q = cs->q;
+    const tdo_model *saved_m = cs->m;
+    bool wrap = cs->d->features & TDO_DF_WRAP_LIMIT_SUBQUERY;
+    add(cs, "(");
+    if (wrap)
+        add(cs, "SELECT * FROM (");
+    cs->q = sub;
+    cs->m = sub->model;
+    tdo_status st = select_sql(cs, sub, SEL_SUB, err);
+    cs->q = saved_q;
+    cs->m = saved_m;
+    if (wrap) {
+        char name[24];
+        snprintf(name, sizeof name, "sq%d", ++cs->nalias);
+        add(cs, ") AS ");
+        ident(cs, name);
+    }
+    add(cs, ")");
+    return st;
+}
+
 /* A CASE's result: a value parameter cast where the dialect needs it. */
 static tdo_status case_result_sql(cstate *cs, const tdo_expr *e, tdo_error *err)
 {
@@ -723,6 +762,10 @@ static tdo_status expr_sql(cstate *cs, const tdo_expr *e, int min_prec,
         break;
     case TDO_EXPR_FUNC:
         if ((st = func_sql(cs, e, err)))
+            return st;
+        break;
+    case TDO_EXPR_SUBQUERY:
+        if ((st = subquery_sql(cs, e->sub, err)))
             return st;
         break;
     case TDO_EXPR_CASE:
@@ -982,6 +1025,11 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     case TDO_LK_IN:
     case TDO_LK_NOT_IN: {
         bool neg = q->lookup == TDO_LK_NOT_IN;
+        if (q->expr) { /* IN (SELECT ...) */
+            if ((st = lhs_then(cs, q, neg ? " NOT IN " : " IN ", err)))
+                return st;
+            return expr_sql(cs, q->expr, 0, err);
+        }
         if (!q->nvals) { /* nothing is in the empty list */
             add(cs, neg ? "1=1" : "0=1");
             break;
@@ -1277,13 +1325,6 @@ static tdo_status group_clause(cstate *cs, const tdo_query *q, tdo_error *err)
 /* Statements                                                          */
 /* ------------------------------------------------------------------ */
 
-typedef enum selmode {
-    SEL_ROWS,  /* the output columns, ordered, sliced */
-    SEL_COUNT, /* the output columns (aliased c0.. when joined), sliced */
-    SEL_PK,    /* the primary key only (rows to update / delete) */
-    SEL_PKD    /* SELECT DISTINCT of the primary key only */
-} selmode;
-
 /* Gathers the paths q uses into sc and settles the joins. */
 static void gather_query(cstate *cs, scope *sc, const tdo_query *q,
                          selmode mode)
@@ -1293,7 +1334,7 @@ static void gather_query(cstate *cs, scope *sc, const tdo_query *q,
         gather_proj(cs, sc, q->proj);
     gather_where(cs, sc, q->where, true, false);
     gather_terms(cs, sc, q->group, q->ngroup);
-    if (mode == SEL_ROWS || (mode == SEL_PK && sliced(q)))
+    if (mode == SEL_ROWS || mode == SEL_SUB || (mode == SEL_PK && sliced(q)))
         gather_terms(cs, sc, q->order, q->norder);
     settle(sc);
 }
@@ -1311,8 +1352,10 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
     gather_query(cs, &sc, q, mode);
     cs->sc = &sc;
     bool alias_cols = mode == SEL_COUNT && (sc.nj || q->nannots);
-    if (mode == SEL_PK || mode == SEL_PKD) {
-        add(cs, mode == SEL_PKD ? "SELECT DISTINCT " : "SELECT ");
+    bool sub_key = mode == SEL_SUB && q->proj->kind == TDO_PROJ_INSTANCES;
+    if (mode == SEL_PK || mode == SEL_PKD || sub_key) {
+        add(cs, mode == SEL_PKD || (sub_key && q->distinct) ? "SELECT DISTINCT "
+                                                            : "SELECT ");
         for (size_t i = 0; i < tdo_model_nkey(q->model); i++) {
             if (i)
                 add(cs, ",");
@@ -1349,7 +1392,9 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
         st = group_clause(cs, q, err);
     if (!st)
         st = where_clause(cs, q, true, err);
-    if (!st && (mode == SEL_ROWS || (mode == SEL_PK && sliced(q))) &&
+    if (!st &&
+        (mode == SEL_ROWS || mode == SEL_SUB ||
+         (mode == SEL_PK && sliced(q))) &&
         !one_agg_row(cs, q))
         st = order_clause(cs, q, err);
     if (mode != SEL_PK || sliced(q))

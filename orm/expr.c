@@ -182,6 +182,19 @@ tdo_expr *tdo_expr_case(tdo_qnode *const *conds, tdo_expr *const *thens,
     return e;
 }
 
+/* A new subquery expression (see testudo.h). */
+tdo_expr *tdo_expr_subquery(const tdo_query *q)
+{
+    tdo_expr *e = q ? tdo_expr_alloc_(TDO_EXPR_SUBQUERY) : NULL;
+    if (!e)
+        return NULL;
+    if (!(e->sub = tdo_query_copy_(q))) {
+        tdo_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* A new raw SQL expression (orm.RawSQL); sql is copied. */
 tdo_expr *tdo_expr_raw(const char *sql)
 {
@@ -219,6 +232,8 @@ void tdo_expr_free(tdo_expr *e)
         tdo_free(e->args);
         tdo_free(e->conds);
         tdo_qnode_free(e->filter);
+        if (e->sub)
+            tdo_query_free(e->sub);
         if (e->kind == TDO_EXPR_CASE) {
             next = e->a;
         } else if (e->kind == TDO_EXPR_BINOP) {
@@ -296,6 +311,9 @@ static void expr_format(tdo_sb *sb, const tdo_expr *e, int min_prec)
     case TDO_EXPR_RAW:
         tdo_sb_addf(sb, "RawSQL(%s)", e->name);
         break;
+    case TDO_EXPR_SUBQUERY:
+        tdo_sb_addf(sb, "Subquery(%s)", tdo_model_name(e->sub->model));
+        break;
     case TDO_EXPR_CASE:
         tdo_sb_adds(sb, "Case(");
         for (size_t i = 0; i < e->nargs; i++) {
@@ -350,6 +368,8 @@ bool tdo_expr_equal_(const tdo_expr *a, const tdo_expr *b)
             if (!tdo_expr_equal_(a->args[i], b->args[i]))
                 return false;
         return true;
+    case TDO_EXPR_SUBQUERY:
+        return a->sub == b->sub;
     case TDO_EXPR_CASE:
         if (a->nargs != b->nargs || !tdo_expr_equal_(a->a, b->a))
             return false;

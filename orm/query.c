@@ -276,6 +276,11 @@ static tdo_query *query_clone(const tdo_query *q)
     return c;
 }
 
+tdo_query *tdo_query_copy_(const tdo_query *q)
+{
+    return query_clone(q);
+}
+
 static tdo_status add_filter(const tdo_query *q, const tdo_qnode *cond,
                              bool negate, tdo_query **out, tdo_error *err)
 {
@@ -583,6 +588,10 @@ static const tdo_field *annot_field(const tdo_expr *e)
 {
     if (e->kind == TDO_EXPR_FIELD)
         return e->field;
+    if (e->kind == TDO_EXPR_SUBQUERY) /* decodes as its one column */
+        return e->sub->proj->n == 1 && !e->sub->proj->annots[0]
+                   ? e->sub->proj->fields[0]
+                   : NULL;
     if (e->kind != TDO_EXPR_FUNC || !e->nargs)
         return NULL;
     const tdo_field *f = annot_field(e->args[0]);

@@ -547,6 +547,10 @@ tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
         }
         break;
     }
+    case TDO_EXPR_SUBQUERY:
+        if (!(r->sub = tdo_query_copy_(e->sub)))
+            st = tdo_nomem(err);
+        break;
     case TDO_EXPR_CASE:
         if (!(r->args = tdo_calloc(e->nargs, sizeof(*r->args))) ||
             !(r->conds = tdo_calloc(e->nargs, sizeof(*r->conds)))) {
@@ -657,6 +661,11 @@ static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
         case TDO_LK_LT:
         case TDO_LK_LTE:
             break;
+        case TDO_LK_IN:
+        case TDO_LK_NOT_IN:
+            if (n->expr->kind == TDO_EXPR_SUBQUERY)
+                break; /* IN (SELECT ...) */
+            /* fall through */
         default:
             tdo_qnode_free(r);
             return tdo_error_set(err, TDO_ERR_PARAMS,

@@ -85,8 +85,8 @@ tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
     tdo_status st = tdo_row_prepare(m, values, set, true, &now, err);
     if (st)
         return st;
-    const tdo_field **fields = tdo_calloc(m->nfields ? m->nfields : 1,
-                                          sizeof(*fields));
+    const tdo_field **fields =
+        tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*fields));
     tdo_value *vals = tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*vals));
     size_t k = 0;
     if (!fields || !vals) {

@@ -479,7 +479,8 @@ typedef enum tdo_expr_kind {
     TDO_EXPR_NEG,       /* -a */
     TDO_EXPR_FUNC,      /* fn(args) [DISTINCT] [FILTER] */
     TDO_EXPR_RAW,       /* name: raw SQL text */
-    TDO_EXPR_CASE       /* CASE WHEN conds[i] THEN args[i] ... ELSE a END */
+    TDO_EXPR_CASE,      /* CASE WHEN conds[i] THEN args[i] ... ELSE a END */
+    TDO_EXPR_SUBQUERY   /* (SELECT ...) of sub */
 } tdo_expr_kind;
 
 struct tdo_expr {
@@ -500,6 +501,7 @@ struct tdo_expr {
     /* CASE: a condition per result in args (nargs of them), referenced;
      * the default is a (NULL: ELSE NULL) */
     tdo_qnode **conds;
+    tdo_query *sub; /* SUBQUERY: owned copy */
     /* resolved copies (query.c): FIELD names a column or an annotation */
     bool resolved;
     tdo_path *path;         /* FIELD: relations walked; referenced */
@@ -583,6 +585,9 @@ struct tdo_query {
                                included), model order; owned; NULL: all */
     size_t nonly;
 };
+
+/* A copy of q (its parts shared by reference); NULL on out of memory. */
+tdo_query *tdo_query_copy_(const tdo_query *q);
 
 /* Resolves a field name of m for queries: "pk", an attribute name, a
  * relation's column ("customer_id"); FieldError (listing the fields) if

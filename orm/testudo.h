@@ -665,6 +665,10 @@ TDO_API tdo_expr *tdo_expr_raw(const char *sql);
  * first condition that holds gives the result, else dflt (NULL: NULL).
  * Takes the references to conds, thens and dflt (dropped on failure);
  * NULL on out of memory, n == 0 or a NULL condition or result. */
+/* (SELECT ...) of q (orm.Subquery): a scalar where one value is wanted
+ * (annotate, a filter's value, update), a list after __in; q is copied.
+ * A query of instances selects its primary key.  NULL on out of memory. */
+TDO_API tdo_expr *tdo_expr_subquery(const tdo_query *q);
 TDO_API tdo_expr *tdo_expr_case(tdo_qnode *const *conds,
                                 tdo_expr *const *thens, size_t n,
                                 tdo_expr *dflt);

@@ -367,8 +367,17 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
             push_related(L, t, true);
             int rel = lua_gettop(L);
             lua_pushstring(L, k);
-            if (ltdo_instance_model(L, vidx)) {
+            tdo_model *given = ltdo_instance_model(L, vidx);
+            if (given) {
                 lua_pop(L, 1);
+                tdo_model *m = ltdo_tomodel(L, model);
+                const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
+                if (f && f->related_model && given != f->related_model)
+                    ltdo_raise(L, TDO_ERR_VALIDATION,
+                               "Invalid type for relationship field '%s'. "
+                               "Expected model type '%s', but got '%s'",
+                               k, tdo_model_name(f->related_model),
+                               tdo_model_name(given));
                 lua_getfield(L, vidx, "pk");
                 if (lua_isnil(L, -1))
                     ltdo_raise(L, TDO_ERR_OPERATIONAL,
@@ -589,6 +598,34 @@ static int unknown_field(lua_State *L, tdo_model *m, const char *k)
     return ltdo_error(L, &err);
 }
 
+/* Raises ConfigurationError when k names a reverse relation of the model
+ * of instance t (as Tortoise: set from the other side, or through the
+ * many-to-many manager); returns otherwise. */
+static void reverse_relation_check(lua_State *L, int t, const char *k)
+{
+    int top = lua_gettop(L);
+    lua_getmetatable(L, t);
+    if (lua_getfield(L, -1, "_meta") == LUA_TTABLE &&
+        lua_getfield(L, -1, "fields_map") == LUA_TTABLE &&
+        lua_getfield(L, -1, k) == LUA_TTABLE &&
+        lua_getfield(L, -1, "reverse") != LUA_TNIL && lua_toboolean(L, -1)) {
+        lua_getfield(L, -2, "field_type");
+        const char *ft = lua_tostring(L, -1);
+        if (ft && !strcmp(ft, "BackwardOneToOneRelation"))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "You can't set backward one to one relations through "
+                       "init, change related model instead");
+        if (ft && !strcmp(ft, "ManyToManyField"))
+            ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                       "You can't set m2m relations through init, use "
+                       "m2m_manager instead");
+        ltdo_raise(L, TDO_ERR_CONFIGURATION,
+                   "You can't set backward relations through init, change "
+                   "related model instead");
+    }
+    lua_settop(L, top);
+}
+
 /* Sets the keys of the table kw on instance t, checking the names. */
 static void set_kwargs(lua_State *L, int t, tdo_model *m, int kw)
 {
@@ -618,8 +655,10 @@ static void set_kwargs(lua_State *L, int t, tdo_model *m, int kw)
         }
         if (!f)
             f = ltdo_field_by_attr(m, k);
-        if (f == NULL)
+        if (f == NULL) {
+            reverse_relation_check(L, t, k);
             unknown_field(L, m, k);
+        }
         if (f->type == TDO_F_M2M)
             ltdo_raise(L, TDO_ERR_CONFIGURATION,
                        "You can't set m2m relations through init, use "
@@ -880,6 +919,13 @@ static int inst_save(lua_State *L)
     check_partial_save(L, m, only);
     tdo_conn *conn = ltdo_model_conn(L, m);
     bool creating = force_create || (!is_saved(L, 1) && !force_update);
+    if (!creating && !force_update && tdo_model_pk(m)) {
+        /* a saved instance whose pk was set to nil is saved as a new row
+         * (Tortoise's implicit clone) */
+        lua_getfield(L, 1, "pk");
+        creating = lua_isnil(L, -1);
+        lua_pop(L, 1);
+    }
     if (creating)
         only = 0;
     size_t n = tdo_model_nfields(m);

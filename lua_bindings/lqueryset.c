@@ -1104,8 +1104,34 @@ static int latest_earliest(lua_State *L, bool latest)
             lua_pushvalue(L, i);
         }
     }
-    if (top < 2)
-        push_key_order(L, tdo_query_model(getqs(L, 1)->q), latest);
+    if (top < 2) { /* Meta.ordering's keys, else FieldError (Tortoise) */
+        lua_getiuservalue(L, 1, UV_MODEL);
+        lua_getfield(L, -1, "_meta");
+        lua_getfield(L, -1, "ordering");
+        int keys = lua_gettop(L);
+        size_t nk = lua_istable(L, keys) ? lua_rawlen(L, keys) : 0;
+        if (nk == 0)
+            return ltdo_raise(L, TDO_ERR_FIELD,
+                              "%s() needs a field name: no fields passed and "
+                              "model '%s' has no Meta.ordering",
+                              latest ? "latest" : "earliest",
+                              tdo_model_name(tdo_query_model(getqs(L, 1)->q)));
+        luaL_checkstack(L, (int)nk + 1, "testudo");
+        for (size_t i = 1; i <= nk; i++) {
+            lua_rawgeti(L, keys, (lua_Integer)i);
+            const char *k = luaL_checkstring(L, -1);
+            if (latest) {
+                if (k[0] == '-')
+                    lua_pushstring(L, k + 1);
+                else
+                    lua_pushfstring(L, "-%s", k);
+                lua_remove(L, -2);
+            }
+        }
+        lua_remove(L, keys);
+        lua_remove(L, keys - 1);
+        lua_remove(L, keys - 2);
+    }
     lua_call(L, lua_gettop(L) - top - 1, 1);
     lua_replace(L, 1);
     lua_settop(L, 1);

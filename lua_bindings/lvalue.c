@@ -1024,6 +1024,16 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     int top = lua_gettop(L);
     idx = lua_absindex(L, idx);
     bool isnull = lua_isnoneornil(L, idx) || ltdo_isnull(L, idx);
+    if (f->related_model && lua_type(L, idx) == LUA_TTABLE) {
+        tdo_model *given = ltdo_instance_model(L, idx);
+        if (given && given != f->related_model)
+            ltdo_raise(L, TDO_ERR_VALIDATION,
+                       "Invalid type for relationship field '%s'. Expected "
+                       "model type '%s', but got '%s'",
+                       f->name, tdo_model_name(f->related_model),
+                       tdo_model_name(given));
+        lua_settop(L, top);
+    }
     if (f->type == TDO_F_JSON && !isnull) {
         if (lua_type(L, idx) == LUA_TSTRING) {
             /* a string is JSON text: check it parses */

@@ -1558,6 +1558,10 @@ static tdo_status update_sql(cstate *cs, const tdo_query *q,
         const char *name = assigns[i].field ? assigns[i].field : "";
         if ((st = tdo_query_resolve_field(q->model, name, &f, err)))
             return st;
+        if (f->flags & TDO_FIELD_PK)
+            return tdo_error_set(err, TDO_ERR_INTEGRITY,
+                                 "Field %s is PK and can not be updated",
+                                 f->name);
         if (i)
             add(cs, ",");
         column(cs, f);

@@ -901,6 +901,12 @@ tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
         if (f->flags & (TDO_FIELD_NULL | TDO_FIELD_GENERATED) ||
             f->type == TDO_F_M2M)
             return TDO_OK;
+        if (f->type == TDO_F_FK || f->type == TDO_F_O2O) /* as the
+            database would say it (Tortoise leaves it to the database) */
+            return tdo_error_set(err, TDO_ERR_INTEGRITY,
+                                 "NOT NULL constraint failed: %s.%s",
+                                 f->model ? tdo_model_table(f->model) : "?",
+                                 f->column ? f->column : f->name);
         return tdo_error_set(err, TDO_ERR_VALIDATION,
                              "%s: Value must not be None", f->name);
     }

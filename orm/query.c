@@ -495,6 +495,14 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
             if (p->annots[i])
                 p->fields[i] = q->annots[p->annots[i] - 1].field;
             const char *alias = aliases && aliases[i] ? aliases[i] : name;
+            /* values(): each key once (values_list's columns are
+             * positional: a name may repeat) */
+            for (size_t j = 0; kind == TDO_PROJ_VALUES && j < i; j++)
+                if (!strcmp(p->names[j], alias)) {
+                    proj_free(p);
+                    return tdo_error_set(err, TDO_ERR_FIELD, "Duplicate key %s",
+                                         alias);
+                }
             if (!(p->names[i] = tdo_strdup(alias))) {
                 proj_free(p);
                 return tdo_nomem(err);

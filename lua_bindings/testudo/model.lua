@@ -68,14 +68,25 @@ local function split(kw)
 end
 
 -- The values a new object gets from a lookup: plain field = value pairs.
+-- A field that the lookup and the defaults both give, with different
+-- values, is a ParamsError (as Tortoise, on the way to create only).
 local function create_data(lookup, defaults)
   local data = {}
   for k, v in pairs(defaults or {}) do data[k] = v end
   for k, v in pairs(lookup) do
+    local name
     if type(k) == "string" and not k:find("__", 1, true) then
-      data[k] = v
+      name = k
     elseif type(k) == "string" and k:sub(-7) == "__exact" then
-      data[k:sub(1, -8)] = v
+      name = k:sub(1, -8)
+    end
+    if name then
+      local d = defaults and defaults[name]
+      if d ~= nil and d ~= v then
+        error(E.ParamsError(("Conflict value with key='%s': default_value=%s vs query_value=%s")
+          :format(name, tostring(d), tostring(v))), 3)
+      end
+      data[name] = v
     end
   end
   return data
@@ -172,10 +183,19 @@ function Base:refresh_from_db(opts)
   return self
 end
 
+-- As Tortoise: names that are no field of the model are left alone; a
+-- many-to-many or reverse relation raises ConfigurationError.
 function Base:update_from_dict(data)
-  check_instance(self, "update_from_dict")
+  local M = check_instance(self, "update_from_dict")
   for k, v in pairs(data or {}) do
-    C.set_attr(self, k, v)
+    local f = type(k) == "string" and M._meta.fields_map[k]
+    if f and (f.reverse or f.field_type == "ManyToManyField") then
+      error(E.ConfigurationError(("You can't set m2m relations through "
+        .. "update_from_dict: %s.%s (use its add() / remove())"):format(M._meta.name, k)), 2)
+    end
+    if f or (type(k) == "string" and (k == "pk" or attr_of(M, k))) then
+      C.set_attr(self, k, v)
+    end
   end
   return self
 end

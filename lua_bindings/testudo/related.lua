@@ -112,9 +112,11 @@ function state.on_model_declared()
   rebuild()
 end
 
-local function relation_error(M, name)
+-- An unknown relation: FieldError for a name, OperationalError for an
+-- orm.Prefetch object (the classes Tortoise raises).
+local function relation_error(M, name, class)
   local names = sorted_keys(relations(M))
-  return E.FieldError(("no relation '%s' on model '%s' (relations: %s)")
+  return (class or E.FieldError)(("no relation '%s' on model '%s' (relations: %s)")
     :format(tostring(name), M._meta.name, table.concat(names, ", ")))
 end
 
@@ -350,11 +352,12 @@ end
 local function build_tree(M, specs)
   local root = { children = {}, order = {} }
   for _, spec in ipairs(specs) do
-    local path, qs, to_attr
+    local path, qs, to_attr, by_object
     if type(spec) == "string" then
       path = spec
     elseif getmetatable(spec) == Prefetch then
       path, qs, to_attr = spec.relation, spec.queryset, spec.to_attr
+      by_object = true
     else
       error(E.ParamsError(("prefetch_related takes relation names or "
         .. "orm.Prefetch objects (got %s)"):format(tostring(spec))), 0)
@@ -363,7 +366,9 @@ local function build_tree(M, specs)
     local node, cur = root, M
     for i, part in ipairs(parts) do
       local rel = relations(cur)[part]
-      if not rel then error(relation_error(cur, part), 0) end
+      if not rel then
+        error(relation_error(cur, part, by_object and E.OperationalError), 0)
+      end
       local last = i == #parts
       local key = (last and to_attr) or part
       local child = node.children[key]

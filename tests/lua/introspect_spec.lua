@@ -85,10 +85,12 @@ describe("introspection", function()
     assert.are.equal(2, t.weight)
     assert.are.same({ album = 1, tag = "live" }, t.pk)
     assert.are.equal(t, T:get(t.pk))
-    -- first / last / latest order by the whole key
+    -- first / last order by the whole key
     assert.are.same({ album = 1, tag = "live" }, T:first().pk)
     assert.are.same({ album = 2, tag = "rock" }, T:last().pk)
-    assert.are.same({ album = 2, tag = "rock" }, T:latest().pk)
+    assert.are.same({ album = 2, tag = "rock" }, T:latest("album", "tag").pk)
+    -- latest() names its fields (Tortoise: FieldError without them)
+    assert.is_true(orm.exceptions.FieldError:is(select(2, pcall(T.latest, T))))
     assert.are.equal("For Those", t.album.title)
     t.weight = 7
     t:save()

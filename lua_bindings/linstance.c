@@ -1044,7 +1044,42 @@ static size_t bulk_rows(lua_State *L, tdo_model *m, size_t nrows, bool all_pk,
     return k;
 }
 
-/* Model:bulk_create(list, {batch_size=, ignore_conflicts=}) */
+/* Reads opts[key], an array of field names of m, into a new userdata
+ * array of fields (left on the stack); returns their count (0: absent). */
+static size_t field_list(lua_State *L, int opts, const char *key, tdo_model *m,
+                         const tdo_field ***out)
+{
+    *out = NULL;
+    if (lua_getfield(L, opts, key) == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return 0;
+    }
+    if (!lua_istable(L, -1))
+        ltdo_raise(L, TDO_ERR_PARAMS,
+                   "bulk_create: %s takes a list of field "
+                   "names",
+                   key);
+    size_t n = lua_rawlen(L, -1);
+    const tdo_field **fs = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*fs), 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -2, (lua_Integer)i + 1);
+        const char *name = lua_tostring(L, -1);
+        const tdo_field *f = name ? ltdo_field_by_attr(m, name) : NULL;
+        if (!f && name)
+            f = tdo_model_field_by_name(m, name);
+        if (!f || f->type == TDO_F_M2M)
+            unknown_field(L, m, name ? name : "?");
+        fs[i] = f;
+        lua_pop(L, 1);
+    }
+    lua_remove(L, -2);
+    *out = fs;
+    return n;
+}
+
+/* Model:bulk_create(list, {batch_size=, ignore_conflicts=, on_conflict=,
+ * update_fields=}) */
 static int model_bulk_create(lua_State *L)
 {
     luaL_checkstack(L, 40, "testudo");
@@ -1053,13 +1088,30 @@ static int model_bulk_create(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer batch = 0;
     bool ignore = false;
+    tdo_upsert up = {NULL, 0, NULL, 0};
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "batch_size");
         batch = luaL_optinteger(L, -1, 0);
         lua_getfield(L, 3, "ignore_conflicts");
         ignore = lua_toboolean(L, -1);
         lua_pop(L, 2);
+        const tdo_field **on, **set;
+        up.non = field_list(L, 3, "on_conflict", m, &on);
+        up.nset = field_list(L, 3, "update_fields", m, &set);
+        up.on = on;
+        up.set = set; /* both anchored on the stack */
+        if (ignore && (up.non || up.nset))
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "bulk_create: ignore_conflicts and "
+                              "update_fields / on_conflict exclude each "
+                              "other");
+        if (!up.non != !up.nset)
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "bulk_create: update_fields and on_conflict "
+                              "go together (the fields to update, the "
+                              "unique fields a row may clash on)");
     }
+    bool upsert = up.non > 0;
     size_t nrows = lua_rawlen(L, 2);
     if (nrows == 0) {
         lua_pushvalue(L, 2);
@@ -1076,9 +1128,12 @@ static int model_bulk_create(lua_State *L)
     for (size_t i = 0; i < nrows; i++)
         ltdo_vals_add(L, pkb);
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_insert_batches(conn, m, fields, k, vb->v, nrows,
-                           batch > 0 ? (size_t)batch : 0, ignore,
-                           ignore ? NULL : pkb->v, &err))
+    if (upsert ? tdo_insert_upsert(conn, m, fields, k, vb->v, nrows,
+                                   batch > 0 ? (size_t)batch : 0, &up, pkb->v,
+                                   &err)
+               : tdo_insert_batches(conn, m, fields, k, vb->v, nrows,
+                                    batch > 0 ? (size_t)batch : 0, ignore,
+                                    ignore ? NULL : pkb->v, &err))
         return ltdo_error(L, &err);
     const tdo_field *pkf = tdo_model_pk(m);
     for (size_t i = 0; !ignore && i < nrows; i++) {

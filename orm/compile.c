@@ -1695,6 +1695,47 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
                               bool ignore_conflicts, tdo_compiled **out,
                               tdo_error *err)
 {
+    return tdo_compile_insert_(m, d, fields, nfields, vals, nrows,
+                               ignore_conflicts, NULL, out, err);
+}
+
+/* The upsert clause of an INSERT: the dialect's form. */
+static void upsert_clause(cstate *cs, const tdo_upsert *u)
+{
+    if (cs->d->features & TDO_DF_UPSERT_DUPLICATE_KEY) {
+        add(cs, " ON DUPLICATE KEY UPDATE ");
+        for (size_t i = 0; i < u->nset; i++) {
+            if (i)
+                add(cs, ",");
+            column(cs, u->set[i]);
+            add(cs, "=VALUES(");
+            column(cs, u->set[i]);
+            add(cs, ")");
+        }
+        return;
+    }
+    add(cs, " ON CONFLICT (");
+    for (size_t i = 0; i < u->non; i++) {
+        if (i)
+            add(cs, ",");
+        column(cs, u->on[i]);
+    }
+    add(cs, ") DO UPDATE SET ");
+    for (size_t i = 0; i < u->nset; i++) {
+        if (i)
+            add(cs, ",");
+        column(cs, u->set[i]);
+        add(cs, "=excluded.");
+        column(cs, u->set[i]);
+    }
+}
+
+tdo_status tdo_compile_insert_(const tdo_model *m, const tdo_dialect *d,
+                               const tdo_field *const *fields, size_t nfields,
+                               const tdo_value *vals, size_t nrows,
+                               bool ignore_conflicts, const tdo_upsert *u,
+                               tdo_compiled **out, tdo_error *err)
+{
     *out = NULL;
     tdo_status cst = tdo_insert_check_(m, fields, nfields, vals, nrows, err);
     if (cst)
@@ -1731,8 +1772,11 @@ tdo_status tdo_compile_insert(const tdo_model *m, const tdo_dialect *d,
     }
     if (ignore_conflicts && !or_ignore)
         add(&cs, " ON CONFLICT DO NOTHING");
+    else if (u)
+        upsert_clause(&cs, u);
     const tdo_field *pk = tdo_model_pk(m);
-    bool last_id = nrows == 1 && (d->features & TDO_DF_ONE_ROW_LAST_ID);
+    /* an upsert that updates leaves the last insert id behind */
+    bool last_id = nrows == 1 && !u && (d->features & TDO_DF_ONE_ROW_LAST_ID);
     if (pk && (d->features & TDO_DF_RETURNING) && !last_id) {
         add(&cs, " RETURNING ");
         column(&cs, pk);

@@ -100,9 +100,10 @@ const tdo_dialect tdo_dialect_mysql = {
     .fk_checks_on = "SET FOREIGN_KEY_CHECKS = 1",
     .tables_sql = "SELECT table_name FROM information_schema.tables WHERE "
                   "table_schema = DATABASE() ORDER BY table_name",
-    .features = TDO_DF_BOOL_LITERALS | TDO_DF_OFFSET_NEEDS_LIMIT |
-                TDO_DF_INSERT_OR_IGNORE | TDO_DF_WRAP_LIMIT_SUBQUERY |
-                TDO_DF_CONCAT_FUNC | TDO_DF_FK_ALTER | TDO_DF_ROW_LOCKS,
+    .features = TDO_DF_UPSERT_DUPLICATE_KEY | TDO_DF_BOOL_LITERALS |
+                TDO_DF_OFFSET_NEEDS_LIMIT | TDO_DF_INSERT_OR_IGNORE |
+                TDO_DF_WRAP_LIMIT_SUBQUERY | TDO_DF_CONCAT_FUNC |
+                TDO_DF_FK_ALTER | TDO_DF_ROW_LOCKS,
     .quote_ident = my_quote_ident,
     .placeholder = tdo_dialect_qmark_,
     .column_type = my_column_type,

@@ -487,12 +487,72 @@ static const tdo_value *given_pk(const tdo_model *m,
     return NULL;
 }
 
+static tdo_status insert_run(tdo_conn *c, const tdo_model *m,
+                             const tdo_field *const *fields, size_t nfields,
+                             const tdo_value *vals, size_t nrows,
+                             const tdo_compiled *comp, tdo_value *pks,
+                             tdo_error *err);
+
+/* One INSERT with an upsert: compiled for this call (not kept by shape). */
+static tdo_status insert_upsert_one(tdo_conn *c, const tdo_model *m,
+                                    const tdo_field *const *fields,
+                                    size_t nfields, const tdo_value *vals,
+                                    size_t nrows, const tdo_upsert *u,
+                                    tdo_value *pks, tdo_error *err)
+{
+    for (size_t i = 0; pks && i < nrows; i++)
+        pks[i] = tdo_value_null();
+    tdo_compiled *comp = NULL;
+    tdo_status st = tdo_compile_insert_(m, tdo_conn_dialect(c), fields, nfields,
+                                        vals, nrows, false, u, &comp, err);
+    /* without RETURNING the keys are unknown: an updated row changes no
+     * insert id (and MySQL counts it twice) */
+    if (!st)
+        st = insert_run(c, m, fields, nfields, vals, nrows, comp,
+                        comp->returning ? pks : NULL, err);
+    tdo_compiled_free(comp);
+    return st;
+}
+
+static tdo_status insert_batches(tdo_conn *c, const tdo_model *m,
+                                 const tdo_field *const *fields, size_t nfields,
+                                 const tdo_value *values, size_t nrows,
+                                 size_t batch, bool ignore_conflicts,
+                                 const tdo_upsert *u, tdo_value *pks,
+                                 tdo_error *err);
+
+tdo_status tdo_insert_upsert(tdo_conn *c, const tdo_model *m,
+                             const tdo_field *const *fields, size_t nfields,
+                             const tdo_value *values, size_t nrows,
+                             size_t batch, const tdo_upsert *u, tdo_value *pks,
+                             tdo_error *err)
+{
+    if (!u || !u->non || !u->nset)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "an upsert needs on_conflict (the unique fields "
+                             "a new row may clash on) and update_fields (the "
+                             "fields it then updates)");
+    return insert_batches(c, m, fields, nfields, values, nrows, batch, false, u,
+                          pks, err);
+}
+
 /* tdo_insert in batches, all or nothing (see testudo.h). */
 tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
                               const tdo_field *const *fields, size_t nfields,
                               const tdo_value *values, size_t nrows,
                               size_t batch, bool ignore_conflicts,
                               tdo_value *pks, tdo_error *err)
+{
+    return insert_batches(c, m, fields, nfields, values, nrows, batch,
+                          ignore_conflicts, NULL, pks, err);
+}
+
+static tdo_status insert_batches(tdo_conn *c, const tdo_model *m,
+                                 const tdo_field *const *fields, size_t nfields,
+                                 const tdo_value *values, size_t nrows,
+                                 size_t batch, bool ignore_conflicts,
+                                 const tdo_upsert *u, tdo_value *pks,
+                                 tdo_error *err)
 {
     /* without a batch size: statements of TDO_INSERT_BATCH rows (within
      * every database's parameter limit), the same text each time, so
@@ -507,8 +567,12 @@ tdo_status tdo_insert_batches(tdo_conn *c, const tdo_model *m,
     tdo_status st = tx ? tdo_conn_begin(c, err) : TDO_OK;
     for (size_t start = 0; !st && start < nrows; start += per) {
         size_t cnt = nrows - start < per ? nrows - start : per;
-        st = tdo_insert(c, m, fields, nfields, values + start * nfields, cnt,
-                        ignore_conflicts, pks ? pks + start : NULL, err);
+        st =
+            u ? insert_upsert_one(c, m, fields, nfields,
+                                  values + start * nfields, cnt, u,
+                                  pks ? pks + start : NULL, err)
+              : tdo_insert(c, m, fields, nfields, values + start * nfields, cnt,
+                           ignore_conflicts, pks ? pks + start : NULL, err);
     }
     if (tx && st) {
         tdo_error e2 = TDO_ERROR_INIT;
@@ -643,6 +707,17 @@ tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
     }
     if (st)
         return st;
+    return insert_run(c, m, fields, nfields, vals, nrows, comp, pks, err);
+}
+
+/* Runs the compiled INSERT comp of nrows rows; pks as tdo_insert. */
+static tdo_status insert_run(tdo_conn *c, const tdo_model *m,
+                             const tdo_field *const *fields, size_t nfields,
+                             const tdo_value *vals, size_t nrows,
+                             const tdo_compiled *comp, tdo_value *pks,
+                             tdo_error *err)
+{
+    tdo_status st = TDO_OK;
     size_t np = nrows * nfields;
     if (comp->returning && pks) {
         tdo_rows *r = NULL;

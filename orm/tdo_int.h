@@ -589,6 +589,13 @@ struct tdo_query {
 /* A copy of q (its parts shared by reference); NULL on out of memory. */
 tdo_query *tdo_query_copy_(const tdo_query *q);
 
+/* tdo_compile_insert with an upsert (u NULL: none). */
+tdo_status tdo_compile_insert_(const tdo_model *m, const tdo_dialect *d,
+                               const tdo_field *const *fields, size_t nfields,
+                               const tdo_value *vals, size_t nrows,
+                               bool ignore_conflicts, const tdo_upsert *u,
+                               tdo_compiled **out, tdo_error *err);
+
 /* Resolves a field name of m for queries: "pk", an attribute name, a
  * relation's column ("customer_id"); FieldError (listing the fields) if
  * unknown or not a column (m2m). */
@@ -766,6 +773,10 @@ tdo_status tdo_name_models(const char *const *tables, size_t n, char **names,
                                      else || and LENGTH() */
 #define TDO_DF_ROW_LOCKS 0x0800 /* SELECT ... FOR UPDATE [NOWAIT | SKIP
                                    LOCKED]; else no row locks (SQLite) */
+#define TDO_DF_UPSERT_DUPLICATE_KEY 0x2000 /* upserts: ON DUPLICATE KEY
+                                               UPDATE c=VALUES(c) (MySQL);
+                                               else ON CONFLICT (..) DO
+                                               UPDATE SET c=excluded.c */
 #define TDO_DF_ONE_ROW_LAST_ID 0x1000 /* a one-row INSERT reads its key from
                                           the backend's last_insert_id, not
                                           RETURNING (SQLite: RETURNING

@@ -1080,6 +1080,25 @@ TDO_API tdo_status tdo_insert(tdo_conn *c, const tdo_model *m,
                               const tdo_value *vals, size_t nrows,
                               bool ignore_conflicts, tdo_value *pks,
                               tdo_error *err);
+/* An upsert (bulk_create's on_conflict / update_fields): a row whose
+ * columns on[] clash with an existing row's (a unique constraint) updates
+ * that row's columns set[] from the new row instead of failing. */
+typedef struct tdo_upsert {
+    const tdo_field *const *on; /* the conflict target: unique columns */
+    size_t non;
+    const tdo_field *const *set; /* the columns the new row overwrites */
+    size_t nset;
+} tdo_upsert;
+/* tdo_insert_batches with an upsert (ON CONFLICT ... DO UPDATE; MySQL:
+ * ON DUPLICATE KEY UPDATE, whose target is any unique key); pks as
+ * tdo_insert: where the database reports them (RETURNING), the keys of
+ * the rows inserted or updated. ParamsError without on / set. */
+TDO_API tdo_status tdo_insert_upsert(tdo_conn *c, const tdo_model *m,
+                                     const tdo_field *const *fields,
+                                     size_t nfields, const tdo_value *values,
+                                     size_t nrows, size_t batch,
+                                     const tdo_upsert *u, tdo_value *pks,
+                                     tdo_error *err);
 /* tdo_insert in batches of batch rows (0: statements of 100 rows, fewer
  * when that many would pass 32766 parameters): when there are several
  * they are all or nothing, in one transaction (a savepoint inside an

@@ -627,7 +627,9 @@ tdo_status tdo_query_annotate(const tdo_query *q, const char *name,
     if (!name || !*name || !e)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "annotate() needs a name and an expression");
-    if (tdo_names_something_(q->model, name) ||
+    /* a RawSQL annotation may take a field's name (it wins, as in
+     * Tortoise: values("id") reads it); other expressions may not */
+    if ((tdo_names_something_(q->model, name) && e->kind != TDO_EXPR_RAW) ||
         tdo_find_annot_(q, name, strlen(name)))
         return tdo_error_set(err, TDO_ERR_FIELD,
                              "annotation '%s' conflicts with a field or an "

@@ -209,7 +209,12 @@ function Base:clone(opts)
   local pk = M._meta.pk_attr
   if pk then
     local f = M._meta.fields_map[pk]
-    rawset(copy, f and f.attr or pk, opts and opts.pk or nil)
+    local given = opts and opts.pk
+    if given == nil and f and not f.generated and f.default == nil then
+      error(E.ParamsError(("%s's primary key is not generated: give the "
+        .. "copy one, clone{ pk = ... }"):format(M._meta.name)), 2)
+    end
+    rawset(copy, f and f.attr or pk, given)
   end
   return copy
 end
@@ -398,4 +403,49 @@ function Base:bulk_create(list, opts)
     end
   end
   return r
+end
+
+-- A field holding an expression (u.stock = F"stock" + 1) is saved by an
+-- UPDATE that computes it in the database, in one transaction with the
+-- other fields; the attribute keeps the expression until refresh_from_db
+-- (as Tortoise).  Only an instance already saved can take one.
+local F_MT = getmetatable(orm.F("x"))
+local c_save = Base.save
+function Base:save(opts)
+  local M = orm._model_of(self)
+  if not M then return c_save(self, opts) end
+  local exprs, names
+  local only = type(opts) == "table" and opts.update_fields
+  local wanted
+  if type(only) == "table" then
+    wanted = {}
+    for _, n in ipairs(only) do
+      local f = M._meta.fields_map[n]
+      wanted[f and f.attr or n] = true
+    end
+  end
+  for _, attr in ipairs(M._meta.fields) do
+    local v = rawget(self, attr)
+    if getmetatable(v) == F_MT and (not wanted or wanted[attr]) then
+      exprs = exprs or {}
+      exprs[attr] = v
+    end
+  end
+  if not exprs then return c_save(self, opts) end
+  if not C.is_saved(self) or self.pk == nil then
+    error(E.OperationalError(("%s: an expression (F) can only be saved to a "
+      .. "row that exists: save the instance first"):format(M._meta.name)), 2)
+  end
+  -- the other fields as asked, then the expressions
+  local rest = {}
+  for _, attr in ipairs(M._meta.fields) do
+    if not exprs[attr] and (not wanted or wanted[attr]) then rest[#rest + 1] = attr end
+  end
+  local o = {}
+  if type(opts) == "table" then for k, v in pairs(opts) do o[k] = v end end
+  o.update_fields = rest
+  return in_tx(M, function()
+    if #rest > 0 then c_save(self, o) end
+    M:filter{ pk = self.pk }:update(exprs)
+  end)
 end

@@ -38,6 +38,12 @@ local TeBadge = Model:extend("TeBadge", {
   Meta = { table = "te_badges" },
 })
 
+local TeCode = Model:extend("TeCode", {
+  code = fields.CharField{ primary_key = true, max_length = 5 },
+  name = fields.CharField{ max_length = 10 },
+  Meta = { table = "te_codes" },
+})
+
 local TeBase = Model:extend("TeBase", {
   name = fields.CharField{ max_length = 10 },
   Meta = { abstract = true },
@@ -46,7 +52,7 @@ local TeBase = Model:extend("TeBase", {
 local north, south
 describe("Tortoise's edge cases", function()
   before_each(function()
-    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeBase } }
+    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeCode, TeBase } }
     north = TeLeague:create{ id = 1, name = "north" }
     south = TeLeague:create{ id = 2, name = "south" }
     -- generated keys (an explicit one would leave PostgreSQL's sequence
@@ -143,6 +149,63 @@ describe("Tortoise's edge cases", function()
       local c = TeClub{ id = TeClub:get{ name = "ants" }.id, name = "again", league = north }
       is(E.IntegrityError, catch(function() c:save() end))
       assert.are.equal("ants", TeClub:get{ name = "ants" }.name)
+    end)
+  end)
+
+  describe("copies of a model whose key is not generated", function()
+    it("clone() without a pk is a ParamsError; clone{pk=} saves a second row", function()
+      local a = TeCode:create{ code = "A", name = "first" }
+      is(E.ParamsError, catch(function() return a:clone() end))
+      local b = a:clone{ pk = "B" }
+      b:save()
+      assert.are.equal(2, TeCode:all():count())
+      assert.are.equal("first", TeCode:get{ code = "B" }.name)
+    end)
+
+    it("pk set to nil, then save: ValidationError (the key is required)", function()
+      local a = TeCode:create{ code = "A", name = "first" }
+      a.pk = nil
+      is(E.ValidationError, catch(function() a:save() end))
+      assert.are.equal(1, TeCode:all():count())
+    end)
+  end)
+
+  describe("saving an expression", function()
+    it("F in a field is computed by the database; the attribute keeps it", function()
+      local c = TeClub:get{ name = "ants" }
+      c.rank = orm.F"rank" + 10
+      c.name = "ants!"
+      c:save()
+      assert.are.equal("F(rank) + 10", tostring(c.rank))
+      c:refresh_from_db()
+      assert.are.equal(13, c.rank)
+      assert.are.equal("ants!", c.name)
+    end)
+
+    it("with update_fields, only those", function()
+      local c = TeClub:get{ name = "bees" }
+      c.rank = orm.F"rank" * 5
+      c.name = "not saved"
+      c:save{ update_fields = { "rank" } }
+      local fresh = TeClub:get{ id = c.id }
+      assert.are.equal(5, fresh.rank)
+      assert.are.equal("bees", fresh.name)
+    end)
+
+    it("an unsaved instance cannot take one: OperationalError", function()
+      local c = TeClub{ name = "new", league = north }
+      c.rank = orm.F"rank" + 1
+      is(E.OperationalError, catch(function() c:save() end))
+      assert.are.equal(3, TeClub:all():count())
+    end)
+  end)
+
+  describe("annotations", function()
+    it("a RawSQL annotation may be named like a field, and wins in values", function()
+      local id = TeClub:get{ name = "ants" }.id
+      local rows = TeClub:filter{ id = id }:annotate{ id = orm.RawSQL("id + 1") }:values("id"):list()
+      assert.are.equal(id + 1, rows[1].id)
+      is(E.FieldError, catch(function() return TeClub:annotate{ id = orm.F"rank" + 1 } end))
     end)
   end)
 

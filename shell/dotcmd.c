@@ -644,8 +644,11 @@ void shell_dotcmd(lua_State *L, const char *line)
     int top = lua_gettop(L);
     lua_pushcfunction(L, dispatch);
     lua_pushlightuserdata(L, (void *)line);
-    if (shell_docall(L, 1, 0) != LUA_OK)
+    if (shell_docall(L, 1, 0) != LUA_OK) {
         shell_report(L);
+        if (shell_sigint_pending())
+            shell_after_interrupt(L);
+    }
     lua_settop(L, top);
     fflush(shell.out);
 }

@@ -386,7 +386,21 @@ end
 
 -- After Ctrl-C stopped a statement inside a transaction: the
 -- transaction stays open, and the user is told so and how to end it.
+-- Rolls back the transactions of conn above depth (an import's, after an
+-- error); errors are swallowed (an interrupted statement may still hold
+-- the session: collected, then tried again).
+function S.unwind_to(conn, depth)
+  for _ = 1, 8 do
+    local ok, d = pcall(orm._tx_depth, conn)
+    if not ok or d <= depth then return end
+    if not pcall(orm._end_transaction, conn, false) then collectgarbage() end
+  end
+end
+
 function S.after_interrupt()
+  local u = S.unwind
+  S.unwind = nil
+  if u then S.unwind_to(u.conn, u.depth) end
   if not S.in_transaction() then return end
   io.stderr:write(("note: the transaction on connection '%s' is still open; "
     .. "end it with commit() or rollback() (on PostgreSQL the interrupted "
@@ -1344,6 +1358,9 @@ function S.import(path, mname, skip)
     batch, lines = {}, {}
     list_bad()
   end
+  -- Ctrl-C may stop this anywhere (a Lua hook, apart from the cancelled
+  -- statement): the REPL's after_interrupt ends what is left open
+  S.unwind = { conn = conn, depth = depth0 }
   local tx = orm.transaction(conn)
   local ok, e = pcall(function()
     while true do
@@ -1390,15 +1407,18 @@ function S.import(path, mname, skip)
   if not ok then
     -- every level this import opened (a Ctrl-C may have left a
     -- savepoint without its Lua object)
-    while orm._tx_depth(conn) > depth0 do orm._end_transaction(conn, false) end
+    S.unwind_to(conn, depth0)
+    if orm._tx_depth(conn) <= depth0 then S.unwind = nil end
     error(e, 0)
   end
   if bad > 0 and not skip then
     tx:rollback()
+    S.unwind = nil
     error(("%s: %s bad row%s (listed above); nothing written (--skip-errors writes the good rows)"):format(
       path, thousands(bad), bad == 1 and "" or "s"), 0)
   end
   tx:commit()
+  S.unwind = nil
   local s = ("Imported %s row%s into %s"):format(thousands(written), written == 1 and "" or "s", tbl)
   if bad > 0 then
     s = s .. ("; %s bad row%s skipped (listed above)"):format(thousands(bad), bad == 1 and "" or "s")

@@ -879,6 +879,13 @@ static bool confirm_quit(lua_State *L)
 /* After Ctrl-C stopped a statement: the cursors it left are closed now
  * (an SQLite session stays interrupted while one is open), and an open
  * transaction is reported, with what ends it. */
+static void after_interrupt(lua_State *L);
+
+void shell_after_interrupt(lua_State *L)
+{
+    after_interrupt(L);
+}
+
 static void after_interrupt(lua_State *L)
 {
     int top = lua_gettop(L);

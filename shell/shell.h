@@ -105,6 +105,9 @@ void shell_signals_init(void);
 bool shell_interrupted(void);
 /* Whether Ctrl-C was pressed and not yet taken (shell_interrupted()). */
 bool shell_sigint_pending(void);
+/* After Ctrl-C stopped a statement: closes its cursors, ends what it left
+ * (an import's transaction) and reports a transaction still open. */
+void shell_after_interrupt(lua_State *L);
 /* Arms the hook that raises "interrupted" in L on SIGINT (NULL disarms). */
 void shell_set_running(lua_State *L);
 /* The context whose running statements SIGINT cancels (NULL: none; set

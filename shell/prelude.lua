@@ -1196,6 +1196,12 @@ function S.inspectdb(only, url)
   if only and #only > 0 then
     for _, t in ipairs(only) do
       if not by_table[t] then
+        for _, e in ipairs(all_models()) do
+          if get(get(e.model, "_meta"), "db_table") == t then
+            error(("inspectdb: table '%s' has a declared model, %s (not one "
+              .. "introspection made): .schema %s shows it"):format(t, e.name, e.name), 0)
+          end
+        end
         error(("inspectdb: the database has no table or view '%s'"):format(t), 0)
       end
       names[#names + 1] = by_table[t]

@@ -250,6 +250,10 @@ out_has ".db inspectdb prints the model of the table named" '^M.Order = Model:ex
 out_lacks ".db inspectdb prints only that table" 'Model:extend\("Customer"'
 err_has ".db's migration commands say they are not there yet" 'not implemented yet'
 
+# .db inspectdb --table T where T has a declared model: says so
+run -q --demo -e '.db inspectdb --table tags'
+err_has ".db inspectdb: a table with a declared model is named as such" "table 'tags' has a declared model, Tag"
+
 # .open introspects the new database and drops the old models
 sqlite3 "$D/other.db" 'CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')' 2>/dev/null ||
     "$T" "sqlite://$D/other.db" -e 'orm.connection():execute_script([[CREATE TABLE "Genre" ("GenreId" INTEGER PRIMARY KEY, "Name" TEXT); INSERT INTO "Genre" VALUES (1, '"'"'Rock'"'"')]])' >/dev/null 2>&1

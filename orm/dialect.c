@@ -89,6 +89,23 @@ static int enum_length(const tdo_field *f)
     return (int)len;
 }
 
+/* The column a relation's key finally holds: the related model's primary
+ * key, followed through keys that are themselves relations (a one-to-one
+ * primary key); NULL when unresolved or circular. */
+static const tdo_field *key_target(const tdo_field *f)
+{
+    for (int hops = 0; f && hops < 16; hops++) {
+        if (f->type != TDO_F_FK && f->type != TDO_F_O2O)
+            return f;
+        const tdo_field *pk =
+            f->related_model ? tdo_model_pk(f->related_model) : NULL;
+        if (pk == f)
+            return NULL;
+        f = pk;
+    }
+    return NULL;
+}
+
 /* Appends the data type of f (no key clause) from the dialect's names; a
  * relation takes the type of its target's primary key. */
 void tdo_dialect_data_type_(tdo_sb *sb, const tdo_field *f,
@@ -148,9 +165,8 @@ void tdo_dialect_data_type_(tdo_sb *sb, const tdo_field *f,
         break;
     case TDO_F_FK:
     case TDO_F_O2O: {
-        const tdo_field *pk =
-            f->related_model ? tdo_model_pk(f->related_model) : NULL;
-        if (pk && pk->type != TDO_F_FK && pk->type != TDO_F_O2O)
+        const tdo_field *pk = key_target(f);
+        if (pk)
             tdo_dialect_data_type_(sb, pk, names);
         else
             tdo_sb_adds(sb, "INT");
@@ -506,9 +522,8 @@ tdo_status tdo_dialect_from_db_(const tdo_field *f, const tdo_value *in,
         return TDO_OK;
     case TDO_F_FK:
     case TDO_F_O2O: {
-        const tdo_field *pk =
-            f->related_model ? tdo_model_pk(f->related_model) : NULL;
-        if (pk && pk != f && pk->type != TDO_F_FK && pk->type != TDO_F_O2O)
+        const tdo_field *pk = key_target(f);
+        if (pk)
             return tdo_dialect_from_db_(pk, in, out, use_tz, err);
         return TDO_OK;
     }

@@ -44,6 +44,22 @@ local TeCode = Model:extend("TeCode", {
   Meta = { table = "te_codes" },
 })
 
+-- a many-to-many to a model whose primary key is a one-to-one to a
+-- BIGINT key: the through table's column is a BIGINT too
+local TeBig = Model:extend("TeBig", {
+  id = fields.BigIntField{ primary_key = true },
+  Meta = { table = "te_bigs" },
+})
+local TeProfile = Model:extend("TeProfile", {
+  big = fields.OneToOneField("models.TeBig", { primary_key = true, related_name = "profile" }),
+  Meta = { table = "te_profiles" },
+})
+local TeGroup = Model:extend("TeGroup", {
+  id = fields.IntField{ primary_key = true },
+  members = fields.ManyToManyField("models.TeProfile", { related_name = "groups" }),
+  Meta = { table = "te_groups" },
+})
+
 local TeBase = Model:extend("TeBase", {
   name = fields.CharField{ max_length = 10 },
   Meta = { abstract = true },
@@ -52,7 +68,7 @@ local TeBase = Model:extend("TeBase", {
 local north, south
 describe("Tortoise's edge cases", function()
   before_each(function()
-    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeCode, TeBase } }
+    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeCode, TeBig, TeProfile, TeGroup, TeBase } }
     north = TeLeague:create{ id = 1, name = "north" }
     south = TeLeague:create{ id = 2, name = "south" }
     -- generated keys (an explicit one would leave PostgreSQL's sequence
@@ -279,6 +295,19 @@ describe("Tortoise's edge cases", function()
       c.league_id = orm.null
       is(E.IntegrityError, catch(function() c:save() end))
       assert.are.equal(1, TeClub:get{ name = "ants" }.league_id)
+    end)
+  end)
+
+  describe("keys that are relations", function()
+    it("a many-to-many to a one-to-one primary key over a BIGINT", function()
+      local big = TeBig:create{ id = 5000000000 }
+      local p = TeProfile:create{ big = big }
+      local g = TeGroup:create{ id = 1 }
+      g.members:add(p)
+      local got = g.members:list()
+      assert.are.equal(1, #got)
+      assert.are.equal(5000000000, got[1].pk)
+      assert.are.equal(1, p.groups:count())
     end)
   end)
 

@@ -596,6 +596,20 @@ static const tdo_field *annot_field(const tdo_expr *e)
 {
     if (e->kind == TDO_EXPR_FIELD)
         return e->field;
+    if (e->kind == TDO_EXPR_BINOP || e->kind == TDO_EXPR_NEG) {
+        /* arithmetic on a decimal column stays decimal, in its places
+         * (Tortoise: the operands' field), on every backend */
+        const tdo_field *a = annot_field(e->a);
+        const tdo_field *b =
+            e->kind == TDO_EXPR_BINOP ? annot_field(e->b) : NULL;
+        if (e->op == '^' || e->op == '%')
+            return NULL;
+        if (a && a->type == TDO_F_DECIMAL)
+            return a;
+        if (b && b->type == TDO_F_DECIMAL)
+            return b;
+        return NULL;
+    }
     if (e->kind == TDO_EXPR_SUBQUERY) /* decodes as its one column */
         return e->sub->proj->n == 1 && !e->sub->proj->annots[0]
                    ? e->sub->proj->fields[0]

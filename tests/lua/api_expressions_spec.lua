@@ -205,6 +205,27 @@ describe("expressions", function()
       assert.are.equal(10, AeProduct:get{ name = "mug" }.stock)
     end)
 
+    it("arithmetic on a decimal column stays an exact decimal, on every backend", function()
+      local Sum = orm.functions.Sum
+      local function one(e)
+        return AeProduct:all():annotate{ v = e }:values_list("v", { flat = true }):first()
+      end
+      local function is_decimal(v) return getmetatable(v) == getmetatable(D"1") end
+      local total = one(Sum("price"))
+      assert.is_true(is_decimal(total))
+      assert.are.equal(D"63.70", total)
+      local doubled = one(Sum(F"price" * 2))
+      assert.is_true(is_decimal(doubled))
+      assert.are.equal(D"127.40", doubled)
+      local plus = one(Sum(F"price" + 0.5)) -- a float operand: still the column's decimal
+      assert.is_true(is_decimal(plus))
+      assert.are.equal(D"66.20", plus)
+      local row = AeProduct:filter{ name = "pen" }:annotate{ v = F"price" + 1 }
+        :values_list("v", { flat = true }):first()
+      assert.is_true(is_decimal(row))
+      assert.are.equal(D"2.20", row)
+    end)
+
     it("an unknown field in F raises FieldError", function()
       local e1 = catch(function() return AeProduct:filter{ stock__lt = F"nope" }:list() end)
       assert.is_true(orm.exceptions.FieldError:is(e1))

@@ -6,6 +6,8 @@
 #include "tdo_int.h"
 
 #include <ctype.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <time.h>
@@ -147,6 +149,63 @@ static void uncache(void *stmt, bool in_use, void *ud)
         stmt_destroy(s);
 }
 
+static void regex_free(void *p)
+{
+    pcre2_code_free(p);
+}
+
+/* regexp(pattern, text): SQLite's REGEXP operator (the regex lookups),
+ * through PCRE2 (UTF-8, Unicode case folding); the compiled pattern is
+ * kept for the statement. NULL for a NULL operand. */
+static void regexp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+        sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return;
+    pcre2_code *re = sqlite3_get_auxdata(ctx, 0);
+    if (!re) {
+        const unsigned char *pat = sqlite3_value_text(argv[0]);
+        int n = sqlite3_value_bytes(argv[0]);
+        int code;
+        PCRE2_SIZE off;
+        re = pcre2_compile(pat, (PCRE2_SIZE)n, PCRE2_UTF | PCRE2_UCP, &code,
+                           &off, NULL);
+        if (!re) {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(code, msg, sizeof msg);
+            char *e = sqlite3_mprintf("invalid regular expression: %s (at "
+                                      "offset %d)",
+                                      (const char *)msg, (int)off);
+            sqlite3_result_error(ctx, e ? e : "invalid regular expression", -1);
+            sqlite3_free(e);
+            return;
+        }
+        sqlite3_set_auxdata(ctx, 0, re, regex_free);
+        re = sqlite3_get_auxdata(ctx, 0); /* NULL: SQLite freed it */
+        if (!re) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    const unsigned char *s = sqlite3_value_text(argv[1]);
+    int len = sqlite3_value_bytes(argv[1]);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    int rc = pcre2_match(re, s, (PCRE2_SIZE)len, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(rc, msg, sizeof msg);
+        sqlite3_result_error(ctx, (const char *)msg, -1);
+        return;
+    }
+    sqlite3_result_int(ctx, rc >= 0);
+}
+
 static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
 {
     *out = NULL;
@@ -172,6 +231,9 @@ static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     tdo_stmt_cache_init(&d->cache, false, uncache, NULL);
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, 5000);
+    sqlite3_create_function_v2(d->db, "regexp", 2,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                               regexp_fn, NULL, NULL, NULL);
     d->timeout_ms = dsn->statement_timeout;
     if (d->timeout_ms)
         sqlite3_progress_handler(d->db, 1000, past_deadline, d);

@@ -969,6 +969,46 @@ static tdo_status lhs_then(cstate *cs, const tdo_qnode *q, const char *s,
     return st;
 }
 
+/* A regex lookup: the dialect's operator; where it has no
+ * case-insensitive one, the pattern gets a leading (?i).  A NULL pattern
+ * matches nothing. */
+static tdo_status regex_sql(cstate *cs, const tdo_qnode *q, bool icase,
+                            tdo_error *err)
+{
+    const tdo_value *v = &q->vals[0];
+    if (v->type == TDO_NULL) {
+        add(cs, "0=1");
+        return TDO_OK;
+    }
+    const char *op =
+        icase && cs->d->iregex_op ? cs->d->iregex_op : cs->d->regex_op;
+    if (!op)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "the %s dialect has no regular expressions",
+                             cs->d->name);
+    tdo_status st = lhs(cs, q, err);
+    if (st)
+        return st;
+    if (icase && cs->d->iregex_collate)
+        add(cs, cs->d->iregex_collate);
+    add(cs, op);
+    if (icase && !cs->d->iregex_op && v->type == TDO_TEXT) {
+        tdo_sb pat = TDO_SB_INIT;
+        tdo_sb_adds(&pat, "(?i)");
+        tdo_sb_add(&pat, v->u.s.ptr, v->u.s.len);
+        tdo_value pv = tdo_value_text(pat.buf ? pat.buf : "", pat.len);
+        tdo_value owned;
+        bool ok = tdo_value_copy(&owned, &pv) == TDO_OK;
+        tdo_sb_release(&pat);
+        if (!ok)
+            return tdo_nomem(err);
+        param(cs, &owned, true);
+    } else {
+        param(cs, v, false);
+    }
+    return TDO_OK;
+}
+
 /* A date part lookup: the dialect's extraction of the part around the
  * left side, compared for equality (IS NULL for a NULL value). */
 static tdo_status date_part_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
@@ -1095,6 +1135,11 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         break;
     case TDO_LK_IENDSWITH:
         st = like_sql(cs, q, &q->vals[0], true, false, true, err);
+        break;
+    case TDO_LK_REGEX:
+    case TDO_LK_POSIX_REGEX:
+    case TDO_LK_IREGEX:
+        st = regex_sql(cs, q, q->lookup == TDO_LK_IREGEX, err);
         break;
     default: /* the date parts */
         st = date_part_sql(cs, q, err);

@@ -58,6 +58,8 @@ static tdo_status my_to_db(const tdo_field *f, const tdo_value *in,
 /* The MySQL/MariaDB dialect (static). */
 const tdo_dialect tdo_dialect_mysql = {
     .version = TDO_DIALECT_VERSION,
+    .regex_op = " REGEXP ",
+    .iregex_op = NULL,
     .explain = "EXPLAIN ",
     .read_only_sql = "SET SESSION TRANSACTION READ ONLY",
     .name = "mysql",

@@ -115,6 +115,9 @@ static const char *const pg_value_casts[] = {
 
 const tdo_dialect tdo_dialect_postgres = {
     .version = TDO_DIALECT_VERSION,
+    .regex_op = " ~ ",
+    .iregex_op = " ~* ",
+    .iregex_collate = " COLLATE \"und-x-icu\"",
     .explain = "EXPLAIN ",
     .value_casts = pg_value_casts,
     .read_only_sql = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",

@@ -71,6 +71,8 @@ static tdo_status sqlite_to_db(const tdo_field *f, const tdo_value *in,
 /* The SQLite dialect (static). */
 const tdo_dialect tdo_dialect_sqlite = {
     .version = TDO_DIALECT_VERSION,
+    .regex_op = " REGEXP ",
+    .iregex_op = NULL,
     .explain = "EXPLAIN QUERY PLAN ",
     .mod_infix = true,
     .read_only_sql = "PRAGMA query_only = ON",

@@ -28,6 +28,9 @@ static const char *const lookup_names[TDO_LK_COUNT] = {
     [TDO_LK_ISTARTSWITH] = "istartswith",
     [TDO_LK_ENDSWITH] = "endswith",
     [TDO_LK_IENDSWITH] = "iendswith",
+    [TDO_LK_REGEX] = "regex",
+    [TDO_LK_IREGEX] = "iregex",
+    [TDO_LK_POSIX_REGEX] = "posix_regex",
     [TDO_LK_YEAR] = "year",
     [TDO_LK_QUARTER] = "quarter",
     [TDO_LK_MONTH] = "month",
@@ -342,6 +345,9 @@ static bool lookup_suits(const tdo_field *f, tdo_lookup lk)
     case TDO_LK_ISTARTSWITH:
     case TDO_LK_ENDSWITH:
     case TDO_LK_IENDSWITH:
+    case TDO_LK_REGEX:
+    case TDO_LK_IREGEX:
+    case TDO_LK_POSIX_REGEX:
         return text;
     case TDO_LK_GT:
     case TDO_LK_GTE:
@@ -606,6 +612,9 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     case TDO_LK_ISTARTSWITH:
     case TDO_LK_ENDSWITH:
     case TDO_LK_IENDSWITH:
+    case TDO_LK_REGEX:
+    case TDO_LK_IREGEX:
+    case TDO_LK_POSIX_REGEX:
         tmp = tdo_field_scratch_(f->name, TDO_F_TEXT);
         tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;

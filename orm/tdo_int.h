@@ -438,6 +438,11 @@ typedef enum tdo_lookup {
     TDO_LK_ISTARTSWITH,
     TDO_LK_ENDSWITH,
     TDO_LK_IENDSWITH,
+    /* regular expressions (PCRE syntax on SQLite and MariaDB, POSIX on
+     * PostgreSQL): the pattern matches anywhere in the text */
+    TDO_LK_REGEX,
+    TDO_LK_IREGEX,
+    TDO_LK_POSIX_REGEX,
     /* date parts, compared for equality (as Tortoise does) */
     TDO_LK_YEAR,
     TDO_LK_QUARTER,
@@ -851,6 +856,14 @@ struct tdo_dialect {
      * else gives it one (a CASE's results: PostgreSQL would take an
      * untyped parameter as text); NULL entries: no cast */
     const char *const *value_casts; /* indexed by tdo_type, or NULL */
+    /* the operators of the regex lookups, with spaces around them:
+     * case-sensitive and case-insensitive (NULL: the pattern gets a
+     * leading (?i) and the case-sensitive operator is used) */
+    const char *regex_op, *iregex_op;
+    /* what follows the text of a case-insensitive regex match so that
+     * case folds for every letter, not only ASCII (PostgreSQL in a C
+     * locale: an ICU collation); or NULL */
+    const char *iregex_collate;
 };
 
 extern const tdo_dialect tdo_dialect_sqlite;

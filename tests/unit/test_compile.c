@@ -753,11 +753,13 @@ static void test_errors(void **state)
     expect_filter_error(U(), L("emial", T("x")), TDO_ERR_FIELD,
                         "no such field 'emial' on model 'User' (fields: id, "
                         "email, username, role, is_active, bio, created_at)");
-    expect_filter_error(U(), L("email__foo", T("x")), TDO_ERR_FIELD,
-                        "unknown lookup 'foo' for field 'email' (lookups: "
-                        "exact, iexact, not, in, not_in, gt, gte, lt, lte, "
-                        "range, isnull, not_isnull, contains, icontains, "
-                        "startswith, istartswith, endswith, iendswith)");
+    expect_filter_error(
+        U(), L("email__foo", T("x")), TDO_ERR_FIELD,
+        "unknown lookup 'foo' for field 'email' (lookups: "
+        "exact, iexact, not, in, not_in, gt, gte, lt, lte, "
+        "range, isnull, not_isnull, contains, icontains, "
+        "startswith, istartswith, endswith, iendswith, regex, iregex, "
+        "posix_regex)");
     expect_filter_error(U(), L("email__gt__x", T("x")), TDO_ERR_FIELD,
                         "unknown lookup 'gt__x' for field 'email'");
     expect_filter_error(P(), L("category__nope", T("x")), TDO_ERR_FIELD,

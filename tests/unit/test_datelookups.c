@@ -201,10 +201,12 @@ static void test_errors(void **state)
     expect_field_error("day__year__gte", "unknown lookup 'year__gte'");
     expect_field_error("at__microsecond", "unknown lookup 'microsecond'");
     /* the list of lookups names the parts the field has */
-    expect_field_error("day__hours", "endswith, iendswith, year, quarter, "
-                                     "month, week, day)");
-    expect_field_error("tm__hours", "iendswith, hour, minute, second)");
-    expect_field_error("name__hours", "endswith, iendswith)");
+    expect_field_error("day__hours",
+                       "iendswith, regex, iregex, posix_regex, year, quarter, "
+                       "month, week, day)");
+    expect_field_error("tm__hours", "posix_regex, hour, minute, second)");
+    expect_field_error("name__hours",
+                       "endswith, iendswith, regex, iregex, posix_regex)");
 }
 
 /* The lookups a field's type suits (the shell's completion after
@@ -229,7 +231,8 @@ static void test_lookups_that_suit(void **state)
     assert_string_equal(suits(event, "name", buf, sizeof buf),
                         "exact iexact not in not_in gt gte lt lte range "
                         "isnull not_isnull contains icontains startswith "
-                        "istartswith endswith iendswith");
+                        "istartswith endswith iendswith regex iregex "
+                        "posix_regex");
     assert_string_equal(suits(event, "day", buf, sizeof buf),
                         "exact not in not_in gt gte lt lte range isnull "
                         "not_isnull year quarter month week day");

@@ -372,12 +372,8 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
                 lua_pop(L, 1);
                 tdo_model *m = ltdo_tomodel(L, model);
                 const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
-                if (f && f->related_model && given != f->related_model)
-                    ltdo_raise(L, TDO_ERR_VALIDATION,
-                               "Invalid type for relationship field '%s'. "
-                               "Expected model type '%s', but got '%s'",
-                               k, tdo_model_name(f->related_model),
-                               tdo_model_name(given));
+                if (f)
+                    ltdo_check_related(L, f, given);
                 lua_getfield(L, vidx, "pk");
                 if (lua_isnil(L, -1))
                     ltdo_raise(L, TDO_ERR_OPERATIONAL,
@@ -887,11 +883,49 @@ static void check_partial_save(lua_State *L, tdo_model *m, int only)
 }
 
 /* obj:save{update_fields=, force_create=, force_update=} */
+/* Whether a field of the instance at 1 holds an expression (an F). */
+static bool holds_expr(lua_State *L, tdo_model *m)
+{
+    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (f->type == TDO_F_M2M)
+            continue;
+        ltdo_field_attr(L, f);
+        bool e = lua_rawget(L, 1) == LUA_TUSERDATA && ltdo_tof(L, -1);
+        lua_pop(L, 1);
+        if (e)
+            return true;
+    }
+    return false;
+}
+
+static int save(lua_State *L, bool exprs);
+
+/* u:save([opts]); a field holding an F is saved by model.lua's
+ * save_exprs (an UPDATE computing it), which saves the rest through
+ * C.save_plain. */
 static int inst_save(lua_State *L)
+{
+    return save(L, true);
+}
+
+static int c_save_plain(lua_State *L)
+{
+    return save(L, false);
+}
+
+static int save(lua_State *L, bool exprs)
 {
     luaL_checkstack(L, 40, "testudo");
     lua_settop(L, 2);
     tdo_model *m = check_instance(L, 1);
+    if (exprs && holds_expr(L, m)) {
+        ltdo_state_get(L, "save_exprs");
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+        lua_call(L, 2, 0);
+        return 0;
+    }
     int model = 3;
     bool force_create = false, force_update = false;
     int only = 0;
@@ -1464,6 +1498,7 @@ static const luaL_Reg inst_meth[] = {
 
 static const luaL_Reg c_meth[] = {
     {"set_saved", c_set_saved},
+    {"save_plain", c_save_plain},
     {"is_saved", c_is_saved},
     {"canonical", c_canonical},
     {"set_attr", c_set_attr},

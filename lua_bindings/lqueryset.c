@@ -1013,6 +1013,17 @@ static void first_of(lua_State *L, int qs, const tdo_query *q)
 /* Pushes the names that order model m by its key, '-' first when
  * reverse: "pk", each field of a composite key, none without a key;
  * returns how many. */
+/* Pushes the order key k, reversed ("-name" <-> "name") when reverse. */
+static void push_order_key(lua_State *L, const char *k, bool reverse)
+{
+    if (!reverse)
+        lua_pushstring(L, k);
+    else if (k[0] == '-')
+        lua_pushstring(L, k + 1);
+    else
+        lua_pushfstring(L, "-%s", k);
+}
+
 static int push_key_order(lua_State *L, const tdo_model *m, bool reverse)
 {
     size_t n = tdo_model_pk(m) ? 1 : tdo_model_nkey(m);
@@ -1039,10 +1050,7 @@ static lqs *limited(lua_State *L, int qs, int64_t n, bool reverse)
                 lua_rawgeti(L, -1, (lua_Integer)i);
                 const char *k = lua_tostring(L, -1);
                 if (reverse) {
-                    if (k[0] == '-')
-                        lua_pushstring(L, k + 1);
-                    else
-                        lua_pushfstring(L, "-%s", k);
+                    push_order_key(L, k, true);
                     lua_remove(L, -2);
                 }
                 lua_rawseti(L, keys, (lua_Integer)i);
@@ -1090,26 +1098,13 @@ static int qs_last(lua_State *L)
 static int latest_earliest(lua_State *L, bool latest)
 {
     getqs(L, 1);
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, qs_order_by);
-    lua_pushvalue(L, 1);
-    for (int i = 2; i <= top; i++) {
-        const char *k = luaL_checkstring(L, i);
-        if (latest) {
-            if (k[0] == '-')
-                lua_pushstring(L, k + 1);
-            else
-                lua_pushfstring(L, "-%s", k);
-        } else {
-            lua_pushvalue(L, i);
-        }
-    }
-    if (top < 2) { /* Meta.ordering's keys, else FieldError (Tortoise) */
+    if (lua_gettop(L) < 2) { /* Meta.ordering's keys, else FieldError */
         lua_getiuservalue(L, 1, UV_MODEL);
         lua_getfield(L, -1, "_meta");
         lua_getfield(L, -1, "ordering");
-        int keys = lua_gettop(L);
-        size_t nk = lua_istable(L, keys) ? lua_rawlen(L, keys) : 0;
+        lua_replace(L, 2);
+        lua_settop(L, 2);
+        size_t nk = lua_istable(L, 2) ? lua_rawlen(L, 2) : 0;
         if (nk == 0)
             return ltdo_raise(L, TDO_ERR_FIELD,
                               "%s() needs a field name: no fields passed and "
@@ -1117,21 +1112,15 @@ static int latest_earliest(lua_State *L, bool latest)
                               latest ? "latest" : "earliest",
                               tdo_model_name(tdo_query_model(getqs(L, 1)->q)));
         luaL_checkstack(L, (int)nk + 1, "testudo");
-        for (size_t i = 1; i <= nk; i++) {
-            lua_rawgeti(L, keys, (lua_Integer)i);
-            const char *k = luaL_checkstring(L, -1);
-            if (latest) {
-                if (k[0] == '-')
-                    lua_pushstring(L, k + 1);
-                else
-                    lua_pushfstring(L, "-%s", k);
-                lua_remove(L, -2);
-            }
-        }
-        lua_remove(L, keys);
-        lua_remove(L, keys - 1);
-        lua_remove(L, keys - 2);
+        for (size_t i = 1; i <= nk; i++)
+            lua_rawgeti(L, 2, (lua_Integer)i); /* the keys, as arguments */
+        lua_remove(L, 2);
     }
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, qs_order_by);
+    lua_pushvalue(L, 1);
+    for (int i = 2; i <= top; i++)
+        push_order_key(L, luaL_checkstring(L, i), latest);
     lua_call(L, lua_gettop(L) - top - 1, 1);
     lua_replace(L, 1);
     lua_settop(L, 1);

@@ -154,6 +154,10 @@ bool ltdo_to_value(lua_State *L, int idx, tdo_value *out);
 /* Converts a Lua value for field f into an owned canonical value appended
  * to vb (coerce + validate when validate); raises FieldError or
  * ValidationError naming the field. */
+/* Raises ValidationError when an instance of model given is put in the
+ * relation field f of another model (Tortoise's message). */
+void ltdo_check_related(lua_State *L, const tdo_field *f,
+                        const tdo_model *given);
 tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
                             ltdo_vals *vb, bool validate);
 /* Pushes a new Decimal / datetime-kind / duration userdata. */

@@ -1016,6 +1016,17 @@ bool ltdo_to_value(lua_State *L, int idx, tdo_value *out)
     }
 }
 
+void ltdo_check_related(lua_State *L, const tdo_field *f,
+                        const tdo_model *given)
+{
+    if (given && f->related_model && given != f->related_model)
+        ltdo_raise(L, TDO_ERR_VALIDATION,
+                   "Invalid type for relationship field '%s'. Expected model "
+                   "type '%s', but got '%s'",
+                   f->name, tdo_model_name(f->related_model),
+                   tdo_model_name(given));
+}
+
 tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
                             ltdo_vals *vb, bool validate)
 {
@@ -1025,13 +1036,7 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     idx = lua_absindex(L, idx);
     bool isnull = lua_isnoneornil(L, idx) || ltdo_isnull(L, idx);
     if (f->related_model && lua_type(L, idx) == LUA_TTABLE) {
-        tdo_model *given = ltdo_instance_model(L, idx);
-        if (given && given != f->related_model)
-            ltdo_raise(L, TDO_ERR_VALIDATION,
-                       "Invalid type for relationship field '%s'. Expected "
-                       "model type '%s', but got '%s'",
-                       f->name, tdo_model_name(f->related_model),
-                       tdo_model_name(given));
+        ltdo_check_related(L, f, ltdo_instance_model(L, idx));
         lua_settop(L, top);
     }
     if (f->type == TDO_F_JSON && !isnull) {

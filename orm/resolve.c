@@ -307,6 +307,26 @@ static bool date_part_applies(const tdo_field *f, tdo_lookup lk)
     }
 }
 
+/* Whether lk compares text (its value is text, it suits text fields). */
+static bool text_lookup(tdo_lookup lk)
+{
+    switch (lk) {
+    case TDO_LK_IEXACT:
+    case TDO_LK_CONTAINS:
+    case TDO_LK_ICONTAINS:
+    case TDO_LK_STARTSWITH:
+    case TDO_LK_ISTARTSWITH:
+    case TDO_LK_ENDSWITH:
+    case TDO_LK_IENDSWITH:
+    case TDO_LK_REGEX:
+    case TDO_LK_IREGEX:
+    case TDO_LK_POSIX_REGEX:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Whether lookup lk suits f's type (see tdo_field_lookups()). */
 static bool lookup_suits(const tdo_field *f, tdo_lookup lk)
 {
@@ -337,18 +357,9 @@ static bool lookup_suits(const tdo_field *f, tdo_lookup lk)
     default:
         break;
     }
-    switch (lk) {
-    case TDO_LK_IEXACT:
-    case TDO_LK_CONTAINS:
-    case TDO_LK_ICONTAINS:
-    case TDO_LK_STARTSWITH:
-    case TDO_LK_ISTARTSWITH:
-    case TDO_LK_ENDSWITH:
-    case TDO_LK_IENDSWITH:
-    case TDO_LK_REGEX:
-    case TDO_LK_IREGEX:
-    case TDO_LK_POSIX_REGEX:
+    if (text_lookup(lk))
         return text;
+    switch (lk) {
     case TDO_LK_GT:
     case TDO_LK_GTE:
     case TDO_LK_LT:
@@ -599,28 +610,13 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
         tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
     }
-    switch (lk) {
-    case TDO_LK_ISNULL:
-    case TDO_LK_NOT_ISNULL:
+    if (lk == TDO_LK_ISNULL || lk == TDO_LK_NOT_ISNULL) {
         tmp = tdo_field_scratch_(f->name, TDO_F_BOOL);
         as = &tmp;
-        break;
-    case TDO_LK_IEXACT:
-    case TDO_LK_CONTAINS:
-    case TDO_LK_ICONTAINS:
-    case TDO_LK_STARTSWITH:
-    case TDO_LK_ISTARTSWITH:
-    case TDO_LK_ENDSWITH:
-    case TDO_LK_IENDSWITH:
-    case TDO_LK_REGEX:
-    case TDO_LK_IREGEX:
-    case TDO_LK_POSIX_REGEX:
+    } else if (text_lookup(lk)) {
         tmp = tdo_field_scratch_(f->name, TDO_F_TEXT);
         tmp.flags |= TDO_FIELD_NULL;
         as = &tmp;
-        break;
-    default:
-        break;
     }
     if (v->type == TDO_NULL) {
         *out = tdo_value_null();

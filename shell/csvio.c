@@ -281,30 +281,6 @@ void shell_csv_field(FILE *f, const char *s, size_t n, bool null)
         fwrite(s, 1, n, f);
 }
 
-/* csv_row(fh, fields, n): writes one record to the Lua file handle fh;
- * fields[i] a string, or false/nil for NULL. */
-static int csv_row(lua_State *L)
-{
-    luaL_Stream *st = luaL_checkudata(L, 1, LUA_FILEHANDLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_Integer n = luaL_checkinteger(L, 3);
-    if (st->closef == NULL)
-        return luaL_error(L, "the CSV file is closed");
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (i > 1)
-            fputc(',', st->f);
-        size_t len = 0;
-        const char *s = NULL;
-        if (lua_rawgeti(L, 2, i) == LUA_TSTRING)
-            s = lua_tolstring(L, -1, &len);
-        shell_csv_field(st->f, s, len, s == NULL);
-        lua_pop(L, 1);
-    }
-    if (fputc('\n', st->f) == EOF)
-        return luaL_error(L, "cannot write the CSV file: %s", strerror(errno));
-    return 0;
-}
-
 /* progress(done, total, unit): a bar on stderr when it is a terminal,
  * redrawn at most ten times a second; progress() clears it. */
 static int progress(lua_State *L)
@@ -369,8 +345,8 @@ void shell_csv_setup(lua_State *L, int prelude)
     lua_setfield(L, prelude, "stderr_tty");
     lua_pushcfunction(L, csv_open);
     lua_setfield(L, prelude, "csv_open");
-    lua_pushcfunction(L, csv_row);
-    lua_setfield(L, prelude, "csv_row");
+    lua_pushcfunction(L, shell_csv_grid);
+    lua_setfield(L, prelude, "csv_grid");
     lua_pushcfunction(L, progress);
     lua_setfield(L, prelude, "progress");
 }

@@ -532,22 +532,21 @@ function S.methods(v)
     end
   end
   local model_of = get(orm, "_model_of")
+  local function add_existing(list) -- those of list that v has
+    for _, m in ipairs(list) do
+      if type(get(v, m)) == "function" then add(m) end
+    end
+  end
   if is_model(v) then
-    for _, m in ipairs(qs_methods) do
-      if type(get(v, m)) == "function" then add(m) end
-    end
+    add_existing(qs_methods)
   elseif model_of and model_of(v) then
-    for _, m in ipairs(instance_methods) do
-      if type(get(v, m)) == "function" then add(m) end
-    end
+    add_existing(instance_methods)
     local m = model_of(v)
     for k, f in pairs(m) do if type(f) == "function" then add(k) end end
   else
     local mt = getmt(v)
     if mt and rawget(mt, "__name") == "testudo.QuerySet" then
-      for _, m in ipairs(qs_methods) do
-        if type(get(v, m)) == "function" then add(m) end
-      end
+      add_existing(qs_methods)
     end
     local idx = mt and rawget(mt, "__index")
     if type(idx) == "table" then
@@ -1446,18 +1445,10 @@ function S.export_csv(v, path)
   if not fh then error("cannot open " .. tostring(err), 0) end
   local n = 0
   local ok, e = pcall(function()
-    local chunks = S.qs_chunks(v, 1000)
     local first = true
-    for g in chunks do
-      if first then S.csv_row(fh, g.cols, #g.cols); first = false end
-      local ncols = #g.cols
-      for i, row in ipairs(g.rows) do
-        local kinds = g.kinds[i]
-        for j = 1, ncols do
-          if kinds:sub(j, j) == "0" then row[j] = false end
-        end
-        S.csv_row(fh, row, ncols)
-      end
+    for g in S.qs_chunks(v, 1000) do -- the writer of .mode csv
+      S.csv_grid(fh, g, first)
+      first = false
       n = n + #g.rows
       S.progress(n, total, ("%s rows"):format(thousands(n)))
     end

@@ -10,6 +10,7 @@
 #define _XOPEN_SOURCE 700 /* wcwidth */
 #include "shell.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -353,6 +354,24 @@ static void csv_rows(FILE *f, const struct grid *g)
         }
         fputc('\n', f);
     }
+}
+
+int shell_csv_grid(lua_State *L)
+{
+    luaL_Stream *st = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (st->closef == NULL)
+        return luaL_error(L, "the CSV file is closed");
+    struct grid g;
+    if (!grid_read(L, 2, &g))
+        return luaL_error(L, "not enough memory");
+    if (lua_toboolean(L, 3) && g.ncols > 0)
+        csv_header(st->f, &g);
+    csv_rows(st->f, &g);
+    grid_free(&g);
+    if (ferror(st->f))
+        return luaL_error(L, "cannot write the CSV file: %s", strerror(errno));
+    return 0;
 }
 
 static void out_csv(FILE *f, const struct grid *g)

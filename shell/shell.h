@@ -158,7 +158,10 @@ void shell_page(const char *text, size_t len);
 /* csvio.c: writes one CSV field (quoted when it must be, "" for an empty
  * string; nothing for NULL). */
 void shell_csv_field(FILE *f, const char *s, size_t n, bool null);
-/* Puts csv_open, csv_row and progress into the prelude table at idx. */
+/* csv_grid(fh, grid, header): writes a grid's rows (and its header line
+ * when header) in the csv format to the Lua file handle fh (render.c). */
+int shell_csv_grid(lua_State *L);
+/* Puts csv_open, csv_grid and progress into the prelude table at idx. */
 void shell_csv_setup(lua_State *L, int prelude);
 
 /* ---- term.c ---- */

@@ -408,13 +408,13 @@ end
 -- A field holding an expression (u.stock = F"stock" + 1) is saved by an
 -- UPDATE that computes it in the database, in one transaction with the
 -- other fields; the attribute keeps the expression until refresh_from_db
--- (as Tortoise).  Only an instance already saved can take one.
+-- (as Tortoise).  Only an instance already saved can take one.  u:save()
+-- (linstance.c) comes here when a field holds one.
 local F_MT = getmetatable(orm.F("x"))
-local c_save = Base.save
-function Base:save(opts)
+local c_save = C.save_plain
+function state.save_exprs(self, opts)
   local M = orm._model_of(self)
-  if not M then return c_save(self, opts) end
-  local exprs, names
+  local exprs
   local only = type(opts) == "table" and opts.update_fields
   local wanted
   if type(only) == "table" then
@@ -434,7 +434,7 @@ function Base:save(opts)
   if not exprs then return c_save(self, opts) end
   if not C.is_saved(self) or self.pk == nil then
     error(E.OperationalError(("%s: an expression (F) can only be saved to a "
-      .. "row that exists: save the instance first"):format(M._meta.name)), 2)
+      .. "row that exists: save the instance first"):format(M._meta.name)), 3)
   end
   -- the other fields as asked, then the expressions
   local rest = {}

@@ -135,6 +135,104 @@ static int q_tostring(lua_State *L)
     return 1;
 }
 
+/* How many alternative keys (tdo_field_is_alt_key) instances of m have. */
+static size_t nalt_of(const tdo_model *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; m && i < tdo_model_nfields(m); i++)
+        n += tdo_field_is_alt_key(tdo_model_field(m, i));
+    return n;
+}
+
+/* Converts the value at idx into *pk and its nalt alternative keys into
+ * alts: an instance of m gives its fields' values, anything else itself
+ * for each.  The values are anchored in the table at anchor. */
+static bool instance_keys(lua_State *L, int idx, const tdo_model *m,
+                          tdo_value *pk, tdo_value *alts, size_t nalt,
+                          int anchor)
+{
+    idx = lua_absindex(L, idx);
+    if (!ltdo_to_value(L, idx, pk))
+        return false;
+    tdo_model *im = ltdo_instance_model(L, idx);
+    if (im)
+        lua_pop(L, 1);
+    for (size_t i = 0, a = 0; a < nalt; i++) {
+        if (im != m) {
+            alts[a++] = *pk;
+            continue;
+        }
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!tdo_field_is_alt_key(f))
+            continue;
+        lua_getfield(L, idx, f->name);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+        if (!ltdo_to_value(L, -1, &alts[a++]))
+            alts[a - 1] = tdo_value_null();
+        lua_pop(L, 1);
+    }
+    return true;
+}
+
+/* The model whose instances the value at vidx holds (an instance, or a
+ * list with one first among its elements) when that model has
+ * alternative keys a to_field may name; NULL otherwise. */
+static const tdo_model *keyed_instances(lua_State *L, int vidx)
+{
+    vidx = lua_absindex(L, vidx);
+    const tdo_model *m = ltdo_instance_model(L, vidx);
+    if (m) {
+        lua_pop(L, 1);
+        return nalt_of(m) ? m : NULL;
+    }
+    if (lua_type(L, vidx) != LUA_TTABLE)
+        return NULL;
+    size_t n = lua_rawlen(L, vidx);
+    for (size_t i = 1; i <= n && !m; i++) {
+        lua_rawgeti(L, vidx, (lua_Integer)i);
+        if ((m = ltdo_instance_model(L, -1)))
+            lua_pop(L, 1);
+        lua_pop(L, 1);
+    }
+    return m && nalt_of(m) ? m : NULL;
+}
+
+/* Pushes a Q for key = instances of m (one at vidx, or a list of them
+ * and plain values): their pks, and the alternative keys a relation's
+ * to_field compares instead. */
+static void push_instance_lookup(lua_State *L, const char *key, int vidx,
+                                 const tdo_model *m)
+{
+    vidx = lua_absindex(L, vidx);
+    bool list = !ltdo_instance_model(L, vidx);
+    if (!list)
+        lua_pop(L, 1);
+    size_t n = list ? lua_rawlen(L, vidx) : 1, nalt = nalt_of(m);
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    tdo_value *pks = lua_newuserdatauv(L, (n ? n : 1) * sizeof(tdo_value), 0);
+    tdo_value *alts =
+        lua_newuserdatauv(L, (n ? n : 1) * nalt * sizeof(tdo_value), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (list)
+            lua_rawgeti(L, vidx, (lua_Integer)i + 1);
+        else
+            lua_pushvalue(L, vidx);
+        if (!instance_keys(L, -1, m, &pks[i], alts + i * nalt, nalt, anchor))
+            ltdo_raise(L, TDO_ERR_PARAMS,
+                       "bad value in the list of lookup '%s' (a %s)", key,
+                       luaL_typename(L, -1));
+        lua_pop(L, 1); /* anchored by the list or the caller */
+    }
+    lq *u = push_q(L);
+    u->q = tdo_q_lookup_instances(key, m, pks, n, alts, nalt);
+    if (u->q == NULL)
+        oom(L);
+    lua_replace(L, anchor);
+    lua_settop(L, anchor);
+}
+
 /* Pushes a Q for one lookup key = value (value at vidx). */
 static void push_lookup(lua_State *L, const char *key, int vidx)
 {
@@ -154,6 +252,11 @@ static void push_lookup(lua_State *L, const char *key, int vidx)
                    "a Q object cannot be the value of "
                    "lookup '%s'",
                    key);
+    const tdo_model *im = keyed_instances(L, vidx);
+    if (im) {
+        push_instance_lookup(L, key, vidx, im);
+        return;
+    }
     if (lua_type(L, vidx) == LUA_TTABLE && !ltdo_instance_model(L, vidx)) {
         /* in / not_in / range: the array part */
         size_t n = lua_rawlen(L, vidx);

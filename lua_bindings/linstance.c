@@ -202,18 +202,29 @@ static bool same_key(lua_State *L, int a, int b, int model)
     return same;
 }
 
+/* The attribute of the related model that FK f's id matches: "pk", or
+ * its to_field. */
+static const char *fk_key_attr(const tdo_field *f)
+{
+    return f && f->to_target ? f->to_target->name : "pk";
+}
+
 /* Pushes the instance of the foreign key k of instance 1 (model at
- * model) whose id is at id: the cached one when it still has that pk,
- * else RelatedModel:get_or_none{pk = id}, cached; returns the results
- * for __index (0: none). */
+ * model) whose id is at id: the cached one when it still has that key,
+ * else RelatedModel:get_or_none{pk = id} (or {to_field = id}), cached;
+ * returns the results for __index (0: none). */
 static int fk_instance(lua_State *L, int model, const char *k, int id)
 {
+    tdo_model *m = ltdo_tomodel(L, model);
+    ltdo_resolve(L);
+    const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
+    const char *key = fk_key_attr(f);
     push_related(L, 1, false);
     if (lua_istable(L, -1)) {
         lua_pushvalue(L, 2);
         lua_rawget(L, -2);
         if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "pk");
+            lua_getfield(L, -1, key);
             if (lua_compare(L, -1, id, LUA_OPEQ)) {
                 lua_pop(L, 1);
                 return 1;
@@ -223,12 +234,7 @@ static int fk_instance(lua_State *L, int model, const char *k, int id)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    tdo_model *m = ltdo_tomodel(L, model);
-    const tdo_field *f = m ? tdo_model_field_by_name(m, k) : NULL;
-    if (f == NULL)
-        return 0;
-    ltdo_resolve(L);
-    if (f->related_model == NULL)
+    if (f == NULL || f->related_model == NULL)
         return 0;
     if (ltdo_state_get(L, "lazy_hook") == LUA_TFUNCTION) { /* the meter */
         lua_pushstring(L, tdo_model_name(m));
@@ -245,7 +251,7 @@ static int fk_instance(lua_State *L, int model, const char *k, int id)
     lua_insert(L, -2);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, id);
-    lua_setfield(L, -2, "pk");
+    lua_setfield(L, -2, key);
     lua_call(L, 2, 1);
     if (!lua_isnil(L, -1)) {
         push_related(L, 1, true);
@@ -380,6 +386,10 @@ static void set_attr(lua_State *L, int t, const char *k, int vidx)
                                "You should first call .save() on %s before "
                                "referring to it",
                                luaL_tolstring(L, vidx, NULL));
+                if (f && f->to_target) { /* the key holds its to_field */
+                    lua_pop(L, 1);
+                    lua_getfield(L, vidx, f->to_target->name);
+                }
                 lua_pushvalue(L, attr);
                 lua_insert(L, -2);
                 lua_rawset(L, t);
@@ -1457,8 +1467,9 @@ static const char *opposite_of(const tdo_relation *r)
 /* C.core_relations(Model): the core's relations of the model (forward
  * and reverse), { [name] = { name, kind = "fk" | "o2o" | "m2m" |
  * "reverse_fk" | ..., target = Model, field_name = the declaring field's
- * name, opposite = the other side's name or nil } }; empty until the
- * models' references resolve. */
+ * name, opposite = the other side's name or nil, key = the attribute the
+ * FK's column holds on the model it points at: "pk", or its to_field }
+ * }; empty until the models' references resolve. */
 static int c_core_relations(lua_State *L)
 {
     static const char *const kinds[] = {
@@ -1478,6 +1489,9 @@ static int c_core_relations(lua_State *L)
         lua_setfield(L, -2, "target");
         lua_pushstring(L, r->field->name);
         lua_setfield(L, -2, "field_name");
+        const tdo_field *key = tdo_field_key_target(r->field);
+        lua_pushstring(L, key && r->field->to_target ? key->name : "pk");
+        lua_setfield(L, -2, "key");
         const char *opp = opposite_of(r);
         if (opp) {
             lua_pushstring(L, opp);

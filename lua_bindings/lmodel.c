@@ -323,6 +323,7 @@ static void spec_relation(lua_State *L, int spec, const char *name,
     t->through = optstr(L, spec, "through", anchor);
     t->forward_key = optstr(L, spec, "forward_key", anchor);
     t->backward_key = optstr(L, spec, "backward_key", anchor);
+    t->to_field = optstr(L, spec, "to_field", anchor);
 }
 
 /* Fills *t from the field spec at spec for the attribute name. */
@@ -504,6 +505,7 @@ static void push_field_object(lua_State *L, const tdo_field *f, int spec)
         setstr(L, "through", f->through);
         setstr(L, "forward_key", f->forward_key);
         setstr(L, "backward_key", f->backward_key);
+        setstr(L, "to_field", f->to_field);
         setbool(L, "db_constraint", f->flags & TDO_FIELD_DB_CONSTRAINT);
     }
     if (f->type == TDO_F_FK || f->type == TDO_F_O2O) {

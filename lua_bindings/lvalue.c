@@ -1038,6 +1038,14 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     if (f->related_model && lua_type(L, idx) == LUA_TTABLE) {
         ltdo_check_related(L, f, ltdo_instance_model(L, idx));
         lua_settop(L, top);
+        if (f->to_target && ltdo_instance_model(L, idx)) {
+            /* the key holds the instance's to_field, not its pk */
+            lua_getfield(L, idx, f->to_target->name);
+            idx = lua_gettop(L); /* anchored by the instance */
+            isnull = lua_isnil(L, idx);
+        } else {
+            lua_settop(L, top);
+        }
     }
     if (f->type == TDO_F_JSON && !isnull) {
         if (lua_type(L, idx) == LUA_TSTRING) {

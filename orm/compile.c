@@ -377,7 +377,7 @@ static void from_clause(cstate *cs, scope *sc)
         case TDO_REL_FK:
         case TDO_REL_O2O:
             join_on(cs, jt, tdo_model_table(r->target), j->alias);
-            column(cs, pk_of(r->target));
+            column(cs, tdo_field_key_target(r->field));
             add(cs, "=");
             node_ref(cs, sc, j->parent);
             add(cs, ".");
@@ -390,7 +390,7 @@ static void from_clause(cstate *cs, scope *sc)
             add(cs, "=");
             node_ref(cs, sc, j->parent);
             add(cs, ".");
-            column(cs, pk_of(r->model));
+            column(cs, tdo_field_key_target(r->field));
             break;
         case TDO_REL_M2M:
         case TDO_REL_REVERSE_M2M:

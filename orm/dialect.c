@@ -89,16 +89,15 @@ static int enum_length(const tdo_field *f)
     return (int)len;
 }
 
-/* The column a relation's key finally holds: the related model's primary
- * key, followed through keys that are themselves relations (a one-to-one
- * primary key); NULL when unresolved or circular. */
+/* The column a relation's key finally holds: the related model's to_field
+ * or primary key, followed through keys that are themselves relations (a
+ * one-to-one primary key); NULL when unresolved or circular. */
 static const tdo_field *key_target(const tdo_field *f)
 {
     for (int hops = 0; f && hops < 16; hops++) {
         if (f->type != TDO_F_FK && f->type != TDO_F_O2O)
             return f;
-        const tdo_field *pk =
-            f->related_model ? tdo_model_pk(f->related_model) : NULL;
+        const tdo_field *pk = tdo_field_key_target(f);
         if (pk == f)
             return NULL;
         f = pk;

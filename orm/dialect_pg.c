@@ -78,7 +78,7 @@ static tdo_status pg_from_db(const tdo_field *f, const tdo_value *in,
     if (f && in->type == TDO_BOOL) {
         const tdo_field *t = f;
         if ((t->type == TDO_F_FK || t->type == TDO_F_O2O) && t->related_model)
-            t = tdo_model_pk(t->related_model);
+            t = tdo_field_key_target(t);
         if (t && t->type == TDO_F_BOOL) {
             *out = *in;
             out->owned = false;

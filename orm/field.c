@@ -92,8 +92,19 @@ static tdo_field_decl decl_of(const tdo_field *f)
         .through = f->through,
         .forward_key = f->forward_key,
         .backward_key = f->backward_key,
+        .to_field = f->to_field,
     };
     return d;
+}
+
+/* Returns the related model's field the key of FK/O2O f holds (to_field,
+ * else the related pk); NULL otherwise or unresolved.  Registry-owned. */
+const tdo_field *tdo_field_key_target(const tdo_field *f)
+{
+    if (!f || (f->type != TDO_F_FK && f->type != TDO_F_O2O) ||
+        !f->related_model)
+        return NULL;
+    return f->to_target ? f->to_target : f->related_model->pk;
 }
 
 static bool is_relation(const tdo_field *f)
@@ -136,11 +147,14 @@ tdo_type tdo_field_value_type(const tdo_field *f)
         return TDO_BLOB;
     case TDO_F_FK:
     case TDO_F_O2O:
-    case TDO_F_M2M:
-        if (f->related_model && f->related_model->pk &&
-            f->related_model->pk != f)
-            return tdo_field_value_type(f->related_model->pk);
+    case TDO_F_M2M: {
+        const tdo_field *t = f->type == TDO_F_M2M ? NULL : f->to_target;
+        if (!t && f->related_model)
+            t = f->related_model->pk;
+        if (t && t != f)
+            return tdo_field_value_type(t);
         return TDO_INT;
+    }
     case TDO_F_COUNT:
         break;
     }
@@ -169,6 +183,7 @@ void tdo_field_free_(tdo_field *f)
     tdo_free(f->through);
     tdo_free(f->forward_key);
     tdo_free(f->backward_key);
+    tdo_free(f->to_field);
     tdo_free(f);
 }
 
@@ -198,7 +213,8 @@ static tdo_status from_decl(tdo_field *dst, const tdo_field_decl *src,
               dup_str(&dst->related_name, src->related_name) &
               dup_str(&dst->through, src->through) &
               dup_str(&dst->forward_key, src->forward_key) &
-              dup_str(&dst->backward_key, src->backward_key);
+              dup_str(&dst->backward_key, src->backward_key) &
+              dup_str(&dst->to_field, src->to_field);
     if (ok && (src->flags & TDO_FIELD_CONST_DEFAULT))
         ok = tdo_value_copy(&dst->default_value, &src->default_value) == TDO_OK;
     if (ok && src->n_enum) {
@@ -223,6 +239,7 @@ tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src, tdo_error *err)
     tdo_field_decl d = decl_of(src);
     tdo_status st = from_decl(dst, &d, err);
     dst->related_model = src->related_model;
+    dst->to_target = src->to_target;
     dst->model = src->model;
     dst->index = src->index;
     return st;
@@ -354,6 +371,7 @@ tdo_status tdo_field_make_(const tdo_model *m, const tdo_field_decl *t,
         return st;
     }
     f->related_model = NULL;
+    f->to_target = NULL;
     f->model = (tdo_model *)m;
     f->index = 0;
     if (f->flags & TDO_FIELD_CONST_DEFAULT &&
@@ -850,11 +868,12 @@ tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
             return own_bytes(TDO_BLOB, in->u.s.ptr, in->u.s.len, out, err);
         return bad_value(f, in, "bytes", err);
     case TDO_F_FK:
-    case TDO_F_O2O:
-        if (f->related_model && f->related_model->pk &&
-            f->related_model->pk != f)
-            return tdo_field_coerce(f->related_model->pk, in, out, err);
+    case TDO_F_O2O: {
+        const tdo_field *t = tdo_field_key_target(f);
+        if (t && t != f)
+            return tdo_field_coerce(t, in, out, err);
         return coerce_int(f, in, out, err);
+    }
     case TDO_F_M2M:
         return tdo_error_set(err, TDO_ERR_FIELD,
                              "ManyToManyField '%s' on model '%s' holds no "

@@ -6,6 +6,7 @@
 #include "tdo_int.h"
 
 #include <ctype.h>
+#include <stdio.h>
 
 /* Grows *arr (elements of size bytes) to hold n elements. */
 static bool grow_to(void *arr, size_t n, size_t size)
@@ -469,6 +470,7 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
                 f->type != TDO_F_M2M)
                 continue;
             const char *why = NULL;
+            char whybuf[160];
             tdo_model *r = NULL;
             if (!f->related_ref || !*f->related_ref) {
                 why = "has no related model";
@@ -485,11 +487,29 @@ tdo_status tdo_ctx_resolve(tdo_ctx *ctx, tdo_error *err)
                     why = "is on a model without a one-field primary key "
                           "and refers to";
             }
+            const tdo_field *to = NULL;
+            if (!why && f->to_field && *f->to_field) {
+                to = f->type == TDO_F_M2M ? NULL : find_field(r, f->to_field);
+                if (f->type == TDO_F_M2M)
+                    why = "has a to_field (only foreign keys have one); it "
+                          "refers to";
+                else if (!to || to->type == TDO_F_M2M)
+                    why = "names no field of";
+                else if (!(to->flags & (TDO_FIELD_UNIQUE | TDO_FIELD_PK)))
+                    why = "names a field that is not unique on";
+                if (why && f->type != TDO_F_M2M) {
+                    snprintf(whybuf, sizeof whybuf,
+                             "has to_field '%.60s': it %s", f->to_field, why);
+                    why = whybuf;
+                }
+            }
             if (!why) {
                 f->related_model = r;
+                f->to_target = to && to != r->pk ? to : NULL;
                 continue;
             }
             f->related_model = NULL;
+            f->to_target = NULL;
             tdo_sb_adds(&msg, nbad ? "; " : "");
             tdo_sb_addf(&msg, "%s '%s' on model '%s' %s",
                         tdo_field_type_name(f->type), f->name, m->name, why);

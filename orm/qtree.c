@@ -38,6 +38,9 @@ void tdo_qnode_free(tdo_qnode *q)
         for (size_t i = 0; i < q->nvals; i++)
             tdo_value_release(&q->vals[i]);
         tdo_free(q->vals);
+        for (size_t i = 0; q->alts && i < q->nvals * q->nalt; i++)
+            tdo_value_release(&q->alts[i]);
+        tdo_free(q->alts);
         tdo_expr_free(q->expr);
         tdo_path_free(q->path);
         if (q->kind == TDO_Q_AND || q->kind == TDO_Q_OR) {
@@ -75,6 +78,37 @@ tdo_qnode *tdo_q_lookup(const char *key, const tdo_value *vals, size_t nvals)
 fail:
     tdo_qnode_free(q);
     return NULL;
+}
+
+/* Whether f is a unique column other than the primary key. */
+bool tdo_field_is_alt_key(const tdo_field *f)
+{
+    return f && (f->flags & TDO_FIELD_UNIQUE) && !(f->flags & TDO_FIELD_PK) &&
+           f->type != TDO_F_M2M;
+}
+
+/* A new leaf "key = instances of m" (see testudo.h): the pks as values,
+ * the alternative keys beside them; NULL on out of memory. */
+tdo_qnode *tdo_q_lookup_instances(const char *key, const tdo_model *m,
+                                  const tdo_value *pks, size_t n,
+                                  const tdo_value *alts, size_t nalt)
+{
+    tdo_qnode *q = tdo_q_lookup(key, pks, n);
+    if (!q || !nalt || !n)
+        return q;
+    q->inst_model = m;
+    q->alts = tdo_calloc(n * nalt, sizeof(*q->alts));
+    if (!q->alts) {
+        tdo_qnode_free(q);
+        return NULL;
+    }
+    q->nalt = nalt;
+    for (size_t i = 0; i < n * nalt; i++)
+        if (tdo_value_copy(&q->alts[i], &alts[i]) != TDO_OK) {
+            tdo_qnode_free(q);
+            return NULL;
+        }
+    return q;
 }
 
 /* A new leaf "key = e"; takes the reference to e (dropped on failure). */

@@ -119,10 +119,16 @@ static bool is_lookup(const char *s)
     return lookup_by_name(s, sep ? (size_t)(sep - s) : strlen(s)) >= 0;
 }
 
+/* Whether part names the field r's own key holds on its target (the
+ * primary key, "pk", or a to_field), so no join is needed to read it. */
 static bool is_target_pk(const tdo_relation *r, const char *part)
 {
     const tdo_field *pk = tdo_model_pk(r->target);
-    return !strcmp(part, "pk") || (pk && !strcmp(part, pk->name));
+    const tdo_field *key = r->kind == TDO_REL_FK || r->kind == TDO_REL_O2O
+                               ? tdo_field_key_target(r->field)
+                               : pk;
+    return (key == pk && !strcmp(part, "pk")) ||
+           (key && !strcmp(part, key->name));
 }
 
 /* Resolves the name part of len bytes at p on cur: a relation (*r) or a
@@ -691,8 +697,27 @@ static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
             tdo_qnode_free(r);
             return tdo_nomem(err);
         }
+        const tdo_value *src = n->vals;
+        size_t stride = 1;
+        const tdo_field *key = k.field && !TDO_LK_IS_DATE_PART(k.lookup)
+                                   ? tdo_field_key_target(k.field)
+                                   : NULL;
+        if (n->inst_model && key && k.field->to_target &&
+            k.field->related_model == n->inst_model) {
+            /* instances given to a relation with a to_field: compare
+             * their value of it */
+            size_t a = 0;
+            for (size_t j = 0; j < key->index; j++)
+                if (tdo_field_is_alt_key(n->inst_model->fields[j]))
+                    a++;
+            if (a < n->nalt && tdo_field_is_alt_key(key)) {
+                src = n->alts + a;
+                stride = n->nalt;
+            }
+        }
         for (size_t i = 0; i < n->nvals; i++) {
-            st = coerce_value(k.field, k.lookup, &n->vals[i], &r->vals[i], err);
+            st = coerce_value(k.field, k.lookup, &src[i * stride], &r->vals[i],
+                              err);
             if (st) {
                 tdo_qnode_free(r);
                 return st;

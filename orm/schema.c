@@ -124,12 +124,12 @@ static void default_clause(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
     }
 }
 
-/* Appends " REFERENCES "t" ("pk") ON DELETE x" for relation field f to
- * model rm. */
+/* Appends " REFERENCES "t" ("key") ON DELETE x" for a relation to model
+ * rm whose key holds field key (NULL: rm's primary key). */
 static void references(tdo_sb *sb, const tdo_dialect *d, const tdo_model *rm,
-                       tdo_on_delete od)
+                       const tdo_field *key, tdo_on_delete od)
 {
-    const tdo_field *rpk = tdo_model_pk(rm);
+    const tdo_field *rpk = key ? key : tdo_model_pk(rm);
     if (!rpk || !rpk->column)
         return;
     tdo_sb_adds(sb, " REFERENCES ");
@@ -171,7 +171,8 @@ static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f,
         tdo_sb_adds(sb, " UNIQUE");
     default_clause(sb, d, f);
     if (refs)
-        references(sb, d, f->related_model, f->on_delete);
+        references(sb, d, f->related_model, tdo_field_key_target(f),
+                   f->on_delete);
 }
 
 /* Appends ("a", "b") of the columns of the named fields; FieldError for
@@ -375,7 +376,8 @@ static void deferred_fks(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
         tdo_sb_adds(sb, " FOREIGN KEY (");
         d->quote_ident(sb, col);
         tdo_sb_adds(sb, ")");
-        references(sb, d, f->related_model, f->on_delete);
+        references(sb, d, f->related_model, tdo_field_key_target(f),
+                   f->on_delete);
     }
 }
 
@@ -391,7 +393,7 @@ static void through_column(tdo_sb *sb, const tdo_dialect *d, const char *col,
     d->column_type(sb, &t);
     tdo_sb_adds(sb, " NOT NULL");
     if (refs)
-        references(sb, d, target, TDO_CASCADE);
+        references(sb, d, target, NULL, TDO_CASCADE);
 }
 
 /* Appends the automatic through tables of the m2m relations of every

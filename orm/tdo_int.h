@@ -532,6 +532,9 @@ struct tdo_qnode {
     tdo_value *vals;  /* owned copies (coerced once resolved) */
     size_t nvals;
     tdo_expr *expr;   /* right-hand side expression, or NULL; referenced */
+    const tdo_model *inst_model; /* vals are instances of it, or NULL */
+    tdo_value *alts;  /* their alternative keys: nvals rows of nalt */
+    size_t nalt;
     /* resolved leaves (the copies a query holds; see query.c) */
     const tdo_field *field; /* the column compared, or NULL: unresolved
                                or an annotation */

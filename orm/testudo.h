@@ -391,6 +391,8 @@ typedef struct tdo_field_decl {
     const char *through;      /* m2m through table, or NULL */
     const char *forward_key;  /* m2m */
     const char *backward_key; /* m2m */
+    const char *to_field;     /* FK/O2O: the unique field of the related
+                                 model the key holds, or NULL: its pk */
 } tdo_field_decl;
 
 /* A field of a model: owned by it, read-only once added (made from a
@@ -415,7 +417,11 @@ typedef struct tdo_field {
     char *through;         /* m2m through table, or NULL */
     char *forward_key;     /* m2m */
     char *backward_key;    /* m2m */
+    char *to_field;        /* FK/O2O: as declared, or NULL */
     tdo_model *related_model; /* set by tdo_ctx_resolve() */
+    const struct tdo_field *to_target; /* FK/O2O: the related model's field the
+                                   key holds (to_field, else its pk); set
+                                   by tdo_ctx_resolve() */
     /* set by tdo_model_add_field() */
     tdo_model *model;      /* owner */
     size_t index;          /* position among the model's fields */
@@ -453,8 +459,12 @@ TDO_API tdo_field_type tdo_field_type_of_sql(const char *type,
 TDO_API const char *tdo_field_type_name(tdo_field_type t);
 /* Looks a field type up by its class name; returns TDO_F_COUNT if none. */
 TDO_API tdo_field_type tdo_field_type_by_name(const char *name);
+/* The field of the related model a FK/O2O's key holds: its to_field, or
+ * the related primary key; NULL for other fields or before
+ * tdo_ctx_resolve().  Belongs to the registry. */
+TDO_API const tdo_field *tdo_field_key_target(const tdo_field *f);
 /* Returns the value type the field holds (TDO_F_CHAR -> TDO_TEXT; FK ->
- * the type of the related primary key, TDO_INT until resolved). */
+ * the type of the field its key holds, TDO_INT until resolved). */
 TDO_API tdo_type tdo_field_value_type(const tdo_field *f);
 /* Converts an input value to the field's canonical value: numbers to text
  * for Char/Text, integers and text to decimals (quantized to
@@ -679,6 +689,18 @@ TDO_API tdo_expr *tdo_expr_case(tdo_qnode *const *conds,
  * when the node is applied to a query. */
 TDO_API tdo_qnode *tdo_q_lookup(const char *key, const tdo_value *vals,
                                 size_t nvals);
+/* Whether f is an alternative key of its model: a unique column that is
+ * not the primary key, which a relation's to_field may name. */
+TDO_API bool tdo_field_is_alt_key(const tdo_field *f);
+/* A lookup whose values are instances of m ("school = s1"): pks holds
+ * their primary keys (n of them); alts, n rows of nalt values, their
+ * values of m's alternative keys (tdo_field_is_alt_key(), in field
+ * order; a plain value repeated for an element that is no instance).  A
+ * relation whose to_field names one of those keys compares that value,
+ * anything else the pk.  Everything is copied; NULL on out of memory. */
+TDO_API tdo_qnode *tdo_q_lookup_instances(const char *key, const tdo_model *m,
+                                          const tdo_value *pks, size_t n,
+                                          const tdo_value *alts, size_t nalt);
 /* A lookup whose right-hand side is an expression (stock__gt = F"min"). */
 TDO_API tdo_qnode *tdo_q_lookup_expr(const char *key, tdo_expr *e);
 /* How deep Q and F trees may nest (levels of AND/OR/NOT, operators and

@@ -28,7 +28,9 @@ local NONE = setmetatable({}, { __name = "testudo.NoRelated" })
 -- "m2m", "reverse_fk", "reverse_o2o", "reverse_m2m"), model, target,
 -- field (the declaring field object), attr (fk/o2o: "customer_id" on
 -- model), remote_attr (reverse fk/o2o: "customer_id" on target),
--- opposite (the name of the other side on target, or nil) }.
+-- opposite (the name of the other side on target, or nil), key (fk/o2o:
+-- the attribute of target the key holds; reverse: the attribute of
+-- model the remote key holds: "pk", or the declared to_field) }.
 local rels = setmetatable({}, { __mode = "k" })
 local built_gen
 
@@ -152,15 +154,22 @@ local function owner_pk(obj, rel)
   return pk
 end
 
+-- The value obj's reverse relation rel matches in its targets' key: the
+-- pk, or the field a to_field names.
+local function owner_key(obj, rel)
+  local pk = owner_pk(obj, rel)
+  if rel.key == "pk" then return pk end
+  return obj[rel.key]
+end
+
 -- A queryset of the rows related to obj through rel (reverse FK or
 -- m2m); list (optional) is its prefetched result.
 local function manager(obj, rel, list)
-  local pk = owner_pk(obj, rel)
   local qs
   if rel.kind == "reverse_fk" then
-    qs = rel.target:filter{ [rel.remote_attr] = pk }
+    qs = rel.target:filter{ [rel.remote_attr] = owner_key(obj, rel) }
   else
-    qs = rel.target:filter{ [rel.opposite .. "__pk"] = pk }
+    qs = rel.target:filter{ [rel.opposite .. "__pk"] = owner_pk(obj, rel) }
   end
   C.qs_set_manager(qs, { instance = obj, rel = rel })
   if list then C.qs_set_cache(qs, list) end
@@ -179,7 +188,7 @@ function state.rel_index(obj, key)
   end
   if state.lazy_hook then state.lazy_hook(M._meta.name, key, "prefetch") end
   if rel.kind == "reverse_o2o" then
-    local v = rel.target:get_or_none{ [rel.remote_attr] = owner_pk(obj, rel) }
+    local v = rel.target:get_or_none{ [rel.remote_attr] = owner_key(obj, rel) }
     set_related(obj, key, v == nil and NONE or v)
     return v
   end
@@ -417,8 +426,9 @@ function run_node(objs, node)
     local ids = unique(objs, function(o) return rawget(o, attr) end)
     local by_id = {}
     if #ids > 0 then
-      for _, t in ipairs(base_qs(node):filter{ pk__in = ids }:list()) do
-        by_id[t.pk] = t
+      local key = rel.key
+      for _, t in ipairs(base_qs(node):filter{ [key .. "__in"] = ids }:list()) do
+        by_id[t[key]] = t
         fetched[#fetched + 1] = t
       end
     end
@@ -432,7 +442,8 @@ function run_node(objs, node)
       end
     end
   else
-    local pks = unique(objs, function(o) return o.pk end)
+    local key = rel.key or "pk"
+    local pks = unique(objs, function(o) return o[key] end)
     local groups = {}
     if #pks > 0 then
       local qs, src
@@ -457,7 +468,7 @@ function run_node(objs, node)
       end
     end
     for _, o in ipairs(objs) do
-      local list = groups[o.pk] or {}
+      local list = groups[o[key]] or {}
       if rel.kind == "reverse_fk" or rel.kind == "reverse_o2o" then
         -- each child knows its parent without a query
         for _, t in ipairs(list) do set_related(t, rel.field.name, o) end

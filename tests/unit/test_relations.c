@@ -60,7 +60,7 @@ static tdo_field_decl dec(const char *name)
 }
 
 static tdo_field_decl rel(const char *name, tdo_field_type t, const char *ref,
-                     const char *related_name, unsigned flags)
+                          const char *related_name, unsigned flags)
 {
     tdo_field_decl f = fld(name, t, flags);
     f.related_ref = ref;
@@ -103,7 +103,8 @@ static tdo_ctx *shop(void)
     add(product, chr("name", 255, 0));
     add(product, dec("price"));
     add(product, fld("stock", TDO_F_INT, 0));
-    tdo_field_decl cat = rel("category", TDO_F_FK, "models.Category", "products", 0);
+    tdo_field_decl cat =
+        rel("category", TDO_F_FK, "models.Category", "products", 0);
     cat.on_delete = TDO_RESTRICT;
     add(product, cat);
     add(product, rel("tags", TDO_F_M2M, "models.Tag", "products", 0));
@@ -703,12 +704,14 @@ static void test_defaults_and_through(void **state)
     add(g, rel("owner", TDO_F_FK, "models.Person", NULL, 0));
     add(g, rel("members", TDO_F_M2M, "models.Person", "member_of", 0));
     add(g, rel("admins", TDO_F_M2M, "models.Person", "admin_of", 0));
-    tdo_field_decl custom = rel("guests", TDO_F_M2M, "models.Person", "guest_of", 0);
+    tdo_field_decl custom =
+        rel("guests", TDO_F_M2M, "models.Person", "guest_of", 0);
     custom.through = "group_guest_list";
     custom.forward_key = "guest";
     custom.backward_key = "grp";
     add(g, custom);
-    tdo_field_decl viam = rel("staff", TDO_F_M2M, "models.Person", "staff_of", 0);
+    tdo_field_decl viam =
+        rel("staff", TDO_F_M2M, "models.Person", "staff_of", 0);
     viam.through = "models.Membership";
     add(g, viam);
     CHECK(tdo_model_finish(g, &err));
@@ -811,6 +814,98 @@ static void test_clashes(void **state)
     assert_non_null(strstr(err.message, "backward relation 'x' of "
                                         "Other.self clashes with field 'x' "
                                         "of model 'Other'"));
+    tdo_error_release(&err);
+    tdo_ctx_free(c);
+}
+
+/* ---- to_field: a key holding a unique non-pk field ------------------------
+ */
+
+static char *compiled_sql(tdo_query *q, const tdo_dialect *d, char **params)
+{
+    tdo_compiled *c = NULL;
+    CHECK(tdo_compile(q, SEL, d, NULL, 0, &c, &err));
+    char *sql = strdup(tdo_compiled_sql(c));
+    *params = params_text(c);
+    tdo_compiled_free(c);
+    tdo_query_free(q);
+    return sql;
+}
+
+static void test_to_field(void **state)
+{
+    tdo_ctx *c = tdo_ctx_new();
+    tdo_model *s = model(c, "School", "schools");
+    add(s, fld("uuid", TDO_F_UUID, TDO_FIELD_PK));
+    add(s, chr("name", 20, 0));
+    add(s, fld("code", TDO_F_INT, TDO_FIELD_UNIQUE));
+    CHECK(tdo_model_finish(s, &err));
+    tdo_model *st = model(c, "Student", "students");
+    tdo_field_decl fk = rel("school", TDO_F_FK, "models.School", "students", 0);
+    fk.to_field = "code";
+    add(st, fk);
+    CHECK(tdo_model_finish(st, &err));
+    CHECK(tdo_ctx_resolve(c, &err));
+    const tdo_field *f = tdo_model_field_by_name(st, "school");
+    assert_ptr_equal(tdo_field_key_target(f),
+                     tdo_model_field_by_name(s, "code"));
+    assert_int_equal(tdo_field_value_type(f), TDO_INT);
+    /* the column is typed and constrained as the to_field */
+    char *ddl = NULL;
+    CHECK(tdo_schema_sql(c, dl[1], st, false, &ddl, &err));
+    assert_non_null(strstr(ddl, "\"school_id\" INT NOT NULL REFERENCES "
+                                "\"schools\" (\"code\")"));
+    free(ddl);
+    /* joins both ways match on the to_field */
+    char *p;
+    tdo_value nm = T("A");
+    char *sql = compiled_sql(flt(Q(st), tdo_q_lookup("school__name", &nm, 1)),
+                             dl[0], &p);
+    assert_non_null(strstr(sql, ".\"code\"=\"students\".\"school_id\""));
+    free(sql);
+    free(p);
+    sql = compiled_sql(
+        flt(Q(s), tdo_q_lookup("students__id",
+                               &(tdo_value){.type = TDO_INT, .u.i = 1}, 1)),
+        dl[0], &p);
+    assert_non_null(strstr(sql, ".\"school_id\"=\"schools\".\"code\""));
+    free(sql);
+    free(p);
+    /* school__code reads the key column itself; school__pk joins */
+    tdo_value one = {.type = TDO_INT, .u.i = 7};
+    sql = compiled_sql(flt(Q(st), tdo_q_lookup("school__code", &one, 1)), dl[0],
+                       &p);
+    assert_null(strstr(sql, "JOIN"));
+    free(sql);
+    free(p);
+    /* an instance compares its to_field, not its pk */
+    tdo_value pk = T("6f1c1a52-3b7e-4c7a-9d55-0c9e1f6a0001");
+    tdo_value alt = {.type = TDO_INT, .u.i = 1024};
+    sql = compiled_sql(
+        flt(Q(st), tdo_q_lookup_instances("school", s, &pk, 1, &alt, 1)), dl[0],
+        &p);
+    assert_string_equal(p, "1024");
+    free(sql);
+    free(p);
+    tdo_ctx_free(c);
+
+    /* a to_field naming no field, or a field that is not unique */
+    c = tdo_ctx_new();
+    s = model(c, "School", "schools");
+    add(s, chr("name", 20, 0));
+    CHECK(tdo_model_finish(s, &err));
+    st = model(c, "Student", "students");
+    fk = rel("school", TDO_F_FK, "models.School", NULL, 0);
+    fk.to_field = "name";
+    add(st, fk);
+    fk = rel("other", TDO_F_FK, "models.School", "others", 0);
+    fk.to_field = "nope";
+    add(st, fk);
+    CHECK(tdo_model_finish(st, &err));
+    assert_int_equal(tdo_ctx_resolve(c, &err), TDO_ERR_CONFIGURATION);
+    assert_non_null(strstr(err.message, "to_field 'name': it names a field "
+                                        "that is not unique"));
+    assert_non_null(strstr(err.message, "to_field 'nope': it names no field"));
     tdo_error_release(&err);
     tdo_ctx_free(c);
 }
@@ -1035,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_defaults_and_through),
         cmocka_unit_test(test_clashes),
+        cmocka_unit_test(test_to_field),
         cmocka_unit_test(test_sqlite_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

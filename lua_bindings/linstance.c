@@ -1019,7 +1019,9 @@ static int inst_delete(lua_State *L)
         return ltdo_qs_method(L, "delete");
     tdo_model *m = check_instance(L, 1);
     tdo_value *pk = key_values(L, 1, m);
-    if (!pk && !tdo_model_read_only(m)) /* (read-only: the core says so) */
+    /* an instance never saved is not deleted, whatever its pk says
+     * (read-only models: the core says so) */
+    if ((!pk || !is_saved(L, 1)) && !tdo_model_read_only(m))
         return ltdo_raise(L, TDO_ERR_OPERATIONAL,
                           tdo_model_nkey(m) ? "Can't delete unpersisted record"
                                             : "cannot delete an instance of "

@@ -166,6 +166,19 @@ describe("Tortoise's edge cases", function()
       is(E.IntegrityError, catch(function() c:save() end))
       assert.are.equal("ants", TeClub:get{ name = "ants" }.name)
     end)
+
+    it("an unsaved instance is not deleted, whatever pk it carries: OperationalError", function()
+      local ants = TeClub:get{ name = "ants" }
+      local c = TeClub{ id = ants.id, name = "ants", league = north }
+      local e = catch(function() c:delete() end)
+      is(E.OperationalError, e)
+      assert.truthy(e.message:find("unpersisted", 1, true))
+      is(E.OperationalError, catch(function() ants:clone():delete() end))
+      assert.are.equal(3, TeClub:all():count())
+      -- rows read back (a raw query too) are saved ones
+      TeClub:raw("SELECT * FROM te_clubs WHERE name = 'ants'")[1]:delete()
+      assert.are.equal(2, TeClub:all():count())
+    end)
   end)
 
   describe("copies of a model whose key is not generated", function()

@@ -296,13 +296,75 @@ static int qs_offset(lua_State *L)
     return 1;
 }
 
+static const char **string_args(lua_State *L, const char *what, size_t *n);
+
+/* distinct() (SELECT DISTINCT), or distinct("role", ...): one row per
+ * value of the fields, the first in the queryset's order. */
 static int qs_distinct(lua_State *L)
 {
     lqs *u = getqs(L, 1);
+    size_t n;
+    const char **keys = string_args(L, "distinct", &n);
     lqs *d = push_derived(L, 1, true);
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_query_distinct(u->q, &d->q, &err))
+    if (tdo_query_distinct_on(u->q, keys, n, &d->q, &err))
         return ltdo_error(L, &err);
+    return 1;
+}
+
+/* union(qs, ..., [{all = true}]): the rows of this queryset, then of
+ * each other one (a model stands for all its rows); UNION ALL keeps
+ * duplicates. */
+static int qs_union(lua_State *L)
+{
+    lqs *u = getqs(L, 1);
+    int top = lua_gettop(L);
+    bool all = false;
+    if (top >= 2 && lua_type(L, top) == LUA_TTABLE &&
+        !lua_getmetatable(L, top)) {
+        lua_pushnil(L);
+        while (lua_next(L, top)) {
+            const char *k =
+                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (!k || strcmp(k, "all"))
+                ltdo_raise(L, TDO_ERR_PARAMS,
+                           "union: unknown option '%s' (options: all)",
+                           k ? k : luaL_typename(L, -2));
+            all = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+        top--;
+    } else if (top >= 2 && lua_type(L, top) == LUA_TTABLE) {
+        lua_pop(L, 1); /* the metatable */
+    }
+    if (top < 2)
+        return ltdo_raise(L, TDO_ERR_PARAMS,
+                          "union takes one or more querysets");
+    for (int i = 2; i <= top; i++) {
+        if (lua_type(L, i) == LUA_TTABLE && ltdo_tomodel(L, i)) {
+            lua_getfield(L, i, "all"); /* a model: all its rows */
+            lua_pushvalue(L, i);
+            lua_call(L, 1, 1);
+            lua_replace(L, i);
+        }
+        if (!ltdo_toquery(L, i))
+            return ltdo_raise(L, TDO_ERR_PARAMS,
+                              "union takes querysets (argument %d is a %s)",
+                              i - 1, luaL_typename(L, i));
+    }
+    lqs *d = push_derived(L, 1, false); /* unordered until order_by */
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_query *cur = NULL;
+    for (int i = 2; i <= top; i++) {
+        tdo_query *next = NULL;
+        tdo_status st = tdo_query_union(cur ? cur : u->q, ltdo_toquery(L, i),
+                                        all, &next, &err);
+        tdo_query_free(cur);
+        cur = next;
+        if (st)
+            return ltdo_error(L, &err);
+    }
+    d->q = cur;
     return 1;
 }
 
@@ -1600,6 +1662,7 @@ static const luaL_Reg qs_meth[] = {
     {"limit", qs_limit},
     {"offset", qs_offset},
     {"distinct", qs_distinct},
+    {"union", qs_union},
     {"select_for_update", qs_select_for_update},
     {"values", qs_values},
     {"values_list", qs_values_list},

@@ -51,6 +51,7 @@ typedef struct cstate {
     bool returning;
     bool copy_params; /* borrowed values are copied (they do not outlive
                          the compile: update's resolved expressions) */
+    bool in_distinct; /* writing distinct(fields)'s own subquery */
     bool lost_join;   /* a path was met after FROM was written (a bug) */
     bool oom;
 } cstate;
@@ -60,8 +61,10 @@ typedef enum selmode {
     SEL_COUNT, /* the output columns (aliased c0.. when joined), sliced */
     SEL_PK,    /* the primary key only (rows to update / delete) */
     SEL_PKD,   /* SELECT DISTINCT of the primary key only */
-    SEL_SUB    /* a subquery's columns (a query of instances: its key),
+    SEL_SUB,   /* a subquery's columns (a query of instances: its key),
                   ordered, sliced */
+    SEL_PART   /* a union() part: the output columns, neither ordered nor
+                  sliced */
 } selmode;
 
 static void cs_init(cstate *cs, const tdo_dialect *d, const tdo_model *m)
@@ -1232,21 +1235,108 @@ static tdo_status conjuncts_sql(cstate *cs, const tdo_qnode *n, bool having,
     return where_sql(cs, n, TDO_Q_AND, false, err);
 }
 
-/* WHERE (and HAVING when having is true) of q. */
+static tdo_status term_sql(cstate *cs, const tdo_order *t, tdo_error *err);
+static bool grouped(cstate *cs, const tdo_query *q);
+
+/* distinct(fields) as a condition on the rows of q:
+ * pk IN (SELECT _k FROM (SELECT pk AS _k, ROW_NUMBER() OVER (PARTITION
+ * BY keys ORDER BY q's order, pk) AS _rn FROM ... WHERE q's filter) AS
+ * _d WHERE _rn = 1). */
+static tdo_status distinct_on_sql(cstate *cs, const tdo_query *q,
+                                  tdo_error *err)
+{
+    const tdo_field *pk = pk_of(q->model);
+    if (!pk)
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "distinct(fields) needs a one-column primary "
+                             "key");
+    if (grouped(cs, q))
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "distinct(fields) cannot be combined with "
+                             "aggregates or group_by");
+    scope *outer = cs->sc;
+    colref(cs, NULL, pk);
+    add(cs, " IN (SELECT ");
+    ident(cs, "_k");
+    add(cs, " FROM (SELECT ");
+    scope sub;
+    memset(&sub, 0, sizeof(sub));
+    sub.m = q->model;
+    sub.root = ++cs->nalias;
+    sub.qualify = true;
+    gather_where(cs, &sub, q->where, true, false);
+    gather_terms(cs, &sub, q->dist, q->ndist);
+    gather_terms(cs, &sub, q->order, q->norder);
+    settle(&sub);
+    cs->sc = &sub;
+    colref(cs, NULL, pk);
+    add(cs, " AS ");
+    ident(cs, "_k");
+    add(cs, ",ROW_NUMBER() OVER (PARTITION BY ");
+    tdo_status st = TDO_OK;
+    for (size_t i = 0; i < q->ndist && !st; i++) {
+        if (i)
+            add(cs, ",");
+        st = term_sql(cs, &q->dist[i], err);
+    }
+    add(cs, " ORDER BY ");
+    for (size_t i = 0; i < q->norder && !st; i++) {
+        st = term_sql(cs, &q->order[i], err);
+        add(cs, q->order[i].desc ? " DESC," : ",");
+    }
+    colref(cs, NULL, pk);
+    add(cs, ") AS ");
+    ident(cs, "_rn");
+    from_clause(cs, &sub);
+    if (!st && q->where) {
+        bool saved = cs->in_distinct;
+        cs->in_distinct = true;
+        add(cs, " WHERE ");
+        st = where_sql(cs, q->where, TDO_Q_LEAF, false, err);
+        cs->in_distinct = saved;
+    }
+    add(cs, ") ");
+    ident(cs, "_d");
+    add(cs, " WHERE ");
+    ident(cs, "_rn");
+    add(cs, "=1)");
+    cs->sc = outer;
+    tdo_free(sub.j);
+    return st;
+}
+
+/* WHERE (and HAVING when having is true) of q; distinct(fields) is one
+ * more condition of the WHERE. */
 static tdo_status where_clause(cstate *cs, const tdo_query *q, bool having,
                                tdo_error *err)
 {
-    if (!q->where)
-        return TDO_OK;
+    bool dist = !having && q->ndist && !cs->in_distinct;
+    tdo_status st = TDO_OK;
+    if (!q->where) {
+        if (!dist)
+            return TDO_OK;
+        add(cs, " WHERE ");
+        return distinct_on_sql(cs, q, err);
+    }
     if (!where_has_agg(cs, q->where)) {
         if (having)
             return TDO_OK;
         add(cs, " WHERE ");
-        return where_sql(cs, q->where, TDO_Q_LEAF, false, err);
+        st = where_sql(cs, q->where, dist ? TDO_Q_AND : TDO_Q_LEAF, false, err);
+        if (!st && dist) {
+            add(cs, " AND ");
+            st = distinct_on_sql(cs, q, err);
+        }
+        return st;
     }
     size_t any = 0;
-    return conjuncts_sql(cs, q->where, having, having ? " HAVING " : " WHERE ",
-                         &any, err);
+    st = conjuncts_sql(cs, q->where, having, having ? " HAVING " : " WHERE ",
+                       &any, err);
+    if (!st && dist) {
+        add(cs, any ? " AND " : " WHERE ");
+        st = distinct_on_sql(cs, q, err);
+    }
+    return st;
 }
 
 /* Appends one ORDER BY / GROUP BY term. */
@@ -1384,8 +1474,63 @@ static void gather_query(cstate *cs, scope *sc, const tdo_query *q,
     settle(sc);
 }
 
+static bool same_path(const tdo_path *a, const tdo_path *b)
+{
+    if (!a || !b)
+        return (!a || !a->n) && (!b || !b->n);
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->rels[i] != b->rels[i])
+            return false;
+    return true;
+}
+
+/* " UNION [ALL] SELECT ..." of each part of q's union(), then its ORDER
+ * BY as output column positions (the same on every backend). */
+static tdo_status union_sql(cstate *cs, const tdo_query *q, selmode mode,
+                            tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    if (mode != SEL_ROWS && mode != SEL_COUNT)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "a union() cannot be a subquery");
+    for (size_t i = 0; i < q->nunions && !st; i++) {
+        const tdo_query *part = q->unions[i].q;
+        const tdo_query *saved_q = cs->q;
+        const tdo_model *saved_m = cs->m;
+        add(cs, q->unions[i].all ? " UNION ALL " : " UNION ");
+        cs->q = part;
+        cs->m = part->model;
+        st = select_sql(cs, part, SEL_PART, err);
+        cs->q = saved_q;
+        cs->m = saved_m;
+    }
+    for (size_t i = 0; mode == SEL_ROWS && i < q->norder && !st; i++) {
+        const tdo_order *t = &q->order[i];
+        size_t pos = 0;
+        for (size_t j = 0; j < q->proj->n && !pos; j++) {
+            if (t->annot
+                    ? q->proj->annots[j] == t->annot
+                    : !q->proj->annots[j] && q->proj->fields[j] == t->field &&
+                          same_path(q->proj->paths[j], t->path))
+                pos = j + 1;
+        }
+        if (!pos)
+            return tdo_error_set(err, TDO_ERR_FIELD,
+                                 "order_by of a union() takes the columns "
+                                 "it returns; '%s' is not one of them",
+                                 t->field ? t->field->name : "?");
+        char buf[40];
+        snprintf(buf, sizeof buf, "%s%zu%s", i ? "," : " ORDER BY ", pos,
+                 t->desc ? " DESC" : "");
+        add(cs, buf);
+    }
+    return st;
+}
+
 /* SELECT [DISTINCT] cols FROM t [JOIN] [WHERE] [GROUP BY] [HAVING]
- * [ORDER BY] [LIMIT]. */
+ * [UNION ...] [ORDER BY] [LIMIT]. */
 static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
                              tdo_error *err)
 {
@@ -1437,12 +1582,14 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
         st = group_clause(cs, q, err);
     if (!st)
         st = where_clause(cs, q, true, err);
-    if (!st &&
-        (mode == SEL_ROWS || mode == SEL_SUB ||
-         (mode == SEL_PK && sliced(q))) &&
-        !one_agg_row(cs, q))
+    if (!st && q->nunions)
+        st = union_sql(cs, q, mode, err);
+    else if (!st &&
+             (mode == SEL_ROWS || mode == SEL_SUB ||
+              (mode == SEL_PK && sliced(q))) &&
+             !one_agg_row(cs, q))
         st = order_clause(cs, q, err);
-    if (mode != SEL_PK || sliced(q))
+    if ((mode != SEL_PK || sliced(q)) && mode != SEL_PART)
         limit_clause(cs, q->limit, q->offset);
     if (!st && mode == SEL_ROWS && q->lock != TDO_LOCK_NONE &&
         (cs->d->features & TDO_DF_ROW_LOCKS))
@@ -1637,6 +1784,7 @@ static tdo_status count_sql(cstate *cs, const tdo_query *q, bool exists,
     tdo_status st;
     bool sub = exists ? (q->distinct && q->offset > 0) || grouped(cs, q)
                       : q->distinct || sliced(q) || grouped(cs, q);
+    sub = sub || q->nunions;
     if (sub) {
         add(cs, exists ? "SELECT 1 FROM (" : "SELECT COUNT(*) FROM (");
         st = select_sql(cs, q, SEL_COUNT, err);
@@ -1675,6 +1823,13 @@ tdo_status tdo_compile(const tdo_query *q, tdo_stmt_kind kind,
     cs_init(&cs, d, q->model);
     cs.q = q;
     tdo_status st = TDO_OK;
+    if (q->nunions && (kind == TDO_STMT_UPDATE || kind == TDO_STMT_DELETE)) {
+        st = tdo_error_set(err, TDO_ERR_PARAMS,
+                           "%s() of a union() is not supported",
+                           kind == TDO_STMT_UPDATE ? "update" : "delete");
+        cs_release(&cs);
+        return st;
+    }
     switch (kind) {
     case TDO_STMT_SELECT:
         st = select_sql(&cs, q, SEL_ROWS, err);

@@ -202,6 +202,10 @@ void tdo_query_free(tdo_query *q)
     tdo_qnode_free(q->where);
     terms_free(q->order, q->norder);
     terms_free(q->group, q->ngroup);
+    terms_free(q->dist, q->ndist);
+    for (size_t i = 0; i < q->nunions; i++)
+        tdo_query_free(q->unions[i].q);
+    tdo_free(q->unions);
     annots_free(q->annots, q->nannots);
     for (size_t i = 0; i < q->nrelated; i++)
         tdo_path_free(q->related[i]);
@@ -239,6 +243,7 @@ static tdo_query *query_clone(const tdo_query *q)
     *c = *q;
     c->order = terms_dup(q->order, q->norder);
     c->group = terms_dup(q->group, q->ngroup);
+    c->dist = terms_dup(q->dist, q->ndist);
     c->annots = q->nannots ? tdo_calloc(q->nannots, sizeof(*c->annots)) : NULL;
     c->related =
         q->nrelated ? tdo_calloc(q->nrelated, sizeof(*c->related)) : NULL;
@@ -247,8 +252,8 @@ static tdo_query *query_clone(const tdo_query *q)
     if (c->only && q->nonly)
         memcpy(c->only, q->only, q->nonly * sizeof(*c->only));
     bool ok = (c->order || !q->norder) && (c->group || !q->ngroup) &&
-              (c->annots || !q->nannots) && (c->related || !q->nrelated) &&
-              (c->only || !q->only);
+              (c->dist || !q->ndist) && (c->annots || !q->nannots) &&
+              (c->related || !q->nrelated) && (c->only || !q->only);
     for (size_t i = 0; ok && i < q->nannots; i++) {
         c->annots[i] = q->annots[i];
         if (!(c->annots[i].name = tdo_strdup(q->annots[i].name))) {
@@ -263,6 +268,7 @@ static tdo_query *query_clone(const tdo_query *q)
             c->nannots = 0;
         terms_free(c->order, c->order ? q->norder : 0);
         terms_free(c->group, c->group ? q->ngroup : 0);
+        terms_free(c->dist, c->dist ? q->ndist : 0);
         annots_free(c->annots, c->annots ? c->nannots : 0);
         tdo_free(c->related);
         tdo_free(c->only);
@@ -273,7 +279,90 @@ static tdo_query *query_clone(const tdo_query *q)
         c->related[i] = tdo_path_ref(q->related[i]);
     tdo_qnode_ref(c->where);
     c->proj->refs++;
+    c->unions = NULL;
+    c->nunions = 0;
+    if (q->nunions &&
+        !(c->unions = tdo_calloc(q->nunions, sizeof(*c->unions)))) {
+        tdo_query_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < q->nunions; i++) {
+        if (!(c->unions[i].q = query_clone(q->unions[i].q))) {
+            tdo_query_free(c);
+            return NULL;
+        }
+        c->unions[i].all = q->unions[i].all;
+        c->nunions = i + 1;
+    }
     return c;
+}
+
+/* ParamsError when q is a union(): only order_by, limit, offset and
+ * the terminal methods apply to one. */
+static tdo_status no_union(const tdo_query *q, const char *what, tdo_error *err)
+{
+    if (!q->nunions)
+        return TDO_OK;
+    return tdo_error_set(err, TDO_ERR_PARAMS,
+                         "%s() after union() is not supported: only "
+                         "order_by, limit and offset apply to the combined "
+                         "rows (call %s() on each queryset before union())",
+                         what, what);
+}
+
+/* A new query: the rows of q and then of other (UNION ALL when all,
+ * else UNION: duplicates removed); see testudo.h. */
+tdo_status tdo_query_union(const tdo_query *q, const tdo_query *other, bool all,
+                           tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    if (q->limit >= 0 || q->offset > 0 || other->limit >= 0 ||
+        other->offset > 0)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "union() of a sliced queryset: slice the "
+                             "combined rows instead");
+    if (q->lock != TDO_LOCK_NONE || other->lock != TDO_LOCK_NONE)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "union() cannot lock rows (select_for_update)");
+    size_t nq = tdo_query_ncolumns(q), no = tdo_query_ncolumns(other);
+    if (nq != no)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "union() of querysets with different columns: "
+                             "%zu and %zu (use values() to pick the same)",
+                             nq, no);
+    tdo_query *c = query_clone(q);
+    tdo_union_part *u =
+        c ? tdo_realloc(c->unions,
+                        (c->nunions + 1 + other->nunions) * sizeof(*u))
+          : NULL;
+    if (!u) {
+        tdo_query_free(c);
+        return tdo_nomem(err);
+    }
+    c->unions = u;
+    /* other's own union parts follow it, flattened */
+    tdo_query *first = query_clone(other);
+    if (first) {
+        for (size_t i = 0; i < first->nunions; i++) {
+            u[c->nunions + 1 + i] = first->unions[i];
+            first->unions[i].q = NULL;
+        }
+        size_t n = first->nunions;
+        tdo_free(first->unions);
+        first->unions = NULL;
+        first->nunions = 0;
+        u[c->nunions] = (tdo_union_part){first, all};
+        c->nunions += 1 + n;
+        /* the combined rows are ordered only by an order_by after it */
+        terms_free(c->order, c->norder);
+        c->order = NULL;
+        c->norder = 0;
+    } else {
+        tdo_query_free(c);
+        return tdo_nomem(err);
+    }
+    *out = c;
+    return TDO_OK;
 }
 
 tdo_query *tdo_query_copy_(const tdo_query *q)
@@ -285,6 +374,12 @@ static tdo_status add_filter(const tdo_query *q, const tdo_qnode *cond,
                              bool negate, tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    /* all() (an empty filter) copies a union() */
+    tdo_status nu = cond && cond->kind == TDO_Q_EMPTY
+                        ? TDO_OK
+                        : no_union(q, negate ? "exclude" : "filter", err);
+    if (nu)
+        return nu;
     tdo_qnode *r;
     bool agg = false;
     tdo_status st = tdo_resolve_filter_(q, cond, &r, &agg, err);
@@ -387,6 +482,9 @@ tdo_status tdo_query_group_by(const tdo_query *q, const char *const *keys,
                               size_t n, tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "group_by", err);
+    if (nu)
+        return nu;
     tdo_order *group;
     tdo_status st = make_terms(q, keys, n, false, &group, err);
     if (st)
@@ -440,10 +538,48 @@ tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
                               tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "distinct", err);
+    if (nu)
+        return nu;
     tdo_query *c = query_clone(q);
     if (!c)
         return tdo_nomem(err);
     c->distinct = true;
+    terms_free(c->dist, c->ndist);
+    c->dist = NULL;
+    c->ndist = 0;
+    *out = c;
+    return TDO_OK;
+}
+
+/* A new query keeping one row per value of the n keys (see header). */
+tdo_status tdo_query_distinct_on(const tdo_query *q, const char *const *keys,
+                                 size_t n, tdo_query **out, tdo_error *err)
+{
+    *out = NULL;
+    tdo_status nu = no_union(q, "distinct", err);
+    if (nu)
+        return nu;
+    if (n == 0)
+        return tdo_query_distinct(q, out, err);
+    if (!tdo_model_pk(q->model))
+        return tdo_error_set(err, TDO_ERR_OPERATIONAL,
+                             "distinct(fields) on model '%s' needs a "
+                             "one-column primary key",
+                             tdo_model_name(q->model));
+    tdo_order *dist;
+    tdo_status st = make_terms(q, keys, n, false, &dist, err);
+    if (st)
+        return st;
+    tdo_query *c = query_clone(q);
+    if (!c) {
+        terms_free(dist, n);
+        return tdo_nomem(err);
+    }
+    terms_free(c->dist, c->ndist);
+    c->dist = dist;
+    c->ndist = n;
+    c->distinct = false;
     *out = c;
     return TDO_OK;
 }
@@ -453,6 +589,9 @@ tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
                                 tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "select_for_update", err);
+    if (nu)
+        return nu;
     if (lock < TDO_LOCK_NONE || lock > TDO_LOCK_SKIP_LOCKED)
         return tdo_error_set(err, TDO_ERR_PARAMS, "unknown row lock %d",
                              (int)lock);
@@ -472,6 +611,9 @@ tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
                             tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "values", err);
+    if (nu)
+        return nu;
     if (kind == TDO_PROJ_FLAT && n != 1)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "values_list with flat=true takes exactly one "
@@ -526,6 +668,9 @@ tdo_status tdo_query_only(const tdo_query *q, const char *const *names,
                           size_t n, tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "only", err);
+    if (nu)
+        return nu;
     size_t nf = tdo_model_nfields(q->model);
     const tdo_field **want = tdo_calloc(nf ? nf : 1, sizeof(*want));
     if (!want)
@@ -638,6 +783,9 @@ tdo_status tdo_query_annotate(const tdo_query *q, const char *name,
                               tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "annotate", err);
+    if (nu)
+        return nu;
     if (!name || !*name || !e)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "annotate() needs a name and an expression");
@@ -686,6 +834,9 @@ tdo_status tdo_query_select_related(const tdo_query *q,
                                     tdo_query **out, tdo_error *err)
 {
     *out = NULL;
+    tdo_status nu = no_union(q, "select_related", err);
+    if (nu)
+        return nu;
     tdo_query *c = query_clone(q);
     if (!c)
         return tdo_nomem(err);

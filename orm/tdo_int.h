@@ -587,12 +587,24 @@ struct tdo_query {
     size_t nannots;
     tdo_order *group; /* group_by terms; owned; paths referenced */
     size_t ngroup;
+    tdo_order *dist;  /* distinct(fields): one row per value of these
+                         terms, the first in order; owned */
+    size_t ndist;
+    struct tdo_union_part *unions; /* union(): the queries after this one;
+                                      owned */
+    size_t nunions;
     tdo_path **related; /* select_related paths (prefixes included) */
     size_t nrelated;
     const tdo_field **only; /* only(): the model's fields loaded (pk
                                included), model order; owned; NULL: all */
     size_t nonly;
 };
+
+/* One query a union() adds: its rows joined with UNION or UNION ALL. */
+typedef struct tdo_union_part {
+    tdo_query *q; /* owned */
+    bool all;
+} tdo_union_part;
 
 /* A copy of q (its parts shared by reference); NULL on out of memory. */
 tdo_query *tdo_query_copy_(const tdo_query *q);

@@ -763,6 +763,25 @@ TDO_API tdo_status tdo_query_offset(const tdo_query *q, int64_t n,
                                     tdo_query **out, tdo_error *err);
 TDO_API tdo_status tdo_query_distinct(const tdo_query *q, tdo_query **out,
                                       tdo_error *err);
+/* distinct("role", "category__name"): a new query keeping, of the rows
+ * of q, one per distinct value of the n keys: the first in q's order
+ * (then by primary key).  The same rows on every backend (a window
+ * function, not PostgreSQL's DISTINCT ON, which needs the order to start
+ * with the keys).  n == 0: tdo_query_distinct().  FieldError for an
+ * unknown key, OperationalError for a model without a one-column key;
+ * combined with aggregates it fails when compiled (ParamsError). */
+TDO_API tdo_status tdo_query_distinct_on(const tdo_query *q,
+                                         const char *const *keys, size_t n,
+                                         tdo_query **out, tdo_error *err);
+/* qs1:union(qs2): a new query whose rows are q's and then other's
+ * (UNION: duplicates removed; all: UNION ALL), decoded as q's, in no
+ * order until an order_by after it (q's own is dropped).  Both
+ * must return as many columns and be unsliced (ParamsError).  On the
+ * result only order_by (by q's output columns), limit, offset and the
+ * terminal statements apply; filter, annotate, values, ... raise
+ * ParamsError, as do update and delete when compiled. */
+TDO_API tdo_status tdo_query_union(const tdo_query *q, const tdo_query *other,
+                                   bool all, tdo_query **out, tdo_error *err);
 
 /* The row locks a query's SELECT takes (select_for_update). */
 typedef enum tdo_lock {

@@ -910,6 +910,80 @@ static void test_to_field(void **state)
     tdo_ctx_free(c);
 }
 
+/* ---- distinct(fields) and union() ------------------------------------------
+ */
+
+static tdo_query *ordered(tdo_query *q, const char *key)
+{
+    tdo_query *nq = NULL;
+    tdo_status st = tdo_query_order_by(q, &key, 1, &nq, &err);
+    return step(st, q, nq);
+}
+
+static void test_distinct_on_union(void **state)
+{
+    /* distinct("category__name"): a window over the filtered rows */
+    const char *key = "category__name";
+    tdo_query *d = NULL;
+    tdo_value five = {.type = TDO_INT, .u.i = 5};
+    tdo_query *q =
+        ordered(flt(Q(product), tdo_q_lookup("stock__gt", &five, 1)), "-price");
+    CHECK(tdo_query_distinct_on(q, &key, 1, &d, &err));
+    tdo_query_free(q);
+    char *p, *sql = compiled_sql(d, dl[1], &p);
+    assert_string_equal(
+        sql, "SELECT \"id\",\"name\",\"price\",\"stock\",\"category_id\" "
+             "FROM \"products\" WHERE \"stock\">$1 AND \"id\" IN (SELECT "
+             "\"_k\" FROM (SELECT \"T1\".\"id\" AS \"_k\",ROW_NUMBER() OVER "
+             "(PARTITION BY \"T2\".\"name\" ORDER BY \"T1\".\"price\" DESC,"
+             "\"T1\".\"id\") AS \"_rn\" FROM \"products\" \"T1\" INNER JOIN "
+             "\"categories\" \"T2\" ON \"T2\".\"id\"=\"T1\".\"category_id\" "
+             "WHERE \"T1\".\"stock\">$2) \"_d\" WHERE \"_rn\"=1) ORDER BY "
+             "\"price\" DESC");
+    assert_string_equal(p, "5, 5");
+    free(sql);
+    free(p);
+    key = "nope";
+    q = Q(product);
+    assert_int_equal(tdo_query_distinct_on(q, &key, 1, &d, &err),
+                     TDO_ERR_FIELD);
+    tdo_query_free(q);
+    tdo_error_release(&err);
+
+    /* union: parts joined, the order as column positions */
+    tdo_value one = {.type = TDO_INT, .u.i = 1};
+    tdo_query *a = flt(Q(tag), tdo_q_lookup("id", &one, 1));
+    tdo_query *b = Q(tag);
+    tdo_query *u = NULL;
+    CHECK(tdo_query_union(a, b, true, &u, &err));
+    u = ordered(u, "-name");
+    sql = compiled_sql(u, dl[2], &p);
+    assert_string_equal(sql, "SELECT `id`,`name` FROM `tags` WHERE `id`=? "
+                             "UNION ALL SELECT `id`,`name` FROM `tags` "
+                             "ORDER BY 2 DESC");
+    free(sql);
+    free(p);
+    /* what cannot apply to combined rows */
+    CHECK(tdo_query_union(a, b, false, &u, &err));
+    tdo_query *x = NULL;
+    tdo_qnode *cond = tdo_q_lookup("id", &one, 1);
+    assert_int_equal(tdo_query_filter(u, cond, &x, &err), TDO_ERR_PARAMS);
+    tdo_qnode_free(cond);
+    tdo_error_release(&err);
+    tdo_compiled *c = NULL;
+    assert_int_equal(tdo_compile(u, TDO_STMT_DELETE, dl[0], NULL, 0, &c, &err),
+                     TDO_ERR_PARAMS);
+    tdo_error_release(&err);
+    tdo_query_free(u);
+    x = Q(user);
+    assert_int_equal(tdo_query_union(a, x, false, &u, &err), TDO_ERR_PARAMS);
+    tdo_query_free(x);
+    assert_non_null(strstr(err.message, "different columns"));
+    tdo_error_release(&err);
+    tdo_query_free(a);
+    tdo_query_free(b);
+}
+
 /* ---- end to end on SQLite ---------------------------------------------------
  */
 
@@ -1131,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_through),
         cmocka_unit_test(test_clashes),
         cmocka_unit_test(test_to_field),
+        cmocka_unit_test(test_distinct_on_union),
         cmocka_unit_test(test_sqlite_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

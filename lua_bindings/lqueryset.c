@@ -368,11 +368,14 @@ static int qs_union(lua_State *L)
     return 1;
 }
 
-/* select_for_update([{nowait = bool, skip_locked = bool}]) */
+/* select_for_update([{nowait = bool, skip_locked = bool, of = {"self",
+ * "customer"}, no_key = bool}]) */
 static int qs_select_for_update(lua_State *L)
 {
     lqs *u = getqs(L, 1);
     tdo_lock lock = TDO_LOCK_UPDATE;
+    bool no_key = false;
+    int of = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_pushnil(L);
@@ -390,22 +393,47 @@ static int qs_select_for_update(lua_State *L)
                     goto both;
                 if (on)
                     lock = TDO_LOCK_SKIP_LOCKED;
+            } else if (k && !strcmp(k, "no_key")) {
+                no_key = on;
             } else if (k && !strcmp(k, "of")) {
-                return ltdo_raise(L, TDO_ERR_PARAMS,
-                                  "select_for_update: 'of' is not supported; "
-                                  "it locks the rows of every table read");
+                if (lua_type(L, -1) == LUA_TSTRING) { /* one name */
+                    lua_createtable(L, 1, 0);
+                    lua_pushvalue(L, -2);
+                    lua_rawseti(L, -2, 1);
+                    lua_replace(L, -2);
+                }
+                luaL_argexpected(L, lua_istable(L, -1), 2,
+                                 "of = a list of names");
+                lua_pushvalue(L, -1);
+                lua_insert(L, 3); /* below the key: kept for later */
+                of = 3;
             } else {
                 return ltdo_raise(L, TDO_ERR_PARAMS,
-                                  "select_for_update takes nowait= and "
-                                  "skip_locked=, not '%s'",
+                                  "select_for_update takes nowait=, "
+                                  "skip_locked=, of= and no_key=, not '%s'",
                                   k ? k : luaL_typename(L, -2));
             }
             lua_pop(L, 1);
         }
     }
+    lua_settop(L, of ? 3 : 1);
+    size_t n = 0;
+    const char **names = NULL;
+    if (of) {
+        lua_remove(L, 2); /* string_args reads the list at 2 */
+        names = string_args(L, "select_for_update of", &n);
+    }
     lqs *d = push_derived(L, 1, true);
     tdo_error err = TDO_ERROR_INIT;
-    if (tdo_query_for_update(u->q, lock, &d->q, &err))
+    tdo_query *locked = NULL;
+    tdo_status st = tdo_query_for_update(u->q, lock, &locked, &err);
+    if (!st && (of || no_key)) {
+        st = tdo_query_lock_of(locked, names, n, no_key, &d->q, &err);
+        tdo_query_free(locked);
+    } else {
+        d->q = locked;
+    }
+    if (st)
         return ltdo_error(L, &err);
     return 1;
 both:

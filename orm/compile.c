@@ -1529,6 +1529,45 @@ static tdo_status union_sql(cstate *cs, const tdo_query *q, selmode mode,
     return st;
 }
 
+/* " FOR [NO KEY] UPDATE [OF t, ...] [NOWAIT | SKIP LOCKED]" of q read
+ * in scope sc.  MySQL has no OF: one naming every table read is a plain
+ * FOR UPDATE there, one leaving a table out a ParamsError. */
+static tdo_status lock_clause(cstate *cs, scope *sc, const tdo_query *q,
+                              tdo_error *err)
+{
+    bool self = false;
+    size_t nnodes = 0;
+    for (size_t i = 0; i < q->nlock_of; i++) {
+        if (!q->lock_of[i])
+            self = true;
+        else
+            nnodes++;
+    }
+    /* select_related paths are distinct, so nnodes counts joins */
+    bool every = self && nnodes >= sc->nj;
+    bool of = q->nlock_of && (cs->d->features & TDO_DF_LOCK_OF);
+    if (q->nlock_of && !of && !every)
+        return tdo_error_set(err, TDO_ERR_PARAMS,
+                             "select_for_update of: this database locks the "
+                             "rows of every table a query reads (it has no "
+                             "FOR UPDATE OF); name them all, or none");
+    add(cs, q->lock_no_key && (cs->d->features & TDO_DF_LOCK_OF)
+                ? " FOR NO KEY UPDATE"
+                : " FOR UPDATE");
+    for (size_t i = 0; of && i < q->nlock_of; i++) {
+        add(cs, i ? "," : " OF ");
+        if (q->lock_of[i])
+            alias_name(cs, sc->j[path_node(cs, sc, q->lock_of[i])].alias);
+        else
+            root_ref(cs, sc);
+    }
+    if (q->lock == TDO_LOCK_NOWAIT)
+        add(cs, " NOWAIT");
+    else if (q->lock == TDO_LOCK_SKIP_LOCKED)
+        add(cs, " SKIP LOCKED");
+    return TDO_OK;
+}
+
 /* SELECT [DISTINCT] cols FROM t [JOIN] [WHERE] [GROUP BY] [HAVING]
  * [UNION ...] [ORDER BY] [LIMIT]. */
 static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
@@ -1593,9 +1632,7 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
         limit_clause(cs, q->limit, q->offset);
     if (!st && mode == SEL_ROWS && q->lock != TDO_LOCK_NONE &&
         (cs->d->features & TDO_DF_ROW_LOCKS))
-        add(cs, q->lock == TDO_LOCK_NOWAIT        ? " FOR UPDATE NOWAIT"
-                : q->lock == TDO_LOCK_SKIP_LOCKED ? " FOR UPDATE SKIP LOCKED"
-                                                  : " FOR UPDATE");
+        st = lock_clause(cs, &sc, q, err);
     cs->sc = saved;
     tdo_free(sc.j);
     if (!st && cs->lost_join)

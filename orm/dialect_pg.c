@@ -158,7 +158,7 @@ const tdo_dialect tdo_dialect_postgres = {
                   "current_schema() ORDER BY tablename",
     .features = TDO_DF_RETURNING | TDO_DF_ILIKE | TDO_DF_BOOL_LITERALS |
                 TDO_DF_TRANSACTIONAL_DDL | TDO_DF_AGG_FILTER | TDO_DF_FK_ALTER |
-                TDO_DF_ROW_LOCKS,
+                TDO_DF_ROW_LOCKS | TDO_DF_LOCK_OF,
     .quote_ident = pg_quote_ident,
     .placeholder = pg_placeholder,
     .column_type = pg_column_type,

@@ -203,6 +203,9 @@ void tdo_query_free(tdo_query *q)
     terms_free(q->order, q->norder);
     terms_free(q->group, q->ngroup);
     terms_free(q->dist, q->ndist);
+    for (size_t i = 0; i < q->nlock_of; i++)
+        tdo_path_free(q->lock_of[i]);
+    tdo_free(q->lock_of);
     for (size_t i = 0; i < q->nunions; i++)
         tdo_query_free(q->unions[i].q);
     tdo_free(q->unions);
@@ -281,6 +284,15 @@ static tdo_query *query_clone(const tdo_query *q)
     c->proj->refs++;
     c->unions = NULL;
     c->nunions = 0;
+    c->lock_of = NULL;
+    c->nlock_of = 0;
+    if (q->nlock_of &&
+        !(c->lock_of = tdo_calloc(q->nlock_of, sizeof(*c->lock_of)))) {
+        tdo_query_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < q->nlock_of; i++)
+        c->lock_of[c->nlock_of++] = tdo_path_ref(q->lock_of[i]);
     if (q->nunions &&
         !(c->unions = tdo_calloc(q->nunions, sizeof(*c->unions)))) {
         tdo_query_free(c);
@@ -599,6 +611,61 @@ tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
     if (!c)
         return tdo_nomem(err);
     c->lock = lock;
+    *out = c;
+    return TDO_OK;
+}
+
+/* Whether path p spells key ("customer__address"). */
+static bool path_is(const tdo_path *p, const char *key)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        size_t len = strlen(p->rels[i]->name);
+        if (i && strncmp(key, "__", 2) == 0)
+            key += 2;
+        else if (i)
+            return false;
+        if (strncmp(key, p->rels[i]->name, len))
+            return false;
+        key += len;
+    }
+    return *key == '\0';
+}
+
+/* A new query locking the rows of the tables of of only (see header). */
+tdo_status tdo_query_lock_of(const tdo_query *q, const char *const *of,
+                             size_t n, bool no_key, tdo_query **out,
+                             tdo_error *err)
+{
+    *out = NULL;
+    tdo_query *c = query_clone(q);
+    tdo_path **paths = c ? tdo_calloc(n ? n : 1, sizeof(*paths)) : NULL;
+    if (!paths) {
+        tdo_query_free(c);
+        return tdo_nomem(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *key = of[i] ? of[i] : "";
+        const tdo_path *found = NULL;
+        for (size_t j = 0; j < q->nrelated && !found; j++)
+            if (path_is(q->related[j], key))
+                found = q->related[j];
+        if (!found && strcmp(key, "self")) {
+            tdo_free(paths);
+            tdo_query_free(c);
+            return tdo_error_set(err, TDO_ERR_FIELD,
+                                 "select_for_update of: '%s' is neither "
+                                 "'self' nor a relation the query "
+                                 "select_related()s",
+                                 key);
+        }
+        paths[i] = tdo_path_ref((tdo_path *)found);
+    }
+    for (size_t i = 0; i < c->nlock_of; i++)
+        tdo_path_free(c->lock_of[i]);
+    tdo_free(c->lock_of);
+    c->lock_of = paths;
+    c->nlock_of = n;
+    c->lock_no_key = no_key;
     *out = c;
     return TDO_OK;
 }

@@ -582,6 +582,10 @@ struct tdo_query {
     int64_t offset;   /* -1: none */
     bool distinct;
     tdo_lock lock;    /* select_for_update's row locks */
+    bool lock_no_key; /* FOR NO KEY UPDATE where the database has it */
+    tdo_path **lock_of; /* the tables locked: select_related paths, NULL
+                           for the model's own; none: every table */
+    size_t nlock_of;
     tdo_proj *proj;   /* referenced */
     tdo_annot *annots; /* owned array (names owned, exprs referenced) */
     size_t nannots;
@@ -793,6 +797,8 @@ tdo_status tdo_name_models(const char *const *tables, size_t n, char **names,
                                      else || and LENGTH() */
 #define TDO_DF_ROW_LOCKS 0x0800 /* SELECT ... FOR UPDATE [NOWAIT | SKIP
                                    LOCKED]; else no row locks (SQLite) */
+#define TDO_DF_LOCK_OF 0x4000 /* FOR [NO KEY] UPDATE OF t, ...: locks the
+                                 rows of some of the tables read only */
 #define TDO_DF_UPSERT_DUPLICATE_KEY 0x2000 /* upserts: ON DUPLICATE KEY
                                                UPDATE c=VALUES(c) (MySQL);
                                                else ON CONFLICT (..) DO

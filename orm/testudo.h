@@ -797,6 +797,16 @@ typedef enum tdo_lock {
  * already hold the whole database. */
 TDO_API tdo_status tdo_query_for_update(const tdo_query *q, tdo_lock lock,
                                         tdo_query **out, tdo_error *err);
+/* select_for_update{of = {...}, no_key = true}: a new query locking only
+ * the rows of the tables named in of ("self": q's model; else a path q
+ * select_related()s, FieldError otherwise), and with no_key taking
+ * PostgreSQL's weaker FOR NO KEY UPDATE (FOR UPDATE elsewhere).  A
+ * database that cannot lock some tables only (MySQL/MariaDB) refuses,
+ * when compiled, an of that leaves out a table read (ParamsError). */
+TDO_API tdo_status tdo_query_lock_of(const tdo_query *q,
+                                     const char *const *of, size_t n,
+                                     bool no_key, tdo_query **out,
+                                     tdo_error *err);
 /* Projection: names[i] are field names (n == 0: every field), aliases[i]
  * the output names (aliases or aliases[i] NULL: the name itself).
  * TDO_PROJ_FLAT needs exactly one name (ParamsError otherwise). */

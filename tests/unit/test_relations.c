@@ -984,6 +984,41 @@ static void test_distinct_on_union(void **state)
     tdo_query_free(b);
 }
 
+/* ---- select_for_update of / no_key ------------------------------------------
+ */
+
+static void test_lock_of(void **state)
+{
+    tdo_query *q = selrel(Q(product), "category"), *l = NULL, *o = NULL;
+    CHECK(tdo_query_for_update(q, TDO_LOCK_SKIP_LOCKED, &l, &err));
+    const char *self[] = {"self"}, *both[] = {"self", "category"};
+    CHECK(tdo_query_lock_of(l, self, 1, true, &o, &err));
+    tdo_compiled *c = NULL;
+    CHECK(tdo_compile(o, SEL, dl[1], NULL, 0, &c, &err));
+    const char *sql = tdo_compiled_sql(c);
+    assert_non_null(
+        strstr(sql, " FOR NO KEY UPDATE OF \"products\" SKIP LOCKED"));
+    tdo_compiled_free(c);
+    /* MySQL: no OF; naming a part of the tables is refused */
+    assert_int_equal(tdo_compile(o, SEL, dl[2], NULL, 0, &c, &err),
+                     TDO_ERR_PARAMS);
+    tdo_error_release(&err);
+    tdo_query_free(o);
+    CHECK(tdo_query_lock_of(l, both, 2, false, &o, &err));
+    CHECK(tdo_compile(o, SEL, dl[2], NULL, 0, &c, &err));
+    sql = tdo_compiled_sql(c);
+    assert_non_null(strstr(sql, " FOR UPDATE SKIP LOCKED"));
+    assert_null(strstr(sql, " OF "));
+    tdo_compiled_free(c);
+    tdo_query_free(o);
+    const char *bad[] = {"tags"};
+    assert_int_equal(tdo_query_lock_of(l, bad, 1, false, &o, &err),
+                     TDO_ERR_FIELD);
+    tdo_error_release(&err);
+    tdo_query_free(l);
+    tdo_query_free(q);
+}
+
 /* ---- end to end on SQLite ---------------------------------------------------
  */
 
@@ -1206,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_clashes),
         cmocka_unit_test(test_to_field),
         cmocka_unit_test(test_distinct_on_union),
+        cmocka_unit_test(test_lock_of),
         cmocka_unit_test(test_sqlite_end_to_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,6 +52,8 @@ typedef struct cstate {
     bool copy_params; /* borrowed values are copied (they do not outlive
                          the compile: update's resolved expressions) */
     bool in_distinct; /* writing distinct(fields)'s own subquery */
+    bool proj_cols;   /* the SELECT being written outputs q's columns:
+                         GROUP / ORDER BY may name them by position */
     bool lost_join;   /* a path was met after FROM was written (a bug) */
     bool oom;
 } cstate;
@@ -1349,11 +1351,68 @@ static tdo_status term_sql(cstate *cs, const tdo_order *t, tdo_error *err)
     return TDO_OK;
 }
 
+/* Whether e binds parameters when written (a value, a CASE, a
+ * subquery, a filtered aggregate). */
+static bool expr_binds(const tdo_expr *e)
+{
+    for (; e; e = e->kind == TDO_EXPR_BINOP ? e->b : NULL) {
+        switch (e->kind) {
+        case TDO_EXPR_VALUE:
+        case TDO_EXPR_CASE:
+        case TDO_EXPR_SUBQUERY:
+            return true;
+        case TDO_EXPR_FUNC:
+            if (e->filter)
+                return true;
+            for (size_t i = 0; i < e->nargs; i++)
+                if (expr_binds(e->args[i]))
+                    return true;
+            return false;
+        case TDO_EXPR_BINOP:
+        case TDO_EXPR_NEG:
+            if (expr_binds(e->a))
+                return true;
+            break;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+/* The 1-based output column of annotation annot when a GROUP / ORDER BY
+ * should name it so: its expression binds parameters (PostgreSQL would
+ * not see $4 as the $1 of the SELECT list) and the SELECT outputs it;
+ * else 0. */
+static size_t annot_position(cstate *cs, const tdo_query *q, size_t annot)
+{
+    const tdo_annot *a = annot_of(cs, annot);
+    if (!a || !cs->proj_cols || !expr_binds(a->expr))
+        return 0;
+    for (size_t i = 0; i < q->proj->n; i++)
+        if (q->proj->annots[i] == annot)
+            return i + 1;
+    return 0;
+}
+
+/* One GROUP / ORDER BY term of q: its output position, or itself. */
+static tdo_status by_term_sql(cstate *cs, const tdo_query *q,
+                              const tdo_order *t, tdo_error *err)
+{
+    size_t pos = annot_position(cs, q, t->annot);
+    if (!pos)
+        return term_sql(cs, t, err);
+    char buf[24];
+    snprintf(buf, sizeof buf, "%zu", pos);
+    add(cs, buf);
+    return TDO_OK;
+}
+
 static tdo_status order_clause(cstate *cs, const tdo_query *q, tdo_error *err)
 {
     for (size_t i = 0; i < q->norder; i++) {
         add(cs, i ? "," : " ORDER BY ");
-        tdo_status st = term_sql(cs, &q->order[i], err);
+        tdo_status st = by_term_sql(cs, q, &q->order[i], err);
         if (st)
             return st;
         if (q->order[i].desc)
@@ -1422,7 +1481,7 @@ static tdo_status group_clause(cstate *cs, const tdo_query *q, tdo_error *err)
     if (q->ngroup) {
         for (size_t i = 0; i < q->ngroup; i++) {
             add(cs, i ? "," : " GROUP BY ");
-            if ((st = term_sql(cs, &q->group[i], err)))
+            if ((st = by_term_sql(cs, q, &q->group[i], err)))
                 return st;
         }
         return TDO_OK;
@@ -1446,7 +1505,12 @@ static tdo_status group_clause(cstate *cs, const tdo_query *q, tdo_error *err)
         if (!a && !q->proj->paths[i])
             continue; /* a column of the model: grouped already */
         add(cs, n++ ? "," : " GROUP BY ");
-        if (a)
+        size_t pos = a ? annot_position(cs, q, q->proj->annots[i]) : 0;
+        if (pos) {
+            char buf[24];
+            snprintf(buf, sizeof buf, "%zu", pos);
+            add(cs, buf);
+        } else if (a)
             st = expr_sql(cs, a->expr, 0, err);
         else
             colref(cs, q->proj->paths[i], q->proj->fields[i]);
@@ -1582,6 +1646,8 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
     cs->sc = &sc;
     bool alias_cols = mode == SEL_COUNT && (sc.nj || q->nannots);
     bool sub_key = mode == SEL_SUB && q->proj->kind == TDO_PROJ_INSTANCES;
+    bool saved_cols = cs->proj_cols;
+    cs->proj_cols = !(mode == SEL_PK || mode == SEL_PKD || sub_key);
     if (mode == SEL_PK || mode == SEL_PKD || sub_key) {
         add(cs, mode == SEL_PKD || (sub_key && q->distinct) ? "SELECT DISTINCT "
                                                             : "SELECT ");
@@ -1634,6 +1700,7 @@ static tdo_status select_sql(cstate *cs, const tdo_query *q, selmode mode,
         (cs->d->features & TDO_DF_ROW_LOCKS))
         st = lock_clause(cs, &sc, q, err);
     cs->sc = saved;
+    cs->proj_cols = saved_cols;
     tdo_free(sc.j);
     if (!st && cs->lost_join)
         st = tdo_error_set(err, TDO_ERR_BASE,

@@ -63,6 +63,22 @@ describe("Case / When", function()
     assert.are.same({ "plenty", "some", "none", "some", "none" }, col(qs, "level"))
   end)
 
+  it("groups by a Case annotation, with aggregates beside it", function()
+    local qs = CwItem:annotate{
+      level = Case(When(Q{ stock__gt = 0 }, "stocked"), { default = "out" }),
+      n = orm.functions.Count("id"),
+      total = orm.functions.Sum("stock"),
+    }:group_by("level"):order_by("-level"):values("level", "n", "total")
+    assert.are.same({ { level = "stocked", n = 3, total = 139 }, { level = "out", n = 2, total = 0 } },
+      qs:list())
+    -- a number-valued Case, grouped and ordered by
+    local rows = CwItem:annotate{
+      big = Case(When(Q{ price__gte = D"10" }, 1), { default = 0 }),
+      n = orm.functions.Count("id"),
+    }:group_by("big"):order_by("big"):values("big", "n"):list()
+    assert.are.same({ { big = 0, n = 3 }, { big = 1, n = 2 } }, rows)
+  end)
+
   it("takes a plain table of filters as a condition", function()
     local qs = CwItem:annotate{ cheap = Case(When({ price__lt = D"2" }, true), { default = false }) }
     local got = col(qs, "cheap")

@@ -60,6 +60,18 @@ local TeGroup = Model:extend("TeGroup", {
   Meta = { table = "te_groups" },
 })
 
+-- constant defaults become the columns' DEFAULT clauses
+local TeDefaults = Model:extend("TeDefaults", {
+  id    = fields.IntField{ primary_key = true },
+  label = fields.CharField{ max_length = 10, default = "it's" },
+  count = fields.IntField{ default = 7 },
+  on    = fields.BooleanField{ default = true },
+  price = fields.DecimalField{ max_digits = 6, decimal_places = 2, default = "1.50" },
+  kind  = fields.CharEnumField{ enum_type = { "a", "b" }, max_length = 1, default = "b" },
+  note  = fields.TextField{ null = true },
+  Meta = { table = "te_defaults" },
+})
+
 local TeBase = Model:extend("TeBase", {
   name = fields.CharField{ max_length = 10 },
   Meta = { abstract = true },
@@ -68,7 +80,7 @@ local TeBase = Model:extend("TeBase", {
 local north, south
 describe("Tortoise's edge cases", function()
   before_each(function()
-    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeCode, TeBig, TeProfile, TeGroup, TeBase } }
+    orm.testing.init{ models = { TeLeague, TeClub, TeBadge, TeCode, TeBig, TeProfile, TeGroup, TeDefaults, TeBase } }
     north = TeLeague:create{ id = 1, name = "north" }
     south = TeLeague:create{ id = 2, name = "south" }
     -- generated keys (an explicit one would leave PostgreSQL's sequence
@@ -226,6 +238,30 @@ describe("Tortoise's edge cases", function()
       c.rank = orm.F"rank" + 1
       is(E.OperationalError, catch(function() c:save() end))
       assert.are.equal(3, TeClub:all():count())
+    end)
+  end)
+
+  describe("the schema", function()
+    it("gives constant defaults to the columns: a row inserted by plain SQL gets them", function()
+      orm.connection():execute_query("INSERT INTO te_defaults (id) VALUES (1)", {})
+      local d = TeDefaults:get{ id = 1 }
+      assert.are.equal("it's", d.label)
+      assert.are.equal(7, d.count)
+      assert.is_true(d.on)
+      assert.are.equal(orm.Decimal("1.50"), d.price)
+      assert.are.equal("b", d.kind)
+      assert.is_nil(d.note)
+    end)
+  end)
+
+  describe("update with a function", function()
+    it("computes the value in the database: Upper, Concat, Length", function()
+      TeClub:filter{ name = "ants" }:update{ name = orm.functions.Upper("name") }
+      assert.is_not_nil(TeClub:get_or_none{ name = "ANTS" })
+      TeClub:filter{ name = "bees" }:update{ name = orm.functions.Concat("name", "!") }
+      assert.is_not_nil(TeClub:get_or_none{ name = "bees!" })
+      TeClub:filter{ name = "cats" }:update{ rank = orm.functions.Length("name") }
+      assert.are.equal(4, TeClub:get{ name = "cats" }.rank)
     end)
   end)
 

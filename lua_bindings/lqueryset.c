@@ -1131,7 +1131,13 @@ static lqs *limited(lua_State *L, int qs, int64_t n, bool reverse)
     luaL_checkstack(L, 40, "testudo");
     qs = lua_absindex(L, qs);
     lqs *u = getqs(L, qs);
-    if (reverse || !u->ordered) {
+    if (!u->ordered && tdo_query_is_combined(u->q)) {
+        /* grouped rows or a union have no primary key to order by */
+        if (reverse)
+            ltdo_raise(L, TDO_ERR_PARAMS,
+                       "last() of a grouped or union() queryset needs an "
+                       "order_by");
+    } else if (reverse || !u->ordered) {
         lua_newtable(L);
         int keys = lua_gettop(L);
         if (u->ordered && lua_getiuservalue(L, qs, UV_ORDER) == LUA_TTABLE) {

@@ -1003,3 +1003,9 @@ bool tdo_query_is_filtered(const tdo_query *q)
 {
     return q->where != NULL || q->limit >= 0 || q->offset > 0;
 }
+
+/* Whether q is grouped or a union (see header). */
+bool tdo_query_is_combined(const tdo_query *q)
+{
+    return q->ngroup || q->nunions;
+}

@@ -830,6 +830,10 @@ TDO_API size_t tdo_query_ncolumns(const tdo_query *q);
 TDO_API const char *tdo_query_column(const tdo_query *q, size_t i);
 /* Whether the query has a filter, a limit or an offset (shell guards). */
 TDO_API bool tdo_query_is_filtered(const tdo_query *q);
+/* Whether q's rows are not the model's own: grouped by group_by (an
+ * aggregate alone groups by every field, the pk included) or a union();
+ * first() then adds no primary-key order. */
+TDO_API bool tdo_query_is_combined(const tdo_query *q);
 
 /* annotate{name = expr}: adds an output column (after the model's columns
  * for instances; filter/exclude/order_by/values can then use the name; a

@@ -148,6 +148,20 @@ describe("union and distinct(fields)", function()
       assert.are.equal("n2", first.text)
     end)
 
+    it("first() takes any row unordered; last() needs an order_by (also grouped rows)", function()
+      local u = UdBook:filter{ genre = "sf" }:union(UdBook:filter{ genre = "poem" })
+      local t = u:first().title
+      assert.truthy(t == "a" or t == "b" or t == "e")
+      is(E.ParamsError, catch(function() return u:last() end))
+      assert.are.equal("e", u:order_by("title"):last().title)
+      local g = UdBook:annotate{ n = fn.Count("id") }:group_by("genre"):values("genre", "n")
+      assert.is_not_nil(g:first().n)
+      is(E.ParamsError, catch(function() return g:last() end))
+      assert.are.same({ genre = "sf", n = 2 }, g:order_by("genre"):last())
+      -- an aggregate alone groups by every field: first() orders by pk
+      assert.are.equal("a", UdBook:annotate{ n = fn.Count("shelf") }:first().title)
+    end)
+
     it("keeps select_related", function()
       local u = UdBook:select_related("shelf"):filter{ title = "a" }
         :union(UdBook:select_related("shelf"):filter{ title = "d" })

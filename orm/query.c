@@ -802,15 +802,48 @@ static tdo_status refresh_proj(tdo_query *c, tdo_error *err)
     return TDO_OK;
 }
 
+static bool is_int_field(const tdo_field *f)
+{
+    tdo_type t = f ? tdo_field_value_type(f) : TDO_NULL;
+    return t == TDO_INT;
+}
+
+/* Whether e is an integer: an integer column or value, or + - * of
+ * them. */
+static bool int_expr(const tdo_expr *e)
+{
+    switch (e ? e->kind : TDO_EXPR_RAW) {
+    case TDO_EXPR_FIELD:
+        return is_int_field(e->field);
+    case TDO_EXPR_VALUE:
+        return e->val.type == TDO_INT;
+    case TDO_EXPR_NEG:
+        return int_expr(e->a);
+    case TDO_EXPR_BINOP:
+        return strchr("+-*", e->op) && int_expr(e->a) && int_expr(e->b);
+    default:
+        return false;
+    }
+}
+
+/* What an average of integers or floats decodes as, on every backend (a
+ * float; PostgreSQL and MySQL send numerics). */
+static const tdo_field avg_float = {.name = (char *)"avg",
+                                    .column = (char *)"avg",
+                                    .type = TDO_F_FLOAT,
+                                    .flags = TDO_FIELD_NULL};
+
 /* The field an annotation decodes as: Min/Max/Sum/Coalesce of a column
- * (and Avg of a decimal) decode as that column; others raw. */
+ * (and Avg of a decimal) decode as that column, Avg of other numbers as
+ * a float; others raw. */
 static const tdo_field *annot_field(const tdo_expr *e)
 {
     if (e->kind == TDO_EXPR_FIELD)
         return e->field;
     if (e->kind == TDO_EXPR_BINOP || e->kind == TDO_EXPR_NEG) {
         /* arithmetic on a decimal column stays decimal, in its places
-         * (Tortoise: the operands' field), on every backend */
+         * (Tortoise: the operands' field), on every backend; + - * of
+         * integers an integer (MySQL would send a DECIMAL) */
         const tdo_field *a = annot_field(e->a);
         const tdo_field *b =
             e->kind == TDO_EXPR_BINOP ? annot_field(e->b) : NULL;
@@ -820,6 +853,8 @@ static const tdo_field *annot_field(const tdo_expr *e)
             return a;
         if (b && b->type == TDO_F_DECIMAL)
             return b;
+        if (int_expr(e))
+            return is_int_field(a) ? a : is_int_field(b) ? b : NULL;
         return NULL;
     }
     if (e->kind == TDO_EXPR_SUBQUERY) /* decodes as its one column */
@@ -830,15 +865,19 @@ static const tdo_field *annot_field(const tdo_expr *e)
         return NULL;
     const tdo_field *f = annot_field(e->args[0]);
     if (!f)
-        return NULL;
+        return e->fn == TDO_FN_AVG && int_expr(e->args[0]) ? &avg_float : NULL;
     switch (e->fn) {
     case TDO_FN_MIN:
     case TDO_FN_MAX:
     case TDO_FN_SUM:
     case TDO_FN_COALESCE:
         return f;
-    case TDO_FN_AVG:
-        return f->type == TDO_F_DECIMAL ? f : NULL;
+    case TDO_FN_AVG: {
+        tdo_type t = tdo_field_value_type(f);
+        return f->type == TDO_F_DECIMAL          ? f
+               : t == TDO_INT || t == TDO_DOUBLE ? &avg_float
+                                                 : NULL;
+    }
     default:
         return NULL;
     }

@@ -226,6 +226,27 @@ describe("expressions", function()
       assert.are.equal(D"2.20", row)
     end)
 
+    it("integer arithmetic sums to an integer, averages are floats, on every backend", function()
+      local fn = orm.functions
+      local function one(e)
+        return AeProduct:all():annotate{ v = e }:values_list("v", { flat = true }):first()
+      end
+      -- stock 10 0 3 8 1, min_stock 5 5 3 2 4
+      local sq = one(fn.Sum(F"stock" * F"stock"))
+      assert.are.equal("integer", math.type(sq))
+      assert.are.equal(174, sq)
+      local diff = one(fn.Sum(F"stock" - F"min_stock" + 1))
+      assert.are.equal("integer", math.type(diff))
+      assert.are.equal(8, diff)
+      local avg = one(fn.Avg("stock"))
+      assert.are.equal("float", math.type(avg))
+      assert.are.equal(4.4, avg)
+      local avg2 = one(fn.Avg(F"stock" * 2))
+      assert.are.equal("float", math.type(avg2))
+      assert.are.equal(8.8, avg2)
+      assert.are.equal(D"12.74", one(fn.Avg("price"))) -- a decimal stays one
+    end)
+
     it("an unknown field in F raises FieldError", function()
       local e1 = catch(function() return AeProduct:filter{ stock__lt = F"nope" }:list() end)
       assert.is_true(orm.exceptions.FieldError:is(e1))

@@ -1153,6 +1153,16 @@ static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     return st;
 }
 
+/* Starts sub as a scope reading m again inside the statement: a root
+ * alias of its own, every column qualified. */
+static void self_scope(cstate *cs, scope *sub, const tdo_model *m)
+{
+    memset(sub, 0, sizeof(*sub));
+    sub->m = m;
+    sub->root = ++cs->nalias;
+    sub->qualify = true;
+}
+
 /* A leaf under NOT that walks a to-many relation, as
  * root.pk IN (SELECT pk FROM root JOIN ... WHERE leaf): NOT then keeps
  * the rows none of whose related rows match. */
@@ -1163,10 +1173,7 @@ static tdo_status subquery_leaf(cstate *cs, const tdo_qnode *q, tdo_error *err)
     colref(cs, NULL, pk);
     add(cs, " IN (SELECT ");
     scope sub;
-    memset(&sub, 0, sizeof(sub));
-    sub.m = outer->m;
-    sub.root = ++cs->nalias;
-    sub.qualify = true;
+    self_scope(cs, &sub, outer->m);
     gather_where(cs, &sub, q, true, false);
     for (size_t k = 0; k < sub.nj; k++)
         sub.j[k].required = true;
@@ -1262,10 +1269,7 @@ static tdo_status distinct_on_sql(cstate *cs, const tdo_query *q,
     ident(cs, "_k");
     add(cs, " FROM (SELECT ");
     scope sub;
-    memset(&sub, 0, sizeof(sub));
-    sub.m = q->model;
-    sub.root = ++cs->nalias;
-    sub.qualify = true;
+    self_scope(cs, &sub, q->model);
     gather_where(cs, &sub, q->where, true, false);
     gather_terms(cs, &sub, q->dist, q->ndist);
     gather_terms(cs, &sub, q->order, q->norder);

@@ -11,15 +11,8 @@ local E = orm.exceptions
 local F, Q = orm.F, orm.Q
 local fn = orm.functions
 
-local function catch(fn_, ...)
-  local ok, err = pcall(fn_, ...)
-  assert.is_false(ok, "expected an error")
-  return err
-end
-
-local function is(class, err)
-  assert.is_true(class:is(err), "expected " .. tostring(class) .. ", got " .. tostring(err))
-end
+local check = require "tests.lua.support.check"
+local catch, is = check.catch, check.is
 
 -- every column named by source_field, the pk included
 local RkNode = Model:extend("RkNode", {

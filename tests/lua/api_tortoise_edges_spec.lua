@@ -6,15 +6,8 @@ local orm = require "testudo"
 local fields, Model = orm.fields, orm.Model
 local E = orm.exceptions
 
-local function catch(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return err
-end
-
-local function is(class, err)
-  assert.is_true(class:is(err), "expected " .. tostring(class) .. ", got " .. tostring(err))
-end
+local check = require "tests.lua.support.check"
+local catch, is = check.catch, check.is
 
 local TeLeague = Model:extend("TeLeague", {
   id   = fields.IntField{ primary_key = true },

@@ -9,15 +9,8 @@ local fields, Model = orm.fields, orm.Model
 local E = orm.exceptions
 local fn = orm.functions
 
-local function catch(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return err
-end
-
-local function is(class, err)
-  assert.is_true(class:is(err), "expected " .. tostring(class) .. ", got " .. tostring(err))
-end
+local check = require "tests.lua.support.check"
+local catch, is = check.catch, check.is
 
 local UdShelf = Model:extend("UdShelf", {
   id = fields.IntField{ primary_key = true },

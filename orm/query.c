@@ -317,8 +317,9 @@ static tdo_status no_union(const tdo_query *q, const char *what, tdo_error *err)
         return TDO_OK;
     return tdo_error_set(err, TDO_ERR_PARAMS,
                          "%s() after union() is not supported: only "
-                         "order_by, limit and offset apply to the combined "
-                         "rows (call %s() on each queryset before union())",
+                         "order_by, limit, offset and values apply to the "
+                         "combined rows (call %s() on each queryset before "
+                         "union())",
                          what, what);
 }
 
@@ -672,15 +673,50 @@ tdo_status tdo_query_lock_of(const tdo_query *q, const char *const *of,
 
 /* A new query with projection kind over the named fields (see header):
  * names may be paths ("customer__email") or annotation names. */
+static tdo_status values_of(const tdo_query *q, tdo_projection kind,
+                            const char *const *names,
+                            const char *const *aliases, size_t n,
+                            tdo_query **out, tdo_error *err);
+
 tdo_status tdo_query_values(const tdo_query *q, tdo_projection kind,
                             const char *const *names,
                             const char *const *aliases, size_t n,
                             tdo_query **out, tdo_error *err)
 {
+    tdo_status st = values_of(q, kind, names, aliases, n, out, err);
+    if (st || !q->nunions)
+        return st;
+    /* a union(): the parts still returning instances take the same
+     * columns (as Django does); each must end up with as many */
+    tdo_query *c = *out;
+    for (size_t i = 0; i < c->nunions && !st; i++) {
+        tdo_query *part = c->unions[i].q, *np = NULL;
+        if (part->proj->kind == TDO_PROJ_INSTANCES) {
+            if ((st = values_of(part, kind, names, aliases, n, &np, err)))
+                break;
+            tdo_query_free(part);
+            c->unions[i].q = part = np;
+        }
+        if (tdo_query_ncolumns(part) != tdo_query_ncolumns(c))
+            st = tdo_error_set(err, TDO_ERR_PARAMS,
+                               "union() of querysets with different "
+                               "columns: %zu and %zu",
+                               tdo_query_ncolumns(c), tdo_query_ncolumns(part));
+    }
+    if (st) {
+        tdo_query_free(c);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* tdo_query_values() of one query (a union's parts not included). */
+static tdo_status values_of(const tdo_query *q, tdo_projection kind,
+                            const char *const *names,
+                            const char *const *aliases, size_t n,
+                            tdo_query **out, tdo_error *err)
+{
     *out = NULL;
-    tdo_status nu = no_union(q, "values", err);
-    if (nu)
-        return nu;
     if (kind == TDO_PROJ_FLAT && n != 1)
         return tdo_error_set(err, TDO_ERR_PARAMS,
                              "values_list with flat=true takes exactly one "

@@ -777,9 +777,10 @@ TDO_API tdo_status tdo_query_distinct_on(const tdo_query *q,
  * (UNION: duplicates removed; all: UNION ALL), decoded as q's, in no
  * order until an order_by after it (q's own is dropped).  Both
  * must return as many columns and be unsliced (ParamsError).  On the
- * result only order_by (by q's output columns), limit, offset and the
- * terminal statements apply; filter, annotate, values, ... raise
- * ParamsError, as do update and delete when compiled. */
+ * result only order_by (by q's output columns), limit, offset, values
+ * (given to every part still returning instances) and the terminal
+ * statements apply; filter, annotate, ... raise ParamsError, as do
+ * update and delete when compiled. */
 TDO_API tdo_status tdo_query_union(const tdo_query *q, const tdo_query *other,
                                    bool all, tdo_query **out, tdo_error *err);
 

@@ -155,6 +155,17 @@ describe("union and distinct(fields)", function()
       assert.are.equal("a", UdBook:annotate{ n = fn.Count("shelf") }:first().title)
     end)
 
+    it("values() after it gives every part of instances the same columns", function()
+      local u = UdBook:filter{ genre = "sf" }:union(UdBook:filter{ genre = "poem" })
+      assert.are.same({ { title = "e", pages = 400 }, { title = "a", pages = 300 }, { title = "b", pages = 100 } },
+        u:values("title", "pages"):order_by("-pages"):list())
+      assert.are.same({ "a", "b", "e" }, u:values_list("title", { flat = true }):order_by("title"):list())
+      -- a part with columns of its own keeps them; their number must match
+      local mixed = UdBook:filter{ genre = "sf" }:values("title"):union(UdNote:all():values("text"))
+      assert.are.same({ "a", "b", "n1", "n2" }, mixed:values_list("title", { flat = true }):order_by("title"):list())
+      is(E.ParamsError, catch(function() return mixed:values("title", "pages") end))
+    end)
+
     it("keeps select_related", function()
       local u = UdBook:select_related("shelf"):filter{ title = "a" }
         :union(UdBook:select_related("shelf"):filter{ title = "d" })
@@ -167,7 +178,6 @@ describe("union and distinct(fields)", function()
       local u = UdBook:filter{ genre = "sf" }:union(UdBook:filter{ genre = "poem" })
       is(E.ParamsError, catch(function() return u:filter{ pages = 1 } end))
       is(E.ParamsError, catch(function() return u:annotate{ n = fn.Count("id") } end))
-      is(E.ParamsError, catch(function() return u:values("title") end))
       is(E.ParamsError, catch(function() return u:update{ pages = 1 } end))
       is(E.ParamsError, catch(function() return u:delete() end))
       is(E.ParamsError, catch(function() return UdBook:all():union(UdNote:all()) end))

@@ -939,7 +939,12 @@ static int save(lua_State *L, bool exprs)
     int model = 3;
     bool force_create = false, force_update = false;
     int only = 0;
+    const char *using = NULL; /* save{using_db = conn}: anchored below */
     if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "using_db");
+        int u = lua_gettop(L);
+        using = ltdo_using_name(L, u); /* pushes the name (or nil) */
+        lua_replace(L, u);
         lua_getfield(L, 2, "update_fields");
         if (lua_istable(L, -1)) {
             only = lua_gettop(L);
@@ -961,7 +966,7 @@ static int save(lua_State *L, bool exprs)
         lua_pop(L, 2);
     }
     check_partial_save(L, m, only);
-    tdo_conn *conn = ltdo_model_conn(L, m);
+    tdo_conn *conn = ltdo_model_conn_for(L, m, using, true);
     bool creating = force_create || (!is_saved(L, 1) && !force_update);
     if (!creating && !force_update && tdo_model_pk(m)) {
         /* a saved instance whose pk was set to nil is saved as a new row
@@ -1512,7 +1517,16 @@ static const luaL_Reg inst_meth[] = {
     {NULL, NULL},
 };
 
+/* C.using_name(x): the connection name a using_db value names (a name, a
+ * connection, a transaction object); ParamsError otherwise. */
+static int c_using_name(lua_State *L)
+{
+    ltdo_using_name(L, 1);
+    return 1;
+}
+
 static const luaL_Reg c_meth[] = {
+    {"using_name", c_using_name},
     {"set_saved", c_set_saved},
     {"save_plain", c_save_plain},
     {"is_saved", c_is_saved},

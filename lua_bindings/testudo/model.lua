@@ -36,21 +36,31 @@ local function conn_name(M)
 end
 C.conn_name = conn_name
 
-local function in_tx(M, fn)
-  return orm.in_transaction(conn_name(M), fn)
+-- A transaction on the connection using_db names (a name, a connection,
+-- a transaction object), else on the model's own.
+local function in_tx(M, fn, using)
+  return orm.in_transaction(using ~= nil and C.using_name(using) or conn_name(M), fn)
+end
+
+-- The model's rows, on the connection using_db names when it is given.
+local function rows(M, using)
+  local qs = M:all()
+  if using ~= nil then qs = qs:using_db(using) end
+  return qs
 end
 
 function Base:create(kw)
   check_model(self, "create")
   local data = kw -- the constructor copies it
-  if kw and kw.using_db ~= nil then
+  local using = kw and kw.using_db
+  if using ~= nil then
     data = {}
     for k, v in pairs(kw) do
       if k ~= "using_db" then data[k] = v end
     end
   end
   local obj = self(data)
-  obj:save()
+  obj:save{ using_db = using }
   return obj
 end
 
@@ -95,14 +105,17 @@ end
 function Base:get_or_create(kw)
   check_model(self, "get_or_create")
   local lookup, defaults = split(kw)
-  local obj = self:filter(lookup):get_or_none()
+  local using = kw and kw.using_db
+  local obj = rows(self, using):filter(lookup):get_or_none()
   if obj then return obj, false end
   local ok, res = pcall(in_tx, self, function()
-    return self:create(create_data(lookup, defaults))
-  end)
+    local data = create_data(lookup, defaults)
+    data.using_db = using
+    return self:create(data)
+  end, using)
   if ok then return res, true end
   if E.IntegrityError:is(res) then
-    obj = self:filter(lookup):get_or_none()
+    obj = rows(self, using):filter(lookup):get_or_none()
     if obj then return obj, false end
   end
   error(res, 0)
@@ -111,15 +124,18 @@ end
 function Base:update_or_create(kw)
   check_model(self, "update_or_create")
   local lookup, defaults = split(kw)
+  local using = kw and kw.using_db
   return in_tx(self, function()
-    local obj = self:filter(lookup):get_or_none()
+    local obj = rows(self, using):filter(lookup):get_or_none()
     if obj then
       obj:update_from_dict(defaults)
-      obj:save()
+      obj:save{ using_db = using }
       return obj, false
     end
-    return self:create(create_data(lookup, defaults)), true
-  end)
+    local data = create_data(lookup, defaults)
+    data.using_db = using
+    return self:create(data), true
+  end, using)
 end
 
 function Base:bulk_update(objs, field_names, opts)
@@ -128,12 +144,13 @@ function Base:bulk_update(objs, field_names, opts)
     error(E.ParamsError("bulk_update needs a list of field names"), 2)
   end
   local n = 0
+  local using = opts and opts.using_db
   in_tx(self, function()
     for _, obj in ipairs(objs) do
-      obj:save{ update_fields = field_names }
+      obj:save{ update_fields = field_names, using_db = using }
       n = n + 1
     end
-  end)
+  end, using)
   return n
 end
 

@@ -3,26 +3,57 @@
 local orm, C = ...
 local E = orm.exceptions
 
+local Tx = {}
+Tx.__name = "testudo.Transaction"
+
+-- A transaction object is also its connection: what it does not define
+-- itself (execute_query, dialect, ...) goes to the connection.
+function Tx.__index(self, k)
+  local m = Tx[k]
+  if m ~= nil then return m end
+  local conn = rawget(self, "connection")
+  local v = conn and conn[k]
+  if type(v) == "function" then
+    return function(s, ...)
+      if s == self then s = conn end
+      return v(s, ...)
+    end
+  end
+  return v
+end
+
+local function new_tx(name)
+  C.begin(name)
+  return setmetatable({ name = name, done = false,
+                        connection = orm.connection(name) }, Tx)
+end
+
+-- orm.in_transaction([name,] fn): fn(tx) runs in a transaction (a
+-- savepoint when nested) committed when it returns, rolled back when it
+-- raises; tx:commit() / tx:rollback() inside end it at once (the end
+-- then does nothing; a second one is a TransactionManagementError), as
+-- Tortoise's in_transaction() connection does.
 function orm.in_transaction(name, fn)
   if type(name) == "function" then name, fn = nil, name end
   if type(fn) ~= "function" then
     error(E.ParamsError("in_transaction takes a function"), 2)
   end
   name = name or orm._current_connection() or "default"
-  C.begin(name)
-  local conn = orm.connection(name)
-  local res = table.pack(pcall(fn, conn))
+  local tx = new_tx(name)
+  local res = table.pack(pcall(fn, tx))
   if res[1] then
-    C.commit(name)
+    if not tx.done then
+      tx.done = true
+      C.commit(name)
+    end
     return table.unpack(res, 2, res.n)
   end
-  pcall(C.rollback, name)
+  if not tx.done then
+    tx.done = true
+    pcall(C.rollback, name)
+  end
   error(res[2], 0)
 end
-
-local Tx = {}
-Tx.__index = Tx
-Tx.__name = "testudo.Transaction"
 
 function Tx:commit()
   if self.done then
@@ -60,10 +91,7 @@ function Tx.__tostring(self)
 end
 
 function orm.transaction(name)
-  name = name or orm._current_connection() or "default"
-  C.begin(name)
-  return setmetatable({ name = name, done = false,
-                        connection = orm.connection(name) }, Tx)
+  return new_tx(name or orm._current_connection() or "default")
 end
 
 -- orm._in_transaction([name]) -> true while a transaction is open on the

@@ -1106,9 +1106,20 @@ static void new_kind(lua_State *L, int orm_idx, const char *meta,
     lua_pop(L, 1);
 }
 
+/* orm.uuid4(): a new random UUID string (UUIDField{default = orm.uuid4}). */
+static int l_uuid4(lua_State *L)
+{
+    char text[37];
+    tdo_uuid4(text);
+    lua_pushlstring(L, text, 36);
+    return 1;
+}
+
 void ltdo_open_values(lua_State *L, int orm_idx)
 {
     orm_idx = lua_absindex(L, orm_idx);
+    lua_pushcfunction(L, l_uuid4);
+    lua_setfield(L, orm_idx, "uuid4");
     /* null */
     luaL_newmetatable(L, LTDO_NULL);
     lua_pushcfunction(L, null_tostring);

@@ -344,6 +344,9 @@ static tdo_status implied(tdo_field *f, tdo_error *err)
         f->flags &= ~(unsigned)TDO_FIELD_NULL;
         if (is_int_type(f->type) && !(f->flags & TDO_FIELD_HAS_DEFAULT))
             f->flags |= TDO_FIELD_GENERATED;
+        /* Tortoise: UUIDField(primary_key=True) defaults to uuid4 */
+        if (f->type == TDO_F_UUID && !(f->flags & TDO_FIELD_HAS_DEFAULT))
+            f->flags |= TDO_FIELD_HAS_DEFAULT | TDO_FIELD_UUID4;
     }
     if (f->type == TDO_F_CHARENUM && f->max_length == 0) {
         for (size_t i = 0; i < f->n_enum; i++)
@@ -920,14 +923,16 @@ tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
         if (f->flags & (TDO_FIELD_NULL | TDO_FIELD_GENERATED) ||
             f->type == TDO_F_M2M)
             return TDO_OK;
-        if (f->type == TDO_F_FK || f->type == TDO_F_O2O) /* as the
-            database would say it (Tortoise leaves it to the database) */
-            return tdo_error_set(err, TDO_ERR_INTEGRITY,
-                                 "NOT NULL constraint failed: %s.%s",
-                                 f->model ? tdo_model_table(f->model) : "?",
-                                 f->column ? f->column : f->name);
-        return tdo_error_set(err, TDO_ERR_VALIDATION,
-                             "%s: Value must not be None", f->name);
+        /* a char field's max_length validator refuses it (Tortoise's
+         * MaxLengthValidator); any other is left to the database's NOT
+         * NULL, said here the way it would say it */
+        if (f->type == TDO_F_CHAR || f->type == TDO_F_CHARENUM)
+            return tdo_error_set(err, TDO_ERR_VALIDATION,
+                                 "%s: Value must not be None", f->name);
+        return tdo_error_set(err, TDO_ERR_INTEGRITY,
+                             "NOT NULL constraint failed: %s.%s",
+                             f->model ? tdo_model_table(f->model) : "?",
+                             f->column ? f->column : f->name);
     }
     if ((f->type == TDO_F_CHAR || f->type == TDO_F_CHARENUM) &&
         v->type == TDO_TEXT && f->max_length > 0) {

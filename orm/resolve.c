@@ -131,6 +131,29 @@ static bool is_target_pk(const tdo_relation *r, const char *part)
            (key && !strcmp(part, key->name));
 }
 
+/* The column type an operand of arithmetic reads, or TDO_F_COUNT. */
+static tdo_field_type operand_type(const tdo_expr *e)
+{
+    return e && e->kind == TDO_EXPR_FIELD && e->field ? e->field->type
+                                                      : TDO_F_COUNT;
+}
+
+/* Arithmetic between a DecimalField and a FloatField column has no exact
+ * result (Tortoise and Django refuse it): FieldError.  A decimal with an
+ * integer column stays an exact decimal, and is allowed. */
+static tdo_status check_mixed(const tdo_expr *r, tdo_error *err)
+{
+    tdo_field_type a = operand_type(r->a), b = operand_type(r->b);
+    if ((a == TDO_F_DECIMAL && b == TDO_F_FLOAT) ||
+        (a == TDO_F_FLOAT && b == TDO_F_DECIMAL))
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "Cannot use arithmetic expression between "
+                             "different field type: %s %c %s (a decimal and "
+                             "a float have no exact result)",
+                             r->a->field->name, r->op, r->b->field->name);
+    return TDO_OK;
+}
+
 /* Resolves the name part of len bytes at p on cur: a relation (*r) or a
  * column (*f); FieldError when it is neither, or an unresolved m2m. */
 static tdo_status walk_part(const tdo_model *cur, const char *p, size_t len,
@@ -538,6 +561,8 @@ tdo_status tdo_resolve_expr_(const tdo_query *q, tdo_expr *e, tdo_expr **out,
     case TDO_EXPR_BINOP:
         if (!(st = tdo_resolve_expr_(q, e->a, &r->a, agg, err)))
             st = tdo_resolve_expr_(q, e->b, &r->b, agg, err);
+        if (!st)
+            st = check_mixed(r, err);
         break;
     case TDO_EXPR_NEG:
         st = tdo_resolve_expr_(q, e->a, &r->a, agg, err);

@@ -7,10 +7,26 @@
  */
 #include "tdo_int.h"
 
-/* Step 1: the constant default of f (see testudo.h). */
+#include <uuid/uuid.h>
+
+/* Writes a new random UUID4 into out (see testudo.h). */
+void tdo_uuid4(char out[37])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+/* Step 1: the constant default of f, or a new UUID4 (see testudo.h). */
 bool tdo_field_default(const tdo_field *f, tdo_value *out)
 {
     *out = tdo_value_null();
+    if (f->flags & TDO_FIELD_UUID4) {
+        char text[37];
+        tdo_uuid4(text);
+        tdo_value v = tdo_value_text(text, 36);
+        return tdo_value_copy(out, &v) == TDO_OK;
+    }
     if (!(f->flags & TDO_FIELD_CONST_DEFAULT))
         return false;
     return tdo_value_copy(out, &f->default_value) == TDO_OK;

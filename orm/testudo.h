@@ -359,6 +359,9 @@ typedef enum tdo_field_type {
 #define TDO_FIELD_CONST_DEFAULT 0x0100 /* default_value holds it */
 #define TDO_FIELD_DB_CONSTRAINT 0x0200 /* relation: emit the FK constraint */
 #define TDO_FIELD_INHERITED 0x0400   /* copied from an abstract parent */
+#define TDO_FIELD_UUID4 0x0800       /* default: a new random UUID (version
+                                        4) per row; implied for a UUIDField
+                                        primary key without a default */
 
 typedef enum tdo_on_delete {
     TDO_CASCADE = 0,
@@ -480,9 +483,12 @@ TDO_API tdo_status tdo_field_check(const tdo_field *f, const tdo_value *v,
                                    tdo_error *err);
 TDO_API tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
                                     tdo_value *out, tdo_error *err);
-/* Checks a canonical value against the field: NULL on a not-null field,
- * max_length, enum membership, max_digits; ValidationError
- * "email: Value must not be None" naming the field. */
+/* Checks a canonical value against the field: NULL on a not-null field
+ * (ValidationError "email: Value must not be None" for a char field, as
+ * Tortoise's max_length validator says it; IntegrityError "NOT NULL
+ * constraint failed: t.c" for any other, as the database would),
+ * max_length, enum membership, max_digits (ValidationError naming the
+ * field). */
 TDO_API tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
                                       tdo_error *err);
 
@@ -1105,9 +1111,14 @@ TDO_API tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
                                   tdo_error *err);
 
 /* Saving a row, one step at a time (tdo_row_prepare runs them all).
- * Step 1: *out gets a copy of f's constant default; false (out NULL)
- * when f has none (a default computed per row is the caller's). */
+ * Step 1: *out gets a copy of f's constant default, or a new random
+ * UUID for TDO_FIELD_UUID4 (owned: tdo_value_release()); false (out
+ * NULL) when f has none (another default computed per row is the
+ * caller's). */
 TDO_API bool tdo_field_default(const tdo_field *f, tdo_value *out);
+/* Writes a new random UUID (version 4, libuuid) into out: 36 lower-case
+ * characters and a NUL. */
+TDO_API void tdo_uuid4(char out[37]);
 /* Step 2: whether f takes the time now on this save -- auto_now always,
  * auto_now_add when creating a row that does not set it -- and *out that
  * time as f's type (date, time or datetime). */

@@ -712,43 +712,6 @@ int ltdo_inst_new(lua_State *L)
 /* Saving                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Whether the model at model declares validators on any field. */
-static bool has_validators(lua_State *L, int model)
-{
-    lua_pushliteral(L, "__validators");
-    bool any = lua_rawget(L, model) != LUA_TNIL;
-    lua_pop(L, 1);
-    return any;
-}
-
-/* Runs the Lua validators of field f on the value at vidx. */
-static void run_validators(lua_State *L, int model, const tdo_field *f,
-                           int vidx)
-{
-    vidx = lua_absindex(L, vidx);
-    push_field_object(L, model, f->name);
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_getfield(L, -1, "validators");
-    if (!lua_istable(L, -1) || lua_isnil(L, vidx)) {
-        lua_pop(L, 2);
-        return;
-    }
-    int vl = lua_gettop(L);
-    size_t n = lua_rawlen(L, vl);
-    for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, vl, (lua_Integer)i);
-        lua_pushvalue(L, vidx);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-            const char *msg = ltdo_error_message(L, -1);
-            ltdo_raise(L, TDO_ERR_VALIDATION, "%s: %s", f->name, msg);
-        }
-    }
-    lua_pop(L, 2);
-}
-
 /* Prepares instance t for writing: auto_now values, canonical values
  * (stored back), validation.  Appends the fields to fields[] (capacity
  * nfields of the model) and their values to vb; returns the count.
@@ -759,7 +722,6 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
 {
     size_t n = tdo_model_nfields(m), k = 0;
     const tdo_field *pk = tdo_model_pk(m);
-    bool validators = has_validators(L, model); /* once, not per field */
     for (size_t i = 0; i < n; i++) {
         const tdo_field *f = tdo_model_field(m, i);
         if (f->type == TDO_F_M2M)
@@ -808,8 +770,6 @@ static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
             lua_pushvalue(L, -1);
             set_attr_at(L, t, key);
         }
-        if (validators)
-            run_validators(L, model, f, -1);
         fields[k++] = f;
         lua_settop(L, top);
     }

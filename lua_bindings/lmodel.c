@@ -347,6 +347,7 @@ static void spec_template(lua_State *L, int spec, const char *name,
     t->description = optstr(L, spec, "description", anchor);
     spec_default(L, spec, t);
     spec_enum(L, spec, name, t, anchor);
+    ltdo_spec_validators(L, spec, name, t, anchor);
     if (type == TDO_F_FK || type == TDO_F_O2O || type == TDO_F_M2M)
         spec_relation(L, spec, name, t, anchor);
 }
@@ -591,11 +592,6 @@ static void meta_fields(lua_State *L, tdo_model *m, int body, int parent,
         push_field_object(L, f, lua_isnil(L, -1) ? 0 : lua_gettop(L));
         lua_pushvalue(L, cls);
         lua_setfield(L, -2, "model");
-        if (lua_getfield(L, -1, "validators") != LUA_TNIL) {
-            lua_pushboolean(L, 1); /* saves look for validators */
-            lua_setfield(L, cls, "__validators");
-        }
-        lua_pop(L, 1);
         lua_setfield(L, map, f->name);
         lua_pop(L, 1);
         if (f->type == TDO_F_M2M) {

@@ -158,6 +158,21 @@ bool ltdo_to_value(lua_State *L, int idx, tdo_value *out);
  * relation field f of another model (Tortoise's message). */
 void ltdo_check_related(lua_State *L, const tdo_field *f,
                         const tdo_model *given);
+/* tdo_field_validate() with L as the state Lua validators (TDO_V_CALL
+ * made by ltdo_spec_validators) run in. */
+tdo_status ltdo_validate(lua_State *L, const tdo_field *f, const tdo_value *v,
+                         tdo_error *err);
+/* Reads the validators of the field spec at spec (orm.validators objects
+ * and plain functions) into t (arrays anchored in the table at anchor;
+ * a function is kept for good in the registry). */
+void ltdo_spec_validators(lua_State *L, int spec, const char *name,
+                          tdo_field_decl *t, int anchor);
+/* Reads one orm.validators object at idx into *out (strings anchored in
+ * anchor); false when it is none (a plain callable). */
+bool ltdo_builtin_validator(lua_State *L, int idx, tdo_validator *out,
+                            int anchor);
+/* Sets orm._run_validator on the orm table at orm_idx. */
+void ltdo_open_validators(lua_State *L, int orm_idx);
 tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
                             ltdo_vals *vb, bool validate);
 /* Pushes a new Decimal / datetime-kind / duration userdata. */

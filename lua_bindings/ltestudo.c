@@ -676,6 +676,7 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
 
     ltdo_open_errors(L, orm);
     ltdo_open_values(L, orm);
+    ltdo_open_validators(L, orm);
     ltdo_open_expr(L, orm);
     ltdo_open_model(L, orm);
     ltdo_state_get(L, "Base");

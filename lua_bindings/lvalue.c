@@ -1076,7 +1076,7 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     tdo_value *slot = ltdo_vals_add(L, vb);
     if (tdo_field_coerce(f, &in, slot, &err))
         ltdo_error(L, &err);
-    if (validate && tdo_field_validate(f, slot, &err))
+    if (validate && ltdo_validate(L, f, slot, &err))
         ltdo_error(L, &err);
     lua_settop(L, top);
     return slot;

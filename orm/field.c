@@ -93,6 +93,8 @@ static tdo_field_decl decl_of(const tdo_field *f)
         .forward_key = f->forward_key,
         .backward_key = f->backward_key,
         .to_field = f->to_field,
+        .validators = f->validators,
+        .nvalidators = f->nvalidators,
     };
     return d;
 }
@@ -184,6 +186,7 @@ void tdo_field_free_(tdo_field *f)
     tdo_free(f->forward_key);
     tdo_free(f->backward_key);
     tdo_free(f->to_field);
+    tdo_validators_free_(f);
     tdo_free(f);
 }
 
@@ -229,7 +232,7 @@ static tdo_status from_decl(tdo_field *dst, const tdo_field_decl *src,
     }
     if (!ok)
         return tdo_nomem(err);
-    return TDO_OK;
+    return tdo_validators_copy_(dst, src->validators, src->nvalidators, err);
 }
 
 /* Deep copy of src into dst, its model and index kept (dst must be freed
@@ -913,11 +916,10 @@ static int decimal_int_digits(const tdo_decimal *d)
     return n > 0 ? n : 0;
 }
 
-/* Checks a canonical value against f (NULL on a not-null field,
- * max_length, enum membership, max_digits); ValidationError
- * "<field>: <message>".  NULL is accepted for generated fields. */
-tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
-                              tdo_error *err)
+/* The checks every field of its type makes (NULL on a not-null field,
+ * max_length, enum membership, max_digits). */
+static tdo_status builtin_checks(const tdo_field *f, const tdo_value *v,
+                                 tdo_error *err)
 {
     if (v->type == TDO_NULL) {
         if (f->flags & (TDO_FIELD_NULL | TDO_FIELD_GENERATED) ||
@@ -972,4 +974,17 @@ tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
                              f->decimal_places);
     }
     return TDO_OK;
+}
+
+/* Checks a canonical value against f: its type's checks, then its
+ * validators; ValidationError "<field>: <message>" (IntegrityError for
+ * a NULL the database would refuse).  NULL is accepted for generated
+ * fields. */
+tdo_status tdo_field_validate(const tdo_field *f, const tdo_value *v,
+                              tdo_error *err)
+{
+    tdo_status st = builtin_checks(f, v, err);
+    if (!st && f->nvalidators)
+        st = tdo_validators_run_(f, v, err);
+    return st;
 }

@@ -215,6 +215,14 @@ struct tdo_ctx {
 void tdo_model_free_(tdo_model *m);
 /* Frees a field made by tdo_field_make_() (NULL is fine). */
 void tdo_field_free_(tdo_field *f);
+
+/* validate.c: a field's validators -- copied (patterns compiled;
+ * ConfigurationError for a bad one), freed, run on a canonical value. */
+tdo_status tdo_validators_copy_(tdo_field *f, const tdo_validator *src,
+                                size_t n, tdo_error *err);
+void tdo_validators_free_(tdo_field *f);
+tdo_status tdo_validators_run_(const tdo_field *f, const tdo_value *v,
+                               tdo_error *err);
 /* Deep copy of src into the zeroed dst (strings, default, enum values). */
 tdo_status tdo_field_copy_(tdo_field *dst, const tdo_field *src,
                            tdo_error *err);

@@ -371,6 +371,44 @@ typedef enum tdo_on_delete {
     TDO_NO_ACTION
 } tdo_on_delete;
 
+/* A validator a field runs on every value it saves (Tortoise's
+ * tortoise.validators): a ValidationError "<field>: <message>" when the
+ * value fails it.  NULL on a nullable field is not validated. */
+typedef enum tdo_validator_kind {
+    TDO_V_MIN_VALUE,  /* bound: a number; "Value should be greater or
+                         equal to 10" */
+    TDO_V_MAX_VALUE,  /* "Value should be less or equal to 20" */
+    TDO_V_MIN_LENGTH, /* bound: an integer; "Length of 'ab' 2 < 3" */
+    TDO_V_MAX_LENGTH, /* "Length of 'abcdef' 6 > 5" */
+    TDO_V_REGEX,      /* pattern (PCRE2), matched at the start of the
+                         text as Python's re.match */
+    TDO_V_COMMA_INTS, /* "1,2,3" (negative numbers when allow_negative) */
+    TDO_V_CALL        /* fn(field, value, ud, err) decides */
+} tdo_validator_kind;
+
+struct tdo_field;
+/* A validator callback: TDO_OK, or an error set in err (a ValidationError
+ * whose message is prefixed with the field's name). */
+typedef tdo_status (*tdo_validator_fn)(const struct tdo_field *f,
+                                       const tdo_value *v, void *ud,
+                                       tdo_error *err);
+/* One validator of a declaration (borrowed; the field copies it). */
+typedef struct tdo_validator {
+    tdo_validator_kind kind;
+    tdo_value bound;        /* MIN/MAX_VALUE, MIN/MAX_LENGTH */
+    const char *pattern;    /* REGEX */
+    bool ignore_case;       /* REGEX */
+    bool allow_negative;    /* COMMA_INTS */
+    tdo_validator_fn fn;    /* CALL */
+    void *ud;               /* CALL: passed to fn, owned by the caller */
+} tdo_validator;
+
+/* Runs validator v on value (no field: the message alone, "Value should
+ * be greater or equal to 10"); ValidationError when it fails,
+ * ConfigurationError for a bad pattern. */
+TDO_API tdo_status tdo_validator_check(const tdo_validator *v,
+                                       const tdo_value *value, tdo_error *err);
+
 /* A field's declaration: what tdo_model_add_field() takes.  Every string
  * and value is borrowed (the model copies them); start from
  * tdo_field_template(). */
@@ -396,6 +434,8 @@ typedef struct tdo_field_decl {
     const char *backward_key; /* m2m */
     const char *to_field;     /* FK/O2O: the unique field of the related
                                  model the key holds, or NULL: its pk */
+    const tdo_validator *validators; /* run on save (tdo_field_validate) */
+    size_t nvalidators;
 } tdo_field_decl;
 
 /* A field of a model: owned by it, read-only once added (made from a
@@ -421,6 +461,10 @@ typedef struct tdo_field {
     char *forward_key;     /* m2m */
     char *backward_key;    /* m2m */
     char *to_field;        /* FK/O2O: as declared, or NULL */
+    tdo_validator *validators; /* owned copies (patterns, bounds) */
+    size_t nvalidators;
+    void **vcode;          /* per validator: its compiled PCRE2 pattern,
+                              or NULL; owned */
     tdo_model *related_model; /* set by tdo_ctx_resolve() */
     const struct tdo_field *to_target; /* FK/O2O: the related model's field the
                                    key holds (to_field, else its pk); set

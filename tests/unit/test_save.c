@@ -1,6 +1,7 @@
 /* test_save.c -- the save pipeline of the core without Lua: constant
  * defaults, auto_now / auto_now_add, coercion to canonical values and
- * validation, step by step and through tdo_row_insert on SQLite. */
+ * validation (validators too: Tortoise's kinds and a C callback), step
+ * by step and through tdo_row_insert on SQLite. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,9 +196,114 @@ static void test_insert(void **state)
     tdo_value_release(&pk);
 }
 
+/* A validator callback: odd numbers only; counts its calls. */
+static int odd_calls;
+static tdo_status odd_only(const tdo_field *f, const tdo_value *v, void *ud,
+                           tdo_error *err)
+{
+    (void)f;
+    odd_calls += *(int *)ud;
+    if (v->type == TDO_INT && v->u.i % 2 == 0)
+        return tdo_error_set(err, TDO_ERR_VALIDATION, "Value must be odd");
+    return TDO_OK;
+}
+
+/* Validators run by the core's save steps, without Lua: Tortoise's
+ * kinds (PCRE2 patterns) and a C callback; a refused row is not written. */
+static void test_validators(void **state)
+{
+    (void)state;
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_ctx *ctx = tdo_ctx_new();
+    tdo_model *m = NULL;
+    int one = 1;
+    tdo_validator code_v[] = {{.kind = TDO_V_REGEX,
+                               .pattern = "[A-Z]{2}-\\d+",
+                               .ignore_case = false}};
+    tdo_validator n_v[] = {
+        {.kind = TDO_V_MIN_VALUE, .bound = tdo_value_int(1)},
+        {.kind = TDO_V_MAX_VALUE, .bound = tdo_value_int(99)},
+        {.kind = TDO_V_CALL, .fn = odd_only, .ud = &one},
+    };
+    tdo_validator list_v[] = {{.kind = TDO_V_COMMA_INTS}};
+    tdo_field_decl code = tdo_field_template("code", TDO_F_CHAR);
+    code.max_length = 10;
+    code.validators = code_v;
+    code.nvalidators = 1;
+    tdo_field_decl n = tdo_field_template("n", TDO_F_INT);
+    n.validators = n_v;
+    n.nvalidators = 3;
+    tdo_field_decl ids = tdo_field_template("ids", TDO_F_TEXT);
+    ids.flags = TDO_FIELD_NULL;
+    ids.validators = list_v;
+    ids.nvalidators = 1;
+    tdo_conn *conn = NULL;
+    assert_int_equal(tdo_model_new(ctx, "models", "Part", &m, &err), TDO_OK);
+    assert_int_equal(add(m, code, &err), TDO_OK);
+    assert_int_equal(add(m, n, &err), TDO_OK);
+    assert_int_equal(add(m, ids, &err), TDO_OK);
+    assert_int_equal(tdo_model_finish(m, &err), TDO_OK);
+    assert_int_equal(tdo_ctx_resolve(ctx, &err), TDO_OK);
+    assert_int_equal(
+        tdo_connect(ctx, "default", "sqlite://:memory:", &conn, &err), TDO_OK);
+    assert_int_equal(tdo_generate_schemas(ctx, conn, false, &err), TDO_OK);
+    const tdo_field *fcode = tdo_model_field_by_name(m, "code");
+    const tdo_field *fn = tdo_model_field_by_name(m, "n");
+    tdo_value v = tdo_value_text("ab-12", 5);
+    assert_int_equal(tdo_field_validate(fcode, &v, &err), TDO_ERR_VALIDATION);
+    assert_string_equal(err.message, "code: Value 'ab-12' does not match regex "
+                                     "'[A-Z]{2}-\\d+'");
+    tdo_error_release(&err);
+    v = tdo_value_text("AB-12 xyz", 9); /* matched from the start */
+    assert_int_equal(tdo_field_validate(fcode, &v, &err), TDO_OK);
+    v = tdo_value_int(0);
+    assert_int_equal(tdo_field_validate(fn, &v, &err), TDO_ERR_VALIDATION);
+    assert_string_equal(err.message,
+                        "n: Value should be greater or equal to 1");
+    tdo_error_release(&err);
+    v = tdo_value_int(42);
+    assert_int_equal(tdo_field_validate(fn, &v, &err), TDO_ERR_VALIDATION);
+    assert_string_equal(err.message, "n: Value must be odd");
+    tdo_error_release(&err);
+    assert_int_equal(odd_calls, 1);
+
+    /* through the save steps: a refused row is never written */
+    tdo_value vals[4] = {0}, pk = tdo_value_null();
+    bool set[4] = {false, true, true, true};
+    vals[1] = tdo_value_text("XY-7", 4);
+    vals[2] = tdo_value_int(7);
+    vals[3] = tdo_value_text("1,2,x", 5);
+    assert_int_equal(tdo_row_insert(conn, m, vals, set, &pk, &err),
+                     TDO_ERR_VALIDATION);
+    assert_non_null(strstr(err.message, "ids: Value '1,2,x'"));
+    tdo_error_release(&err);
+    tdo_value_release(&vals[3]); /* the steps made it canonical (owned) */
+    vals[3] = tdo_value_text("1,2,3", 5);
+    assert_int_equal(tdo_row_insert(conn, m, vals, set, &pk, &err), TDO_OK);
+    assert_int_equal(odd_calls, 3);
+    tdo_value_release(&pk);
+    for (int i = 0; i < 4; i++)
+        tdo_value_release(&vals[i]);
+
+    /* one validator alone, and a bad pattern */
+    tdo_validator maxlen = {.kind = TDO_V_MAX_LENGTH,
+                            .bound = tdo_value_int(2)};
+    v = tdo_value_text("abc", 3);
+    assert_int_equal(tdo_validator_check(&maxlen, &v, &err),
+                     TDO_ERR_VALIDATION);
+    assert_string_equal(err.message, "Length of 'abc' 3 > 2");
+    tdo_error_release(&err);
+    tdo_validator bad = {.kind = TDO_V_REGEX, .pattern = "(unclosed"};
+    assert_int_equal(tdo_validator_check(&bad, &v, &err),
+                     TDO_ERR_CONFIGURATION);
+    tdo_error_release(&err);
+    tdo_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validators),
         cmocka_unit_test(test_fields_in_order),
         cmocka_unit_test(test_steps),
         cmocka_unit_test(test_prepare),

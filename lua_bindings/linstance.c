@@ -937,6 +937,8 @@ static int save(lua_State *L, bool exprs)
     }
     if (creating)
         only = 0;
+    /* pre_save: a handler may still change the instance */
+    ltdo_send(L, TDO_SIG_PRE_SAVE, m, 1, only, false, conn);
     size_t n = tdo_model_nfields(m);
     const tdo_field **fields =
         lua_newuserdatauv(L, (n ? n : 1) * sizeof(*fields), 0);
@@ -957,10 +959,13 @@ static int save(lua_State *L, bool exprs)
             lua_rawset(L, 1);
         }
         set_saved(L, 1, true);
+        ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, 0, true, conn);
         return 0;
     }
-    if (k == 0)
+    if (k == 0) {
+        ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, only, false, conn);
         return 0;
+    }
     (void)pkf;
     tdo_value *pkv = key_values(L, 1, m);
     if (!pkv && !tdo_model_read_only(m)) /* (read-only: the core says so) */
@@ -974,6 +979,7 @@ static int save(lua_State *L, bool exprs)
         return ltdo_raise(L, TDO_ERR_INTEGRITY,
                           "Can't update object that doesn't exist. PK: %s",
                           luaL_tolstring(L, -1, NULL));
+    ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, only, false, conn);
     return 0;
 }
 
@@ -992,10 +998,8 @@ static int inst_delete(lua_State *L)
                                             : "cannot delete an instance of "
                                               "a model without a primary key");
     tdo_conn *conn = ltdo_model_conn(L, m);
-    tdo_error err = TDO_ERROR_INIT;
     int64_t changed = 0;
-    if (tdo_delete_pk(conn, m, pk, &changed, &err))
-        return ltdo_error(L, &err);
+    ltdo_delete_row(L, m, 1, conn, pk, &changed); /* signals; raises */
     set_saved(L, 1, false);
     return 0;
 }
@@ -1487,6 +1491,7 @@ static int c_using_name(lua_State *L)
 
 static const luaL_Reg c_meth[] = {
     {"using_name", c_using_name},
+    {"connect_signal", ltdo_c_connect_signal},
     {"set_saved", c_set_saved},
     {"save_plain", c_save_plain},
     {"is_saved", c_is_saved},

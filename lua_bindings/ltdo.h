@@ -171,6 +171,19 @@ void ltdo_spec_validators(lua_State *L, int spec, const char *name,
  * anchor); false when it is none (a plain callable). */
 bool ltdo_builtin_validator(lua_State *L, int idx, tdo_validator *out,
                             int anchor);
+/* Sends signal sig of model m for the instance at instance (lsignal.c):
+ * the Lua handlers get (Model, instance, created or nil, the connection
+ * object of conn, the update_fields list at fields or nil); a handler's
+ * error is raised again as it was. */
+void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
+               int fields, bool created, tdo_conn *conn);
+/* tdo_row_delete() of the instance at instance, its signals' Lua handlers
+ * told; raises on error. */
+tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
+                           tdo_conn *conn, const tdo_value *pk,
+                           int64_t *deleted);
+/* C.connect_signal(Model, "pre_save" | ..., fn). */
+int ltdo_c_connect_signal(lua_State *L);
 /* Sets orm._run_validator on the orm table at orm_idx. */
 void ltdo_open_validators(lua_State *L, int orm_idx);
 tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,

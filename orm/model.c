@@ -48,6 +48,8 @@ void tdo_model_free_(tdo_model *m)
     tdo_free(m->table);
     tdo_free(m->qtable);
     tdo_free(m->description);
+    for (int s = 0; s < TDO_SIG_COUNT; s++)
+        tdo_free(m->handlers[s]);
     tdo_free(m);
 }
 

@@ -96,9 +96,14 @@ tdo_status tdo_row_prepare(const tdo_model *m, tdo_value *values, bool *set,
 tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
                           bool *set, tdo_value *pk, tdo_error *err)
 {
+    tdo_signal_event ev = {
+        .signal = TDO_SIG_PRE_SAVE, .model = m, .values = values, .conn = c};
+    tdo_status st = tdo_signal_emit(&ev, err); /* may change values */
+    if (st)
+        return st;
     tdo_datetime now;
     tdo_datetime_now(tdo_ctx_use_tz(m->ctx), &now);
-    tdo_status st = tdo_row_prepare(m, values, set, true, &now, err);
+    st = tdo_row_prepare(m, values, set, true, &now, err);
     if (st)
         return st;
     const tdo_field **fields =
@@ -119,5 +124,72 @@ tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
     }
     tdo_free(fields);
     tdo_free(vals);
+    if (!st) {
+        ev.signal = TDO_SIG_POST_SAVE;
+        ev.created = true;
+        ev.pk = pk;
+        st = tdo_signal_emit(&ev, err);
+    }
+    return st;
+}
+
+/* ---- signals --------------------------------------------------------- */
+
+/* Adds a handler of sig to m (see testudo.h). */
+tdo_status tdo_model_connect(tdo_model *m, tdo_signal sig, tdo_signal_fn fn,
+                             void *ud, tdo_error *err)
+{
+    if (sig < 0 || sig >= TDO_SIG_COUNT || !fn)
+        return tdo_error_set(err, TDO_ERR_PARAMS, "bad signal handler");
+    tdo_handler *h =
+        tdo_realloc(m->handlers[sig], (m->nhandlers[sig] + 1) * sizeof(*h));
+    if (!h)
+        return tdo_nomem(err);
+    h[m->nhandlers[sig]++] = (tdo_handler){fn, ud};
+    m->handlers[sig] = h;
+    return TDO_OK;
+}
+
+/* How many handlers m has for sig. */
+size_t tdo_model_nhandlers(const tdo_model *m, tdo_signal sig)
+{
+    return sig >= 0 && sig < TDO_SIG_COUNT ? m->nhandlers[sig] : 0;
+}
+
+/* Runs ev's handlers in order; the first error stops them. */
+tdo_status tdo_signal_emit(const tdo_signal_event *ev, tdo_error *err)
+{
+    const tdo_model *m = ev->model;
+    if (!m || ev->signal < 0 || ev->signal >= TDO_SIG_COUNT)
+        return TDO_OK;
+    /* a handler may connect another: count the ones there now */
+    size_t n = m->nhandlers[ev->signal];
+    for (size_t i = 0; i < n; i++) {
+        const tdo_handler h = m->handlers[ev->signal][i];
+        tdo_status st = h.fn(ev, h.ud, err);
+        if (st)
+            return st;
+    }
+    return TDO_OK;
+}
+
+/* Deletes one row as an instance delete (see testudo.h). */
+tdo_status tdo_row_delete(tdo_conn *c, const tdo_model *m, const tdo_value *pk,
+                          void *instance, int64_t *deleted, tdo_error *err)
+{
+    tdo_signal_event ev = {.signal = TDO_SIG_PRE_DELETE,
+                           .model = m,
+                           .instance = instance,
+                           .pk = pk,
+                           .conn = c};
+    int64_t n = 0;
+    tdo_status st = tdo_signal_emit(&ev, err);
+    if (!st)
+        st = tdo_delete_pk(c, m, pk, &n, err);
+    if (deleted)
+        *deleted = n;
+    ev.signal = TDO_SIG_POST_DELETE;
+    if (!st)
+        st = tdo_signal_emit(&ev, err);
     return st;
 }

@@ -143,7 +143,15 @@ struct tdo_model {
     size_t nrelations;
     tdo_relation **retired; /* dropped by a later resolve, kept alive; owned */
     size_t nretired;
+    struct tdo_handler *handlers[TDO_SIG_COUNT]; /* signals (save.c); owned */
+    size_t nhandlers[TDO_SIG_COUNT];
 };
+
+/* One signal handler of a model. */
+typedef struct tdo_handler {
+    tdo_signal_fn fn;
+    void *ud;
+} tdo_handler;
 
 /* Drops what m keeps compiled: the projection of its new queries
  * (query.c) and its statements by shape (exec.c); after any change to

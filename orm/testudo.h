@@ -1154,6 +1154,58 @@ TDO_API tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
                                   const tdo_value *targets, size_t n,
                                   tdo_error *err);
 
+/* Signals (Tortoise's tortoise.signals): callbacks a model runs around
+ * the save and the delete of one row -- tdo_row_insert() and
+ * tdo_row_delete() send them, and so do the Lua API's save() and
+ * delete(); bulk and queryset statements do not (as Tortoise). */
+typedef enum tdo_signal {
+    TDO_SIG_PRE_SAVE,
+    TDO_SIG_POST_SAVE,
+    TDO_SIG_PRE_DELETE,
+    TDO_SIG_POST_DELETE,
+    TDO_SIG_COUNT
+} tdo_signal;
+
+/* What a signal handler is told (valid during the call). */
+typedef struct tdo_signal_event {
+    tdo_signal signal;
+    const tdo_model *model;   /* the sender */
+    void *instance;           /* the caller's object for the row (the Lua
+                                 instance), or NULL */
+    const tdo_value *values;  /* tdo_row_insert(): the row in field
+                                 order (changeable by a pre_save handler
+                                 before the row is prepared); or NULL */
+    const tdo_value *pk;      /* delete: the key; post_save: the new key
+                                 when known; or NULL */
+    bool created;             /* post_save: the row was inserted */
+    const char *const *update_fields; /* save{update_fields}, or NULL */
+    size_t nupdate_fields;
+    tdo_conn *conn;           /* where the statement runs */
+} tdo_signal_event;
+
+/* A signal handler: TDO_OK, or an error set in err; an error from a pre_
+ * handler cancels the save or delete (nothing written), one from a
+ * post_ handler is returned after it. */
+typedef tdo_status (*tdo_signal_fn)(const tdo_signal_event *ev, void *ud,
+                                    tdo_error *err);
+/* Adds fn (with ud, the caller's) to m's handlers of sig, run in the
+ * order added. */
+TDO_API tdo_status tdo_model_connect(tdo_model *m, tdo_signal sig,
+                                     tdo_signal_fn fn, void *ud,
+                                     tdo_error *err);
+/* How many handlers m has for sig. */
+TDO_API size_t tdo_model_nhandlers(const tdo_model *m, tdo_signal sig);
+/* Runs the handlers of ev->model for ev->signal, stopping at the first
+ * error (returned). */
+TDO_API tdo_status tdo_signal_emit(const tdo_signal_event *ev,
+                                   tdo_error *err);
+/* Deletes the row of m with key pk as one instance's delete: pre_delete,
+ * the DELETE, post_delete (instance: the caller's object, for the
+ * handlers).  *deleted (may be NULL) counts the rows deleted. */
+TDO_API tdo_status tdo_row_delete(tdo_conn *c, const tdo_model *m,
+                                  const tdo_value *pk, void *instance,
+                                  int64_t *deleted, tdo_error *err);
+
 /* Saving a row, one step at a time (tdo_row_prepare runs them all).
  * Step 1: *out gets a copy of f's constant default, or a new random
  * UUID for TDO_FIELD_UUID4 (owned: tdo_value_release()); false (out

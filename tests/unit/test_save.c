@@ -1,7 +1,8 @@
 /* test_save.c -- the save pipeline of the core without Lua: constant
  * defaults, auto_now / auto_now_add, coercion to canonical values and
  * validation (validators too: Tortoise's kinds and a C callback), step
- * by step and through tdo_row_insert on SQLite. */
+ * by step and through tdo_row_insert on SQLite; signal handlers around
+ * tdo_row_insert and tdo_row_delete. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -300,6 +301,88 @@ static void test_validators(void **state)
     tdo_ctx_free(ctx);
 }
 
+/* Signal handlers without Lua: each records what it was told. */
+typedef struct seen {
+    int calls[TDO_SIG_COUNT];
+    bool created;
+    int64_t pk;
+    bool refuse; /* pre_ handlers fail */
+} seen;
+
+static tdo_status on_signal(const tdo_signal_event *ev, void *ud,
+                            tdo_error *err)
+{
+    seen *s = ud;
+    s->calls[ev->signal]++;
+    if (ev->signal == TDO_SIG_POST_SAVE) {
+        s->created = ev->created;
+        s->pk = ev->pk && ev->pk->type == TDO_INT ? ev->pk->u.i : -1;
+    }
+    if (s->refuse &&
+        (ev->signal == TDO_SIG_PRE_SAVE || ev->signal == TDO_SIG_PRE_DELETE))
+        return tdo_error_set(err, TDO_ERR_VALIDATION, "refused");
+    return TDO_OK;
+}
+
+/* tdo_row_insert and tdo_row_delete send pre_ / post_ signals to the
+ * model's handlers; a failing pre_ handler writes nothing. */
+static void test_signals(void **state)
+{
+    fixture *fx = *state;
+    tdo_error err = TDO_ERROR_INIT;
+    seen s = {0};
+    for (int sig = 0; sig < TDO_SIG_COUNT; sig++)
+        assert_int_equal(
+            tdo_model_connect(fx->m, (tdo_signal)sig, on_signal, &s, &err),
+            TDO_OK);
+    assert_int_equal(tdo_model_nhandlers(fx->m, TDO_SIG_POST_SAVE), 1);
+    tdo_value vals[NF] = {0}, pk = tdo_value_null();
+    bool set[NF] = {0};
+    vals[F_NAME] = tdo_value_text("lamp", 4);
+    set[F_NAME] = true;
+    assert_int_equal(tdo_row_insert(fx->conn, fx->m, vals, set, &pk, &err),
+                     TDO_OK);
+    assert_int_equal(s.calls[TDO_SIG_PRE_SAVE], 1);
+    assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 1);
+    assert_true(s.created);
+    assert_int_equal(s.pk, pk.u.i);
+    int64_t n = 0;
+    assert_int_equal(tdo_row_delete(fx->conn, fx->m, &pk, NULL, &n, &err),
+                     TDO_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.calls[TDO_SIG_PRE_DELETE], 1);
+    assert_int_equal(s.calls[TDO_SIG_POST_DELETE], 1);
+    for (int i = 0; i < NF; i++)
+        tdo_value_release(&vals[i]);
+    tdo_value_release(&pk);
+
+    /* a refusing pre_save: no row, no post_save */
+    s.refuse = true;
+    tdo_value v2[NF] = {0}, pk2 = tdo_value_null();
+    bool set2[NF] = {0};
+    v2[F_NAME] = tdo_value_text("vase", 4);
+    set2[F_NAME] = true;
+    assert_int_equal(tdo_row_insert(fx->conn, fx->m, v2, set2, &pk2, &err),
+                     TDO_ERR_VALIDATION);
+    tdo_error_release(&err);
+    assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 1);
+    tdo_rows *rows = NULL;
+    assert_int_equal(tdo_conn_execute(fx->conn,
+                                      "SELECT COUNT(*) FROM item WHERE "
+                                      "name = 'vase'",
+                                      NULL, 0, &rows, NULL, &err),
+                     TDO_OK);
+    bool has = false;
+    tdo_value cnt;
+    assert_int_equal(tdo_rows_next(rows, &has, &err), TDO_OK);
+    assert_int_equal(tdo_rows_get(rows, 0, &cnt, &err), TDO_OK);
+    assert_int_equal(cnt.u.i, 0);
+    tdo_rows_free(rows);
+    for (int i = 0; i < NF; i++)
+        tdo_value_release(&v2[i]);
+    s.refuse = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_steps),
         cmocka_unit_test(test_prepare),
         cmocka_unit_test(test_insert),
+        cmocka_unit_test(test_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,155 @@
+/*
+ * lsignal.c -- orm.signals from Lua: a handler is a core signal handler
+ * (orm/save.c) that calls the Lua function back with Tortoise's
+ * arguments (sender, instance, created_or_nil, using_db, update_fields);
+ * save() and delete() send the signals through the core.
+ */
+#include "ltdo.h"
+
+#include <string.h>
+
+/* The state handlers run in while the bindings send a signal. */
+static lua_State *signalling;
+
+/* Where a signal's Lua arguments are on signalling's stack. */
+typedef struct lsig_args {
+    int instance, db, fields; /* stack indexes (fields 0: nil) */
+} lsig_args;
+
+/* A Lua handler kept for the core: its registry reference. */
+typedef struct lsig_handler {
+    int ref;
+} lsig_handler;
+
+#define SIG_ERROR "testudo.signal_error" /* the raised Lua error, kept */
+
+static const char *const sig_names[] = {"pre_save", "post_save", "pre_delete",
+                                        "post_delete", NULL};
+
+/* The core handler of a Lua function: calls it; a raised error is kept
+ * (SIG_ERROR) for the bindings to raise again as it was. */
+static tdo_status lua_handler(const tdo_signal_event *ev, void *ud,
+                              tdo_error *err)
+{
+    lua_State *L = signalling;
+    const lsig_handler *h = ud;
+    const lsig_args *a = ev->instance;
+    if (!L || !a) /* sent by a C caller of libtestudo: no Lua instance */
+        return TDO_OK;
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 8, "testudo");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->ref);
+    ltdo_push_model(L, ev->model);
+    lua_pushvalue(L, a->instance);
+    if (ev->signal == TDO_SIG_POST_SAVE)
+        lua_pushboolean(L, ev->created);
+    else
+        lua_pushnil(L);
+    lua_pushvalue(L, a->db);
+    if (a->fields)
+        lua_pushvalue(L, a->fields);
+    else
+        lua_pushnil(L);
+    if (lua_pcall(L, 5, 0, 0) == LUA_OK) {
+        lua_settop(L, top);
+        return TDO_OK;
+    }
+    int e = lua_gettop(L);
+    tdo_status st =
+        tdo_error_set(err, TDO_ERR_BASE, "%s handler: %s",
+                      sig_names[ev->signal], ltdo_error_message(L, e));
+    lua_pushvalue(L, e); /* the error object itself, raised again later */
+    lua_setfield(L, LUA_REGISTRYINDEX, SIG_ERROR);
+    lua_settop(L, top);
+    return st;
+}
+
+/* Raises the error of a signal: the handler's own Lua error when one
+ * raised, else err. */
+static int raise_signal_error(lua_State *L, tdo_error *err)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SIG_ERROR) != LUA_TNIL) {
+        lua_pushnil(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, SIG_ERROR);
+        tdo_error_release(err);
+        return lua_error(L);
+    }
+    lua_pop(L, 1);
+    return ltdo_error(L, err);
+}
+
+/* Pushes the using_db of a save or delete: the connection object. */
+static void push_db(lua_State *L, const char *conn_name)
+{
+    ltdo_state_get(L, "orm");
+    lua_getfield(L, -1, "connection");
+    lua_remove(L, -2);
+    lua_pushstring(L, conn_name);
+    lua_call(L, 1, 1);
+}
+
+void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
+               int fields, bool created, tdo_conn *conn)
+{
+    if (!tdo_model_nhandlers(m, sig))
+        return;
+    instance = lua_absindex(L, instance);
+    fields = fields ? lua_absindex(L, fields) : 0;
+    push_db(L, tdo_conn_name(conn));
+    lsig_args a = {instance, lua_gettop(L), fields};
+    tdo_signal_event ev = {.signal = sig,
+                           .model = m,
+                           .instance = &a,
+                           .created = created,
+                           .conn = conn};
+    tdo_error err = TDO_ERROR_INIT;
+    lua_State *saved = signalling;
+    signalling = L;
+    tdo_status st = tdo_signal_emit(&ev, &err);
+    signalling = saved;
+    lua_pop(L, 1);
+    if (st)
+        raise_signal_error(L, &err);
+}
+
+tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
+                           tdo_conn *conn, const tdo_value *pk,
+                           int64_t *deleted)
+{
+    instance = lua_absindex(L, instance);
+    if (!tdo_model_nhandlers(m, TDO_SIG_PRE_DELETE) &&
+        !tdo_model_nhandlers(m, TDO_SIG_POST_DELETE)) {
+        tdo_error err = TDO_ERROR_INIT;
+        if (tdo_delete_pk(conn, m, pk, deleted, &err))
+            return ltdo_error(L, &err);
+        return TDO_OK;
+    }
+    push_db(L, tdo_conn_name(conn));
+    lsig_args a = {instance, lua_gettop(L), 0};
+    tdo_error err = TDO_ERROR_INIT;
+    lua_State *saved = signalling;
+    signalling = L;
+    tdo_status st = tdo_row_delete(conn, m, pk, &a, deleted, &err);
+    signalling = saved;
+    lua_pop(L, 1);
+    if (st)
+        raise_signal_error(L, &err);
+    return st;
+}
+
+/* C.connect_signal(Model, "pre_save", fn): fn runs on that signal of the
+ * model, for as long as the process (the core holds it). */
+int ltdo_c_connect_signal(lua_State *L)
+{
+    tdo_model *m = ltdo_checkmodel(L, 1);
+    int sig = luaL_checkoption(L, 2, NULL, sig_names);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    lsig_handler *h = lua_newuserdatauv(L, sizeof *h, 0);
+    lua_pushvalue(L, 3);
+    h->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_ref(L, LUA_REGISTRYINDEX); /* the handler block itself */
+    tdo_error err = TDO_ERROR_INIT;
+    if (tdo_model_connect(m, (tdo_signal)sig, lua_handler, h, &err))
+        return ltdo_error(L, &err);
+    return 0;
+}

@@ -37,11 +37,12 @@ Q  :=
 QP  =
 endif
 
-PKGS      := sqlite3 libpq libmariadb lua5.4 readline libpcre2-8 uuid
-PKG_CFLAGS = $(shell pkg-config --cflags sqlite3 libpq lua5.4 libpcre2-8 uuid 2>/dev/null)
+PKGS      := sqlite3 libpq libmariadb lua5.4 readline libpcre2-8 uuid jansson
+PKG_CFLAGS = $(shell pkg-config --cflags sqlite3 libpq lua5.4 libpcre2-8 uuid jansson 2>/dev/null)
 # libpq and libmariadb are loaded when first used (orm/dlib.c), not linked
-# PCRE2: SQLite's REGEXP (the regex lookups); libuuid: UUIDField keys
-PKG_LIBS   = $(shell pkg-config --libs sqlite3 libpcre2-8 uuid 2>/dev/null) -ldl -lpthread
+# PCRE2: SQLite's REGEXP (the regex lookups); libuuid: UUIDField keys;
+# jansson: SQLite's JSON containment (the JSONField contains lookups)
+PKG_LIBS   = $(shell pkg-config --libs sqlite3 libpcre2-8 uuid jansson 2>/dev/null) -ldl -lpthread
 # the benchmark's raw-driver twins call the drivers directly
 DRIVER_LIBS = $(shell pkg-config --libs libpq libmariadb 2>/dev/null)
 MARIADB_CFLAGS = $(shell pkg-config --cflags libmariadb 2>/dev/null)
@@ -140,7 +141,7 @@ $(B)/examples/c/shop_report: examples/c/shop_report.c $(LIBA) $(B)/.flags
 	    $(PKG_LIBS) -lm
 # testudo.pc names PREFIX: made again whenever PREFIX changes.
 $(B)/testudo.pc: $(B)/.prefix
-	$(call QP,GEN,$@)printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpcre2-8 uuid\nLibs: -L$${libdir} -ltestudo\nLibs.private: -ldl -lpthread -lm\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
+	$(call QP,GEN,$@)printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libtestudo\nDescription: testudo ORM core\nVersion: 0.1.0\nRequires.private: sqlite3 libpcre2-8 uuid jansson\nLibs: -L$${libdir} -ltestudo\nLibs.private: -ldl -lpthread -lm\nCflags: -I$${includedir}\n' '$(PREFIX)' > $@
 $(B)/.prefix: FORCE
 	@mkdir -p $(B)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@

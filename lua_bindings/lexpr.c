@@ -233,9 +233,147 @@ static void push_instance_lookup(lua_State *L, const char *key, int vidx,
     lua_settop(L, anchor);
 }
 
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n > t && !strcmp(s + n - t, tail);
+}
+
+/* The lookups a data__filter path may end with. */
+static const char *const json_ops[] = {"exact",  "not",        "in", "not_in",
+                                       "gt",     "gte",        "lt", "lte",
+                                       "isnull", "not_isnull", NULL};
+
+/* Pushes a Q for data__filter = {owner__name = "Bob", age__gt = 3}: one
+ * JSON-path leaf per entry (keys in sorted order), ANDed. */
+static void push_json_filter(lua_State *L, const char *key, int vidx)
+{
+    vidx = lua_absindex(L, vidx);
+    size_t flen = strlen(key) - strlen("__filter");
+    lua_pushlstring(L, key, flen);
+    const char *field = lua_tostring(L, -1);
+    int anchor = lua_gettop(L);
+    lua_newtable(L); /* the keys, sorted */
+    int keys = lua_gettop(L);
+    size_t nk = 0;
+    lua_pushnil(L);
+    while (lua_next(L, vidx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            ltdo_raise(L, TDO_ERR_PARAMS,
+                       "'%s' takes a table of JSON paths (\"owner__name\")",
+                       key);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, (lua_Integer)++nk);
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, keys);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    tdo_qnode *acc = NULL;
+    for (size_t i = 1; i <= nk; i++) {
+        lua_rawgeti(L, keys, (lua_Integer)i);
+        const char *path = lua_tostring(L, -1);
+        /* split path at "__" */
+        const char *parts[64];
+        size_t np = 0;
+        lua_newtable(L); /* anchors the parts */
+        int pa = lua_gettop(L);
+        for (const char *p = path; np < 64;) {
+            const char *sep = strstr(p, "__");
+            lua_pushlstring(L, p, sep ? (size_t)(sep - p) : strlen(p));
+            parts[np++] = lua_tostring(L, -1);
+            lua_rawseti(L, pa, (lua_Integer)np);
+            if (!sep)
+                break;
+            p = sep + 2;
+        }
+        const char *op = NULL;
+        for (int j = 0; np > 1 && json_ops[j]; j++)
+            if (!strcmp(parts[np - 1], json_ops[j]))
+                op = json_ops[j];
+        if (op)
+            np--;
+        lua_getfield(L, vidx, path);
+        int v = lua_gettop(L);
+        size_t nv = 1;
+        tdo_value *vals;
+        if (lua_type(L, v) == LUA_TTABLE && !ltdo_instance_model(L, v)) {
+            nv = lua_rawlen(L, v);
+            vals = lua_newuserdatauv(L, (nv ? nv : 1) * sizeof(tdo_value), 0);
+            for (size_t j = 0; j < nv; j++) {
+                lua_rawgeti(L, v, (lua_Integer)j + 1);
+                if (!ltdo_to_value(L, -1, &vals[j]))
+                    ltdo_raise(L, TDO_ERR_PARAMS, "bad value for '%s'", path);
+                lua_pop(L, 1); /* anchored by the list */
+            }
+        } else {
+            if (lua_type(L, v) == LUA_TTABLE)
+                lua_pop(L, 1); /* the model ltdo_instance_model pushed */
+            vals = lua_newuserdatauv(L, sizeof(tdo_value), 0);
+            if (lua_isnil(L, v) || ltdo_isnull(L, v))
+                vals[0] = tdo_value_null();
+            else if (!ltdo_to_value(L, v, &vals[0]))
+                ltdo_raise(L, TDO_ERR_PARAMS, "bad value for '%s' (a %s)", path,
+                           luaL_typename(L, v));
+        }
+        tdo_qnode *leaf = tdo_q_json_lookup(field, parts, np, op, vals, nv);
+        acc = leaf ? tdo_q_and(acc, leaf) : NULL;
+        if (!acc)
+            oom(L);
+        lua_settop(L, keys);
+    }
+    lq *u = push_q(L);
+    u->q = acc ? acc : tdo_q_empty();
+    if (u->q == NULL)
+        oom(L);
+    lua_replace(L, anchor);
+    lua_settop(L, anchor);
+}
+
+/* A table given to a JSONField's contains / contained_by: its JSON text,
+ * pushed; false when the key is no such lookup or the value no plain
+ * table. */
+static bool json_value_of(lua_State *L, const char *key, int vidx)
+{
+    if (lua_type(L, vidx) != LUA_TTABLE || ltdo_isnull(L, vidx) ||
+        (!ends_with(key, "__contains") && !ends_with(key, "__contained_by")))
+        return false;
+    if (ltdo_instance_model(L, vidx)) {
+        lua_pop(L, 1);
+        return false;
+    }
+    ltdo_state_get(L, "json_encode");
+    lua_pushvalue(L, vidx);
+    lua_call(L, 1, 1);
+    return true;
+}
+
 /* Pushes a Q for one lookup key = value (value at vidx). */
 static void push_lookup(lua_State *L, const char *key, int vidx)
 {
+    vidx = lua_absindex(L, vidx);
+    if (ends_with(key, "__filter") && lua_type(L, vidx) == LUA_TTABLE &&
+        !ltdo_isnull(L, vidx)) {
+        push_json_filter(L, key, vidx);
+        return;
+    }
+    if (json_value_of(L, key, vidx)) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        tdo_value v;
+        memset(&v, 0, sizeof v);
+        v.type = TDO_JSON;
+        v.u.s.ptr = s;
+        v.u.s.len = len;
+        lq *u = push_q(L);
+        u->q = tdo_q_lookup(key, &v, 1);
+        if (u->q == NULL)
+            oom(L);
+        lua_remove(L, -2); /* the JSON text */
+        return;
+    }
     tdo_expr *e = ltdo_tof(L, vidx);
     lq *u;
     tdo_value v;

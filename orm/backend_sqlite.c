@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
 #include <pcre2.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -154,6 +155,73 @@ static void regex_free(void *p)
     pcre2_code_free(p);
 }
 
+/* Whether JSON value a contains b, by PostgreSQL's jsonb @> rules (MySQL's
+ * JSON_CONTAINS agrees): an object holds each key of b with a value
+ * containing b's, an array holds, for each element of b, one containing
+ * it (and an array contains a scalar it holds), scalars are equal
+ * (numbers by value). */
+static bool json_contains(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    if (json_is_array(a) && !json_is_array(b) && !json_is_object(b)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) if (json_contains(x, b)) return true;
+        return false;
+    }
+    if (json_typeof(a) != json_typeof(b))
+        return false;
+    if (json_is_object(b)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)b, k, v)
+        {
+            json_t *av = json_object_get(a, k);
+            if (!av || !json_contains(av, v))
+                return false;
+        }
+        return true;
+    }
+    if (json_is_array(b)) {
+        size_t i, j;
+        json_t *e, *x;
+        json_array_foreach(b, i, e)
+        {
+            bool found = false;
+            json_array_foreach(a, j, x) if (!found && json_contains(x, e))
+                found = true;
+            if (!found)
+                return false;
+        }
+        return true;
+    }
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+/* testudo_json_contains(a, b): 1 when JSON text a contains b (the
+ * JSONField contains / contained_by lookups), 0 when not, NULL when
+ * either is NULL or not JSON. */
+static void json_contains_fn(sqlite3_context *ctx, int argc,
+                             sqlite3_value **argv)
+{
+    (void)argc;
+    const char *ta = (const char *)sqlite3_value_text(argv[0]);
+    const char *tb = (const char *)sqlite3_value_text(argv[1]);
+    if (!ta || !tb) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    json_t *a = json_loads(ta, JSON_DECODE_ANY, NULL);
+    json_t *b = a ? json_loads(tb, JSON_DECODE_ANY, NULL) : NULL;
+    if (!a || !b)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_int(ctx, json_contains(a, b));
+    json_decref(a);
+    json_decref(b);
+}
+
 /* regexp(pattern, text): SQLite's REGEXP operator (the regex lookups),
  * through PCRE2 (UTF-8, Unicode case folding); the compiled pattern is
  * kept for the statement. NULL for a NULL operand. */
@@ -231,6 +299,9 @@ static tdo_status sq_connect(const tdo_dsn *dsn, void **out, tdo_error *err)
     tdo_stmt_cache_init(&d->cache, false, uncache, NULL);
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, 5000);
+    sqlite3_create_function_v2(d->db, "testudo_json_contains", 2,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                               json_contains_fn, NULL, NULL, NULL);
     sqlite3_create_function_v2(d->db, "regexp", 2,
                                SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                regexp_fn, NULL, NULL, NULL);

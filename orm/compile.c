@@ -1036,9 +1036,274 @@ static tdo_status date_part_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     return rhs_sql(cs, q, "=", err);
 }
 
+typedef enum json_style { JS_SQLITE, JS_PG, JS_MYSQL } json_style;
+
+static json_style json_style_of(const cstate *cs)
+{
+    return !strcmp(cs->d->name, "postgres") ? JS_PG
+           : !strcmp(cs->d->name, "mysql")  ? JS_MYSQL
+                                            : JS_SQLITE;
+}
+
+/* Appends v as JSON text to sb (a JSON value as it is). */
+static void value_json(tdo_sb *sb, const tdo_value *v)
+{
+    char buf[64];
+    switch (v->type) {
+    case TDO_NULL:
+        tdo_sb_adds(sb, "null");
+        break;
+    case TDO_BOOL:
+        tdo_sb_adds(sb, v->u.b ? "true" : "false");
+        break;
+    case TDO_INT:
+        snprintf(buf, sizeof buf, "%lld", (long long)v->u.i);
+        tdo_sb_adds(sb, buf);
+        break;
+    case TDO_DOUBLE:
+        snprintf(buf, sizeof buf, "%.17g", v->u.d);
+        tdo_sb_adds(sb, buf);
+        break;
+    case TDO_DECIMAL:
+        tdo_decimal_format(&v->u.dec, buf, sizeof buf);
+        tdo_sb_adds(sb, buf);
+        break;
+    case TDO_JSON:
+        tdo_sb_add(sb, v->u.s.ptr, v->u.s.len);
+        break;
+    default: {
+        tdo_sb t = TDO_SB_INIT;
+        tdo_value_format(&t, v, false);
+        tdo_json_quote(sb, t.buf ? t.buf : "", t.len);
+        tdo_sb_release(&t);
+    }
+    }
+}
+
+/* Binds the text of sb as a new parameter. */
+static void param_text(cstate *cs, const tdo_sb *sb)
+{
+    tdo_value t = tdo_value_text(sb->buf ? sb->buf : "", sb->len), own;
+    if (tdo_value_copy(&own, &t)) {
+        cs->oom = true;
+        return;
+    }
+    param(cs, &own, true);
+}
+
+/* The JSON value at q's path: json_extract(col, '$."a"[0]') on SQLite,
+ * JSON_EXTRACT on MySQL (its text when unquote: what MariaDB, without
+ * JSON values, compares), col #> '{a,0}' on PostgreSQL. */
+static tdo_status json_extract_sql(cstate *cs, const tdo_qnode *q, bool unquote,
+                                   tdo_error *err)
+{
+    json_style js = json_style_of(cs);
+    tdo_sb path = TDO_SB_INIT;
+    if (js == JS_PG) {
+        tdo_sb_addc(&path, '{');
+        for (size_t i = 0; i < q->njpath; i++) {
+            if (i)
+                tdo_sb_addc(&path, ',');
+            tdo_sb_addc(&path, '"');
+            for (const char *s = q->jpath[i]; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                    tdo_sb_addc(&path, '\\');
+                tdo_sb_addc(&path, *s);
+            }
+            tdo_sb_addc(&path, '"');
+        }
+        tdo_sb_addc(&path, '}');
+    } else {
+        tdo_sb_addc(&path, '$');
+        for (size_t i = 0; i < q->njpath; i++) {
+            const char *s = q->jpath[i];
+            if (*s && strspn(s, "0123456789") == strlen(s)) {
+                tdo_sb_addf(&path, "[%s]", s);
+            } else {
+                tdo_sb_addc(&path, '.');
+                tdo_json_quote(&path, s, strlen(s));
+            }
+        }
+    }
+    tdo_status st;
+    if (js == JS_PG) {
+        add(cs, "(");
+        st = lhs_then(cs, q, " #> ", err);
+        param_text(cs, &path);
+        add(cs, "::text[])");
+    } else {
+        if (js == JS_MYSQL && unquote)
+            add(cs, "JSON_UNQUOTE(");
+        add(cs, js == JS_MYSQL ? "JSON_EXTRACT(" : "json_extract(");
+        st = lhs_then(cs, q, ",", err);
+        param_text(cs, &path);
+        add(cs, js == JS_MYSQL && unquote ? "))" : ")");
+    }
+    tdo_sb_release(&path);
+    return st;
+}
+
+/* A value compared with an extracted JSON value: as JSON on PostgreSQL
+ * (typed comparisons), as itself on SQLite (json_extract gives SQL
+ * values; booleans 1/0), and with the extracted text on MySQL (numbers
+ * as numbers, text byte for byte, booleans as 'true' / 'false'). */
+static void json_operand(cstate *cs, const tdo_value *v)
+{
+    json_style js = json_style_of(cs);
+    if (js == JS_PG) {
+        tdo_sb sb = TDO_SB_INIT;
+        value_json(&sb, v);
+        param_text(cs, &sb);
+        add(cs, "::jsonb");
+        tdo_sb_release(&sb);
+        return;
+    }
+    if (v->type == TDO_BOOL) {
+        if (js == JS_SQLITE) {
+            tdo_value i = tdo_value_int(v->u.b);
+            param(cs, &i, true);
+        } else {
+            tdo_value t =
+                tdo_value_text(v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+            param(cs, &t, false);
+        }
+        return;
+    }
+    if (js == JS_MYSQL && (v->type == TDO_TEXT || v->type == TDO_UUID))
+        add(cs, "BINARY ");
+    param(cs, v, false);
+}
+
+/* The extracted value a comparison reads. */
+static tdo_status json_cmp_lhs(cstate *cs, const tdo_qnode *q, tdo_error *err)
+{
+    return json_extract_sql(cs, q, true, err);
+}
+
+/* Whether the JSON value at q's path is null (JSON null or missing). */
+static tdo_status json_null_sql(cstate *cs, const tdo_qnode *q, bool want,
+                                tdo_error *err)
+{
+    json_style js = json_style_of(cs);
+    tdo_status st;
+    if (js == JS_SQLITE) {
+        st = json_extract_sql(cs, q, false, err);
+        add(cs, want ? " IS NULL" : " IS NOT NULL");
+        return st;
+    }
+    add(cs, js == JS_PG ? "COALESCE(jsonb_typeof(" : "COALESCE(JSON_TYPE(");
+    st = json_extract_sql(cs, q, false, err);
+    add(cs, js == JS_PG ? "),'null')" : "),'NULL')");
+    add(cs, want ? "=" : "<>");
+    add(cs, js == JS_PG ? "'null'" : "'NULL'");
+    return st;
+}
+
+/* data__filter = {path = value}: the JSON value at q's path compared. */
+static tdo_status json_path_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
+{
+    tdo_status st = TDO_OK;
+    const char *op = NULL;
+    switch (q->lookup) {
+    case TDO_LK_ISNULL:
+    case TDO_LK_NOT_ISNULL: {
+        bool yes = q->vals[0].type == TDO_BOOL ? q->vals[0].u.b
+                                               : q->vals[0].type != TDO_NULL;
+        return json_null_sql(cs, q, (q->lookup == TDO_LK_ISNULL) == yes, err);
+    }
+    case TDO_LK_IN:
+    case TDO_LK_NOT_IN: {
+        bool neg = q->lookup == TDO_LK_NOT_IN;
+        if (!q->nvals) {
+            add(cs, neg ? "1=1" : "0=1");
+            return TDO_OK;
+        }
+        add(cs, neg ? "(NOT (" : "(");
+        for (size_t i = 0; i < q->nvals && !st; i++) {
+            if (i)
+                add(cs, " OR ");
+            st = json_cmp_lhs(cs, q, err);
+            add(cs, "=");
+            json_operand(cs, &q->vals[i]);
+        }
+        add(cs, neg ? ") OR " : ")");
+        if (neg && !st) {
+            st = json_null_sql(cs, q, true, err);
+            add(cs, ")");
+        }
+        return st;
+    }
+    case TDO_LK_NOT:
+        add(cs, "(");
+        st = json_cmp_lhs(cs, q, err);
+        add(cs, "<>");
+        json_operand(cs, &q->vals[0]);
+        add(cs, " OR ");
+        if (!st)
+            st = json_null_sql(cs, q, true, err);
+        add(cs, ")");
+        return st;
+    case TDO_LK_GT:
+        op = ">";
+        break;
+    case TDO_LK_GTE:
+        op = ">=";
+        break;
+    case TDO_LK_LT:
+        op = "<";
+        break;
+    case TDO_LK_LTE:
+        op = "<=";
+        break;
+    default:
+        if (q->vals[0].type == TDO_NULL)
+            return json_null_sql(cs, q, true, err);
+        op = "=";
+        break;
+    }
+    st = json_cmp_lhs(cs, q, err);
+    add(cs, op);
+    json_operand(cs, &q->vals[0]);
+    return st;
+}
+
+/* A JSONField contains (or is contained by) the JSON value given: PostgreSQL
+ * @> / <@, MySQL JSON_CONTAINS, SQLite the registered
+ * testudo_json_contains (backend_sqlite.c, same rules). */
+static tdo_status json_contains_sql(cstate *cs, const tdo_qnode *q, bool by,
+                                    tdo_error *err)
+{
+    json_style js = json_style_of(cs);
+    tdo_status st = TDO_OK;
+    if (js == JS_PG) {
+        st = lhs_then(cs, q, by ? " <@ " : " @> ", err);
+        param(cs, &q->vals[0], false);
+        add(cs, "::jsonb");
+        return st;
+    }
+    add(cs, js == JS_MYSQL ? "JSON_CONTAINS(" : "testudo_json_contains(");
+    if (by) {
+        param(cs, &q->vals[0], false);
+        add(cs, ",");
+        st = lhs_then(cs, q, ")", err);
+    } else {
+        st = lhs_then(cs, q, ",", err);
+        param(cs, &q->vals[0], false);
+        add(cs, ")");
+    }
+    if (js == JS_SQLITE)
+        add(cs, "=1");
+    return st;
+}
+
 static tdo_status leaf_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
 {
     tdo_status st = TDO_OK;
+    if (q->jpath)
+        return json_path_sql(cs, q, err);
+    if (q->field && q->field->type == TDO_F_JSON && !q->expr &&
+        (q->lookup == TDO_LK_CONTAINS || q->lookup == TDO_LK_CONTAINED_BY))
+        return json_contains_sql(cs, q, q->lookup == TDO_LK_CONTAINED_BY, err);
     switch (q->lookup) {
     case TDO_LK_EXACT:
         if (is_null_rhs(q))

@@ -41,6 +41,9 @@ void tdo_qnode_free(tdo_qnode *q)
         for (size_t i = 0; q->alts && i < q->nvals * q->nalt; i++)
             tdo_value_release(&q->alts[i]);
         tdo_free(q->alts);
+        for (size_t i = 0; i < q->njpath; i++)
+            tdo_free(q->jpath[i]);
+        tdo_free(q->jpath);
         tdo_expr_free(q->expr);
         tdo_path_free(q->path);
         if (q->kind == TDO_Q_AND || q->kind == TDO_Q_OR) {
@@ -105,6 +108,34 @@ tdo_qnode *tdo_q_lookup_instances(const char *key, const tdo_model *m,
     q->nalt = nalt;
     for (size_t i = 0; i < n * nalt; i++)
         if (tdo_value_copy(&q->alts[i], &alts[i]) != TDO_OK) {
+            tdo_qnode_free(q);
+            return NULL;
+        }
+    return q;
+}
+
+/* A new leaf comparing the JSON value at path of field (see testudo.h). */
+tdo_qnode *tdo_q_json_lookup(const char *field, const char *const *path,
+                             size_t npath, const char *lookup,
+                             const tdo_value *vals, size_t nvals)
+{
+    tdo_sb key = TDO_SB_INIT;
+    tdo_sb_adds(&key, field ? field : "");
+    if (lookup && *lookup) {
+        tdo_sb_adds(&key, "__");
+        tdo_sb_adds(&key, lookup);
+    }
+    tdo_qnode *q = key.oom ? NULL : tdo_q_lookup(key.buf, vals, nvals);
+    tdo_sb_release(&key);
+    if (!q)
+        return NULL;
+    q->jpath = tdo_calloc(npath ? npath : 1, sizeof(char *));
+    if (!q->jpath) {
+        tdo_qnode_free(q);
+        return NULL;
+    }
+    for (size_t i = 0; i < npath; i++, q->njpath++)
+        if (!(q->jpath[i] = tdo_strdup(path[i] ? path[i] : ""))) {
             tdo_qnode_free(q);
             return NULL;
         }
@@ -188,8 +219,11 @@ bool tdo_qnode_equal(const tdo_qnode *a, const tdo_qnode *b)
             return true;
         case TDO_Q_LEAF:
             if (strcmp(a->key, b->key) || a->nvals != b->nvals ||
-                !tdo_expr_equal_(a->expr, b->expr))
+                a->njpath != b->njpath || !tdo_expr_equal_(a->expr, b->expr))
                 return false;
+            for (size_t i = 0; i < a->njpath; i++)
+                if (strcmp(a->jpath[i], b->jpath[i]))
+                    return false;
             for (size_t i = 0; i < a->nvals; i++)
                 if (a->vals[i].type != b->vals[i].type ||
                     tdo_value_cmp(&a->vals[i], &b->vals[i]))

@@ -39,6 +39,7 @@ static const char *const lookup_names[TDO_LK_COUNT] = {
     [TDO_LK_HOUR] = "hour",
     [TDO_LK_MINUTE] = "minute",
     [TDO_LK_SECOND] = "second",
+    [TDO_LK_CONTAINED_BY] = "contained_by",
 };
 
 /* Returns the name of a lookup ("icontains"); static. */
@@ -361,6 +362,12 @@ static bool lookup_suits(const tdo_field *f, tdo_lookup lk)
 {
     if (TDO_LK_IS_DATE_PART(lk))
         return date_part_applies(f, lk);
+    if (f->type == TDO_F_JSON) /* containment, either way, and equality */
+        return lk == TDO_LK_CONTAINS || lk == TDO_LK_CONTAINED_BY ||
+               lk == TDO_LK_EXACT || lk == TDO_LK_NOT || lk == TDO_LK_ISNULL ||
+               lk == TDO_LK_NOT_ISNULL;
+    if (lk == TDO_LK_CONTAINED_BY)
+        return false;
     bool text = false, ordered = false;
     switch (f->type) {
     case TDO_F_CHAR:
@@ -416,6 +423,8 @@ static tdo_status unknown_lookup(const tdo_field *f, const char *lk,
     for (int i = 0; i < TDO_LK_COUNT; i++) {
         if (TDO_LK_IS_DATE_PART(i) && !date_part_applies(f, (tdo_lookup)i))
             continue; /* only the parts the field has */
+        if (i == TDO_LK_CONTAINED_BY && (!f || f->type != TDO_F_JSON))
+            continue; /* JSONField only */
         if (i)
             tdo_sb_adds(&sb, ", ");
         tdo_sb_adds(&sb, lookup_names[i]);
@@ -514,6 +523,14 @@ static tdo_status parse_key(const tdo_query *q, const char *key, leafkey *out,
             return unknown_lookup(out->field, rest, err);
         }
         out->lookup = (tdo_lookup)l;
+    }
+    if (out->lookup == TDO_LK_CONTAINED_BY &&
+        (!out->field || out->field->type != TDO_F_JSON)) {
+        tdo_path_free(out->path);
+        out->path = NULL;
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "lookup '%s' needs a JSONField ('%s' is not one)",
+                             key, out->field ? out->field->name : key);
     }
     if (TDO_LK_IS_DATE_PART(out->lookup)) {
         const tdo_field *f =
@@ -644,6 +661,9 @@ static tdo_status coerce_value(const tdo_field *f, tdo_lookup lk,
     if (lk == TDO_LK_ISNULL || lk == TDO_LK_NOT_ISNULL) {
         tmp = tdo_field_scratch_(f->name, TDO_F_BOOL);
         as = &tmp;
+    } else if (f->type == TDO_F_JSON &&
+               (lk == TDO_LK_CONTAINS || lk == TDO_LK_CONTAINED_BY)) {
+        as = f; /* a JSON value */
     } else if (text_lookup(lk)) {
         tmp = tdo_field_scratch_(f->name, TDO_F_TEXT);
         tmp.flags |= TDO_FIELD_NULL;
@@ -669,6 +689,50 @@ static tdo_status leaf_arity(tdo_lookup lk, size_t n, const char *key,
                          want == 1 ? "" : "s", n);
 }
 
+/* A data__filter leaf: n compares the JSON value at n->jpath of a
+ * JSONField; r gets the path and n's values as given (each backend
+ * compares them in its own JSON terms, compile.c). */
+static tdo_status json_path_leaf(const tdo_qnode *n, const leafkey *k,
+                                 tdo_qnode *r, tdo_error *err)
+{
+    if (!k->field || k->field->type != TDO_F_JSON)
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "'%s': filter takes a JSONField", n->key);
+    switch (k->lookup) {
+    case TDO_LK_EXACT:
+    case TDO_LK_NOT:
+    case TDO_LK_IN:
+    case TDO_LK_NOT_IN:
+    case TDO_LK_GT:
+    case TDO_LK_GTE:
+    case TDO_LK_LT:
+    case TDO_LK_LTE:
+    case TDO_LK_ISNULL:
+    case TDO_LK_NOT_ISNULL:
+        break;
+    default:
+        return tdo_error_set(err, TDO_ERR_FIELD,
+                             "lookup '%s' cannot follow a JSON path (filter "
+                             "takes exact, not, in, not_in, gt, gte, lt, "
+                             "lte, isnull, not_isnull)",
+                             tdo_lookup_name(k->lookup));
+    }
+    tdo_status st = leaf_arity(k->lookup, n->nvals, n->key, err);
+    if (st)
+        return st;
+    r->jpath = tdo_calloc(n->njpath ? n->njpath : 1, sizeof(char *));
+    r->vals = tdo_calloc(n->nvals ? n->nvals : 1, sizeof(tdo_value));
+    if (!r->jpath || !r->vals)
+        return tdo_nomem(err);
+    for (size_t i = 0; i < n->njpath; i++, r->njpath++)
+        if (!(r->jpath[i] = tdo_strdup(n->jpath[i])))
+            return tdo_nomem(err);
+    for (size_t i = 0; i < n->nvals; i++, r->nvals++)
+        if (tdo_value_copy(&r->vals[i], &n->vals[i]))
+            return tdo_nomem(err);
+    return TDO_OK;
+}
+
 /* Returns in *out a resolved copy of the leaf n for q. */
 static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
                                tdo_qnode **out, bool *agg, tdo_error *err)
@@ -688,6 +752,14 @@ static tdo_status resolve_leaf(const tdo_query *q, const tdo_qnode *n,
     r->lookup = k.lookup;
     r->path = k.path;
     r->annot = k.annot;
+    if (n->jpath && (st = json_path_leaf(n, &k, r, err))) {
+        tdo_qnode_free(r);
+        return st;
+    }
+    if (n->jpath) {
+        *out = r;
+        return TDO_OK;
+    }
     if (n->expr) {
         switch (k.lookup) {
         case TDO_LK_EXACT:

@@ -468,6 +468,9 @@ typedef enum tdo_lookup {
     TDO_LK_HOUR,
     TDO_LK_MINUTE,
     TDO_LK_SECOND,
+    /* a JSON value contained by the one given (contains on a JSONField
+     * is the other way round) */
+    TDO_LK_CONTAINED_BY,
     TDO_LK_COUNT
 } tdo_lookup;
 
@@ -549,6 +552,9 @@ struct tdo_qnode {
     size_t nvals;
     tdo_expr *expr;   /* right-hand side expression, or NULL; referenced */
     const tdo_model *inst_model; /* vals are instances of it, or NULL */
+    char **jpath;     /* data__filter: the JSON path compared (keys, array
+                         indexes as digits); owned, or NULL */
+    size_t njpath;
     tdo_value *alts;  /* their alternative keys: nvals rows of nalt */
     size_t nalt;
     /* resolved leaves (the copies a query holds; see query.c) */

@@ -751,6 +751,15 @@ TDO_API bool tdo_field_is_alt_key(const tdo_field *f);
 TDO_API tdo_qnode *tdo_q_lookup_instances(const char *key, const tdo_model *m,
                                           const tdo_value *pks, size_t n,
                                           const tdo_value *alts, size_t nalt);
+/* data__filter = {owner__name = "Bob"}: a leaf comparing the JSON value
+ * at path (npath keys; digits index arrays) of JSONField field with
+ * lookup (exact when NULL: also not, in, not_in, gt, gte, lt, lte,
+ * isnull, not_isnull; FieldError otherwise, when applied).  JSON null and
+ * a missing key are both null.  Values are copied. */
+TDO_API tdo_qnode *tdo_q_json_lookup(const char *field,
+                                     const char *const *path, size_t npath,
+                                     const char *lookup, const tdo_value *vals,
+                                     size_t nvals);
 /* A lookup whose right-hand side is an expression (stock__gt = F"min"). */
 TDO_API tdo_qnode *tdo_q_lookup_expr(const char *key, tdo_expr *e);
 /* How deep Q and F trees may nest (levels of AND/OR/NOT, operators and

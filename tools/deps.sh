@@ -4,7 +4,7 @@
 #   sh tools/deps.sh        what make, make run and make test need
 #   sh tools/deps.sh fuzz   and clang with libFuzzer, for make fuzz
 pkgs="build-essential pkg-config libsqlite3-dev libpq-dev libmariadb-dev
-      liblua5.4-dev lua5.4 libreadline-dev libcsv-dev libpcre2-dev uuid-dev libcmocka-dev lua-busted expect
+      liblua5.4-dev lua5.4 libreadline-dev libcsv-dev libpcre2-dev uuid-dev libjansson-dev libcmocka-dev lua-busted expect
       python3"
 [ "${1:-}" = fuzz ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""

@@ -1,0 +1,96 @@
+-- Acceptance spec: JSONField lookups as Tortoise's tests/fields/test_json.py
+-- pins them down, in our own words, with the same results on SQLite,
+-- PostgreSQL and MariaDB: contains / contained_by (PostgreSQL's @> / <@
+-- rules; MariaDB's JSON_CONTAINS; SQLite a function on jansson), filter
+-- with key paths and lookups, and isnull telling SQL NULL from JSON null.
+local orm = require "testudo"
+local fields, Model = orm.fields, orm.Model
+local E = orm.exceptions
+local check = require "tests.lua.support.check"
+local catch, is = check.catch, check.is
+
+local JsDoc = Model:extend("JsDoc", {
+  id = fields.IntField{ primary_key = true },
+  data = fields.JSONField{ null = true },
+  Meta = { table = "js_docs" },
+})
+
+local function ids(qs)
+  local t = qs:order_by("id"):values_list("id", { flat = true }):list()
+  return table.concat(t, ",")
+end
+
+describe("JSONField lookups", function()
+  before_each(function()
+    orm.testing.init{ models = { JsDoc } }
+    JsDoc:create{ id = 1, data = { breed = "labrador", age = 3, good = true,
+      owner = { name = "Bob", last = orm.null, other_pets = { { name = "Fishy" } } } } }
+    JsDoc:create{ id = 2, data = { breed = "husky", age = 7, good = false,
+      owner = { name = "Goldast", last = orm.null, other_pets = { { name = orm.null } } } } }
+    JsDoc:create{ id = 3, data = { "text", 3, { msg = "msg2" } } }
+    JsDoc:create{ id = 4, data = { "text", "tortoise" } }
+    JsDoc:create{ id = 5, data = "null" }   -- JSON null (JSON text)
+    JsDoc:create{ id = 6, data = orm.null } -- SQL NULL
+  end)
+  after_each(function() orm.testing.finish() end)
+
+  it("filter compares the value at a key path", function()
+    assert.are.equal(1, JsDoc:get{ data__filter = { breed = "labrador" } }.id)
+    assert.are.equal(2, JsDoc:get{ data__filter = { owner__name = "Goldast" } }.id)
+    assert.are.equal(1, JsDoc:get{ data__filter = { owner__other_pets__0__name = "Fishy" } }.id)
+    is(JsDoc.DoesNotExist, catch(function() return JsDoc:get{ data__filter = { breed = "NotFound" } } end))
+    is(JsDoc.DoesNotExist, catch(function()
+      return JsDoc:get{ data__filter = { owner__other_pets__0__name = "NotFound" } }
+    end))
+    assert.are.equal("1", ids(JsDoc:filter{ data__filter = { breed = "labrador", age = 3 } }))
+    assert.are.equal("", ids(JsDoc:filter{ data__filter = { breed = "Labrador" } })) -- case matters
+    assert.are.equal("3", ids(JsDoc:filter{ data__filter = { ["2__msg"] = "msg2" } }))
+  end)
+
+  it("filter takes not, comparisons, in, booleans", function()
+    assert.are.equal(1, JsDoc:get{ data__filter = { breed__not = "husky", age__gt = 0 } }.id)
+    assert.are.equal("2", ids(JsDoc:filter{ data__filter = { age__gt = 5 } }))
+    assert.are.equal("1,2", ids(JsDoc:filter{ data__filter = { age__gte = 3 } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__filter = { age__lt = 5 } }))
+    assert.are.equal("1,2", ids(JsDoc:filter{ data__filter = { age__in = { 3, 7 } } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__filter = { breed__in = { "labrador", "x" } } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__filter = { good = true } }))
+    assert.are.equal("2", ids(JsDoc:filter{ data__filter = { good = false } }))
+  end)
+
+  it("filter isnull: JSON null or no such key", function()
+    assert.are.equal("2", ids(JsDoc:filter{ data__filter = { owner__other_pets__0__name__isnull = true,
+                                                           breed__isnull = false } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__filter = { owner__other_pets__0__name__not_isnull = true } }))
+    assert.are.equal("1,2", ids(JsDoc:filter{ data__filter = { owner__last__isnull = true, breed__not_isnull = true } }))
+    assert.are.equal("", ids(JsDoc:filter{ data__filter = { owner__name__isnull = false, breed = "x" } }))
+  end)
+
+  it("contains: objects by their keys, arrays by their elements", function()
+    assert.are.equal("3", ids(JsDoc:filter{ data__contains = { { msg = "msg2" } } }))
+    assert.are.equal("2", ids(JsDoc:filter{ data__contains = { breed = "husky" } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__contains = { owner = { name = "Bob" } } }))
+    assert.are.equal("1", ids(JsDoc:filter{ data__contains = { owner = { other_pets = { { name = "Fishy" } } } } }))
+    assert.are.equal("3,4", ids(JsDoc:filter{ data__contains = { "text" } }))
+    assert.are.equal("3,4", ids(JsDoc:filter{ data__contains = '"text"' })) -- an array holds a scalar
+    assert.are.equal("", ids(JsDoc:filter{ data__contains = { breed = "husky", age = 3 } }))
+  end)
+
+  it("contained_by: every part of the row's value is in the one given", function()
+    assert.are.equal("4", ids(JsDoc:filter{ data__contained_by = { "text", "tortoise", "msg" } }))
+    assert.are.equal("3,4", ids(JsDoc:filter{ data__contained_by = { "text", "tortoise", 3, { msg = "msg2" } } }))
+    assert.are.equal("", ids(JsDoc:filter{ data__contained_by = { "tortoise" } }))
+  end)
+
+  it("isnull tells SQL NULL from a JSON null", function()
+    assert.are.equal("6", ids(JsDoc:filter{ data__isnull = true }))
+    assert.are.equal("1,2,3,4,5", ids(JsDoc:filter{ data__isnull = false }))
+    assert.are.equal("6", ids(JsDoc:filter{ data = orm.null }))
+    assert.is_nil(JsDoc:get{ id = 6 }.data)
+  end)
+
+  it("refuses what is no JSON lookup", function()
+    is(E.FieldError, catch(function() return JsDoc:filter{ id__contained_by = { 1 } }:list() end))
+    is(E.FieldError, catch(function() return JsDoc:filter{ id__filter = { a = 1 } }:list() end))
+  end)
+end)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # api_examples.sh -- LUA_API.md's examples of querysets, expressions and
 # instances (tests/shell/api_examples.lua) run unchanged in the shell on
-# the demo shop: every one runs on SQLite, and on PostgreSQL and MariaDB
+# the demo shop, and those of models, fields, validators, transactions
+# and signals (api_examples_models.lua) on the database alone: every one
+# runs on SQLite, and on PostgreSQL and MariaDB
 # when tests/run.sh has their URLs (TESTUDO_PG_URL, TESTUDO_MYSQL_URL;
 # --demo --force reseeds their demo tables), with the same results
 # everywhere (the line printing the SQL aside: placeholders and quotes
@@ -9,6 +11,26 @@
 # Environment (from tests/run.sh): TESTUDO, TESTUDO_TMP, TESTUDO_ROOT.
 
 . "${TESTUDO_ROOT:?}/tests/shell/lib.sh"
+
+M="$TESTUDO_ROOT/tests/shell/api_examples_models.lua"
+mtotal=$(grep -o 'ok("' "$M" | wc -l)
+run -q --no-introspect sqlite://:memory: "$M"
+expect_rc "sqlite: the model examples run" 0
+out_has "sqlite: all $mtotal model examples ran" "^$mtotal examples ran$"
+cp "$D/out" "$D/sqlite.models"
+for pair in "pg:${TESTUDO_PG_URL:-}" "mysql:${TESTUDO_MYSQL_URL:-}"; do
+    name=${pair%%:*}
+    url=${pair#*:}
+    [ -n "$url" ] || continue
+    run -q --no-introspect "$url" "$M"
+    expect_rc "$name: the model examples run" 0
+    if cmp -s "$D/sqlite.models" "$D/out"; then
+        ok "$name: the model examples give what SQLite gives"
+    else
+        diff "$D/sqlite.models" "$D/out" >"$D/err"
+        notok "$name: the model examples give what SQLite gives"
+    fi
+done
 
 S="$TESTUDO_ROOT/tests/shell/api_examples.lua"
 total=$(grep -o 'ok("' "$S" | wc -l)

@@ -893,8 +893,8 @@ tdo_status tdo_field_coerce(const tdo_field *f, const tdo_value *in,
 
 /* ---- validate ------------------------------------------------------- */
 
-/* Number of UTF-8 characters of p. */
-static size_t utf8_len(const char *p, size_t len)
+/* Number of UTF-8 characters of p (max_length, the length validators). */
+size_t tdo_utf8_len_(const char *p, size_t len)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++)
@@ -938,7 +938,7 @@ static tdo_status builtin_checks(const tdo_field *f, const tdo_value *v,
     }
     if ((f->type == TDO_F_CHAR || f->type == TDO_F_CHARENUM) &&
         v->type == TDO_TEXT && f->max_length > 0) {
-        size_t n = utf8_len(v->u.s.ptr, v->u.s.len);
+        size_t n = tdo_utf8_len_(v->u.s.ptr, v->u.s.len);
         if (n > (size_t)f->max_length)
             return tdo_error_set(err, TDO_ERR_VALIDATION,
                                  "%s: Length of '%.*s' %zu > %d", f->name,

@@ -224,6 +224,9 @@ void tdo_model_free_(tdo_model *m);
 /* Frees a field made by tdo_field_make_() (NULL is fine). */
 void tdo_field_free_(tdo_field *f);
 
+/* Number of UTF-8 characters of the len bytes at p (field.c). */
+size_t tdo_utf8_len_(const char *p, size_t len);
+
 /* validate.c: a field's validators -- copied (patterns compiled;
  * ConfigurationError for a bad one), freed, run on a canonical value. */
 tdo_status tdo_validators_copy_(tdo_field *f, const tdo_validator *src,

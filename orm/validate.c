@@ -134,16 +134,6 @@ static tdo_status fail(const tdo_field *f, tdo_error *err, const char *fmt, ...)
     return tdo_error_set(err, TDO_ERR_VALIDATION, "%s: %s", f->name, msg);
 }
 
-/* Number of UTF-8 characters of p. */
-static size_t chars(const char *p, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)p[i] & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
 /* One validator on the canonical value v. */
 static tdo_status run_one(const tdo_field *f, size_t i, const tdo_value *v,
                           tdo_error *err)
@@ -182,8 +172,8 @@ static tdo_status run_one(const tdo_field *f, size_t i, const tdo_value *v,
         }
         if (!text)
             break;
-        size_t n =
-            v->type == TDO_TEXT ? chars(v->u.s.ptr, v->u.s.len) : v->u.s.len;
+        size_t n = v->type == TDO_TEXT ? tdo_utf8_len_(v->u.s.ptr, v->u.s.len)
+                                       : v->u.s.len;
         int64_t lim = val->bound.type == TDO_INT ? val->bound.u.i : 0;
         if (val->kind == TDO_V_MIN_LENGTH && (int64_t)n < lim)
             st =

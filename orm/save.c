@@ -133,6 +133,54 @@ tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
     return st;
 }
 
+/* Updates one row as an instance save (see testudo.h). */
+tdo_status tdo_row_update(tdo_conn *c, const tdo_model *m, tdo_value *values,
+                          bool *set, const tdo_value *pk, void *instance,
+                          int64_t *changed, tdo_error *err)
+{
+    tdo_signal_event ev = {.signal = TDO_SIG_PRE_SAVE,
+                           .model = m,
+                           .instance = instance,
+                           .values = values,
+                           .pk = pk,
+                           .conn = c};
+    tdo_status st = tdo_signal_emit(&ev, err);
+    if (st)
+        return st;
+    tdo_datetime now;
+    tdo_datetime_now(tdo_ctx_use_tz(m->ctx), &now);
+    if ((st = tdo_row_prepare(m, values, set, false, &now, err)))
+        return st;
+    const tdo_field **fields =
+        tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*fields));
+    tdo_value *vals = tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*vals));
+    size_t k = 0;
+    int64_t n = 0;
+    if (!fields || !vals) {
+        st = tdo_nomem(err);
+    } else {
+        for (size_t i = 0; i < m->nfields; i++) {
+            const tdo_field *f = m->fields[i];
+            if (!set[i] || f->type == TDO_F_M2M || (f->flags & TDO_FIELD_PK))
+                continue;
+            fields[k] = f;
+            vals[k] = values[i];
+            vals[k++].owned = false; /* borrowed from values */
+        }
+        if (k)
+            st = tdo_update_pk(c, m, fields, vals, k, pk, &n, err);
+    }
+    tdo_free(fields);
+    tdo_free(vals);
+    if (changed)
+        *changed = n;
+    if (!st) {
+        ev.signal = TDO_SIG_POST_SAVE;
+        st = tdo_signal_emit(&ev, err);
+    }
+    return st;
+}
+
 /* ---- signals --------------------------------------------------------- */
 
 /* Adds a handler of sig to m (see testudo.h). */

@@ -1164,9 +1164,10 @@ TDO_API tdo_status tdo_m2m_remove(tdo_conn *c, const tdo_relation *r,
                                   tdo_error *err);
 
 /* Signals (Tortoise's tortoise.signals): callbacks a model runs around
- * the save and the delete of one row -- tdo_row_insert() and
- * tdo_row_delete() send them, and so do the Lua API's save() and
- * delete(); bulk and queryset statements do not (as Tortoise). */
+ * the save and the delete of one row -- tdo_row_insert(),
+ * tdo_row_update() and tdo_row_delete() send them, and so do the Lua
+ * API's save() and delete(); bulk and queryset statements do not (as
+ * Tortoise). */
 typedef enum tdo_signal {
     TDO_SIG_PRE_SAVE,
     TDO_SIG_POST_SAVE,
@@ -1239,6 +1240,15 @@ TDO_API bool tdo_field_auto_now(const tdo_field *f, bool creating,
 TDO_API tdo_status tdo_row_prepare(const tdo_model *m, tdo_value *values,
                                    bool *set, bool creating,
                                    const tdo_datetime *now, tdo_error *err);
+/* Updates the row of m with key pk from the fields set (the key itself
+ * is never written) as one instance's save: pre_save (a handler may
+ * still change values), tdo_row_prepare (not creating), the UPDATE,
+ * post_save (created false); instance: the caller's object, for the
+ * handlers.  *changed (may be NULL) counts the rows changed. */
+TDO_API tdo_status tdo_row_update(tdo_conn *c, const tdo_model *m,
+                                  tdo_value *values, bool *set,
+                                  const tdo_value *pk, void *instance,
+                                  int64_t *changed, tdo_error *err);
 /* tdo_row_prepare (creating, now) and the INSERT of the fields set; *pk
  * (may be NULL) gets the primary key, owned by the caller. */
 TDO_API tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m,

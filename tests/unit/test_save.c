@@ -316,7 +316,8 @@ static tdo_status on_signal(const tdo_signal_event *ev, void *ud,
     s->calls[ev->signal]++;
     if (ev->signal == TDO_SIG_POST_SAVE) {
         s->created = ev->created;
-        s->pk = ev->pk && ev->pk->type == TDO_INT ? ev->pk->u.i : -1;
+        if (ev->created)
+            s->pk = ev->pk && ev->pk->type == TDO_INT ? ev->pk->u.i : -1;
     }
     if (s->refuse &&
         (ev->signal == TDO_SIG_PRE_SAVE || ev->signal == TDO_SIG_PRE_DELETE))
@@ -346,7 +347,21 @@ static void test_signals(void **state)
     assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 1);
     assert_true(s.created);
     assert_int_equal(s.pk, pk.u.i);
+    /* an update of the row: pre_save / post_save, created false */
+    tdo_value up[NF] = {0};
+    bool upset[NF] = {0};
+    up[F_NAME] = tdo_value_text("desk lamp", 9);
+    upset[F_NAME] = true;
     int64_t n = 0;
+    assert_int_equal(
+        tdo_row_update(fx->conn, fx->m, up, upset, &pk, NULL, &n, &err),
+        TDO_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.calls[TDO_SIG_PRE_SAVE], 2);
+    assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 2);
+    assert_false(s.created);
+    for (int i = 0; i < NF; i++)
+        tdo_value_release(&up[i]);
     assert_int_equal(tdo_row_delete(fx->conn, fx->m, &pk, NULL, &n, &err),
                      TDO_OK);
     assert_int_equal(n, 1);
@@ -365,7 +380,7 @@ static void test_signals(void **state)
     assert_int_equal(tdo_row_insert(fx->conn, fx->m, v2, set2, &pk2, &err),
                      TDO_ERR_VALIDATION);
     tdo_error_release(&err);
-    assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 1);
+    assert_int_equal(s.calls[TDO_SIG_POST_SAVE], 2);
     tdo_rows *rows = NULL;
     assert_int_equal(tdo_conn_execute(fx->conn,
                                       "SELECT COUNT(*) FROM item WHERE "

@@ -182,6 +182,9 @@ void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
 tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
                            tdo_conn *conn, const tdo_value *pk,
                            int64_t *deleted);
+/* C.json_decode(text): the Lua value of JSON text, parsed by jansson
+ * (lua error "invalid JSON at position N: ..." when it is not JSON). */
+int ltdo_c_json_decode(lua_State *L);
 /* C.connect_signal(Model, "pre_save" | ..., fn). */
 int ltdo_c_connect_signal(lua_State *L);
 /* Sets orm._run_validator on the orm table at orm_idx. */

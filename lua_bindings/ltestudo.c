@@ -552,6 +552,7 @@ static int c_json_quote(lua_State *L)
 
 static const luaL_Reg cfuncs[] = {
     {"json_quote", c_json_quote},
+    {"json_decode", ltdo_c_json_decode},
     {"connect", c_connect},
     {"close_connections", c_close_connections},
     {"has_conn", c_has_conn},

@@ -1,9 +1,10 @@
--- json.lua -- JSON text <-> Lua values for JSONField (orm.null is JSON null).
+-- json.lua -- JSON text <-> Lua values for JSONField (orm.null is JSON null):
+-- parsed by jansson (C.json_decode), written here.
 local orm, C = ...
 local state = C.state
 local null = orm.null
 
-local concat, format, byte, char = table.concat, string.format, string.byte, string.char
+local concat, format = table.concat, string.format
 local mtype = math.type
 
 -- Strings are quoted by the core (tdo_json_quote): one JSON quoting for
@@ -96,124 +97,8 @@ function encode(v, lenient)
   return concat(out)
 end
 
--- Decoding ----------------------------------------------------------------
-
-local decode_value
-
-local function skip(s, i)
-  return s:find("[^ \t\r\n]", i) or #s + 1
-end
-
-local function fail(s, i, what)
-  error(format("invalid JSON at position %d: %s", i, what), 0)
-end
-
-local function utf8char(cp)
-  return utf8.char(cp)
-end
-
-local function decode_string(s, i)
-  local out, j = {}, i + 1
-  while true do
-    local c = s:sub(j, j)
-    if c == "" then fail(s, j, "unterminated string") end
-    if c == '"' then return concat(out), j + 1 end
-    if c == "\\" then
-      local e = s:sub(j + 1, j + 1)
-      local map = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
-                    ['"'] = '"', ["\\"] = "\\", ["/"] = "/" }
-      if map[e] then
-        out[#out + 1] = map[e]
-        j = j + 2
-      elseif e == "u" then
-        local hex = s:sub(j + 2, j + 5)
-        if not hex:match("^%x%x%x%x$") then fail(s, j, "bad \\u escape") end
-        local cp = tonumber(hex, 16)
-        j = j + 6
-        if cp >= 0xD800 and cp <= 0xDBFF and s:sub(j, j + 1) == "\\u" then
-          local lo = tonumber(s:sub(j + 2, j + 5), 16)
-          if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-            cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-            j = j + 6
-          end
-        end
-        out[#out + 1] = utf8char(cp)
-      else
-        fail(s, j, "bad escape")
-      end
-    else
-      local k = s:find('["\\]', j)
-      if not k then fail(s, j, "unterminated string") end
-      local chunk = s:sub(j, k - 1)
-      if chunk:find("%c") then fail(s, j, "control character in string") end
-      out[#out + 1] = chunk
-      j = k
-    end
-  end
-end
-
-function decode_value(s, i, depth)
-  if depth > 200 then fail(s, i, "nested too deeply") end
-  i = skip(s, i)
-  local c = s:sub(i, i)
-  if c == "{" then
-    local t = {}
-    i = skip(s, i + 1)
-    if s:sub(i, i) == "}" then return t, i + 1 end
-    while true do
-      if s:sub(i, i) ~= '"' then fail(s, i, "expected a key") end
-      local k
-      k, i = decode_string(s, i)
-      i = skip(s, i)
-      if s:sub(i, i) ~= ":" then fail(s, i, "expected ':'") end
-      local v
-      v, i = decode_value(s, i + 1, depth + 1)
-      t[k] = v
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == "}" then return t, i + 1 end
-      if d ~= "," then fail(s, i, "expected ',' or '}'") end
-      i = skip(s, i + 1)
-    end
-  elseif c == "[" then
-    local t, n = {}, 0
-    i = skip(s, i + 1)
-    if s:sub(i, i) == "]" then return t, i + 1 end
-    while true do
-      local v
-      v, i = decode_value(s, i, depth + 1)
-      n = n + 1
-      t[n] = v
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == "]" then return t, i + 1 end
-      if d ~= "," then fail(s, i, "expected ',' or ']'") end
-      i = i + 1
-    end
-  elseif c == '"' then
-    return decode_string(s, i)
-  elseif s:sub(i, i + 3) == "true" then
-    return true, i + 4
-  elseif s:sub(i, i + 4) == "false" then
-    return false, i + 5
-  elseif s:sub(i, i + 3) == "null" then
-    return null, i + 4
-  else
-    local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", i)
-    if not num or num == "" or num == "-" then fail(s, i, "unexpected character") end
-    local v = math.tointeger(tonumber(num)) or tonumber(num)
-    if num:find("[.eE]") then v = tonumber(num) end
-    if v == nil then fail(s, i, "bad number") end
-    return v, i + #num
-  end
-end
-
-local function decode(s)
-  local v, i = decode_value(s, 1, 0)
-  i = skip(s, i)
-  if i <= #s then fail(s, i, "trailing characters") end
-  return v
-end
+-- Decoding: jansson (lua_bindings/ljson.c), the project's JSON library.
+local decode = C.json_decode
 
 state.json_encode = function(v)
   local ok, res = pcall(encode, v)

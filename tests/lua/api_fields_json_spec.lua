@@ -89,6 +89,23 @@ describe("JSONField lookups", function()
     assert.is_nil(JsDoc:get{ id = 6 }.data)
   end)
 
+  it("reads JSON written by others back (jansson): escapes, numbers, nesting", function()
+    local text = '{"s": "caf\\u00e9 \\"q\\"", "n": [1, -2.5, 1e3, 9007199254740993], "z": null, "t": [true, false, []]}'
+    require("tests.lua.support.sql").query("INSERT INTO js_docs (id, data) VALUES (9, ?)", { text })
+    local d = JsDoc:get{ id = 9 }.data
+    assert.are.equal('café "q"', d.s)
+    assert.are.equal(1, d.n[1])
+    assert.are.equal("integer", math.type(d.n[1]))
+    assert.are.equal(-2.5, d.n[2])
+    assert.are.equal(1000.0, d.n[3])
+    assert.are.equal(9007199254740993, d.n[4]) -- exact past 2^53
+    assert.are.equal(orm.null, d.z)
+    assert.is_true(d.t[1])
+    assert.is_false(d.t[2])
+    assert.are.same({}, d.t[3])
+    is(E.FieldError, catch(function() return JsDoc:create{ id = 10, data = "{bad" } end))
+  end)
+
   it("refuses what is no JSON lookup", function()
     is(E.FieldError, catch(function() return JsDoc:filter{ id__contained_by = { 1 } }:list() end))
     is(E.FieldError, catch(function() return JsDoc:filter{ id__filter = { a = 1 } }:list() end))

@@ -1460,8 +1460,7 @@ static int c_core_relations(lua_State *L)
         lua_setfield(L, -2, "target");
         lua_pushstring(L, r->field->name);
         lua_setfield(L, -2, "field_name");
-        const tdo_field *key = tdo_field_key_target(r->field);
-        lua_pushstring(L, key && r->field->to_target ? key->name : "pk");
+        lua_pushstring(L, fk_key_attr(r->field));
         lua_setfield(L, -2, "key");
         const char *opp = opposite_of(r);
         if (opp) {

@@ -88,15 +88,30 @@ static void push_db(lua_State *L, const char *conn_name)
     lua_call(L, 1, 1);
 }
 
+/* Fills *a for handlers of m's signals s1 and s2 about the instance at
+ * instance (update_fields at fields, or 0): the using_db connection is
+ * pushed only when one of them has a handler; returns how many values
+ * were pushed. */
+static int signal_args(lua_State *L, const tdo_model *m, tdo_signal s1,
+                       tdo_signal s2, int instance, int fields, tdo_conn *conn,
+                       lsig_args *a)
+{
+    *a = (lsig_args){lua_absindex(L, instance), 0,
+                     fields ? lua_absindex(L, fields) : 0};
+    if (!tdo_model_nhandlers(m, s1) && !tdo_model_nhandlers(m, s2))
+        return 0;
+    push_db(L, tdo_conn_name(conn));
+    a->db = lua_gettop(L);
+    return 1;
+}
+
 void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
                int fields, bool created, tdo_conn *conn)
 {
-    if (!tdo_model_nhandlers(m, sig))
+    lsig_args a;
+    int pushed = signal_args(L, m, sig, sig, instance, fields, conn, &a);
+    if (!pushed)
         return;
-    instance = lua_absindex(L, instance);
-    fields = fields ? lua_absindex(L, fields) : 0;
-    push_db(L, tdo_conn_name(conn));
-    lsig_args a = {instance, lua_gettop(L), fields};
     tdo_signal_event ev = {.signal = sig,
                            .model = m,
                            .instance = &a,
@@ -107,7 +122,7 @@ void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
     signalling = L;
     tdo_status st = tdo_signal_emit(&ev, &err);
     signalling = saved;
-    lua_pop(L, 1);
+    lua_pop(L, pushed);
     if (st)
         raise_signal_error(L, &err);
 }
@@ -116,22 +131,15 @@ tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
                            tdo_conn *conn, const tdo_value *pk,
                            int64_t *deleted)
 {
-    instance = lua_absindex(L, instance);
-    if (!tdo_model_nhandlers(m, TDO_SIG_PRE_DELETE) &&
-        !tdo_model_nhandlers(m, TDO_SIG_POST_DELETE)) {
-        tdo_error err = TDO_ERROR_INIT;
-        if (tdo_delete_pk(conn, m, pk, deleted, &err))
-            return ltdo_error(L, &err);
-        return TDO_OK;
-    }
-    push_db(L, tdo_conn_name(conn));
-    lsig_args a = {instance, lua_gettop(L), 0};
+    lsig_args a;
+    int pushed = signal_args(L, m, TDO_SIG_PRE_DELETE, TDO_SIG_POST_DELETE,
+                             instance, 0, conn, &a);
     tdo_error err = TDO_ERROR_INIT;
     lua_State *saved = signalling;
     signalling = L;
     tdo_status st = tdo_row_delete(conn, m, pk, &a, deleted, &err);
     signalling = saved;
-    lua_pop(L, 1);
+    lua_pop(L, pushed);
     if (st)
         raise_signal_error(L, &err);
     return st;

@@ -92,6 +92,45 @@ tdo_status tdo_row_prepare(const tdo_model *m, tdo_value *values, bool *set,
     return TDO_OK;
 }
 
+/* The fields of a row that are set (many-to-many never; the primary key
+ * not when no_pk) and their values, borrowed from values. */
+typedef struct set_fields {
+    const tdo_field **fields;
+    tdo_value *vals;
+    size_t n;
+} set_fields;
+
+static tdo_status set_fields_of(const tdo_model *m, const tdo_value *values,
+                                const bool *set, bool no_pk, set_fields *out,
+                                tdo_error *err)
+{
+    size_t cap = m->nfields ? m->nfields : 1;
+    out->n = 0;
+    out->fields = tdo_calloc(cap, sizeof(*out->fields));
+    out->vals = tdo_calloc(cap, sizeof(*out->vals));
+    if (!out->fields || !out->vals) {
+        tdo_free(out->fields);
+        tdo_free(out->vals);
+        return tdo_nomem(err);
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        const tdo_field *f = m->fields[i];
+        if (!set[i] || f->type == TDO_F_M2M ||
+            (no_pk && (f->flags & TDO_FIELD_PK)))
+            continue;
+        out->fields[out->n] = f;
+        out->vals[out->n] = values[i];
+        out->vals[out->n++].owned = false;
+    }
+    return TDO_OK;
+}
+
+static void set_fields_free(set_fields *sf)
+{
+    tdo_free(sf->fields);
+    tdo_free(sf->vals);
+}
+
 /* Inserts one row of m from values/set (see testudo.h). */
 tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
                           bool *set, tdo_value *pk, tdo_error *err)
@@ -106,24 +145,11 @@ tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m, tdo_value *values,
     st = tdo_row_prepare(m, values, set, true, &now, err);
     if (st)
         return st;
-    const tdo_field **fields =
-        tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*fields));
-    tdo_value *vals = tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*vals));
-    size_t k = 0;
-    if (!fields || !vals) {
-        st = tdo_nomem(err);
-    } else {
-        for (size_t i = 0; i < m->nfields; i++) {
-            if (!set[i] || m->fields[i]->type == TDO_F_M2M)
-                continue;
-            fields[k] = m->fields[i];
-            vals[k] = values[i];
-            vals[k++].owned = false; /* borrowed from values */
-        }
-        st = tdo_insert(c, m, fields, k, vals, 1, false, pk, err);
-    }
-    tdo_free(fields);
-    tdo_free(vals);
+    set_fields sf;
+    if ((st = set_fields_of(m, values, set, false, &sf, err)))
+        return st;
+    st = tdo_insert(c, m, sf.fields, sf.n, sf.vals, 1, false, pk, err);
+    set_fields_free(&sf);
     if (!st) {
         ev.signal = TDO_SIG_POST_SAVE;
         ev.created = true;
@@ -151,27 +177,13 @@ tdo_status tdo_row_update(tdo_conn *c, const tdo_model *m, tdo_value *values,
     tdo_datetime_now(tdo_ctx_use_tz(m->ctx), &now);
     if ((st = tdo_row_prepare(m, values, set, false, &now, err)))
         return st;
-    const tdo_field **fields =
-        tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*fields));
-    tdo_value *vals = tdo_calloc(m->nfields ? m->nfields : 1, sizeof(*vals));
-    size_t k = 0;
+    set_fields sf;
     int64_t n = 0;
-    if (!fields || !vals) {
-        st = tdo_nomem(err);
-    } else {
-        for (size_t i = 0; i < m->nfields; i++) {
-            const tdo_field *f = m->fields[i];
-            if (!set[i] || f->type == TDO_F_M2M || (f->flags & TDO_FIELD_PK))
-                continue;
-            fields[k] = f;
-            vals[k] = values[i];
-            vals[k++].owned = false; /* borrowed from values */
-        }
-        if (k)
-            st = tdo_update_pk(c, m, fields, vals, k, pk, &n, err);
-    }
-    tdo_free(fields);
-    tdo_free(vals);
+    if ((st = set_fields_of(m, values, set, true, &sf, err)))
+        return st;
+    if (sf.n)
+        st = tdo_update_pk(c, m, sf.fields, sf.vals, sf.n, pk, &n, err);
+    set_fields_free(&sf);
     if (changed)
         *changed = n;
     if (!st) {

@@ -107,8 +107,9 @@ $(B)/orm/backend_mysql.o: orm/backend_mysql.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(call QP,CC,$<)$(CC) $(ALL_CFLAGS) $(MARIADB_CFLAGS) -c $< -o $@
 
-# Pure-Lua parts and the shop example are embedded as C arrays.
-$(B)/gen/lua_embed.c: $(LB_LUA) tools/embed.sh
+# Pure-Lua parts and the shop example are embedded as C arrays (the folder
+# is a prerequisite too: removing a file changes its time).
+$(B)/gen/lua_embed.c: $(LB_LUA) lua_bindings/testudo tools/embed.sh
 	@mkdir -p $(dir $@)
 	$(call QP,GEN,$@)sh tools/embed.sh tdo_lua_sources $(LB_LUA) > $@
 $(B)/gen/shop_embed.c: $(SHOP_LUA) tools/embed.sh

@@ -344,9 +344,7 @@ static bool json_value_of(lua_State *L, const char *key, int vidx)
         lua_pop(L, 1);
         return false;
     }
-    ltdo_state_get(L, "json_encode");
-    lua_pushvalue(L, vidx);
-    lua_call(L, 1, 1);
+    ltdo_json_encode(L, vidx, false);
     return true;
 }
 

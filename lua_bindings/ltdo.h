@@ -9,7 +9,7 @@
  *                             (weak-keyed instance -> true), related
  *                             (weak-keyed instance -> {name = obj}),
  *                             errors {name = class}, Base (orm.Model),
- *                             ModelMeta, json_encode, json_decode, orm.
+ *                             ModelMeta, orm.
  */
 #ifndef LTDO_H
 #define LTDO_H
@@ -182,9 +182,17 @@ void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
 tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
                            tdo_conn *conn, const tdo_value *pk,
                            int64_t *deleted);
-/* C.json_decode(text): the Lua value of JSON text, parsed by jansson
+/* Pushes the Lua value of the JSON text s (n bytes), parsed by jansson
  * (lua error "invalid JSON at position N: ..." when it is not JSON). */
-int ltdo_c_json_decode(lua_State *L);
+void ltdo_push_json(lua_State *L, const char *s, size_t n);
+/* Whether s (n bytes) is JSON text. */
+bool ltdo_json_valid(const char *s, size_t n);
+/* Pushes the JSON text of the value at idx (written by orm/json.c: keys
+ * sorted, compact); raises FieldError for what JSON cannot hold unless
+ * lenient (display), where it becomes text. */
+void ltdo_json_encode(lua_State *L, int idx, bool lenient);
+/* Sets orm._json_encode(v [, lenient]) on the orm table at orm_idx. */
+void ltdo_open_json(lua_State *L, int orm_idx);
 /* C.connect_signal(Model, "pre_save" | ..., fn). */
 int ltdo_c_connect_signal(lua_State *L);
 /* Sets orm._run_validator on the orm table at orm_idx. */

@@ -18,8 +18,8 @@ struct tdo_embedded {
 extern const struct tdo_embedded tdo_lua_sources[];
 
 /* Order in which the embedded chunks run; others follow by name. */
-static const char *const chunk_order[] = {
-    "json", "fields", "validators", "model", "init", "tx", NULL};
+static const char *const chunk_order[] = {"fields", "validators", "model",
+                                          "init",   "tx",         NULL};
 
 /* ------------------------------------------------------------------ */
 /* Context and state                                                   */
@@ -534,25 +534,7 @@ static int c_dialect(lua_State *L)
     return 1;
 }
 
-/* C.json_quote(s): s as a JSON string (tdo_json_quote). */
-static int c_json_quote(lua_State *L)
-{
-    size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
-    tdo_sb sb = TDO_SB_INIT;
-    tdo_json_quote(&sb, s, n);
-    if (sb.oom) {
-        tdo_sb_release(&sb);
-        return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
-    }
-    lua_pushlstring(L, sb.buf, sb.len);
-    tdo_sb_release(&sb);
-    return 1;
-}
-
 static const luaL_Reg cfuncs[] = {
-    {"json_quote", c_json_quote},
-    {"json_decode", ltdo_c_json_decode},
     {"connect", c_connect},
     {"close_connections", c_close_connections},
     {"has_conn", c_has_conn},
@@ -678,6 +660,7 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
     ltdo_open_errors(L, orm);
     ltdo_open_values(L, orm);
     ltdo_open_validators(L, orm);
+    ltdo_open_json(L, orm);
     ltdo_open_expr(L, orm);
     ltdo_open_model(L, orm);
     ltdo_state_get(L, "Base");

@@ -906,14 +906,6 @@ static const luaL_Reg dur_metameth[] = {
 /* Conversions                                                         */
 /* ------------------------------------------------------------------ */
 
-static void json_call(lua_State *L, const char *fn, int idx)
-{
-    idx = lua_absindex(L, idx);
-    ltdo_state_get(L, fn);
-    lua_pushvalue(L, idx);
-    lua_call(L, 1, 1);
-}
-
 void ltdo_push_value(lua_State *L, const tdo_value *v)
 {
     switch (v->type) {
@@ -935,9 +927,7 @@ void ltdo_push_value(lua_State *L, const tdo_value *v)
         lua_pushlstring(L, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
         break;
     case TDO_JSON:
-        lua_pushlstring(L, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
-        json_call(L, "json_decode", -1);
-        lua_remove(L, -2);
+        ltdo_push_json(L, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
         break;
     case TDO_DECIMAL:
         ltdo_push_decimal(L, &v->u.dec);
@@ -1050,16 +1040,14 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     if (f->type == TDO_F_JSON && !isnull) {
         if (lua_type(L, idx) == LUA_TSTRING) {
             /* a string is JSON text: check it parses */
-            ltdo_state_get(L, "json_check");
-            lua_pushvalue(L, idx);
-            lua_call(L, 1, 1);
-            if (!lua_toboolean(L, -1))
+            size_t n;
+            const char *s = lua_tolstring(L, idx, &n);
+            if (!ltdo_json_valid(s, n))
                 ltdo_raise(L, TDO_ERR_FIELD, "%s: invalid JSON text: %s",
-                           f->name, lua_tostring(L, idx));
-            lua_settop(L, top);
+                           f->name, s);
             lua_pushvalue(L, idx);
         } else {
-            json_call(L, "json_encode", idx);
+            ltdo_json_encode(L, idx, false);
         }
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);

@@ -7,6 +7,7 @@
  */
 #include "tdo_int.h"
 
+#include <jansson.h>
 #include <stdalign.h>
 #include <stdio.h>
 
@@ -1045,41 +1046,6 @@ static json_style json_style_of(const cstate *cs)
                                             : JS_SQLITE;
 }
 
-/* Appends v as JSON text to sb (a JSON value as it is). */
-static void value_json(tdo_sb *sb, const tdo_value *v)
-{
-    char buf[64];
-    switch (v->type) {
-    case TDO_NULL:
-        tdo_sb_adds(sb, "null");
-        break;
-    case TDO_BOOL:
-        tdo_sb_adds(sb, v->u.b ? "true" : "false");
-        break;
-    case TDO_INT:
-        snprintf(buf, sizeof buf, "%lld", (long long)v->u.i);
-        tdo_sb_adds(sb, buf);
-        break;
-    case TDO_DOUBLE:
-        snprintf(buf, sizeof buf, "%.17g", v->u.d);
-        tdo_sb_adds(sb, buf);
-        break;
-    case TDO_DECIMAL:
-        tdo_decimal_format(&v->u.dec, buf, sizeof buf);
-        tdo_sb_adds(sb, buf);
-        break;
-    case TDO_JSON:
-        tdo_sb_add(sb, v->u.s.ptr, v->u.s.len);
-        break;
-    default: {
-        tdo_sb t = TDO_SB_INIT;
-        tdo_value_format(&t, v, false);
-        tdo_json_quote(sb, t.buf ? t.buf : "", t.len);
-        tdo_sb_release(&t);
-    }
-    }
-}
-
 /* Binds the text of sb as a new parameter. */
 static void param_text(cstate *cs, const tdo_sb *sb)
 {
@@ -1147,16 +1113,21 @@ static tdo_status json_extract_sql(cstate *cs, const tdo_qnode *q, bool unquote,
  * (typed comparisons), as itself on SQLite (json_extract gives SQL
  * values; booleans 1/0), and with the extracted text on MySQL (numbers
  * as numbers, text byte for byte, booleans as 'true' / 'false'). */
-static void json_operand(cstate *cs, const tdo_value *v)
+static tdo_status json_operand(cstate *cs, const tdo_value *v, tdo_error *err)
 {
     json_style js = json_style_of(cs);
     if (js == JS_PG) {
+        json_t *j = tdo_json_value(v, err);
+        if (!j)
+            return err ? err->code : TDO_ERR_FIELD;
         tdo_sb sb = TDO_SB_INIT;
-        value_json(&sb, v);
+        if (tdo_json_dump(&sb, j, JSON_COMPACT))
+            cs->oom = true;
+        json_decref(j);
         param_text(cs, &sb);
         add(cs, "::jsonb");
         tdo_sb_release(&sb);
-        return;
+        return TDO_OK;
     }
     if (v->type == TDO_BOOL) {
         if (js == JS_SQLITE) {
@@ -1167,11 +1138,19 @@ static void json_operand(cstate *cs, const tdo_value *v)
                 tdo_value_text(v->u.b ? "true" : "false", v->u.b ? 4 : 5);
             param(cs, &t, false);
         }
-        return;
+        return TDO_OK;
+    }
+    if (js == JS_SQLITE && v->type == TDO_DECIMAL) {
+        /* json_extract gives a REAL, which a decimal (bound as text)
+         * never equals */
+        tdo_value d = tdo_value_double(tdo_decimal_to_double(&v->u.dec));
+        param(cs, &d, true);
+        return TDO_OK;
     }
     if (js == JS_MYSQL && (v->type == TDO_TEXT || v->type == TDO_UUID))
         add(cs, "BINARY ");
     param(cs, v, false);
+    return TDO_OK;
 }
 
 /* The extracted value a comparison reads. */
@@ -1224,7 +1203,8 @@ static tdo_status json_path_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
                 add(cs, " OR ");
             st = json_cmp_lhs(cs, q, err);
             add(cs, "=");
-            json_operand(cs, &q->vals[i]);
+            if (!st)
+                st = json_operand(cs, &q->vals[i], err);
         }
         add(cs, neg ? ") OR " : ")");
         if (neg && !st) {
@@ -1237,7 +1217,8 @@ static tdo_status json_path_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
         add(cs, "(");
         st = json_cmp_lhs(cs, q, err);
         add(cs, "<>");
-        json_operand(cs, &q->vals[0]);
+        if (!st)
+            st = json_operand(cs, &q->vals[0], err);
         add(cs, " OR ");
         if (!st)
             st = json_null_sql(cs, q, true, err);
@@ -1263,7 +1244,8 @@ static tdo_status json_path_sql(cstate *cs, const tdo_qnode *q, tdo_error *err)
     }
     st = json_cmp_lhs(cs, q, err);
     add(cs, op);
-    json_operand(cs, &q->vals[0]);
+    if (!st)
+        st = json_operand(cs, &q->vals[0], err);
     return st;
 }
 

@@ -242,8 +242,30 @@ TDO_API void tdo_value_release(tdo_value *v);
 /* Deep copy: dst owns its own bytes; free with tdo_value_release().
  * Returns TDO_ERR_NOMEM (dst NULL) on out of memory. */
 TDO_API tdo_status tdo_value_copy(tdo_value *dst, const tdo_value *src);
-/* Appends s (n bytes) as a JSON string, quoted and escaped. */
+
+/* ---- JSON text, written by jansson (orm/json.c) ---- */
+struct json_t; /* jansson's node; include <jansson.h> to build one */
+/* Appends s (n bytes) as a JSON string, quoted and escaped (bytes that
+ * are not UTF-8 become U+FFFD). */
 TDO_API void tdo_json_quote(tdo_sb *sb, const char *s, size_t n);
+/* Appends j as JSON text written by jansson with its dump flags
+ * (JSON_COMPACT, JSON_SORT_KEYS, ...); reals get the fewest digits, 15 to
+ * 17, with which every real of the document reads back exactly.
+ * TDO_ERR_NOMEM on failure, sb then as it was. */
+TDO_API tdo_status tdo_json_dump(tdo_sb *sb, const struct json_t *j,
+                                 size_t flags);
+/* Returns a new jansson string of s (n bytes; not-UTF-8 bytes become
+ * U+FFFD); NULL on out of memory. The caller owns the reference. */
+TDO_API struct json_t *tdo_json_string(const char *s, size_t n);
+/* Returns a new jansson number equal to d (an integer, or a real that
+ * reads back as exactly d), NULL when no double holds d. The caller owns
+ * the reference. */
+TDO_API struct json_t *tdo_json_decimal(const tdo_decimal *d);
+/* Returns a new jansson node of v: null, booleans, numbers, JSON text as
+ * its tree, other values as their display text (ISO dates); NULL with a
+ * FieldError for a decimal no double holds or a non-finite double, or on
+ * out of memory. The caller owns the reference. */
+TDO_API struct json_t *tdo_json_value(const tdo_value *v, tdo_error *err);
 /* Appends a display form: NULL, true/false, 42, 1.5, 'text' (quoted with
  * '' escaping when quote is true, raw otherwise), x'0a0b', 12.50,
  * 2026-11-25T10:15:35, and so on. */

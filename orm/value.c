@@ -179,36 +179,6 @@ static void add_quoted(tdo_sb *sb, const char *s, size_t len)
     tdo_sb_addc(sb, '\'');
 }
 
-/* Appends s (n bytes) as a JSON string: quoted, with '"', '\' and the
- * control characters escaped (the one JSON quoting of testudo). */
-TDO_API void tdo_json_quote(tdo_sb *sb, const char *s, size_t n)
-{
-    static const char *const short_esc[0x20] = {['\b'] = "\\b",
-                                                ['\f'] = "\\f",
-                                                ['\n'] = "\\n",
-                                                ['\r'] = "\\r",
-                                                ['\t'] = "\\t"};
-    tdo_sb_addc(sb, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        tdo_sb_add(sb, s + start, i - start);
-        if (c == '"' || c == '\\') {
-            tdo_sb_addc(sb, '\\');
-            tdo_sb_addc(sb, (char)c);
-        } else if (short_esc[c]) {
-            tdo_sb_adds(sb, short_esc[c]);
-        } else {
-            tdo_sb_addf(sb, "\\u%04x", c);
-        }
-        start = i + 1;
-    }
-    tdo_sb_add(sb, s + start, n - start);
-    tdo_sb_addc(sb, '"');
-}
-
 /* Appends a display form: NULL, true/false, 42, 1.5, 'text' (text, uuid
  * and json quoted with '' escaping when quote is true, raw otherwise),
  * x'0a0b', 12.50, 2026-11-25, 10:15:35, 2026-11-25T10:15:35, durations

@@ -602,6 +602,16 @@ local function cell(v)
     if v ~= v or v == math.huge or v == -math.huge then
       return tostring(v), "f"
     end
+    if math.type(v) == "float" then
+      -- every digit that tells v apart (tostring keeps 14)
+      local s
+      for p = 15, 17 do
+        s = string.format("%." .. p .. "g", v)
+        if tonumber(s) == v then break end
+      end
+      if not s:find("[.eEn]") then s = s .. ".0" end
+      return s, "n"
+    end
     return tostring(v), "n"
   end
   if t == "string" then return v, "s" end

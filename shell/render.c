@@ -18,6 +18,8 @@
 
 #include "testudo.h"
 
+#include <jansson.h>
+
 #include <lauxlib.h>
 
 static const char *const format_names[] = {
@@ -382,58 +384,78 @@ static void out_csv(FILE *f, const struct grid *g)
     csv_rows(f, g);
 }
 
-static void json_string(FILE *f, const char *s, size_t n)
-{
-    tdo_sb sb = TDO_SB_INIT;
-    tdo_json_quote(&sb, s, n);
-    fwrite(sb.buf, 1, sb.len, f);
-    tdo_sb_release(&sb);
-}
-
-static void json_cell(FILE *f, const char *s, size_t n, char kind)
+/* The JSON node of a cell: by its kind (numbers as numbers, decimals as
+ * numbers when a double holds them exactly, else as text, JSON text as
+ * its tree); NULL on out of memory. The caller owns it. */
+static json_t *json_cell(const char *s, size_t n, char kind)
 {
     switch (kind) {
     case '0':
     case 'f':
-        fputs("null", f);
-        break;
+        return json_null();
     case 'b':
+        return json_boolean(n == 4 && !memcmp(s, "true", 4));
     case 'n':
-    case 'd':
-    case 'j':
-        fwrite(s, 1, n, f);
-        break;
+    case 'j': {
+        json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        return j ? j : tdo_json_string(s, n);
+    }
+    case 'd': {
+        tdo_decimal d;
+        json_t *j = NULL;
+        if (tdo_decimal_parse(s, n, &d, NULL) == TDO_OK)
+            j = tdo_json_decimal(&d);
+        return j ? j : tdo_json_string(s, n);
+    }
     default:
-        json_string(f, s, n);
+        return tdo_json_string(s, n);
     }
 }
 
-/* Row i of g as one JSON object. */
-static void json_object(FILE *f, const struct grid *g, int i)
+/* Writes j (a reference it takes) as JSON text: ", " and ": " between
+ * items, keys in their order. */
+static void json_put(FILE *f, json_t *j)
 {
-    fputc('{', f);
-    for (int j = 0; j < g->ncols; j++) {
+    tdo_sb sb = TDO_SB_INIT;
+    if (j && tdo_json_dump(&sb, j, 0) == TDO_OK)
+        fwrite(sb.buf, 1, sb.len, f);
+    else
+        fputs("null", f);
+    tdo_sb_release(&sb);
+    json_decref(j);
+}
+
+/* Row i of g as one JSON object (columns in their order). */
+static void json_row(FILE *f, const struct grid *g, int i)
+{
+    json_t *o = json_object();
+    for (int j = 0; o && j < g->ncols; j++) {
         size_t k = CELL(g, i, j);
-        if (j)
-            fputs(", ", f);
-        json_string(f, g->col[j], g->col_len[j]);
-        fputs(": ", f);
-        json_cell(f, g->cell[k], g->cell_len[k], g->kind[k]);
+        json_t *name = tdo_json_string(g->col[j], g->col_len[j]);
+        json_t *v = json_cell(g->cell[k], g->cell_len[k], g->kind[k]);
+        /* json_object_set_new takes v even when it fails */
+        int rc = name && v ? json_object_set_new(o, json_string_value(name), v)
+                           : (json_decref(v), -1);
+        json_decref(name);
+        if (rc) {
+            json_decref(o);
+            o = NULL;
+        }
     }
-    fputc('}', f);
+    json_put(f, o);
 }
 
 static void out_json(FILE *f, const struct grid *g)
 {
     if (g->single && g->nrows == 1) {
-        json_object(f, g, 0);
+        json_row(f, g, 0);
         fputc('\n', f);
         return;
     }
     fputc('[', f);
     for (int i = 0; i < g->nrows; i++) {
         fputs(i ? ",\n  " : "\n  ", f);
-        json_object(f, g, i);
+        json_row(f, g, i);
     }
     fputs(g->nrows ? "\n]\n" : "]\n", f);
 }
@@ -587,7 +609,7 @@ static void stream_rows(lua_State *L, int qs)
         if (json) {
             for (int i = 0; i < g.nrows; i++) {
                 fputs(rows++ ? ",\n  " : "\n  ", f);
-                json_object(f, &g, i);
+                json_row(f, &g, i);
             }
         } else {
             csv_rows(f, &g);
@@ -623,7 +645,8 @@ static void output_scalars(lua_State *L, int idx, int n)
         if (i > 0)
             fputs(json ? ", " : ",", f);
         if (json)
-            json_cell(f, s ? s : "", s ? sn : 0, kind ? kind[0] : 's');
+            json_put(f,
+                     json_cell(s ? s : "", s ? sn : 0, kind ? kind[0] : 's'));
         else
             shell_csv_field(f, s ? s : "", s ? sn : 0,
                             kind == NULL || kind[0] == '0');

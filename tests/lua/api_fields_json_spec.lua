@@ -106,6 +106,33 @@ describe("JSONField lookups", function()
     is(E.FieldError, catch(function() return JsDoc:create{ id = 10, data = "{bad" } end))
   end)
 
+  it("writes JSON through jansson: numbers exact, Decimals as numbers when exact", function()
+    local big = 9007199254740993 -- 2^53 + 1: an integer stays one
+    JsDoc:create{ id = 11, data = { f = 0.1, third = 1 / 3, g = 3.0, i = 7, big = big,
+      d = orm.Decimal("12.50"), s = "caf\xc3\xa9 \x80" } }
+    local d = JsDoc:get{ id = 11 }.data
+    assert.are.equal(0.1, d.f)
+    assert.are.equal(1 / 3, d.third) -- every digit kept
+    assert.are.equal("float", math.type(d.g))
+    assert.are.equal(3.0, d.g)
+    assert.are.equal("integer", math.type(d.i))
+    assert.are.equal(big, d.big)
+    assert.are.equal(12.5, d.d)
+    assert.are.equal("caf\xc3\xa9 \xef\xbf\xbd", d.s) -- a byte that is no UTF-8: U+FFFD
+    -- Decimals compare as the numbers they are, in filter and contains
+    assert.are.equal("11", ids(JsDoc:filter{ data__filter = { d = orm.Decimal("12.5") } }))
+    assert.are.equal("11", ids(JsDoc:filter{ data__contains = { d = orm.Decimal("12.50") } }))
+    -- a Decimal no JSON number holds exactly is refused, and nothing is written
+    local e = catch(function()
+      return JsDoc:create{ id = 12, data = { d = orm.Decimal("123456789012345678901234.5") } }
+    end)
+    is(E.FieldError, e)
+    assert.matches("more digits than a JSON number keeps", tostring(e), 1, true)
+    assert.are.equal(0, JsDoc:filter{ id = 12 }:count())
+    is(E.FieldError, catch(function() return JsDoc:create{ id = 12, data = { x = 0 / 0 } } end))
+    is(E.FieldError, catch(function() return JsDoc:create{ id = 12, data = { [true] = 1 } } end))
+  end)
+
   it("refuses what is no JSON lookup", function()
     is(E.FieldError, catch(function() return JsDoc:filter{ id__contained_by = { 1 } }:list() end))
     is(E.FieldError, catch(function() return JsDoc:filter{ id__filter = { a = 1 } }:list() end))

@@ -72,6 +72,18 @@ assert docs[2]['id'] == 1 and 'email' in docs[2], docs
 assert docs[3] == [], docs
 assert len(docs) == 4, docs
 "
+# Numbers keep every digit; decimals are numbers; tables are JSON trees.
+run --demo -f json -e '1/3, 3.0, orm.Decimal("1.50"), {b = {1, 2.5}, a = "x"}' \
+    -e 'Product:filter{id = 1}:values("price", "is_available")'
+cp "$D/out" "$D/num.json"
+py "-f json writes exact numbers, decimals and nested tables" "
+import json
+lines = [l.strip() for l in open('$D/num.json') if l.strip()]
+assert lines[:4] == ['0.3333333333333333', '3.0', '1.5', '{\"a\": \"x\", \"b\": [1, 2.5]}'], lines
+assert json.loads(lines[0]) == 1/3, lines
+rows = json.loads(''.join(lines[4:]))
+assert rows == [{'price': 1899.0, 'is_available': True}], rows
+"
 run --demo -f csv -e '"a,b"' -e 'User:count(), "x"'
 py "-f csv quotes a scalar and puts several values on one row" "
 import csv

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -322,9 +323,15 @@ static void test_json_quote(void **state)
         {"", 0, "\"\""},
         {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
         {"l1\nl2\tt\r\b\f", 10, "\"l1\\nl2\\tt\\r\\b\\f\""},
-        {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+        {"\x01\x1f", 2, "\"\\u0001\\u001F\""}, /* as jansson writes */
         {"nul\0in", 6, "\"nul\\u0000in\""},
         {"\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\""}, /* UTF-8 as is */
+        /* bytes that are not UTF-8 (a stray continuation, an overlong
+         * '/', a surrogate, a cut sequence) become U+FFFD */
+        {"a\x80" "b", 3, "\"a\xef\xbf\xbd" "b\""},
+        {"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"x\xe2\x82", 3, "\"x\xef\xbf\xbd\xef\xbf\xbd\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tdo_sb sb = TDO_SB_INIT;
@@ -332,6 +339,76 @@ static void test_json_quote(void **state)
         assert_string_equal(sb.buf, cases[i].out);
         tdo_sb_release(&sb);
     }
+}
+
+/* Text of a tree dumped compact with sorted keys; frees the tree. */
+static char *dump(json_t *j)
+{
+    tdo_sb sb = TDO_SB_INIT;
+    assert_non_null(j);
+    assert_int_equal(tdo_json_dump(&sb, j, JSON_COMPACT | JSON_SORT_KEYS),
+                     TDO_OK);
+    json_decref(j);
+    return tdo_sb_detach(&sb);
+}
+
+/* tdo_json_dump: reals with the fewest digits that read back exactly. */
+static void test_json_dump_reals(void **state)
+{
+    (void)state;
+    char *s = dump(json_pack("[f,f,f,i]", 0.1, 2.5, 3.0, 7));
+    assert_string_equal(s, "[0.1,2.5,3.0,7]");
+    free(s);
+    s = dump(json_pack("{s:f,s:f}", "b", 1.0 / 3, "a", 1e300));
+    assert_string_equal(s, "{\"a\":1e300,\"b\":0.3333333333333333}");
+    free(s);
+    /* one real needing 17 digits: every real of the document gets 17,
+     * and each still reads back exactly */
+    double x = 0.1 + 0.2;
+    s = dump(json_pack("[f,f]", x, 0.5));
+    json_t *back = json_loads(s, 0, NULL);
+    assert_non_null(back);
+    assert_true(json_real_value(json_array_get(back, 0)) == x);
+    assert_true(json_real_value(json_array_get(back, 1)) == 0.5);
+    json_decref(back);
+    free(s);
+}
+
+/* tdo_json_decimal / tdo_json_value: exact numbers or an error. */
+static void test_json_values(void **state)
+{
+    (void)state;
+    tdo_decimal d;
+    assert_int_equal(tdo_decimal_parse("12.50", 5, &d, NULL), TDO_OK);
+    char *s = dump(tdo_json_decimal(&d));
+    assert_string_equal(s, "12.5");
+    free(s);
+    assert_int_equal(tdo_decimal_parse("-42", 3, &d, NULL), TDO_OK);
+    s = dump(tdo_json_decimal(&d));
+    assert_string_equal(s, "-42");
+    free(s);
+    const char *big = "123456789012345678901234.5";
+    assert_int_equal(tdo_decimal_parse(big, strlen(big), &d, NULL), TDO_OK);
+    assert_null(tdo_json_decimal(&d));
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_value v = tdo_value_decimal(&d);
+    assert_null(tdo_json_value(&v, &err));
+    assert_int_equal(err.code, TDO_ERR_FIELD);
+    tdo_error_release(&err);
+    v = tdo_value_double(INFINITY);
+    assert_null(tdo_json_value(&v, &err));
+    assert_int_equal(err.code, TDO_ERR_FIELD);
+    tdo_error_release(&err);
+    v.type = TDO_JSON;
+    v.u.s.ptr = "{\"k\": [1, null]}";
+    v.u.s.len = strlen(v.u.s.ptr);
+    s = dump(tdo_json_value(&v, &err));
+    assert_string_equal(s, "{\"k\":[1,null]}");
+    free(s);
+    v = tdo_value_text("caf\xc3\xa9", 5);
+    s = dump(tdo_json_value(&v, &err));
+    assert_string_equal(s, "\"caf\xc3\xa9\"");
+    free(s);
 }
 
 int main(void)
@@ -344,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_cmp),
         cmocka_unit_test(test_json_quote),
+        cmocka_unit_test(test_json_dump_reals),
+        cmocka_unit_test(test_json_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -712,74 +712,121 @@ int ltdo_inst_new(lua_State *L)
 /* Saving                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Prepares instance t for writing: auto_now values, canonical values
- * (stored back), validation.  Appends the fields to fields[] (capacity
- * nfields of the model) and their values to vb; returns the count.
- * only_idx: a list of attribute names (update_fields), or 0. */
-static size_t prepare_row(lua_State *L, int t, int model, tdo_model *m,
-                          bool creating, int only_idx, const tdo_field **fields,
-                          ltdo_vals *vb, const tdo_datetime *now)
+/* The object the core saves (tdo_row_save, tdo_bulk_create): the
+ * instance at inst of L, or row of the list at list, read and written in
+ * one protected call each, so that a Lua error never crosses the core
+ * (it is kept and raised again). */
+typedef struct lsave {
+    lsig_args a; /* first: what the signal handlers are told */
+    lua_State *L;
+    int inst; /* the instance's stack index, or 0: */
+    int list; /* the list at list holds it at row */
+    lua_Integer row;
+    const tdo_model *m;
+    const bool *want; /* read */
+    tdo_value *values;
+    bool *given;
+    const tdo_value *out; /* write */
+    const bool *written;
+    bool inserted;
+} lsave;
+
+/* Reads the fields wanted of the instance (argument 2). */
+static int io_read_p(lua_State *L)
 {
-    size_t n = tdo_model_nfields(m), k = 0;
-    const tdo_field *pk = tdo_model_pk(m);
+    lsave *s = lua_touserdata(L, 1);
+    size_t n = tdo_model_nfields(s->m);
     for (size_t i = 0; i < n; i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (f->type == TDO_F_M2M)
+        const tdo_field *f = tdo_model_field(s->m, i);
+        s->given[i] = false;
+        s->values[i] = tdo_value_null();
+        if (f->type == TDO_F_M2M || (s->want && !s->want[i]))
             continue;
-        int top = lua_gettop(L);
-        const char *attr = ltdo_field_attr(L, f);
-        if (only_idx) {
-            bool listed = false;
-            size_t nl = lua_rawlen(L, only_idx);
-            for (size_t j = 1; j <= nl && !listed; j++) {
-                lua_rawgeti(L, only_idx, (lua_Integer)j);
-                const char *s = lua_tostring(L, -1);
-                listed = s && (strcmp(s, attr) == 0 || strcmp(s, f->name) == 0);
-                lua_pop(L, 1);
-            }
-            if (!listed) {
-                lua_settop(L, top);
-                continue;
-            }
+        ltdo_field_attr(L, f);
+        get_attr_at(L, 2, 3);
+        tdo_value in;
+        ltdo_field_input(L, 4, f, &in);
+        /* strings are the instance's, but JSON text was made here */
+        if (in.type == TDO_JSON) {
+            if (tdo_value_copy(&s->values[i], &in))
+                return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
+        } else {
+            s->values[i] = in;
         }
-        int key = top + 1; /* the attribute name */
-        get_attr_at(L, t, key);
-        tdo_value when; /* auto_now / auto_now_add (the core's step 2) */
-        if (tdo_field_auto_now(f, creating, !lua_isnil(L, -1), now, &when)) {
-            lua_pop(L, 1);
-            ltdo_push_value(L, &when);
-            lua_pushvalue(L, -1);
-            set_attr_at(L, t, key);
-        }
-        if (f == pk) {
-            if (!creating ||
-                (lua_isnil(L, -1) && (f->flags & TDO_FIELD_GENERATED))) {
-                lua_settop(L, top);
-                continue;
-            }
-        }
-        if (creating && f->db_default && lua_isnil(L, -1)) {
-            lua_settop(L, top); /* the database's DEFAULT fills it in */
-            continue;
-        }
-        bool as_is = canonical(L, -1, f); /* nothing to store back */
-        tdo_value *v = ltdo_field_value(L, -1, f, vb, true);
-        if (f->type != TDO_F_JSON && !as_is) {
-            ltdo_push_value(L, v);
-            lua_replace(L, -2);
-            lua_pushvalue(L, -1);
-            set_attr_at(L, t, key);
-        }
-        fields[k++] = f;
-        lua_settop(L, top);
+        s->given[i] = true; /* nil is NULL: an instance sets every field */
+        lua_settop(L, 2);
     }
-    return k;
+    return 0;
 }
 
-static bool use_tz(lua_State *L)
+/* Stores what the save wrote back into the instance (argument 2), where
+ * the attribute does not hold that value already (JSON values are kept
+ * as given); marks it saved when inserted. */
+static int io_write_p(lua_State *L)
 {
-    return tdo_ctx_use_tz(ltdo_ctx(L)->ctx);
+    lsave *s = lua_touserdata(L, 1);
+    size_t n = tdo_model_nfields(s->m);
+    for (size_t i = 0; i < n; i++) {
+        const tdo_field *f = tdo_model_field(s->m, i);
+        if (!s->written[i] || f->type == TDO_F_JSON)
+            continue;
+        ltdo_field_attr(L, f);
+        get_attr_at(L, 2, 3);
+        const tdo_value *v = &s->out[i];
+        if (v->type == TDO_NULL || lua_isnil(L, 4) || !canonical(L, 4, f)) {
+            ltdo_push_value(L, v);
+            set_attr_at(L, 2, 3);
+        }
+        lua_settop(L, 2);
+    }
+    if (s->inserted)
+        set_saved(L, 2, true);
+    return 0;
 }
+
+/* Runs fn(s, instance) protected; a raised error is kept for the
+ * bindings. */
+static tdo_status io_call(lsave *s, lua_CFunction fn, tdo_error *err)
+{
+    lua_State *L = s->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, s);
+    if (s->inst)
+        lua_pushvalue(L, s->inst);
+    else
+        lua_rawgeti(L, s->list, s->row);
+    tdo_status st = TDO_OK;
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        st = ltdo_keep_error(L, err);
+    lua_settop(L, top);
+    return st;
+}
+
+static tdo_status io_read(void *obj, const tdo_model *m, const bool *want,
+                          tdo_value *values, bool *given, tdo_error *err)
+{
+    lsave *s = obj;
+    s->m = m;
+    s->want = want;
+    s->values = values;
+    s->given = given;
+    return io_call(s, io_read_p, err);
+}
+
+static tdo_status io_write(void *obj, const tdo_model *m,
+                           const tdo_value *values, const bool *written,
+                           bool inserted, tdo_error *err)
+{
+    lsave *s = obj;
+    s->m = m;
+    s->out = values;
+    s->written = written;
+    s->inserted = inserted;
+    return io_call(s, io_write_p, err);
+}
+
+static const tdo_row_io instance_io = {io_read, io_write};
 
 /* Checks that the value at idx is an instance and returns its model
  * (pushed). */
@@ -789,14 +836,6 @@ static tdo_model *check_instance(lua_State *L, int idx)
     if (m == NULL)
         luaL_typeerror(L, idx, "model instance");
     return m;
-}
-
-/* Pushes a value array for the pk and returns its slot. */
-static tdo_value *pk_slot(lua_State *L, ltdo_vals **out)
-{
-    ltdo_vals *vb = ltdo_vals_new(L);
-    *out = vb;
-    return ltdo_vals_add(L, vb);
 }
 
 /* The key of instance obj (model m) as values of its fields appended to
@@ -896,8 +935,7 @@ static int save(lua_State *L, bool exprs)
         lua_call(L, 2, 0);
         return 0;
     }
-    int model = 3;
-    bool force_create = false, force_update = false;
+    tdo_save_opts o = {0};
     int only = 0;
     const char *using = NULL; /* save{using_db = conn}: anchored below */
     if (lua_istable(L, 2)) {
@@ -909,77 +947,33 @@ static int save(lua_State *L, bool exprs)
         if (lua_istable(L, -1)) {
             only = lua_gettop(L);
             size_t nl = lua_rawlen(L, only);
+            const char **names =
+                lua_newuserdatauv(L, (nl ? nl : 1) * sizeof(*names), 0);
             for (size_t j = 1; j <= nl; j++) {
                 lua_rawgeti(L, only, (lua_Integer)j);
                 const char *s = lua_tostring(L, -1);
-                if (!s || !ltdo_field_by_attr(m, s))
+                const tdo_field *f = s ? ltdo_field_by_attr(m, s) : NULL;
+                if (!f)
                     unknown_field(L, m, s ? s : "?");
+                names[j - 1] = f->name; /* the model's */
                 lua_pop(L, 1);
             }
+            o.update_fields = names;
+            o.nupdate_fields = nl;
         } else {
             lua_pop(L, 1);
         }
         lua_getfield(L, 2, "force_create");
-        force_create = lua_toboolean(L, -1);
+        o.force_create = lua_toboolean(L, -1);
         lua_getfield(L, 2, "force_update");
-        force_update = lua_toboolean(L, -1);
+        o.force_update = lua_toboolean(L, -1);
         lua_pop(L, 2);
     }
     check_partial_save(L, m, only);
     tdo_conn *conn = ltdo_model_conn_for(L, m, using, true);
-    bool creating = force_create || (!is_saved(L, 1) && !force_update);
-    if (!creating && !force_update && tdo_model_pk(m)) {
-        /* a saved instance whose pk was set to nil is saved as a new row
-         * (Tortoise's implicit clone) */
-        lua_getfield(L, 1, "pk");
-        creating = lua_isnil(L, -1);
-        lua_pop(L, 1);
-    }
-    if (creating)
-        only = 0;
-    /* pre_save: a handler may still change the instance */
-    ltdo_send(L, TDO_SIG_PRE_SAVE, m, 1, only, false, conn);
-    size_t n = tdo_model_nfields(m);
-    const tdo_field **fields =
-        lua_newuserdatauv(L, (n ? n : 1) * sizeof(*fields), 0);
-    ltdo_vals *vb = ltdo_vals_new(L);
-    tdo_datetime now;
-    tdo_datetime_now(use_tz(L), &now);
-    size_t k = prepare_row(L, 1, model, m, creating, only, fields, vb, &now);
-    tdo_error err = TDO_ERROR_INIT;
-    const tdo_field *pkf = tdo_model_pk(m);
-    if (creating) {
-        ltdo_vals *pkb;
-        tdo_value *pk = pk_slot(L, &pkb);
-        if (tdo_insert(conn, m, fields, k, vb->v, 1, false, pk, &err))
-            return ltdo_error(L, &err);
-        if (pkf && pk->type != TDO_NULL) {
-            ltdo_field_attr(L, pkf);
-            ltdo_push_value(L, pk);
-            lua_rawset(L, 1);
-        }
-        set_saved(L, 1, true);
-        ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, 0, true, conn);
-        return 0;
-    }
-    if (k == 0) {
-        ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, only, false, conn);
-        return 0;
-    }
-    (void)pkf;
-    tdo_value *pkv = key_values(L, 1, m);
-    if (!pkv && !tdo_model_read_only(m)) /* (read-only: the core says so) */
-        return ltdo_raise(L, TDO_ERR_OPERATIONAL,
-                          "cannot update an instance without a primary key");
-    lua_getfield(L, 1, "pk");
-    int64_t changed = 0;
-    if (tdo_update_pk(conn, m, fields, vb->v, k, pkv, &changed, &err))
-        return ltdo_error(L, &err);
-    if (force_update && changed == 0)
-        return ltdo_raise(L, TDO_ERR_INTEGRITY,
-                          "Can't update object that doesn't exist. PK: %s",
-                          luaL_tolstring(L, -1, NULL));
-    ltdo_send(L, TDO_SIG_POST_SAVE, m, 1, only, false, conn);
+    o.saved = is_saved(L, 1);
+    lsave s = {.L = L, .inst = 1};
+    ltdo_save_row(L, m, 1, only, conn, &instance_io, &s.a, &o, NULL);
     return 0;
 }
 
@@ -1006,57 +1000,15 @@ static int inst_delete(lua_State *L)
 
 /* Checks that every object of the list at 2 is an instance of m;
  * whether every one has a primary key (then it is written). */
-static bool bulk_objects(lua_State *L, tdo_model *m, size_t nrows)
+static void bulk_objects(lua_State *L, tdo_model *m, size_t nrows)
 {
-    bool all_pk = true;
     for (size_t i = 1; i <= nrows; i++) {
         lua_rawgeti(L, 2, (lua_Integer)i);
         if (check_instance(L, -1) != m)
             ltdo_raise(L, TDO_ERR_PARAMS, "bulk_create: object %d is not a %s",
                        (int)i, tdo_model_name(m));
-        lua_pop(L, 1);
-        lua_getfield(L, -1, "pk");
-        if (lua_isnil(L, -1))
-            all_pk = false;
         lua_pop(L, 2);
     }
-    return all_pk;
-}
-
-/* Prepares the rows of the list at 2 into vb (the fields of the first
- * into fields; every row must have the same); returns the number of
- * fields.  A generated pk is left to the database for every row unless
- * all have one. */
-static size_t bulk_rows(lua_State *L, tdo_model *m, size_t nrows, bool all_pk,
-                        const tdo_field **fields, ltdo_vals *vb)
-{
-    size_t nf = tdo_model_nfields(m);
-    const tdo_field **rowf =
-        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*rowf), 0);
-    int top = lua_gettop(L);
-    tdo_datetime now;
-    tdo_datetime_now(use_tz(L), &now);
-    const tdo_field *pkf = tdo_model_pk(m);
-    size_t k = 0;
-    for (size_t i = 1; i <= nrows; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)i);
-        int obj = lua_gettop(L);
-        if (!all_pk && pkf && (pkf->flags & TDO_FIELD_GENERATED)) {
-            ltdo_field_attr(L, pkf);
-            lua_pushnil(L);
-            lua_rawset(L, obj);
-        }
-        size_t kr = prepare_row(L, obj, 1, m, true, 0, i == 1 ? fields : rowf,
-                                vb, &now);
-        if (i == 1)
-            k = kr;
-        else if (kr != k)
-            ltdo_raise(L, TDO_ERR_PARAMS,
-                       "bulk_create: objects differ in their fields");
-        lua_settop(L, top);
-    }
-    lua_pop(L, 1); /* rowf */
-    return k;
 }
 
 /* Reads opts[key], an array of field names of m, into a new userdata
@@ -1133,34 +1085,23 @@ static int model_bulk_create(lua_State *L)
         return 1;
     }
     tdo_conn *conn = ltdo_model_conn(L, m);
-    size_t nf = tdo_model_nfields(m);
-    bool all_pk = bulk_objects(L, m, nrows);
-    const tdo_field **fields =
-        lua_newuserdatauv(L, (nf ? nf : 1) * sizeof(*fields), 0);
-    ltdo_vals *vb = ltdo_vals_new(L);
-    size_t k = bulk_rows(L, m, nrows, all_pk, fields, vb);
-    ltdo_vals *pkb = ltdo_vals_new(L);
-    for (size_t i = 0; i < nrows; i++)
-        ltdo_vals_add(L, pkb);
-    tdo_error err = TDO_ERROR_INIT;
-    if (upsert ? tdo_insert_upsert(conn, m, fields, k, vb->v, nrows,
-                                   batch > 0 ? (size_t)batch : 0, &up, pkb->v,
-                                   &err)
-               : tdo_insert_batches(conn, m, fields, k, vb->v, nrows,
-                                    batch > 0 ? (size_t)batch : 0, ignore,
-                                    ignore ? NULL : pkb->v, &err))
-        return ltdo_error(L, &err);
-    const tdo_field *pkf = tdo_model_pk(m);
-    for (size_t i = 0; !ignore && i < nrows; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)i + 1);
-        if (pkf && pkb->v[i].type != TDO_NULL) {
-            ltdo_field_attr(L, pkf);
-            ltdo_push_value(L, &pkb->v[i]);
-            lua_rawset(L, -3);
-        }
-        set_saved(L, -1, true);
-        lua_pop(L, 1);
+    bulk_objects(L, m, nrows);
+    /* the core reads and writes each object through an lsave */
+    lsave *objs = lua_newuserdatauv(L, nrows * sizeof(*objs), 0);
+    void **ptrs = lua_newuserdatauv(L, nrows * sizeof(*ptrs), 0);
+    for (size_t i = 0; i < nrows; i++) {
+        objs[i] = (lsave){.L = L, .list = 2, .row = (lua_Integer)i + 1};
+        ptrs[i] = &objs[i];
     }
+    tdo_bulk_opts o = {batch > 0 ? (size_t)batch : 0, ignore,
+                       upsert ? &up : NULL};
+    tdo_error err = TDO_ERROR_INIT;
+    lua_State *before = ltdo_enter(L); /* Lua validators run in L */
+    tdo_status st =
+        tdo_bulk_create(conn, m, &instance_io, ptrs, nrows, &o, &err);
+    ltdo_enter(before);
+    if (st)
+        ltdo_raise_kept(L, &err);
     lua_pushvalue(L, 2);
     return 1;
 }

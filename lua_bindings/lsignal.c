@@ -8,13 +8,22 @@
 
 #include <string.h>
 
-/* The state handlers run in while the bindings send a signal. */
-static lua_State *signalling;
+/* The Lua state whose call into the core is under way: the core's
+ * callbacks into Lua (signal handlers, validators, an instance's row io)
+ * run in it. */
+static lua_State *caller;
 
-/* Where a signal's Lua arguments are on signalling's stack. */
-typedef struct lsig_args {
-    int instance, db, fields; /* stack indexes (fields 0: nil) */
-} lsig_args;
+lua_State *ltdo_caller(void)
+{
+    return caller;
+}
+
+lua_State *ltdo_enter(lua_State *L)
+{
+    lua_State *before = caller;
+    caller = L;
+    return before;
+}
 
 /* A Lua handler kept for the core: its registry reference. */
 typedef struct lsig_handler {
@@ -31,7 +40,7 @@ static const char *const sig_names[] = {"pre_save", "post_save", "pre_delete",
 static tdo_status lua_handler(const tdo_signal_event *ev, void *ud,
                               tdo_error *err)
 {
-    lua_State *L = signalling;
+    lua_State *L = caller;
     const lsig_handler *h = ud;
     const lsig_args *a = ev->instance;
     if (!L || !a) /* sent by a C caller of libtestudo: no Lua instance */
@@ -46,7 +55,7 @@ static tdo_status lua_handler(const tdo_signal_event *ev, void *ud,
     else
         lua_pushnil(L);
     lua_pushvalue(L, a->db);
-    if (a->fields)
+    if (a->fields && ev->update_fields) /* not when creating */
         lua_pushvalue(L, a->fields);
     else
         lua_pushnil(L);
@@ -54,19 +63,24 @@ static tdo_status lua_handler(const tdo_signal_event *ev, void *ud,
         lua_settop(L, top);
         return TDO_OK;
     }
+    tdo_status st = ltdo_keep_error(L, err);
+    lua_settop(L, top);
+    return st;
+}
+
+tdo_status ltdo_keep_error(lua_State *L, tdo_error *err)
+{
     int e = lua_gettop(L);
     tdo_status st =
-        tdo_error_set(err, TDO_ERR_BASE, "%s handler: %s",
-                      sig_names[ev->signal], ltdo_error_message(L, e));
-    lua_pushvalue(L, e); /* the error object itself, raised again later */
-    lua_setfield(L, LUA_REGISTRYINDEX, SIG_ERROR);
-    lua_settop(L, top);
+        tdo_error_set(err, TDO_ERR_BASE, "%s", ltdo_error_message(L, e));
+    lua_settop(L, e);
+    lua_setfield(L, LUA_REGISTRYINDEX, SIG_ERROR); /* raised again later */
     return st;
 }
 
 /* Raises the error of a signal: the handler's own Lua error when one
  * raised, else err. */
-static int raise_signal_error(lua_State *L, tdo_error *err)
+int ltdo_raise_kept(lua_State *L, tdo_error *err)
 {
     if (lua_getfield(L, LUA_REGISTRYINDEX, SIG_ERROR) != LUA_TNIL) {
         lua_pushnil(L);
@@ -105,26 +119,19 @@ static int signal_args(lua_State *L, const tdo_model *m, tdo_signal s1,
     return 1;
 }
 
-void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
-               int fields, bool created, tdo_conn *conn)
+void ltdo_save_row(lua_State *L, const tdo_model *m, int instance, int fields,
+                   tdo_conn *conn, const tdo_row_io *io, lsig_args *obj,
+                   const tdo_save_opts *o, bool *created)
 {
-    lsig_args a;
-    int pushed = signal_args(L, m, sig, sig, instance, fields, conn, &a);
-    if (!pushed)
-        return;
-    tdo_signal_event ev = {.signal = sig,
-                           .model = m,
-                           .instance = &a,
-                           .created = created,
-                           .conn = conn};
+    int pushed = signal_args(L, m, TDO_SIG_PRE_SAVE, TDO_SIG_POST_SAVE,
+                             instance, fields, conn, obj);
     tdo_error err = TDO_ERROR_INIT;
-    lua_State *saved = signalling;
-    signalling = L;
-    tdo_status st = tdo_signal_emit(&ev, &err);
-    signalling = saved;
+    lua_State *saved = ltdo_enter(L);
+    tdo_status st = tdo_row_save(conn, m, io, obj, o, created, &err);
+    ltdo_enter(saved);
     lua_pop(L, pushed);
     if (st)
-        raise_signal_error(L, &err);
+        ltdo_raise_kept(L, &err);
 }
 
 tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
@@ -135,13 +142,12 @@ tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
     int pushed = signal_args(L, m, TDO_SIG_PRE_DELETE, TDO_SIG_POST_DELETE,
                              instance, 0, conn, &a);
     tdo_error err = TDO_ERROR_INIT;
-    lua_State *saved = signalling;
-    signalling = L;
+    lua_State *saved = ltdo_enter(L);
     tdo_status st = tdo_row_delete(conn, m, pk, &a, deleted, &err);
-    signalling = saved;
+    ltdo_enter(saved);
     lua_pop(L, pushed);
     if (st)
-        raise_signal_error(L, &err);
+        ltdo_raise_kept(L, &err);
     return st;
 }
 

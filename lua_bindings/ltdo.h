@@ -171,12 +171,33 @@ void ltdo_spec_validators(lua_State *L, int spec, const char *name,
  * anchor); false when it is none (a plain callable). */
 bool ltdo_builtin_validator(lua_State *L, int idx, tdo_validator *out,
                             int anchor);
-/* Sends signal sig of model m for the instance at instance (lsignal.c):
- * the Lua handlers get (Model, instance, created or nil, the connection
- * object of conn, the update_fields list at fields or nil); a handler's
- * error is raised again as it was. */
-void ltdo_send(lua_State *L, tdo_signal sig, const tdo_model *m, int instance,
-               int fields, bool created, tdo_conn *conn);
+/* The Lua state whose call into the core is under way (the core's
+ * callbacks into Lua run in it), or NULL. */
+lua_State *ltdo_caller(void);
+/* Makes L the state of a call into the core; returns the one before,
+ * to be restored with ltdo_enter() when the call returns. */
+lua_State *ltdo_enter(lua_State *L);
+/* What the Lua signal handlers of a save or delete are told: stack
+ * indexes of the instance, of the using_db connection object and of the
+ * update_fields list (0: nil).  The first member of the object the
+ * bindings give the core as the instance. */
+typedef struct lsig_args {
+    int instance, db, fields;
+} lsig_args;
+/* tdo_row_save() of the instance at instance through io, obj (starting
+ * with the lsig_args this fills) its object (lsignal.c): the Lua
+ * handlers get (Model, instance, created or nil, the connection object
+ * of conn, the update_fields list at fields or nil); raises on error, a
+ * Lua error of a handler or of io as it was. */
+void ltdo_save_row(lua_State *L, const tdo_model *m, int instance, int fields,
+                   tdo_conn *conn, const tdo_row_io *io, lsig_args *obj,
+                   const tdo_save_opts *o, bool *created);
+/* Keeps the Lua error object on top of L (popped) for the bindings to
+ * raise again once the core returns; sets err from its message. */
+tdo_status ltdo_keep_error(lua_State *L, tdo_error *err);
+/* Raises the error of a core call: the Lua error kept by
+ * ltdo_keep_error() when there is one, else err. */
+int ltdo_raise_kept(lua_State *L, tdo_error *err);
 /* tdo_row_delete() of the instance at instance, its signals' Lua handlers
  * told; raises on error. */
 tdo_status ltdo_delete_row(lua_State *L, const tdo_model *m, int instance,
@@ -197,6 +218,12 @@ void ltdo_open_json(lua_State *L, int orm_idx);
 int ltdo_c_connect_signal(lua_State *L);
 /* Sets orm._run_validator on the orm table at orm_idx. */
 void ltdo_open_validators(lua_State *L, int orm_idx);
+/* Reads the Lua value at idx as what field f is given, not yet coerced:
+ * an instance as its key (or to_field), a JSONField's table as JSON text
+ * (pushed: *out borrows it, as it borrows strings from the Lua values);
+ * raises for what f cannot hold. */
+void ltdo_field_input(lua_State *L, int idx, const tdo_field *f,
+                      tdo_value *out);
 tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
                             ltdo_vals *vb, bool validate);
 /* Pushes a new Decimal / datetime-kind / duration userdata. */

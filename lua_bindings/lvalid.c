@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-/* The state Lua validators run in while the bindings validate. */
-static lua_State *validating;
-
 /* A Lua validator kept for the core: the registry reference of the
  * callable. */
 typedef struct lua_validator {
@@ -22,7 +19,7 @@ typedef struct lua_validator {
 static tdo_status call_lua(const tdo_field *f, const tdo_value *v, void *ud,
                            tdo_error *err)
 {
-    lua_State *L = validating;
+    lua_State *L = ltdo_caller();
     const lua_validator *lv = ud;
     if (!L)
         return tdo_error_set(err, TDO_ERR_VALIDATION,
@@ -42,10 +39,9 @@ static tdo_status call_lua(const tdo_field *f, const tdo_value *v, void *ud,
 tdo_status ltdo_validate(lua_State *L, const tdo_field *f, const tdo_value *v,
                          tdo_error *err)
 {
-    lua_State *saved = validating;
-    validating = L;
+    lua_State *saved = ltdo_enter(L);
     tdo_status st = tdo_field_validate(f, v, err);
-    validating = saved;
+    ltdo_enter(saved);
     return st;
 }
 

@@ -1017,10 +1017,8 @@ void ltdo_check_related(lua_State *L, const tdo_field *f,
                    tdo_model_name(given));
 }
 
-tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
-                            ltdo_vals *vb, bool validate)
+void ltdo_field_input(lua_State *L, int idx, const tdo_field *f, tdo_value *out)
 {
-    tdo_error err = TDO_ERROR_INIT;
     tdo_value in;
     int top = lua_gettop(L);
     idx = lua_absindex(L, idx);
@@ -1061,6 +1059,16 @@ tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
     } else if (f->type == TDO_F_BINARY && in.type == TDO_TEXT) {
         in = tdo_value_blob(in.u.s.ptr, in.u.s.len);
     }
+    *out = in;
+}
+
+tdo_value *ltdo_field_value(lua_State *L, int idx, const tdo_field *f,
+                            ltdo_vals *vb, bool validate)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_value in;
+    int top = lua_gettop(L);
+    ltdo_field_input(L, idx, f, &in);
     tdo_value *slot = ltdo_vals_add(L, vb);
     if (tdo_field_coerce(f, &in, slot, &err))
         ltdo_error(L, &err);

@@ -1271,6 +1271,65 @@ TDO_API tdo_status tdo_row_update(tdo_conn *c, const tdo_model *m,
                                   tdo_value *values, bool *set,
                                   const tdo_value *pk, void *instance,
                                   int64_t *changed, tdo_error *err);
+/* How the core reads and writes a caller's object for one row while it
+ * saves it (the Lua bindings: an instance); neither may longjmp. */
+typedef struct tdo_row_io {
+    /* Reads the row obj holds: for each field i of m that want[i] asks
+     * for (want NULL: every one), values[i] (owned by the core when
+     * values[i].owned, else valid until the save returns) and given[i]
+     * (whether obj sets it: a field not given takes its default). */
+    tdo_status (*read)(void *obj, const tdo_model *m, const bool *want,
+                       tdo_value *values, bool *given, tdo_error *err);
+    /* Stores back what the save wrote: values[i] (borrowed) for each
+     * field i with written[i] (canonical values, auto_now times,
+     * defaults, the new key); inserted: the row was just inserted (mark
+     * obj saved).  Runs before post_save. */
+    tdo_status (*write)(void *obj, const tdo_model *m, const tdo_value *values,
+                        const bool *written, bool inserted, tdo_error *err);
+} tdo_row_io;
+
+/* How tdo_row_save() saves (Tortoise's save() arguments). */
+typedef struct tdo_save_opts {
+    bool saved;        /* the object is a row already: UPDATE it */
+    bool force_create; /* INSERT whatever saved says */
+    bool force_update; /* UPDATE; no such row is an IntegrityError */
+    const char *const *update_fields; /* the field names an UPDATE
+                                         writes (NULL: every field) */
+    size_t nupdate_fields;
+} tdo_save_opts;
+
+/* Saves the row the caller's object obj holds, as an instance's save():
+ * an INSERT when it is not saved (or force_create, or an unsaved key),
+ * else an UPDATE of its fields (update_fields only, when given) by its
+ * key.  pre_save (instance obj; a handler may still change it), then per
+ * field: the value read, its default (creating), auto_now time,
+ * coercion, validators and checks, the value stored back; the statement;
+ * the generated key stored back; post_save.  *created (may be NULL) says
+ * which. Errors: FieldError for an unknown update field,
+ * ValidationError, IntegrityError (force_update of no row), the
+ * database's, a handler's. */
+TDO_API tdo_status tdo_row_save(tdo_conn *c, const tdo_model *m,
+                                const tdo_row_io *io, void *obj,
+                                const tdo_save_opts *opts, bool *created,
+                                tdo_error *err);
+/* How tdo_bulk_create() inserts (bulk_create's arguments). */
+typedef struct tdo_bulk_opts {
+    size_t batch_size;     /* rows a statement (0: tdo_insert_batches') */
+    bool ignore_conflicts; /* rows clashing with a unique key are skipped */
+    const struct tdo_upsert *upsert; /* or NULL */
+} tdo_bulk_opts;
+/* Inserts the rows the caller's n objects objs[] hold (read and written
+ * through io) as bulk_create: each prepared as tdo_row_save() prepares
+ * an INSERT, all setting the same fields (ParamsError otherwise), with
+ * no signals (as Tortoise); a generated key is left to the database for
+ * every row unless all rows have one.  Then, unless ignore_conflicts,
+ * each object gets its key (after an upsert where the database does not
+ * report keys, read back by the one conflict field) and is marked
+ * inserted.  All or nothing when there are several statements. */
+TDO_API tdo_status tdo_bulk_create(tdo_conn *c, const tdo_model *m,
+                                   const tdo_row_io *io, void *const *objs,
+                                   size_t n, const tdo_bulk_opts *o,
+                                   tdo_error *err);
 /* tdo_row_prepare (creating, now) and the INSERT of the fields set; *pk
  * (may be NULL) gets the primary key, owned by the caller. */
 TDO_API tdo_status tdo_row_insert(tdo_conn *c, const tdo_model *m,

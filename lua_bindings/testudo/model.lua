@@ -391,37 +391,6 @@ function Base:describe()
   }
 end
 
--- bulk_create fills the primary keys on every backend: where the database
--- does not report them (an upsert on MySQL / MariaDB, which has no
--- RETURNING), they are read back by the one on_conflict field.
-local c_bulk_create = Base.bulk_create
-function Base:bulk_create(list, opts)
-  local r = c_bulk_create(self, list, opts)
-  local on = type(opts) == "table" and opts.on_conflict
-  local pk = self._meta.pk_attr
-  if type(on) == "table" and #on == 1 and pk then
-    local f = self._meta.fields_map[on[1]]
-    local attr = f and f.attr or on[1]
-    local missing, keys = {}, {}
-    for _, o in ipairs(list) do
-      if rawget(o, pk) == nil and rawget(o, attr) ~= nil then
-        missing[#missing + 1] = o
-        keys[#keys + 1] = rawget(o, attr)
-      end
-    end
-    if #missing > 0 then
-      local map = {}
-      local rows = self:filter{ [attr .. "__in"] = keys }:values_list(attr, pk):list()
-      for _, row in ipairs(rows) do map[row[1]] = row[2] end
-      for _, o in ipairs(missing) do
-        local v = map[rawget(o, attr)]
-        if v ~= nil then rawset(o, pk, v) end
-      end
-    end
-  end
-  return r
-end
-
 -- A field holding an expression (u.stock = F"stock" + 1) is saved by an
 -- UPDATE that computes it in the database, in one transaction with the
 -- other fields; the attribute keeps the expression until refresh_from_db

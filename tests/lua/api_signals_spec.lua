@@ -25,6 +25,17 @@ local SgThird = Model:extend("SgThird", {
   name = fields.CharField{ max_length = 30 },
   Meta = { table = "sg_thirds" },
 })
+-- each of these two gets a handler of its own test (handlers stay)
+local SgResave = Model:extend("SgResave", {
+  id = fields.IntField{ primary_key = true },
+  name = fields.CharField{ max_length = 30 },
+  Meta = { table = "sg_resaves" },
+})
+local SgBoom = Model:extend("SgBoom", {
+  id = fields.IntField{ primary_key = true },
+  name = fields.CharField{ max_length = 30 },
+  Meta = { table = "sg_booms" },
+})
 
 local calls = {}
 local function log(kind)
@@ -55,7 +66,7 @@ end
 
 describe("signals", function()
   before_each(function()
-    orm.testing.init{ models = { SgItem, SgOther, SgThird } }
+    orm.testing.init{ models = { SgItem, SgOther, SgThird, SgResave, SgBoom } }
     calls, refuse = {}, false
   end)
   after_each(function() orm.testing.finish() end)
@@ -117,6 +128,31 @@ describe("signals", function()
     is(E.OperationalError, catch(function() a:delete() end))
     refuse = false
     assert.are.equal("b", SgItem:get{ id = 2 }.name)
+  end)
+
+  it("post_save sees the instance saved: saving it there again updates the row", function()
+    local runs = 0
+    orm.signals.post_save(SgResave, function(_, instance, created)
+      runs = runs + 1
+      if created then
+        instance.name = instance.name .. "+"
+        instance:save() -- an UPDATE of the row just inserted, not a second INSERT
+      end
+    end)
+    local o = SgResave:create{ id = 5, name = "o" }
+    assert.are.equal(2, runs)
+    assert.are.equal(1, SgResave:all():count())
+    assert.are.equal("o+", SgResave:get{ id = 5 }.name)
+    assert.are.equal("o+", o.name)
+  end)
+
+  it("a pre_save handler's Lua error while the core saves is raised as it was", function()
+    local boom = setmetatable({}, { __tostring = function() return "boom object" end })
+    orm.signals.pre_save(SgBoom, function() error(boom) end)
+    local ok, e = pcall(function() return SgBoom:create{ id = 1, name = "x" } end)
+    assert.is_false(ok)
+    assert.are.equal(boom, e) -- the very object, not a copy or its text
+    assert.are.equal(0, SgBoom:all():count())
   end)
 
   it("bulk and queryset statements send none", function()

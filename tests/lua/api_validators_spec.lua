@@ -98,6 +98,20 @@ describe("validators", function()
     accepted{ word = "one" }
   end)
 
+  it("bulk_create runs them too, Lua functions included: nothing written", function()
+    local e = catch(function()
+      return VdModel:bulk_create{ VdModel{ id = 1, word = "one" }, VdModel{ id = 2, word = "t w o" } }
+    end)
+    is(E.ValidationError, e)
+    assert.truthy(e.message:find("word: Value must not hold spaces", 1, true), e.message)
+    is(E.ValidationError, catch(function()
+      return VdModel:bulk_create{ VdModel{ id = 3, min_value = 9 } }
+    end))
+    assert.are.equal(0, VdModel:all():count())
+    VdModel:bulk_create{ VdModel{ id = 1, word = "one" }, VdModel{ id = 2, word = "two" } }
+    assert.are.equal(2, VdModel:all():count())
+  end)
+
   it("save, save{update_fields} and a fixed value", function()
     local r = VdModel{ id = 1, min_value_decimal = D"0.9" }
     is(E.ValidationError, catch(function() r:save() end))

@@ -1,7 +1,8 @@
 /* test_save.c -- the save pipeline of the core without Lua: constant
  * defaults, auto_now / auto_now_add, coercion to canonical values and
  * validation (validators too: Tortoise's kinds and a C callback), step
- * by step and through tdo_row_insert on SQLite; signal handlers around
+ * by step and through tdo_row_insert on SQLite; tdo_row_save and
+ * tdo_bulk_create over a C program's own object; signal handlers around
  * tdo_row_insert and tdo_row_delete. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -398,6 +399,183 @@ static void test_signals(void **state)
     s.refuse = false;
 }
 
+/* ---- tdo_row_save / tdo_bulk_create over a C program's own object ---- */
+
+/* A C program's object for an Item row: the core reads and writes it
+ * through item_io. */
+typedef struct item {
+    long long id; /* 0: none yet */
+    char name[32];
+    int qty;
+    bool qty_set;
+    bool saved;
+} item;
+
+static tdo_status item_read(void *obj, const tdo_model *m, const bool *want,
+                            tdo_value *values, bool *given, tdo_error *err)
+{
+    (void)m;
+    (void)want; /* reading them all is cheap here */
+    (void)err;
+    item *it = obj;
+    for (int i = 0; i < NF; i++) {
+        values[i] = tdo_value_null();
+        given[i] = false;
+    }
+    if (it->id) {
+        values[F_ID] = tdo_value_int(it->id);
+        given[F_ID] = true;
+    }
+    values[F_NAME] = tdo_value_text(it->name, strlen(it->name));
+    given[F_NAME] = true;
+    if (it->qty_set) {
+        values[F_QTY] = tdo_value_int(it->qty);
+        given[F_QTY] = true;
+    }
+    return TDO_OK;
+}
+
+static tdo_status item_write(void *obj, const tdo_model *m,
+                             const tdo_value *values, const bool *written,
+                             bool inserted, tdo_error *err)
+{
+    (void)m;
+    (void)err;
+    item *it = obj;
+    if (written[F_ID] && values[F_ID].type == TDO_INT)
+        it->id = values[F_ID].u.i;
+    if (written[F_QTY] && values[F_QTY].type == TDO_INT) {
+        it->qty = (int)values[F_QTY].u.i;
+        it->qty_set = true;
+    }
+    if (inserted)
+        it->saved = true;
+    return TDO_OK;
+}
+
+static const tdo_row_io item_io = {item_read, item_write};
+
+/* The one value a query gives, formatted. */
+static void query_one(fixture *fx, const char *sql, char *out, size_t cap)
+{
+    tdo_error err = TDO_ERROR_INIT;
+    tdo_rows *rows = NULL;
+    bool has = false;
+    tdo_value v;
+    assert_int_equal(
+        tdo_conn_execute(fx->conn, sql, NULL, 0, &rows, NULL, &err), TDO_OK);
+    assert_int_equal(tdo_rows_next(rows, &has, &err), TDO_OK);
+    assert_true(has);
+    assert_int_equal(tdo_rows_get(rows, 0, &v, &err), TDO_OK);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_value_format(&sb, &v, false);
+    snprintf(out, cap, "%s", sb.buf);
+    tdo_sb_release(&sb);
+    tdo_rows_free(rows);
+}
+
+/* A pre_save handler that renames the object (the save writes it). */
+static tdo_status rename_first(const tdo_signal_event *ev, void *ud,
+                               tdo_error *err)
+{
+    (void)err;
+    bool *on = ud;
+    if (*on && ev->instance)
+        strcpy(((item *)ev->instance)->name, "renamed");
+    return TDO_OK;
+}
+
+/* tdo_row_save: INSERT, then UPDATE, of a C object; what it writes is
+ * stored back (the key, the default); update_fields, force_update,
+ * validation; tdo_bulk_create of several objects. */
+static void test_row_save(void **state)
+{
+    fixture *fx = *state;
+    tdo_error err = TDO_ERROR_INIT;
+    char buf[64], sql[128];
+    bool created = false;
+    static bool rename; /* the handler stays connected: not on the stack */
+    assert_int_equal(
+        tdo_model_connect(fx->m, TDO_SIG_PRE_SAVE, rename_first, &rename, &err),
+        TDO_OK);
+    item a = {.name = "chair"};
+    tdo_save_opts o = {.saved = a.saved};
+    assert_int_equal(
+        tdo_row_save(fx->conn, fx->m, &item_io, &a, &o, &created, &err),
+        TDO_OK);
+    assert_true(created);
+    assert_true(a.saved);
+    assert_true(a.id > 0);      /* the new key, stored back */
+    assert_int_equal(a.qty, 7); /* the default, stored back */
+    snprintf(sql, sizeof sql,
+             "SELECT name || ':' || qty FROM item WHERE id = %lld", a.id);
+    query_one(fx, sql, buf, sizeof buf);
+    assert_string_equal(buf, "chair:7");
+
+    /* saved: an UPDATE; a pre_save handler's change is written */
+    strcpy(a.name, "armchair");
+    o.saved = a.saved;
+    rename = true;
+    assert_int_equal(
+        tdo_row_save(fx->conn, fx->m, &item_io, &a, &o, &created, &err),
+        TDO_OK);
+    rename = false;
+    assert_false(created);
+    query_one(fx, sql, buf, sizeof buf);
+    assert_string_equal(buf, "renamed:7");
+
+    /* update_fields: only qty is written */
+    static const char *const only[] = {"qty"};
+    strcpy(a.name, "stool");
+    a.qty = 9;
+    o.update_fields = only;
+    o.nupdate_fields = 1;
+    assert_int_equal(
+        tdo_row_save(fx->conn, fx->m, &item_io, &a, &o, &created, &err),
+        TDO_OK);
+    query_one(fx, sql, buf, sizeof buf);
+    assert_string_equal(buf, "renamed:9");
+    o.update_fields = NULL;
+    o.nupdate_fields = 0;
+
+    /* a value its validator refuses: ValidationError, nothing written */
+    strcpy(a.name, "far too long a name");
+    assert_int_equal(
+        tdo_row_save(fx->conn, fx->m, &item_io, &a, &o, &created, &err),
+        TDO_ERR_VALIDATION);
+    tdo_error_release(&err);
+    query_one(fx, sql, buf, sizeof buf);
+    assert_string_equal(buf, "renamed:9");
+
+    /* force_update of a row that is not there: IntegrityError */
+    item ghost = {.id = 999999, .name = "ghost"};
+    tdo_save_opts fu = {.force_update = true};
+    assert_int_equal(
+        tdo_row_save(fx->conn, fx->m, &item_io, &ghost, &fu, &created, &err),
+        TDO_ERR_INTEGRITY);
+    tdo_error_release(&err);
+
+    /* tdo_bulk_create: every object gets its key and is marked inserted */
+    item b[3] = {{.name = "b1"},
+                 {.name = "b2", .qty = 2, .qty_set = true},
+                 {.name = "b3"}};
+    void *objs[3] = {&b[0], &b[1], &b[2]};
+    /* b2 sets qty, the others take the default: the same fields each */
+    assert_int_equal(
+        tdo_bulk_create(fx->conn, fx->m, &item_io, objs, 3, NULL, &err),
+        TDO_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_true(b[i].saved);
+        assert_true(b[i].id > a.id);
+        snprintf(sql, sizeof sql, "SELECT name FROM item WHERE id = %lld",
+                 b[i].id);
+        query_one(fx, sql, buf, sizeof buf);
+        assert_string_equal(buf, b[i].name);
+    }
+    assert_int_equal(b[0].qty, 7);
+    assert_int_equal(b[1].qty, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_steps),
         cmocka_unit_test(test_prepare),
         cmocka_unit_test(test_insert),
+        cmocka_unit_test(test_row_save), /* before test_signals' handlers */
         cmocka_unit_test(test_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

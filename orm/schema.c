@@ -1,13 +1,16 @@
 /*
- * schema.c -- DDL from the registry: CREATE TABLE per non-abstract model
- * (relation targets first; on a cycle the foreign keys to later tables
- * are added by ALTER TABLE where the dialect can), CREATE INDEX for
- * index=true fields and Meta.indexes, UNIQUE constraints for
- * unique_together, then the automatic many-to-many through tables.
+ * schema.c -- DDL from the registry, through a schema state (a JSON tree
+ * of the tables, the one description migrations compare): CREATE TABLE
+ * per non-abstract model (relation targets first; on a cycle the foreign
+ * keys to later tables are added by ALTER TABLE where the dialect can),
+ * CREATE INDEX for index=true fields and Meta.indexes, UNIQUE
+ * constraints for unique_together, then the automatic many-to-many
+ * through tables.
  */
 #include "tdo_int.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 
 static bool has_column(const tdo_field *f)
@@ -124,57 +127,6 @@ static void default_clause(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f)
     }
 }
 
-/* Appends " REFERENCES "t" ("key") ON DELETE x" for a relation to model
- * rm whose key holds field key (NULL: rm's primary key). */
-static void references(tdo_sb *sb, const tdo_dialect *d, const tdo_model *rm,
-                       const tdo_field *key, tdo_on_delete od)
-{
-    const tdo_field *rpk = key ? key : tdo_model_pk(rm);
-    if (!rpk || !rpk->column)
-        return;
-    tdo_sb_adds(sb, " REFERENCES ");
-    d->quote_ident(sb, tdo_model_table(rm));
-    tdo_sb_adds(sb, " (");
-    d->quote_ident(sb, rpk->column);
-    tdo_sb_addf(sb, ") ON DELETE %s", on_delete_sql(od));
-}
-
-/* Whether f gets an FK constraint written inline (not deferred to an
- * ALTER TABLE because its target is created later). */
-static bool inline_fk(const tdo_field *f, tdo_model *const *later, size_t n)
-{
-    if (!tdo_field_is_fk_(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
-        !f->related_model)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (later[i] == f->related_model && later[i] != f->model)
-            return false;
-    return true;
-}
-
-static void column_def(tdo_sb *sb, const tdo_dialect *d, const tdo_field *f,
-                       bool refs)
-{
-    d->quote_ident(sb, f->column);
-    tdo_sb_addc(sb, ' ');
-    d->column_type(sb, f);
-    bool pk = f->flags & TDO_FIELD_PK;
-    if (pk && (f->flags & TDO_FIELD_GENERATED)) {
-        tdo_sb_adds(sb, " NOT NULL"); /* the type carries the key clause */
-        return;
-    }
-    if (pk || !(f->flags & TDO_FIELD_NULL))
-        tdo_sb_adds(sb, " NOT NULL");
-    if (pk)
-        tdo_sb_adds(sb, " PRIMARY KEY");
-    else if ((f->flags & TDO_FIELD_UNIQUE) || f->type == TDO_F_O2O)
-        tdo_sb_adds(sb, " UNIQUE");
-    default_clause(sb, d, f);
-    if (refs)
-        references(sb, d, f->related_model, tdo_field_key_target(f),
-                   f->on_delete);
-}
-
 /* Appends ("a", "b") of the columns of the named fields; FieldError for
  * an unknown name. */
 static tdo_status column_list(tdo_sb *sb, const tdo_dialect *d,
@@ -195,28 +147,6 @@ static tdo_status column_list(tdo_sb *sb, const tdo_dialect *d,
     return TDO_OK;
 }
 
-static void create_index(tdo_sb *sb, const tdo_dialect *d, const char *table,
-                         const char *const *cols, size_t n, bool safe)
-{
-    tdo_sb_adds(sb,
-                safe ? ";\nCREATE INDEX IF NOT EXISTS " : ";\nCREATE INDEX ");
-    tdo_sb name = TDO_SB_INIT;
-    index_name(&name, "idx", table, cols, n);
-    d->quote_ident(sb, name.buf);
-    if (name.oom)
-        sb->oom = true;
-    tdo_sb_release(&name);
-    tdo_sb_adds(sb, " ON ");
-    d->quote_ident(sb, table);
-    tdo_sb_adds(sb, " (");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            tdo_sb_adds(sb, ", ");
-        d->quote_ident(sb, cols[i]);
-    }
-    tdo_sb_adds(sb, ")");
-}
-
 /* The most columns one index of m names (at least 1). */
 static size_t widest_index(const tdo_model *m)
 {
@@ -228,239 +158,6 @@ static size_t widest_index(const tdo_model *m)
             maxn = n;
     }
     return maxn;
-}
-
-/* Appends the column definitions of m (references inline unless made
- * later by ALTER TABLE); *any: something was written. */
-static void column_defs(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
-                        tdo_model *const *later, size_t nlater, bool *any)
-{
-    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (!has_column(f))
-            continue; /* issue 4: m2m through tables are made after all */
-        tdo_sb_adds(sb, *any ? ",\n    " : "\n    ");
-        /* without ALTER TABLE (SQLite) references are always inline:
-         * they are checked when rows change, not when tables are made */
-        bool alter = d->features & TDO_DF_FK_ALTER;
-        column_def(sb, d, f,
-                   alter ? inline_fk(f, later, nlater) : inline_fk(f, NULL, 0));
-        *any = true;
-    }
-}
-
-/* Appends a named CONSTRAINT .. UNIQUE (..) for each unique_together of
- * m; cols: room for the widest index. */
-static tdo_status unique_constraints(tdo_sb *sb, const tdo_dialect *d,
-                                     const tdo_model *m, const char **cols,
-                                     bool any, tdo_error *err)
-{
-    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
-        size_t n;
-        bool unique;
-        const char *const *names = tdo_model_index(m, i, &n, &unique);
-        if (!unique || !n)
-            continue;
-        tdo_sb_adds(sb, any ? ",\n    CONSTRAINT " : "\n    CONSTRAINT ");
-        any = true;
-        tdo_sb list = TDO_SB_INIT, name = TDO_SB_INIT;
-        tdo_status st = column_list(&list, d, m, names, n, cols, err);
-        if (!st) {
-            index_name(&name, "uid", tdo_model_table(m), cols, n);
-            d->quote_ident(sb, name.buf);
-            tdo_sb_adds(sb, " UNIQUE ");
-            tdo_sb_add(sb, list.buf, list.len);
-            if (list.oom || name.oom)
-                sb->oom = true;
-        }
-        tdo_sb_release(&list);
-        tdo_sb_release(&name);
-        if (st)
-            return st;
-    }
-    return TDO_OK;
-}
-
-/* Appends a CREATE INDEX for each indexed column (not the key nor a
- * unique one: indexed already) and each plain index of m. */
-static tdo_status indexes_sql(tdo_sb *sb, const tdo_dialect *d,
-                              const tdo_model *m, bool safe, const char **cols,
-                              tdo_error *err)
-{
-    for (size_t i = 0; i < tdo_model_nfields(m); i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (!has_column(f) || !(f->flags & TDO_FIELD_INDEX) ||
-            (f->flags & (TDO_FIELD_PK | TDO_FIELD_UNIQUE)) ||
-            f->type == TDO_F_O2O)
-            continue;
-        const char *c = f->column;
-        create_index(sb, d, tdo_model_table(m), &c, 1, safe);
-    }
-    for (size_t i = 0; i < tdo_model_nindexes(m); i++) {
-        size_t n;
-        bool unique;
-        const char *const *names = tdo_model_index(m, i, &n, &unique);
-        if (unique || !n)
-            continue;
-        tdo_sb list = TDO_SB_INIT;
-        tdo_status st = column_list(&list, d, m, names, n, cols, err);
-        tdo_sb_release(&list);
-        if (st)
-            return st;
-        create_index(sb, d, tdo_model_table(m), cols, n, safe);
-    }
-    return TDO_OK;
-}
-
-/* Appends the statements of one model; first: no ";\n" before it. */
-static tdo_status model_sql(tdo_sb *sb, const tdo_dialect *d,
-                            const tdo_model *m, bool safe, bool first,
-                            tdo_model *const *later, size_t nlater,
-                            tdo_error *err)
-{
-    if (!first)
-        tdo_sb_adds(sb, ";\n");
-    tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
-    d->quote_ident(sb, tdo_model_table(m));
-    tdo_sb_adds(sb, " (");
-    bool any = false;
-    column_defs(sb, d, m, later, nlater, &any);
-    if (tdo_model_nkey(m) > 1) {
-        tdo_sb_adds(sb, any ? ",\n    PRIMARY KEY (" : "\n    PRIMARY KEY (");
-        for (size_t i = 0; i < tdo_model_nkey(m); i++) {
-            if (i)
-                tdo_sb_adds(sb, ", ");
-            d->quote_ident(sb, tdo_model_key(m, i)->column);
-        }
-        tdo_sb_adds(sb, ")");
-        any = true;
-    }
-    const char **cols = tdo_calloc(widest_index(m), sizeof(*cols));
-    if (!cols)
-        return tdo_nomem(err);
-    tdo_status st = unique_constraints(sb, d, m, cols, any, err);
-    if (!st) {
-        tdo_sb_adds(sb, "\n)");
-        if (d->table_options)
-            tdo_sb_adds(sb, d->table_options);
-        st = indexes_sql(sb, d, m, safe, cols, err);
-    }
-    tdo_free(cols);
-    return st;
-}
-
-/* Appends ";\nALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY" for each FK
- * of m whose target is among later[0..n) (made after m; dialects with
- * TDO_DF_FK_ALTER only). */
-static void deferred_fks(tdo_sb *sb, const tdo_dialect *d, const tdo_model *m,
-                         tdo_model *const *later, size_t n)
-{
-    if (!(d->features & TDO_DF_FK_ALTER))
-        return;
-    size_t nf = tdo_model_nfields(m);
-    for (size_t i = 0; i < nf; i++) {
-        const tdo_field *f = tdo_model_field(m, i);
-        if (!tdo_field_is_fk_(f) || !(f->flags & TDO_FIELD_DB_CONSTRAINT) ||
-            !f->related_model || inline_fk(f, later, n))
-            continue;
-        const char *col = f->column;
-        tdo_sb_adds(sb, ";\nALTER TABLE ");
-        d->quote_ident(sb, tdo_model_table(m));
-        tdo_sb_adds(sb, " ADD CONSTRAINT ");
-        tdo_sb name = TDO_SB_INIT;
-        index_name(&name, "fk", tdo_model_table(m), &col, 1);
-        d->quote_ident(sb, name.buf);
-        if (name.oom)
-            sb->oom = true;
-        tdo_sb_release(&name);
-        tdo_sb_adds(sb, " FOREIGN KEY (");
-        d->quote_ident(sb, col);
-        tdo_sb_adds(sb, ")");
-        references(sb, d, f->related_model, tdo_field_key_target(f),
-                   f->on_delete);
-    }
-}
-
-/* Appends one column of an automatic through table. */
-static void through_column(tdo_sb *sb, const tdo_dialect *d, const char *col,
-                           tdo_model *target, bool refs)
-{
-    tdo_field t = tdo_field_scratch_(col, TDO_F_FK);
-    t.column = (char *)col; /* read, never freed */
-    t.related_model = target;
-    d->quote_ident(sb, col);
-    tdo_sb_addc(sb, ' ');
-    d->column_type(sb, &t);
-    tdo_sb_adds(sb, " NOT NULL");
-    if (refs)
-        references(sb, d, target, NULL, TDO_CASCADE);
-}
-
-/* Appends the automatic through tables of the m2m relations of every
- * model of ctx (or of only): the two key columns (ON DELETE CASCADE),
- * a unique index on the pair and an index on the target column. */
-static tdo_status through_tables(tdo_sb *sb, const tdo_dialect *d,
-                                 const tdo_ctx *ctx, const tdo_model *only,
-                                 bool safe, bool *first, tdo_error *err)
-{
-    size_t nm = tdo_ctx_nmodels(ctx);
-    const char **done = NULL;
-    size_t ndone = 0;
-    for (size_t i = 0; i < nm; i++) {
-        const tdo_model *m = tdo_ctx_model_at(ctx, i);
-        if (tdo_model_abstract(m) || (only && m != only))
-            continue;
-        size_t nr = tdo_model_nrelations(m);
-        for (size_t k = 0; k < nr; k++) {
-            const tdo_relation *r = tdo_model_relation(m, k);
-            if (r->kind != TDO_REL_M2M || r->through_model)
-                continue;
-            bool seen = false;
-            for (size_t j = 0; j < ndone && !seen; j++)
-                seen = !strcmp(done[j], r->through);
-            if (seen)
-                continue;
-            const char **nd = tdo_realloc(done, (ndone + 1) * sizeof(*nd));
-            if (!nd) {
-                tdo_free(done);
-                return tdo_nomem(err);
-            }
-            done = nd;
-            done[ndone++] = r->through;
-            bool refs = r->field->flags & TDO_FIELD_DB_CONSTRAINT;
-            tdo_sb_adds(sb, *first ? "" : ";\n");
-            *first = false;
-            tdo_sb_adds(sb,
-                        safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
-            d->quote_ident(sb, r->through);
-            tdo_sb_adds(sb, " (\n    ");
-            through_column(sb, d, r->source_column, r->model, refs);
-            tdo_sb_adds(sb, ",\n    ");
-            through_column(sb, d, r->target_column, r->target, refs);
-            tdo_sb_adds(sb, "\n)");
-            if (d->table_options)
-                tdo_sb_adds(sb, d->table_options);
-            const char *cols[2] = {r->source_column, r->target_column};
-            tdo_sb_adds(sb, safe ? ";\nCREATE UNIQUE INDEX IF NOT EXISTS "
-                                 : ";\nCREATE UNIQUE INDEX ");
-            tdo_sb name = TDO_SB_INIT;
-            index_name(&name, "uidx", r->through, cols, 2);
-            d->quote_ident(sb, name.buf);
-            if (name.oom)
-                sb->oom = true;
-            tdo_sb_release(&name);
-            tdo_sb_adds(sb, " ON ");
-            d->quote_ident(sb, r->through);
-            tdo_sb_adds(sb, " (");
-            d->quote_ident(sb, cols[0]);
-            tdo_sb_adds(sb, ", ");
-            d->quote_ident(sb, cols[1]);
-            tdo_sb_adds(sb, ")");
-            create_index(sb, d, r->through, &cols[1], 1, safe);
-        }
-    }
-    tdo_free(done);
-    return TDO_OK;
 }
 
 /* Whether every relation target of m among todo[0..n) is done or m. */
@@ -478,6 +175,480 @@ static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
     return true;
 }
 
+/* ---- the schema as a state ------------------------------------------ */
+/*
+ * The schema of a registry for one dialect is first written as a state:
+ * a JSON tree of its tables in creation order (relation targets first,
+ * then the automatic many-to-many through tables), each with its columns
+ * (name, type as the dialect writes it, null, pk, generated, unique,
+ * default as SQL text, fk {table, column, on_delete}), its composite key,
+ * named unique constraints and named indexes.  The DDL is written from the
+ * state (tdo_schema_sql), and migrations compare two states.
+ */
+
+/* Sets key of o to v (a new reference, may be NULL); false when either
+ * is missing (out of memory). */
+static bool put(json_t *o, const char *key, json_t *v)
+{
+    return o && v && json_object_set_new(o, key, v) == 0;
+}
+
+static bool append(json_t *a, json_t *v)
+{
+    return a && v && json_array_append_new(a, v) == 0;
+}
+
+/* A JSON array of the strings cols[0..n). */
+static json_t *names_array(const char *const *cols, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (!append(a, json_string(cols[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* {"name": <prefix>_..., "columns": [...], "unique": unique} */
+static json_t *index_state(const char *prefix, const char *table,
+                           const char *const *cols, size_t n, bool unique)
+{
+    tdo_sb name = TDO_SB_INIT;
+    index_name(&name, prefix, table, cols, n);
+    json_t *o = json_object();
+    bool ok = !name.oom && put(o, "name", json_string(name.buf)) &&
+              put(o, "columns", names_array(cols, n)) &&
+              put(o, "unique", json_boolean(unique));
+    tdo_sb_release(&name);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* {"table", "column", "on_delete"} of a relation to rm by key (NULL: its
+ * primary key). */
+static json_t *fk_state(const tdo_model *rm, const tdo_field *key,
+                        tdo_on_delete od)
+{
+    const tdo_field *rpk = key ? key : tdo_model_pk(rm);
+    if (!rpk || !rpk->column)
+        return json_null();
+    return json_pack("{s:s, s:s, s:s}", "table", tdo_model_table(rm), "column",
+                     rpk->column, "on_delete", on_delete_sql(od));
+}
+
+/* One column: f of a model, or (f NULL) a through table's key column
+ * named col to target. */
+static json_t *column_state(const tdo_dialect *d, const tdo_field *f)
+{
+    tdo_sb type = TDO_SB_INIT, def = TDO_SB_INIT;
+    d->column_type(&type, f);
+    default_clause(&def, d, f);
+    bool pk = f->flags & TDO_FIELD_PK;
+    json_t *o = json_pack(
+        "{s:s, s:s, s:b, s:b, s:b, s:b}", "name", f->column, "type", type.buf,
+        "null", !pk && (f->flags & TDO_FIELD_NULL), "pk", pk, "generated",
+        pk && (f->flags & TDO_FIELD_GENERATED), "unique",
+        !pk && ((f->flags & TDO_FIELD_UNIQUE) || f->type == TDO_F_O2O));
+    bool ok = o && !type.oom && !def.oom;
+    if (ok && def.len) /* " DEFAULT x" */
+        ok = put(o, "default", json_string(def.buf + 9));
+    if (ok && tdo_field_is_fk_(f) && (f->flags & TDO_FIELD_DB_CONSTRAINT) &&
+        f->related_model)
+        ok = put(
+            o, "fk",
+            fk_state(f->related_model, tdo_field_key_target(f), f->on_delete));
+    tdo_sb_release(&type);
+    tdo_sb_release(&def);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The state of one model's table. */
+static tdo_status model_state(const tdo_dialect *d, const tdo_model *m,
+                              json_t **out, tdo_error *err)
+{
+    const char *table = tdo_model_table(m);
+    json_t *t = json_object(), *cols = json_array(), *uniq = json_array(),
+           *idx = json_array();
+    tdo_sb label = TDO_SB_INIT;
+    tdo_sb_addf(&label, "%s.%s", tdo_model_app(m), tdo_model_name(m));
+    bool ok = put(t, "table", json_string(table)) &&
+              put(t, "model", json_string(label.buf)) && !label.oom;
+    tdo_sb_release(&label);
+    for (size_t i = 0; ok && i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (has_column(f))
+            ok = append(cols, column_state(d, f));
+    }
+    if (ok && tdo_model_nkey(m) > 1) {
+        json_t *pk = json_array();
+        for (size_t i = 0; i < tdo_model_nkey(m); i++)
+            ok = ok && append(pk, json_string(tdo_model_key(m, i)->column));
+        ok = ok && put(t, "primary_key", pk);
+    }
+    const char **cc = tdo_calloc(widest_index(m), sizeof(*cc));
+    tdo_status st = cc ? TDO_OK : tdo_nomem(err);
+    /* each indexed column (not the key nor a unique one: indexed
+     * already), then Meta.indexes: unique ones as constraints */
+    for (size_t i = 0; ok && !st && i < tdo_model_nfields(m); i++) {
+        const tdo_field *f = tdo_model_field(m, i);
+        if (!has_column(f) || !(f->flags & TDO_FIELD_INDEX) ||
+            (f->flags & (TDO_FIELD_PK | TDO_FIELD_UNIQUE)) ||
+            f->type == TDO_F_O2O)
+            continue;
+        const char *c = f->column;
+        ok = append(idx, index_state("idx", table, &c, 1, false));
+    }
+    for (size_t i = 0; ok && !st && i < tdo_model_nindexes(m); i++) {
+        size_t n;
+        bool unique;
+        const char *const *names = tdo_model_index(m, i, &n, &unique);
+        if (!n)
+            continue;
+        tdo_sb list = TDO_SB_INIT;
+        st = column_list(&list, d, m, names, n, cc, err);
+        tdo_sb_release(&list);
+        if (!st)
+            ok = unique ? append(uniq, index_state("uid", table, cc, n, true))
+                        : append(idx, index_state("idx", table, cc, n, false));
+    }
+    tdo_free(cc);
+    ok = ok && put(t, "columns", cols) && put(t, "uniques", uniq) &&
+         put(t, "indexes", idx);
+    if (!ok || st) {
+        if (!put(t, "columns", cols))
+            json_decref(cols);
+        json_decref(uniq);
+        json_decref(idx);
+        json_decref(t);
+        return st ? st : tdo_nomem(err);
+    }
+    *out = t;
+    return TDO_OK;
+}
+
+/* A through table's key column col to target. */
+static json_t *through_state(const tdo_dialect *d, const char *col,
+                             tdo_model *target, bool refs)
+{
+    tdo_field f = tdo_field_scratch_(col, TDO_F_FK);
+    f.column = (char *)col; /* read, never freed */
+    f.related_model = target;
+    tdo_sb type = TDO_SB_INIT;
+    d->column_type(&type, &f);
+    json_t *o =
+        json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "name", col, "type",
+                  type.buf, "null", 0, "pk", 0, "generated", 0, "unique", 0);
+    bool ok = o && !type.oom;
+    tdo_sb_release(&type);
+    if (ok && refs)
+        ok = put(o, "fk", fk_state(target, NULL, TDO_CASCADE));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Appends the automatic through tables of the m2m relations of every
+ * model of ctx (or of only): the two key columns (ON DELETE CASCADE), a
+ * unique index on the pair and an index on the target column. */
+static bool through_states(json_t *tables, const tdo_dialect *d,
+                           const tdo_ctx *ctx, const tdo_model *only)
+{
+    size_t nm = tdo_ctx_nmodels(ctx);
+    bool ok = true;
+    for (size_t i = 0; ok && i < nm; i++) {
+        const tdo_model *m = tdo_ctx_model_at(ctx, i);
+        if (tdo_model_abstract(m) || (only && m != only))
+            continue;
+        for (size_t k = 0; ok && k < tdo_model_nrelations(m); k++) {
+            const tdo_relation *r = tdo_model_relation(m, k);
+            if (r->kind != TDO_REL_M2M || r->through_model)
+                continue;
+            bool seen = false;
+            for (size_t j = 0; j < json_array_size(tables) && !seen; j++)
+                seen = !strcmp(json_string_value(json_object_get(
+                                   json_array_get(tables, j), "table")),
+                               r->through);
+            if (seen)
+                continue;
+            bool refs = r->field->flags & TDO_FIELD_DB_CONSTRAINT;
+            const char *cols[2] = {r->source_column, r->target_column};
+            json_t *t = json_object(), *c = json_array(), *ix = json_array();
+            ok = put(t, "table", json_string(r->through)) &&
+                 put(t, "model", json_null()) &&
+                 append(c, through_state(d, cols[0], r->model, refs)) &&
+                 append(c, through_state(d, cols[1], r->target, refs)) &&
+                 put(t, "columns", c) && put(t, "uniques", json_array()) &&
+                 append(ix, index_state("uidx", r->through, cols, 2, true)) &&
+                 append(ix,
+                        index_state("idx", r->through, &cols[1], 1, false)) &&
+                 put(t, "indexes", ix) && append(tables, t);
+            if (!ok) {
+                json_decref(c);
+                json_decref(ix);
+                json_decref(t);
+            }
+        }
+    }
+    return ok;
+}
+
+/* The schema state of ctx (see testudo.h). */
+tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
+                            const tdo_model *only, struct json_t **out,
+                            tdo_error *err)
+{
+    *out = NULL;
+    size_t nm = tdo_ctx_nmodels(ctx), n = 0;
+    tdo_model **todo = tdo_calloc(nm ? nm : 1, sizeof(*todo));
+    json_t *tables = json_array();
+    if (!todo || !tables) {
+        tdo_free(todo);
+        json_decref(tables);
+        return tdo_nomem(err);
+    }
+    for (size_t i = 0; i < nm; i++) {
+        tdo_model *m = tdo_ctx_model_at(ctx, i);
+        if ((!only || m == only) && !tdo_model_abstract(m) &&
+            !tdo_model_read_only(m))
+            todo[n++] = m;
+    }
+    tdo_status st = TDO_OK;
+    while (n && !st) {
+        /* the first model whose targets are all made; on a cycle the
+         * first one left (its keys to later tables come after) */
+        size_t pick = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ready(todo[i], todo, n)) {
+                pick = i;
+                break;
+            }
+        json_t *t = NULL;
+        st = model_state(d, todo[pick], &t, err);
+        if (!st && !append(tables, t))
+            st = tdo_nomem(err);
+        memmove(todo + pick, todo + pick + 1, (n - pick - 1) * sizeof(*todo));
+        n--;
+    }
+    tdo_free(todo);
+    if (!st && !through_states(tables, d, ctx, only))
+        st = tdo_nomem(err);
+    json_t *state = st ? NULL
+                       : json_pack("{s:i, s:s, s:o}", "version", 1, "dialect",
+                                   d->name, "tables", tables);
+    if (st || !state) {
+        if (!state)
+            json_decref(tables);
+        return st ? st : tdo_nomem(err);
+    }
+    *out = state;
+    return TDO_OK;
+}
+
+/* ---- DDL from a state ------------------------------------------------ */
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static bool flag(const json_t *o, const char *key)
+{
+    return json_is_true(json_object_get(o, key));
+}
+
+/* Appends ("a", "b") of a JSON array of column names. */
+static void quoted_list(tdo_sb *sb, const tdo_dialect *d, const json_t *cols)
+{
+    size_t i;
+    json_t *c;
+    tdo_sb_adds(sb, "(");
+    json_array_foreach(cols, i, c)
+    {
+        if (i)
+            tdo_sb_adds(sb, ", ");
+        d->quote_ident(sb, json_string_value(c));
+    }
+    tdo_sb_adds(sb, ")");
+}
+
+/* Appends " REFERENCES "t" ("c") ON DELETE x" of a column's fk. */
+static void references_of(tdo_sb *sb, const tdo_dialect *d, const json_t *fk)
+{
+    tdo_sb_adds(sb, " REFERENCES ");
+    d->quote_ident(sb, str(fk, "table"));
+    tdo_sb_adds(sb, " (");
+    d->quote_ident(sb, str(fk, "column"));
+    tdo_sb_addf(sb, ") ON DELETE %s", str(fk, "on_delete"));
+}
+
+/* Appends a column definition; refs: its REFERENCES clause inline. */
+static void column_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c,
+                       bool refs)
+{
+    d->quote_ident(sb, str(c, "name"));
+    tdo_sb_addc(sb, ' ');
+    tdo_sb_adds(sb, str(c, "type"));
+    bool pk = flag(c, "pk");
+    if (pk && flag(c, "generated")) {
+        tdo_sb_adds(sb, " NOT NULL"); /* the type carries the key clause */
+        return;
+    }
+    if (!flag(c, "null"))
+        tdo_sb_adds(sb, " NOT NULL");
+    if (pk)
+        tdo_sb_adds(sb, " PRIMARY KEY");
+    else if (flag(c, "unique"))
+        tdo_sb_adds(sb, " UNIQUE");
+    if (str(c, "default"))
+        tdo_sb_addf(sb, " DEFAULT %s", str(c, "default"));
+    const json_t *fk = json_object_get(c, "fk");
+    if (refs && json_is_object(fk))
+        references_of(sb, d, fk);
+}
+
+/* Whether the table named is among tables[from..). */
+static bool made_later(const json_t *tables, size_t from, const char *name)
+{
+    for (size_t i = from; i < json_array_size(tables); i++)
+        if (!strcmp(str(json_array_get(tables, i), "table"), name))
+            return true;
+    return false;
+}
+
+/* Whether column c's fk is written inline in table t at position pos
+ * (not deferred to an ALTER TABLE because its target comes later). */
+static bool fk_inline(const tdo_dialect *d, const json_t *tables, size_t pos,
+                      const json_t *t, const json_t *c)
+{
+    const json_t *fk = json_object_get(c, "fk");
+    if (!json_is_object(fk))
+        return false;
+    /* without ALTER TABLE (SQLite) references are always inline: they
+     * are checked when rows change, not when tables are made */
+    if (!(d->features & TDO_DF_FK_ALTER))
+        return true;
+    const char *target = str(fk, "table");
+    return !strcmp(target, str(t, "table")) ||
+           !made_later(tables, pos + 1, target);
+}
+
+/* Appends CREATE TABLE and the indexes of table pos of the state. */
+static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
+                      size_t pos, bool safe)
+{
+    const json_t *t = json_array_get(tables, pos);
+    tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
+    d->quote_ident(sb, str(t, "table"));
+    tdo_sb_adds(sb, " (");
+    bool any = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(t, "columns"), i, c)
+    {
+        tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
+        column_sql(sb, d, c, fk_inline(d, tables, pos, t, c));
+        any = true;
+    }
+    const json_t *pk = json_object_get(t, "primary_key");
+    if (json_array_size(pk)) {
+        tdo_sb_adds(sb, any ? ",\n    PRIMARY KEY " : "\n    PRIMARY KEY ");
+        quoted_list(sb, d, pk);
+        any = true;
+    }
+    json_array_foreach(json_object_get(t, "uniques"), i, c)
+    {
+        tdo_sb_adds(sb, any ? ",\n    CONSTRAINT " : "\n    CONSTRAINT ");
+        any = true;
+        d->quote_ident(sb, str(c, "name"));
+        tdo_sb_adds(sb, " UNIQUE ");
+        quoted_list(sb, d, json_object_get(c, "columns"));
+    }
+    tdo_sb_adds(sb, "\n)");
+    if (d->table_options)
+        tdo_sb_adds(sb, d->table_options);
+    json_array_foreach(json_object_get(t, "indexes"), i, c)
+    {
+        bool u = flag(c, "unique");
+        tdo_sb_adds(sb, u ? ";\nCREATE UNIQUE INDEX " : ";\nCREATE INDEX ");
+        if (safe)
+            tdo_sb_adds(sb, "IF NOT EXISTS ");
+        d->quote_ident(sb, str(c, "name"));
+        tdo_sb_adds(sb, " ON ");
+        d->quote_ident(sb, str(t, "table"));
+        tdo_sb_addc(sb, ' ');
+        quoted_list(sb, d, json_object_get(c, "columns"));
+    }
+}
+
+/* Appends ALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY for column c of
+ * table t. */
+static void add_fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *t,
+                       const json_t *c)
+{
+    const char *col = str(c, "name");
+    tdo_sb_adds(sb, "ALTER TABLE ");
+    d->quote_ident(sb, str(t, "table"));
+    tdo_sb_adds(sb, " ADD CONSTRAINT ");
+    tdo_sb name = TDO_SB_INIT;
+    index_name(&name, "fk", str(t, "table"), &col, 1);
+    d->quote_ident(sb, name.buf);
+    if (name.oom)
+        sb->oom = true;
+    tdo_sb_release(&name);
+    tdo_sb_adds(sb, " FOREIGN KEY (");
+    d->quote_ident(sb, col);
+    tdo_sb_adds(sb, ")");
+    references_of(sb, d, json_object_get(c, "fk"));
+}
+
+/* Appends the DDL of a state (see testudo.h). */
+tdo_status tdo_state_sql(tdo_sb *sb, const tdo_dialect *d,
+                         const struct json_t *state, bool safe)
+{
+    const json_t *tables = json_object_get(state, "tables");
+    size_t n = json_array_size(tables);
+    bool first = true;
+    /* the models' tables, the foreign keys to tables made later (cycles),
+     * then the through tables (model null) */
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t pos = 0; pos < n; pos++) {
+            const json_t *t = json_array_get(tables, pos);
+            bool through = json_is_null(json_object_get(t, "model"));
+            if (pass == 1) {
+                size_t i;
+                json_t *c;
+                json_array_foreach(json_object_get(t, "columns"), i, c)
+                {
+                    if (!json_is_object(json_object_get(c, "fk")) ||
+                        fk_inline(d, tables, pos, t, c))
+                        continue;
+                    tdo_sb_adds(sb, first ? "" : ";\n");
+                    first = false;
+                    add_fk_sql(sb, d, t, c);
+                }
+                continue;
+            }
+            if (through != (pass == 2))
+                continue;
+            tdo_sb_adds(sb, first ? "" : ";\n");
+            first = false;
+            table_sql(sb, d, tables, pos, safe);
+        }
+    if (!first)
+        tdo_sb_addc(sb, ';');
+    return sb->oom ? TDO_ERR_NOMEM : TDO_OK;
+}
+
 /* Returns the DDL of every non-abstract, writable model of ctx (or of
  * only), FK targets first; safe: IF NOT EXISTS.  *out is malloc'd; free() it.
  */
@@ -486,58 +657,17 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
                           tdo_error *err)
 {
     *out = NULL;
-    size_t nm = tdo_ctx_nmodels(ctx), n = 0;
-    tdo_model **todo = tdo_calloc(nm ? nm : 1, sizeof(*todo));
-    if (!todo)
-        return tdo_nomem(err);
-    if (only) {
-        if (!tdo_model_abstract(only) && !tdo_model_read_only(only))
-            todo[n++] = (tdo_model *)only;
-    } else {
-        for (size_t i = 0; i < nm; i++) {
-            tdo_model *m = tdo_ctx_model_at(ctx, i);
-            if (!tdo_model_abstract(m) && !tdo_model_read_only(m))
-                todo[n++] = m;
-        }
-    }
-    tdo_sb sb = TDO_SB_INIT, fks = TDO_SB_INIT;
-    tdo_status st = TDO_OK;
-    bool first = true;
-    while (n && !st) {
-        /* the first model whose targets are all created; on a cycle the
-         * first one left (SQLite checks references at run time) */
-        size_t pick = 0;
-        for (size_t i = 0; i < n; i++)
-            if (ready(todo[i], todo, n)) {
-                pick = i;
-                break;
-            }
-        st = model_sql(&sb, d, todo[pick], safe, first, todo, n, err);
-        deferred_fks(&fks, d, todo[pick], todo, n);
-        first = false;
-        memmove(todo + pick, todo + pick + 1, (n - pick - 1) * sizeof(*todo));
-        n--;
-    }
-    /* foreign keys to tables made later (cycles), then the automatic
-     * many-to-many through tables */
-    if (!st && fks.len) {
-        tdo_sb_adds(&sb, fks.buf);
-        first = false;
-    }
-    if (fks.oom)
-        sb.oom = true;
-    tdo_sb_release(&fks);
-    if (!st)
-        st = through_tables(&sb, d, ctx, only, safe, &first, err);
-    if (!first && !st)
-        tdo_sb_addc(&sb, ';');
-    tdo_free(todo);
-    if (st) {
-        tdo_sb_release(&sb);
+    json_t *state = NULL;
+    tdo_status st = tdo_schema_state(ctx, d, only, &state, err);
+    if (st)
         return st;
-    }
-    if (!(*out = tdo_sb_detach(&sb)))
+    tdo_sb sb = TDO_SB_INIT;
+    st = tdo_state_sql(&sb, d, state, safe);
+    json_decref(state);
+    if (st || !(*out = tdo_sb_detach(&sb))) {
+        tdo_sb_release(&sb);
         return tdo_nomem(err);
+    }
     return TDO_OK;
 }
 

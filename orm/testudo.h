@@ -994,6 +994,22 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
 /* Schema (DDL)                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Returns the schema state of ctx (or of only) for dialect d: a new
+ * jansson tree {"version", "dialect", "tables": [...]} of the tables in
+ * creation order, each {"table", "model" ("app.Model", null for a
+ * through table), "columns": [{"name", "type", "null", "pk",
+ * "generated", "unique", "default" (SQL text), "fk": {"table",
+ * "column", "on_delete"}}], "primary_key" (composite only), "uniques":
+ * [{"name", "columns"}], "indexes": [{"name", "columns", "unique"}]},
+ * every constraint and index named deterministically.  The caller owns
+ * *out (json_decref). */
+TDO_API tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
+                                    const tdo_model *only,
+                                    struct json_t **out, tdo_error *err);
+/* Appends the DDL that creates the tables of a schema state; safe: IF
+ * NOT EXISTS.  TDO_ERR_NOMEM on out of memory. */
+TDO_API tdo_status tdo_state_sql(tdo_sb *sb, const tdo_dialect *d,
+                                 const struct json_t *state, bool safe);
 /* Returns the DDL (CREATE TABLE / CREATE INDEX, statements separated by
  * ";\n") for every non-abstract model of ctx, or for model only (not
  * NULL); safe: IF NOT EXISTS.  *out is malloc'd; free() it. */

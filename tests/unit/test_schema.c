@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "tdo_int.h"
 
 static void add(tdo_model *m, tdo_field_decl f)
@@ -73,11 +75,11 @@ static tdo_ctx *shop(void)
     price.decimal_places = 2;
     add(p, price);
     tdo_field_decl stock = fld("stock", TDO_F_INT,
-                          TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
+                               TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     stock.default_value = tdo_value_int(0);
     add(p, stock);
     tdo_field_decl avail = fld("is_available", TDO_F_BOOL,
-                          TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
+                               TDO_FIELD_HAS_DEFAULT | TDO_FIELD_CONST_DEFAULT);
     avail.default_value = tdo_value_bool(true);
     add(p, avail);
     tdo_field_decl cat = fld("category", TDO_F_FK, 0);
@@ -284,6 +286,61 @@ static void test_order_and_run(void **state)
     tdo_ctx_free(ctx);
 }
 
+/* The schema state: tables in creation order, columns as the dialect
+ * types them, named constraints and indexes; its JSON text read back
+ * writes the same DDL as the registry. */
+static void test_state(void **state)
+{
+    (void)state;
+    tdo_ctx *ctx = shop();
+    tdo_error err = TDO_ERROR_INIT;
+    json_t *st = NULL;
+    assert_int_equal(
+        tdo_schema_state(ctx, &tdo_dialect_postgres, NULL, &st, &err), TDO_OK);
+    assert_string_equal(json_string_value(json_object_get(st, "dialect")),
+                        "postgres");
+    json_t *tables = json_object_get(st, "tables");
+    assert_int_equal(json_array_size(tables), 4); /* + products_category */
+    json_t *cat = json_array_get(tables, 0);
+    assert_string_equal(json_string_value(json_object_get(cat, "table")),
+                        "categories");
+    assert_string_equal(json_string_value(json_object_get(cat, "model")),
+                        "models.Category");
+    json_t *parent = json_array_get(json_object_get(cat, "columns"), 3);
+    assert_string_equal(json_string_value(json_object_get(parent, "name")),
+                        "parent_id");
+    assert_true(json_is_true(json_object_get(parent, "null")));
+    json_t *fk = json_object_get(parent, "fk");
+    assert_string_equal(json_string_value(json_object_get(fk, "on_delete")),
+                        "SET NULL");
+    json_t *slug = json_array_get(json_object_get(cat, "columns"), 2);
+    assert_string_equal(json_string_value(json_object_get(slug, "default")),
+                        "'it''s'");
+    json_t *through = json_array_get(tables, 3);
+    assert_true(json_is_null(json_object_get(through, "model")));
+    json_t *uidx = json_array_get(json_object_get(through, "indexes"), 0);
+    assert_true(json_is_true(json_object_get(uidx, "unique")));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(uidx, "name")), "uidx_"));
+
+    /* text and back: the same DDL */
+    char *text = json_dumps(st, JSON_COMPACT);
+    json_t *back = json_loads(text, 0, NULL);
+    assert_non_null(back);
+    char *sql = NULL;
+    assert_int_equal(
+        tdo_schema_sql(ctx, &tdo_dialect_postgres, NULL, false, &sql, &err), 0);
+    tdo_sb sb = TDO_SB_INIT;
+    assert_int_equal(tdo_state_sql(&sb, &tdo_dialect_postgres, back, false), 0);
+    assert_string_equal(sb.buf, sql);
+    tdo_sb_release(&sb);
+    free(sql);
+    free(text);
+    json_decref(back);
+    json_decref(st);
+    tdo_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_indexes),
         cmocka_unit_test(test_long_index_name),
         cmocka_unit_test(test_order_and_run),
+        cmocka_unit_test(test_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

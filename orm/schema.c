@@ -186,6 +186,16 @@ static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
  * state (tdo_schema_sql), and migrations compare two states.
  */
 
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static bool flag(const json_t *o, const char *key)
+{
+    return json_is_true(json_object_get(o, key));
+}
+
 /* Sets key of o to v (a new reference, may be NULL); false when either
  * is missing (out of memory). */
 static bool put(json_t *o, const char *key, json_t *v)
@@ -228,21 +238,36 @@ static json_t *index_state(const char *prefix, const char *table,
     return o;
 }
 
-/* {"table", "column", "on_delete"} of a relation to rm by key (NULL: its
- * primary key). */
-static json_t *fk_state(const tdo_model *rm, const tdo_field *key,
-                        tdo_on_delete od)
+/* The deterministic name of a one-column constraint: <prefix>_<table>_
+ * <column>_<hash>, as a new JSON string. */
+static json_t *constraint_name(const char *prefix, const char *table,
+                               const char *col)
+{
+    tdo_sb name = TDO_SB_INIT;
+    index_name(&name, prefix, table, &col, 1);
+    json_t *j = name.oom ? NULL : json_string(name.buf);
+    tdo_sb_release(&name);
+    return j;
+}
+
+/* {"name", "table", "column", "on_delete"} of column col of table to
+ * model rm by key (NULL: its primary key). */
+static json_t *fk_state(const char *table, const char *col, const tdo_model *rm,
+                        const tdo_field *key, tdo_on_delete od)
 {
     const tdo_field *rpk = key ? key : tdo_model_pk(rm);
     if (!rpk || !rpk->column)
         return json_null();
-    return json_pack("{s:s, s:s, s:s}", "table", tdo_model_table(rm), "column",
-                     rpk->column, "on_delete", on_delete_sql(od));
+    return json_pack("{s:o, s:s, s:s, s:s}", "name",
+                     constraint_name("fk", table, col), "table",
+                     tdo_model_table(rm), "column", rpk->column, "on_delete",
+                     on_delete_sql(od));
 }
 
 /* One column: f of a model, or (f NULL) a through table's key column
  * named col to target. */
-static json_t *column_state(const tdo_dialect *d, const tdo_field *f)
+static json_t *column_state(const tdo_dialect *d, const char *table,
+                            const tdo_field *f)
 {
     tdo_sb type = TDO_SB_INIT, def = TDO_SB_INIT;
     d->column_type(&type, f);
@@ -256,11 +281,13 @@ static json_t *column_state(const tdo_dialect *d, const tdo_field *f)
     bool ok = o && !type.oom && !def.oom;
     if (ok && def.len) /* " DEFAULT x" */
         ok = put(o, "default", json_string(def.buf + 9));
+    if (ok && flag(o, "unique"))
+        ok = put(o, "unique_name", constraint_name("uniq", table, f->column));
     if (ok && tdo_field_is_fk_(f) && (f->flags & TDO_FIELD_DB_CONSTRAINT) &&
         f->related_model)
-        ok = put(
-            o, "fk",
-            fk_state(f->related_model, tdo_field_key_target(f), f->on_delete));
+        ok = put(o, "fk",
+                 fk_state(table, f->column, f->related_model,
+                          tdo_field_key_target(f), f->on_delete));
     tdo_sb_release(&type);
     tdo_sb_release(&def);
     if (!ok) {
@@ -285,7 +312,7 @@ static tdo_status model_state(const tdo_dialect *d, const tdo_model *m,
     for (size_t i = 0; ok && i < tdo_model_nfields(m); i++) {
         const tdo_field *f = tdo_model_field(m, i);
         if (has_column(f))
-            ok = append(cols, column_state(d, f));
+            ok = append(cols, column_state(d, table, f));
     }
     if (ok && tdo_model_nkey(m) > 1) {
         json_t *pk = json_array();
@@ -335,8 +362,8 @@ static tdo_status model_state(const tdo_dialect *d, const tdo_model *m,
 }
 
 /* A through table's key column col to target. */
-static json_t *through_state(const tdo_dialect *d, const char *col,
-                             tdo_model *target, bool refs)
+static json_t *through_state(const tdo_dialect *d, const char *table,
+                             const char *col, tdo_model *target, bool refs)
 {
     tdo_field f = tdo_field_scratch_(col, TDO_F_FK);
     f.column = (char *)col; /* read, never freed */
@@ -349,7 +376,7 @@ static json_t *through_state(const tdo_dialect *d, const char *col,
     bool ok = o && !type.oom;
     tdo_sb_release(&type);
     if (ok && refs)
-        ok = put(o, "fk", fk_state(target, NULL, TDO_CASCADE));
+        ok = put(o, "fk", fk_state(table, col, target, NULL, TDO_CASCADE));
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -385,8 +412,10 @@ static bool through_states(json_t *tables, const tdo_dialect *d,
             json_t *t = json_object(), *c = json_array(), *ix = json_array();
             ok = put(t, "table", json_string(r->through)) &&
                  put(t, "model", json_null()) &&
-                 append(c, through_state(d, cols[0], r->model, refs)) &&
-                 append(c, through_state(d, cols[1], r->target, refs)) &&
+                 append(c, through_state(d, r->through, cols[0], r->model,
+                                         refs)) &&
+                 append(c, through_state(d, r->through, cols[1], r->target,
+                                         refs)) &&
                  put(t, "columns", c) && put(t, "uniques", json_array()) &&
                  append(ix, index_state("uidx", r->through, cols, 2, true)) &&
                  append(ix,
@@ -456,16 +485,6 @@ tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
 
 /* ---- DDL from a state ------------------------------------------------ */
 
-static const char *str(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static bool flag(const json_t *o, const char *key)
-{
-    return json_is_true(json_object_get(o, key));
-}
-
 /* Appends ("a", "b") of a JSON array of column names. */
 static void quoted_list(tdo_sb *sb, const tdo_dialect *d, const json_t *cols)
 {
@@ -491,9 +510,8 @@ static void references_of(tdo_sb *sb, const tdo_dialect *d, const json_t *fk)
     tdo_sb_addf(sb, ") ON DELETE %s", str(fk, "on_delete"));
 }
 
-/* Appends a column definition; refs: its REFERENCES clause inline. */
-static void column_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c,
-                       bool refs)
+/* Appends a column definition (its constraints are the table's). */
+static void column_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
 {
     d->quote_ident(sb, str(c, "name"));
     tdo_sb_addc(sb, ' ');
@@ -507,13 +525,31 @@ static void column_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c,
         tdo_sb_adds(sb, " NOT NULL");
     if (pk)
         tdo_sb_adds(sb, " PRIMARY KEY");
-    else if (flag(c, "unique"))
-        tdo_sb_adds(sb, " UNIQUE");
     if (str(c, "default"))
         tdo_sb_addf(sb, " DEFAULT %s", str(c, "default"));
+}
+
+/* Appends CONSTRAINT "name" UNIQUE ("c"). */
+static void unique_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
+{
+    tdo_sb_adds(sb, "CONSTRAINT ");
+    d->quote_ident(sb, str(c, "unique_name"));
+    tdo_sb_adds(sb, " UNIQUE (");
+    d->quote_ident(sb, str(c, "name"));
+    tdo_sb_adds(sb, ")");
+}
+
+/* Appends CONSTRAINT "fk_.." FOREIGN KEY ("c") REFERENCES .. of column
+ * c. */
+static void fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
+{
     const json_t *fk = json_object_get(c, "fk");
-    if (refs && json_is_object(fk))
-        references_of(sb, d, fk);
+    tdo_sb_adds(sb, "CONSTRAINT ");
+    d->quote_ident(sb, str(fk, "name"));
+    tdo_sb_adds(sb, " FOREIGN KEY (");
+    d->quote_ident(sb, str(c, "name"));
+    tdo_sb_adds(sb, ")");
+    references_of(sb, d, fk);
 }
 
 /* Whether the table named is among tables[from..). */
@@ -556,7 +592,7 @@ static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
     json_array_foreach(json_object_get(t, "columns"), i, c)
     {
         tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-        column_sql(sb, d, c, fk_inline(d, tables, pos, t, c));
+        column_sql(sb, d, c);
         any = true;
     }
     const json_t *pk = json_object_get(t, "primary_key");
@@ -564,6 +600,19 @@ static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
         tdo_sb_adds(sb, any ? ",\n    PRIMARY KEY " : "\n    PRIMARY KEY ");
         quoted_list(sb, d, pk);
         any = true;
+    }
+    json_array_foreach(json_object_get(t, "columns"), i, c)
+    {
+        if (flag(c, "unique")) {
+            tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
+            unique_sql(sb, d, c);
+            any = true;
+        }
+        if (fk_inline(d, tables, pos, t, c)) {
+            tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
+            fk_sql(sb, d, c);
+            any = true;
+        }
     }
     json_array_foreach(json_object_get(t, "uniques"), i, c)
     {
@@ -595,20 +644,10 @@ static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
 static void add_fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *t,
                        const json_t *c)
 {
-    const char *col = str(c, "name");
     tdo_sb_adds(sb, "ALTER TABLE ");
     d->quote_ident(sb, str(t, "table"));
-    tdo_sb_adds(sb, " ADD CONSTRAINT ");
-    tdo_sb name = TDO_SB_INIT;
-    index_name(&name, "fk", str(t, "table"), &col, 1);
-    d->quote_ident(sb, name.buf);
-    if (name.oom)
-        sb->oom = true;
-    tdo_sb_release(&name);
-    tdo_sb_adds(sb, " FOREIGN KEY (");
-    d->quote_ident(sb, col);
-    tdo_sb_adds(sb, ")");
-    references_of(sb, d, json_object_get(c, "fk"));
+    tdo_sb_adds(sb, " ADD ");
+    fk_sql(sb, d, c);
 }
 
 /* Appends the DDL of a state (see testudo.h). */

@@ -251,8 +251,8 @@ describe("bindings: querysets", function()
     assert.is_true(E.IntegrityError:is(err))
     assert.are.equal("IntegrityError: " .. ({
       sqlite = "UNIQUE constraint failed: bq_people.name",
-      postgres = 'duplicate key value violates unique constraint "bq_people_name_key"',
-      mysql = "Duplicate entry 'ann' for key 'name'",
+      postgres = 'duplicate key value violates unique constraint "uniq_bq_people_name_cf1e81"',
+      mysql = "Duplicate entry 'ann' for key 'uniq_bq_people_name_cf1e81'",
     })[sql.dialect()], tostring(err))
     assert.truthy(err.sql:find("INSERT", 1, true))
   end)

@@ -249,7 +249,7 @@ static void test_ddl(void **state)
     CHECK(tdo_schema_sql(ctx, dl[1], NULL, false, &sql, &err));
     assert_string_equal(sql, "CREATE TABLE \"users\" (\n"
                              "    \"id\" SERIAL PRIMARY KEY NOT NULL,\n"
-                             "    \"email\" VARCHAR(255) NOT NULL UNIQUE,\n"
+                             "    \"email\" VARCHAR(255) NOT NULL,\n"
                              "    \"username\" VARCHAR(100) NOT NULL,\n"
                              "    \"is_active\" BOOL NOT NULL DEFAULT TRUE,\n"
                              "    \"balance\" DECIMAL(10,2),\n"
@@ -263,7 +263,9 @@ static void test_ddl(void **state)
                              "    \"span\" BIGINT,\n"
                              "    \"uid\" UUID,\n"
                              "    \"data\" JSONB,\n"
-                             "    \"blob\" BYTEA\n"
+                             "    \"blob\" BYTEA,\n"
+                             "    CONSTRAINT \"uniq_users_email_2f4769\" "
+                             "UNIQUE (\"email\")\n"
                              ");\n"
                              "CREATE INDEX \"idx_users_username_4bf831\" ON "
                              "\"users\" (\"username\");");
@@ -272,7 +274,7 @@ static void test_ddl(void **state)
     assert_string_equal(
         sql, "CREATE TABLE IF NOT EXISTS `users` (\n"
              "    `id` INT PRIMARY KEY AUTO_INCREMENT NOT NULL,\n"
-             "    `email` VARCHAR(255) NOT NULL UNIQUE,\n"
+             "    `email` VARCHAR(255) NOT NULL,\n"
              "    `username` VARCHAR(100) NOT NULL,\n"
              "    `is_active` BOOL NOT NULL DEFAULT TRUE,\n"
              "    `balance` DECIMAL(10,2),\n"
@@ -286,7 +288,8 @@ static void test_ddl(void **state)
              "    `span` BIGINT,\n"
              "    `uid` CHAR(36),\n"
              "    `data` JSON,\n"
-             "    `blob` LONGBLOB\n"
+             "    `blob` LONGBLOB,\n"
+             "    CONSTRAINT `uniq_users_email_2f4769` UNIQUE (`email`)\n"
              ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
              "CREATE INDEX IF NOT EXISTS `idx_users_username_4bf831` ON "
              "`users` (`username`);");

@@ -760,12 +760,14 @@ static void test_defaults_and_through(void **state)
     /* DDL: through tables after the models, FKs cascade, unique pair */
     char *sql = NULL;
     CHECK(tdo_schema_sql(c, dl[0], NULL, false, &sql, &err));
-    assert_non_null(strstr(
-        sql, "CREATE TABLE \"group_person\" (\n"
-             "    \"group_id\" INT NOT NULL REFERENCES \"group\" (\"id\") ON "
-             "DELETE CASCADE,\n"
-             "    \"person_id\" INT NOT NULL REFERENCES \"person\" (\"id\") "
-             "ON DELETE CASCADE\n)"));
+    assert_non_null(strstr(sql, "CREATE TABLE \"group_person\" (\n"
+                                "    \"group_id\" INT NOT NULL,\n"
+                                "    \"person_id\" INT NOT NULL,\n"
+                                "    CONSTRAINT \"fk_group_person_group_id_"));
+    assert_non_null(strstr(sql, "\" FOREIGN KEY (\"group_id\") REFERENCES "
+                                "\"group\" (\"id\") ON DELETE CASCADE,\n"));
+    assert_non_null(strstr(sql, "\" FOREIGN KEY (\"person_id\") REFERENCES "
+                                "\"person\" (\"id\") ON DELETE CASCADE\n)"));
     assert_non_null(strstr(sql, "CREATE UNIQUE INDEX \"uidx_group_person_"
                                 "group_id_person_id_"));
     assert_non_null(strstr(sql, "\" ON \"group_person\" (\"group_id\", "
@@ -853,7 +855,8 @@ static void test_to_field(void **state)
     /* the column is typed and constrained as the to_field */
     char *ddl = NULL;
     CHECK(tdo_schema_sql(c, dl[1], st, false, &ddl, &err));
-    assert_non_null(strstr(ddl, "\"school_id\" INT NOT NULL REFERENCES "
+    assert_non_null(strstr(ddl, "\"school_id\" INT NOT NULL,"));
+    assert_non_null(strstr(ddl, "FOREIGN KEY (\"school_id\") REFERENCES "
                                 "\"schools\" (\"code\")"));
     free(ddl);
     /* joins both ways match on the to_field */

@@ -127,10 +127,12 @@ static tdo_ctx *shop(void)
 static const char categories_ddl[] =
     "CREATE TABLE \"categories\" (\n"
     "    \"id\" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,\n"
-    "    \"name\" VARCHAR(100) NOT NULL UNIQUE,\n"
+    "    \"name\" VARCHAR(100) NOT NULL,\n"
     "    \"slug\" VARCHAR(100) NOT NULL DEFAULT 'it''s',\n"
-    "    \"parent_id\" INT REFERENCES \"categories\" (\"id\") ON DELETE SET "
-    "NULL\n"
+    "    \"parent_id\" INT,\n"
+    "    CONSTRAINT \"uniq_categories_name_a11b8e\" UNIQUE (\"name\"),\n"
+    "    CONSTRAINT \"fk_categories_parent_id_8ef4ed\" FOREIGN KEY "
+    "(\"parent_id\") REFERENCES \"categories\" (\"id\") ON DELETE SET NULL\n"
     ")";
 
 static const char products_ddl[] =
@@ -142,8 +144,9 @@ static const char products_ddl[] =
     "    \"price\" DECIMAL(10,2) NOT NULL,\n"
     "    \"stock\" INT NOT NULL DEFAULT 0,\n"
     "    \"is_available\" INT NOT NULL DEFAULT 1,\n"
-    "    \"category_id\" INT NOT NULL REFERENCES \"categories\" (\"id\") ON "
-    "DELETE CASCADE\n"
+    "    \"category_id\" INT NOT NULL,\n"
+    "    CONSTRAINT \"fk_products_category_id_429109\" FOREIGN KEY "
+    "(\"category_id\") REFERENCES \"categories\" (\"id\") ON DELETE CASCADE\n"
     ")";
 
 static void test_model_ddl(void **state)
@@ -192,8 +195,10 @@ static void test_indexes(void **state)
         tdo_schema_sql(ctx, &tdo_dialect_sqlite, u, true, &sql, &err), 0);
     assert_int_equal(
         strncmp(sql, "CREATE TABLE IF NOT EXISTS \"users\" (\n", 37), 0);
-    /* unique email: UNIQUE, no extra index */
-    assert_non_null(strstr(sql, "\"email\" VARCHAR(255) NOT NULL UNIQUE,"));
+    /* unique email: a named UNIQUE constraint, no extra index */
+    assert_non_null(strstr(sql, "\"email\" VARCHAR(255) NOT NULL,"));
+    assert_non_null(strstr(sql, "CONSTRAINT \"uniq_users_email_"));
+    assert_non_null(strstr(sql, "\" UNIQUE (\"email\"),\n"));
     assert_null(strstr(sql, "(\"email\");"));
     assert_non_null(strstr(sql, "\"bio\" TEXT,\n"));
     /* unique_together */

@@ -130,4 +130,8 @@ const tdo_dialect tdo_dialect_mysql = {
             {"MINUTE(", ")"},
             {"SECOND(", ")"},
         },
+    .alter_style = TDO_ALTER_MODIFY,
+    .drop_fk = " DROP FOREIGN KEY ",
+    .drop_unique = " DROP INDEX ",
+    .drop_index_on = true,
 };

@@ -178,4 +178,7 @@ const tdo_dialect tdo_dialect_postgres = {
             {"CAST(EXTRACT(MINUTE FROM ", ") AS INTEGER)"},
             {"CAST(FLOOR(EXTRACT(SECOND FROM ", ")) AS INTEGER)"},
         },
+    .alter_style = TDO_ALTER_COLUMN,
+    .drop_fk = " DROP CONSTRAINT ",
+    .drop_unique = " DROP CONSTRAINT ",
 };

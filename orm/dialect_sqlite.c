@@ -124,4 +124,5 @@ const tdo_dialect tdo_dialect_sqlite = {
             {"CAST(strftime('%M',", ") AS INTEGER)"},
             {"CAST(strftime('%S',", ") AS INTEGER)"},
         },
+    .alter_style = TDO_ALTER_REBUILD,
 };

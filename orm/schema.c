@@ -186,12 +186,12 @@ static bool ready(const tdo_model *m, tdo_model *const *todo, size_t n)
  * state (tdo_schema_sql), and migrations compare two states.
  */
 
-static const char *str(const json_t *o, const char *key)
+const char *tdo_jstr_(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
 }
 
-static bool flag(const json_t *o, const char *key)
+bool tdo_jflag_(const json_t *o, const char *key)
 {
     return json_is_true(json_object_get(o, key));
 }
@@ -281,7 +281,7 @@ static json_t *column_state(const tdo_dialect *d, const char *table,
     bool ok = o && !type.oom && !def.oom;
     if (ok && def.len) /* " DEFAULT x" */
         ok = put(o, "default", json_string(def.buf + 9));
-    if (ok && flag(o, "unique"))
+    if (ok && tdo_jflag_(o, "unique"))
         ok = put(o, "unique_name", constraint_name("uniq", table, f->column));
     if (ok && tdo_field_is_fk_(f) && (f->flags & TDO_FIELD_DB_CONSTRAINT) &&
         f->related_model)
@@ -486,7 +486,7 @@ tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
 /* ---- DDL from a state ------------------------------------------------ */
 
 /* Appends ("a", "b") of a JSON array of column names. */
-static void quoted_list(tdo_sb *sb, const tdo_dialect *d, const json_t *cols)
+void tdo_ddl_names_(tdo_sb *sb, const tdo_dialect *d, const json_t *cols)
 {
     size_t i;
     json_t *c;
@@ -504,50 +504,50 @@ static void quoted_list(tdo_sb *sb, const tdo_dialect *d, const json_t *cols)
 static void references_of(tdo_sb *sb, const tdo_dialect *d, const json_t *fk)
 {
     tdo_sb_adds(sb, " REFERENCES ");
-    d->quote_ident(sb, str(fk, "table"));
+    d->quote_ident(sb, tdo_jstr_(fk, "table"));
     tdo_sb_adds(sb, " (");
-    d->quote_ident(sb, str(fk, "column"));
-    tdo_sb_addf(sb, ") ON DELETE %s", str(fk, "on_delete"));
+    d->quote_ident(sb, tdo_jstr_(fk, "column"));
+    tdo_sb_addf(sb, ") ON DELETE %s", tdo_jstr_(fk, "on_delete"));
 }
 
 /* Appends a column definition (its constraints are the table's). */
-static void column_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
+void tdo_ddl_column_(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
 {
-    d->quote_ident(sb, str(c, "name"));
+    d->quote_ident(sb, tdo_jstr_(c, "name"));
     tdo_sb_addc(sb, ' ');
-    tdo_sb_adds(sb, str(c, "type"));
-    bool pk = flag(c, "pk");
-    if (pk && flag(c, "generated")) {
+    tdo_sb_adds(sb, tdo_jstr_(c, "type"));
+    bool pk = tdo_jflag_(c, "pk");
+    if (pk && tdo_jflag_(c, "generated")) {
         tdo_sb_adds(sb, " NOT NULL"); /* the type carries the key clause */
         return;
     }
-    if (!flag(c, "null"))
+    if (!tdo_jflag_(c, "null"))
         tdo_sb_adds(sb, " NOT NULL");
     if (pk)
         tdo_sb_adds(sb, " PRIMARY KEY");
-    if (str(c, "default"))
-        tdo_sb_addf(sb, " DEFAULT %s", str(c, "default"));
+    if (tdo_jstr_(c, "default"))
+        tdo_sb_addf(sb, " DEFAULT %s", tdo_jstr_(c, "default"));
 }
 
 /* Appends CONSTRAINT "name" UNIQUE ("c"). */
-static void unique_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
+void tdo_ddl_unique_(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
 {
     tdo_sb_adds(sb, "CONSTRAINT ");
-    d->quote_ident(sb, str(c, "unique_name"));
+    d->quote_ident(sb, tdo_jstr_(c, "unique_name"));
     tdo_sb_adds(sb, " UNIQUE (");
-    d->quote_ident(sb, str(c, "name"));
+    d->quote_ident(sb, tdo_jstr_(c, "name"));
     tdo_sb_adds(sb, ")");
 }
 
 /* Appends CONSTRAINT "fk_.." FOREIGN KEY ("c") REFERENCES .. of column
  * c. */
-static void fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
+void tdo_ddl_fk_(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
 {
     const json_t *fk = json_object_get(c, "fk");
     tdo_sb_adds(sb, "CONSTRAINT ");
-    d->quote_ident(sb, str(fk, "name"));
+    d->quote_ident(sb, tdo_jstr_(fk, "name"));
     tdo_sb_adds(sb, " FOREIGN KEY (");
-    d->quote_ident(sb, str(c, "name"));
+    d->quote_ident(sb, tdo_jstr_(c, "name"));
     tdo_sb_adds(sb, ")");
     references_of(sb, d, fk);
 }
@@ -556,7 +556,7 @@ static void fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *c)
 static bool made_later(const json_t *tables, size_t from, const char *name)
 {
     for (size_t i = from; i < json_array_size(tables); i++)
-        if (!strcmp(str(json_array_get(tables, i), "table"), name))
+        if (!strcmp(tdo_jstr_(json_array_get(tables, i), "table"), name))
             return true;
     return false;
 }
@@ -573,18 +573,35 @@ static bool fk_inline(const tdo_dialect *d, const json_t *tables, size_t pos,
      * are checked when rows change, not when tables are made */
     if (!(d->features & TDO_DF_FK_ALTER))
         return true;
-    const char *target = str(fk, "table");
-    return !strcmp(target, str(t, "table")) ||
+    const char *target = tdo_jstr_(fk, "table");
+    return !strcmp(target, tdo_jstr_(t, "table")) ||
            !made_later(tables, pos + 1, target);
 }
 
-/* Appends CREATE TABLE and the indexes of table pos of the state. */
-static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
-                      size_t pos, bool safe)
+/* Appends CREATE INDEX of index ix (its JSON) on table. */
+void tdo_ddl_index_(tdo_sb *sb, const tdo_dialect *d, const char *table,
+                    const json_t *ix, bool safe)
 {
-    const json_t *t = json_array_get(tables, pos);
+    tdo_sb_adds(sb, tdo_jflag_(ix, "unique") ? "CREATE UNIQUE INDEX "
+                                             : "CREATE INDEX ");
+    if (safe)
+        tdo_sb_adds(sb, "IF NOT EXISTS ");
+    d->quote_ident(sb, tdo_jstr_(ix, "name"));
+    tdo_sb_adds(sb, " ON ");
+    d->quote_ident(sb, table);
+    tdo_sb_addc(sb, ' ');
+    tdo_ddl_names_(sb, d, json_object_get(ix, "columns"));
+}
+
+/* Appends CREATE TABLE of table t (named as, or its own name when as is
+ * NULL) without its indexes; its foreign keys inline unless fk_inline
+ * says otherwise for position pos of tables (tables NULL: all inline). */
+void tdo_ddl_create_table_(tdo_sb *sb, const tdo_dialect *d, const json_t *t,
+                           const char *as, const json_t *tables, size_t pos,
+                           bool safe)
+{
     tdo_sb_adds(sb, safe ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
-    d->quote_ident(sb, str(t, "table"));
+    d->quote_ident(sb, as ? as : tdo_jstr_(t, "table"));
     tdo_sb_adds(sb, " (");
     bool any = false;
     size_t i;
@@ -592,25 +609,26 @@ static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
     json_array_foreach(json_object_get(t, "columns"), i, c)
     {
         tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-        column_sql(sb, d, c);
+        tdo_ddl_column_(sb, d, c);
         any = true;
     }
     const json_t *pk = json_object_get(t, "primary_key");
     if (json_array_size(pk)) {
         tdo_sb_adds(sb, any ? ",\n    PRIMARY KEY " : "\n    PRIMARY KEY ");
-        quoted_list(sb, d, pk);
+        tdo_ddl_names_(sb, d, pk);
         any = true;
     }
     json_array_foreach(json_object_get(t, "columns"), i, c)
     {
-        if (flag(c, "unique")) {
+        if (tdo_jflag_(c, "unique")) {
             tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-            unique_sql(sb, d, c);
+            tdo_ddl_unique_(sb, d, c);
             any = true;
         }
-        if (fk_inline(d, tables, pos, t, c)) {
+        if (json_is_object(json_object_get(c, "fk")) &&
+            (!tables || fk_inline(d, tables, pos, t, c))) {
             tdo_sb_adds(sb, any ? ",\n    " : "\n    ");
-            fk_sql(sb, d, c);
+            tdo_ddl_fk_(sb, d, c);
             any = true;
         }
     }
@@ -618,36 +636,39 @@ static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
     {
         tdo_sb_adds(sb, any ? ",\n    CONSTRAINT " : "\n    CONSTRAINT ");
         any = true;
-        d->quote_ident(sb, str(c, "name"));
+        d->quote_ident(sb, tdo_jstr_(c, "name"));
         tdo_sb_adds(sb, " UNIQUE ");
-        quoted_list(sb, d, json_object_get(c, "columns"));
+        tdo_ddl_names_(sb, d, json_object_get(c, "columns"));
     }
     tdo_sb_adds(sb, "\n)");
     if (d->table_options)
         tdo_sb_adds(sb, d->table_options);
+}
+
+/* Appends CREATE TABLE and the indexes of table pos of the state. */
+static void table_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *tables,
+                      size_t pos, bool safe)
+{
+    const json_t *t = json_array_get(tables, pos);
+    tdo_ddl_create_table_(sb, d, t, NULL, tables, pos, safe);
+    size_t i;
+    json_t *c;
     json_array_foreach(json_object_get(t, "indexes"), i, c)
     {
-        bool u = flag(c, "unique");
-        tdo_sb_adds(sb, u ? ";\nCREATE UNIQUE INDEX " : ";\nCREATE INDEX ");
-        if (safe)
-            tdo_sb_adds(sb, "IF NOT EXISTS ");
-        d->quote_ident(sb, str(c, "name"));
-        tdo_sb_adds(sb, " ON ");
-        d->quote_ident(sb, str(t, "table"));
-        tdo_sb_addc(sb, ' ');
-        quoted_list(sb, d, json_object_get(c, "columns"));
+        tdo_sb_adds(sb, ";\n");
+        tdo_ddl_index_(sb, d, tdo_jstr_(t, "table"), c, safe);
     }
 }
 
 /* Appends ALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY for column c of
  * table t. */
-static void add_fk_sql(tdo_sb *sb, const tdo_dialect *d, const json_t *t,
-                       const json_t *c)
+void tdo_ddl_add_fk_(tdo_sb *sb, const tdo_dialect *d, const json_t *t,
+                     const json_t *c)
 {
     tdo_sb_adds(sb, "ALTER TABLE ");
-    d->quote_ident(sb, str(t, "table"));
+    d->quote_ident(sb, tdo_jstr_(t, "table"));
     tdo_sb_adds(sb, " ADD ");
-    fk_sql(sb, d, c);
+    tdo_ddl_fk_(sb, d, c);
 }
 
 /* Appends the DDL of a state (see testudo.h). */
@@ -673,7 +694,7 @@ tdo_status tdo_state_sql(tdo_sb *sb, const tdo_dialect *d,
                         continue;
                     tdo_sb_adds(sb, first ? "" : ";\n");
                     first = false;
-                    add_fk_sql(sb, d, t, c);
+                    tdo_ddl_add_fk_(sb, d, t, c);
                 }
                 continue;
             }

@@ -910,7 +910,50 @@ struct tdo_dialect {
      * case folds for every letter, not only ASCII (PostgreSQL in a C
      * locale: an ICU collation); or NULL */
     const char *iregex_collate;
+    /* migrations (migrate.c): how a table's columns and constraints
+     * change -- TDO_ALTER_REBUILD (SQLite: the table is made anew and its
+     * rows copied), TDO_ALTER_COLUMN (PostgreSQL: ALTER COLUMN .. TYPE /
+     * SET NOT NULL / SET DEFAULT) or TDO_ALTER_MODIFY (MySQL: MODIFY
+     * COLUMN with the whole definition) */
+    int alter_style;
+    /* after ALTER TABLE "t": what drops a named foreign key and a named
+     * unique constraint (" DROP CONSTRAINT ", MySQL " DROP FOREIGN KEY " /
+     * " DROP INDEX ") */
+    const char *drop_fk, *drop_unique;
+    /* DROP INDEX names its table (MySQL: DROP INDEX i ON t) */
+    bool drop_index_on;
 };
+
+enum { TDO_ALTER_REBUILD = 0, TDO_ALTER_COLUMN, TDO_ALTER_MODIFY };
+
+/* ---- DDL of schema states (schema.c), for migrate.c ---- */
+struct json_t;
+/* A string / boolean member of a JSON object (NULL / false if none). */
+const char *tdo_jstr_(const struct json_t *o, const char *key);
+bool tdo_jflag_(const struct json_t *o, const char *key);
+/* ("a", "b") of a JSON array of names. */
+void tdo_ddl_names_(tdo_sb *sb, const tdo_dialect *d,
+                    const struct json_t *cols);
+/* A column definition of the state: "c" TYPE [NOT NULL] [PRIMARY KEY]
+ * [DEFAULT x] (its UNIQUE and FOREIGN KEY are table constraints). */
+void tdo_ddl_column_(tdo_sb *sb, const tdo_dialect *d, const struct json_t *c);
+/* CONSTRAINT "uniq_.." UNIQUE ("c") of a unique column. */
+void tdo_ddl_unique_(tdo_sb *sb, const tdo_dialect *d, const struct json_t *c);
+/* CONSTRAINT "fk_.." FOREIGN KEY ("c") REFERENCES .. of a column. */
+void tdo_ddl_fk_(tdo_sb *sb, const tdo_dialect *d, const struct json_t *c);
+/* ALTER TABLE "t" ADD CONSTRAINT "fk_.." FOREIGN KEY .. of column c of
+ * table t. */
+void tdo_ddl_add_fk_(tdo_sb *sb, const tdo_dialect *d, const struct json_t *t,
+                     const struct json_t *c);
+/* CREATE [UNIQUE] INDEX of index ix on table. */
+void tdo_ddl_index_(tdo_sb *sb, const tdo_dialect *d, const char *table,
+                    const struct json_t *ix, bool safe);
+/* CREATE TABLE of t (named as, or its own name), without its indexes;
+ * foreign keys inline (to tables made later in tables: by ALTER TABLE
+ * after, tables NULL: always inline). */
+void tdo_ddl_create_table_(tdo_sb *sb, const tdo_dialect *d,
+                           const struct json_t *t, const char *as,
+                           const struct json_t *tables, size_t pos, bool safe);
 
 extern const tdo_dialect tdo_dialect_sqlite;
 extern const tdo_dialect tdo_dialect_postgres;

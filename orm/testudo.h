@@ -1006,6 +1006,23 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
 TDO_API tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
                                     const tdo_model *only,
                                     struct json_t **out, tdo_error *err);
+/* A rename the user confirmed (the differ never guesses one): a table
+ * (old_column NULL) or a column of table new_table. */
+typedef struct tdo_rename {
+    const char *old_table, *new_table;
+    const char *old_column, *new_column;
+} tdo_rename;
+/* The SQL that turns a database in schema state from into state to, in
+ * dialect d's terms: a new tree {"sql": [statements in the order they
+ * run], "rebuilds": tables SQLite makes anew (their rows copied; run with
+ * foreign key checks off)}; "sql" empty when nothing changed.  Renames
+ * only as given; a downgrade is the diff the other way with the renames
+ * turned round. The caller owns *out (json_decref). */
+TDO_API tdo_status tdo_state_diff(const tdo_dialect *d,
+                                  const struct json_t *from,
+                                  const struct json_t *to,
+                                  const tdo_rename *renames, size_t nrenames,
+                                  struct json_t **out, tdo_error *err);
 /* Appends the DDL that creates the tables of a schema state; safe: IF
  * NOT EXISTS.  TDO_ERR_NOMEM on out of memory. */
 TDO_API tdo_status tdo_state_sql(tdo_sb *sb, const tdo_dialect *d,

@@ -11,6 +11,7 @@
 #include "tdo_int.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 
 #define S tdo_jstr_
 #define B tdo_jflag_
@@ -482,5 +483,268 @@ tdo_status tdo_state_diff(const tdo_dialect *d, const struct json_t *from,
         return tdo_nomem(err);
     }
     *out = res;
+    return TDO_OK;
+}
+
+/* ---- applying migrations ---------------------------------------------- */
+
+#define MIG_TABLE "testudo_migrations"
+
+/* Appends the SQL type of a scratch field of type t (max_length len). */
+static void scratch_type(tdo_sb *sb, const tdo_dialect *d, tdo_field_type t,
+                         int len)
+{
+    tdo_field f = tdo_field_scratch_("x", t);
+    f.max_length = len;
+    d->column_type(sb, &f);
+}
+
+/* Creates the migration table where there is none (see testudo.h). */
+tdo_status tdo_migrations_table(tdo_conn *c, tdo_error *err)
+{
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_sb_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
+    d->quote_ident(&sb, MIG_TABLE);
+    static const struct {
+        const char *name;
+        tdo_field_type type;
+        int len;
+    } cols[] = {{"app", TDO_F_CHAR, 100},
+                {"version", TDO_F_CHAR, 100},
+                {"name", TDO_F_CHAR, 255},
+                {"content", TDO_F_TEXT, 0},
+                {"applied_at", TDO_F_CHAR, 32}};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
+        tdo_sb_adds(&sb, i ? ",\n    " : " (\n    ");
+        d->quote_ident(&sb, cols[i].name);
+        tdo_sb_addc(&sb, ' ');
+        scratch_type(&sb, d, cols[i].type, cols[i].len);
+        tdo_sb_adds(&sb, " NOT NULL");
+    }
+    tdo_sb_adds(&sb, ",\n    PRIMARY KEY (");
+    d->quote_ident(&sb, "app");
+    tdo_sb_adds(&sb, ", ");
+    d->quote_ident(&sb, "version");
+    tdo_sb_adds(&sb, ")\n)");
+    if (d->table_options)
+        tdo_sb_adds(&sb, d->table_options);
+    tdo_status st =
+        sb.oom ? tdo_nomem(err) : tdo_conn_execute_script(c, sb.buf, err);
+    tdo_sb_release(&sb);
+    return st;
+}
+
+/* Records (up) or forgets (down) migration m in the migration table. */
+static tdo_status record(tdo_conn *c, const tdo_migration *m, bool down,
+                         tdo_error *err)
+{
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    tdo_sb sb = TDO_SB_INIT;
+    tdo_value v[5];
+    size_t n;
+    char *content = NULL;
+    if (down) {
+        tdo_sb_adds(&sb, "DELETE FROM ");
+        d->quote_ident(&sb, MIG_TABLE);
+        tdo_sb_adds(&sb, " WHERE ");
+        d->quote_ident(&sb, "app");
+        tdo_sb_adds(&sb, " = ");
+        d->placeholder(&sb, 1);
+        tdo_sb_adds(&sb, " AND ");
+        d->quote_ident(&sb, "version");
+        tdo_sb_adds(&sb, " = ");
+        d->placeholder(&sb, 2);
+        v[0] = tdo_value_text(m->app, strlen(m->app));
+        v[1] = tdo_value_text(m->version, strlen(m->version));
+        n = 2;
+    } else {
+        content = m->state ? json_dumps(m->state, JSON_COMPACT) : NULL;
+        tdo_datetime now;
+        tdo_datetime_now(true, &now);
+        tdo_sb when = TDO_SB_INIT;
+        tdo_value nv = {.type = TDO_DATETIME, .u.dt = now};
+        tdo_value_format(&when, &nv, false);
+        tdo_sb_adds(&sb, "INSERT INTO ");
+        d->quote_ident(&sb, MIG_TABLE);
+        tdo_sb_adds(&sb, " (");
+        const char *names[] = {"app", "version", "name", "content",
+                               "applied_at"};
+        for (size_t i = 0; i < 5; i++) {
+            if (i)
+                tdo_sb_adds(&sb, ", ");
+            d->quote_ident(&sb, names[i]);
+        }
+        tdo_sb_adds(&sb, ") VALUES (");
+        for (size_t i = 0; i < 5; i++) {
+            if (i)
+                tdo_sb_adds(&sb, ", ");
+            d->placeholder(&sb, i + 1);
+        }
+        tdo_sb_adds(&sb, ")");
+        const char *name = m->name ? m->name : "";
+        v[0] = tdo_value_text(m->app, strlen(m->app));
+        v[1] = tdo_value_text(m->version, strlen(m->version));
+        v[2] = tdo_value_text(name, strlen(name));
+        v[3] = tdo_value_text(content ? content : "{}",
+                              content ? strlen(content) : 2);
+        tdo_value at = tdo_value_text(when.buf, when.len);
+        v[4] = at;
+        n = 5;
+        tdo_status st = sb.oom || when.oom ? tdo_nomem(err)
+                                           : tdo_conn_execute(c, sb.buf, v, n,
+                                                              NULL, NULL, err);
+        tdo_sb_release(&when);
+        tdo_sb_release(&sb);
+        free(content);
+        return st;
+    }
+    tdo_status st = sb.oom ? tdo_nomem(err)
+                           : tdo_conn_execute(c, sb.buf, v, n, NULL, NULL, err);
+    tdo_sb_release(&sb);
+    return st;
+}
+
+/* SQLite: the rows a foreign key no longer finds, as an IntegrityError. */
+static tdo_status fk_check(tdo_conn *c, tdo_error *err)
+{
+    tdo_rows *rows = NULL;
+    bool has = false;
+    tdo_status st = tdo_conn_execute(c, "PRAGMA foreign_key_check", NULL, 0,
+                                     &rows, NULL, err);
+    if (!st)
+        st = tdo_rows_next(rows, &has, err);
+    if (!st && has) {
+        tdo_value t = tdo_value_null();
+        tdo_rows_get(rows, 0, &t, err);
+        st = tdo_error_set(err, TDO_ERR_INTEGRITY,
+                           "a foreign key of table %.*s no longer finds its "
+                           "row after the migration",
+                           (int)(t.type == TDO_TEXT ? t.u.s.len : 1),
+                           t.type == TDO_TEXT ? t.u.s.ptr : "?");
+    }
+    tdo_rows_free(rows);
+    return st;
+}
+
+/* Applies or reverts one migration (see testudo.h). */
+tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
+                               unsigned flags, tdo_progress_fn progress,
+                               void *ud, tdo_error *err)
+{
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    bool down = flags & TDO_MIG_DOWN, fake = flags & TDO_MIG_FAKE;
+    bool tx = d->alter_style != TDO_ALTER_MODIFY; /* DDL in transactions */
+    bool sqlite = d->alter_style == TDO_ALTER_REBUILD;
+    size_t total = fake ? 0 : json_array_size(m->sql), done = 0;
+    tdo_status st = tdo_migrations_table(c, err);
+    if (st)
+        return st;
+    /* SQLite: foreign keys off while tables are made anew (a table
+     * dropped would otherwise take its children's rows along) */
+    bool fk_off = sqlite && total && tdo_conn_tx_depth(c) == 0;
+    if (fk_off &&
+        (st = tdo_conn_execute_script(c, "PRAGMA foreign_keys = OFF", err)))
+        return st;
+    if (tx && (st = tdo_conn_begin(c, err)))
+        goto out;
+    for (; !st && done < total; done++) {
+        const char *sql = json_string_value(json_array_get(m->sql, done));
+        if (progress)
+            progress(done, total, sql, ud);
+        st = tdo_conn_execute_script(c, sql, err);
+    }
+    if (!st && fk_off)
+        st = fk_check(c, err);
+    if (!st)
+        st = record(c, m, down, err);
+    if (tx) {
+        if (st) {
+            tdo_error e2 = TDO_ERROR_INIT;
+            tdo_conn_rollback(c, &e2);
+            tdo_error_release(&e2);
+        } else {
+            st = tdo_conn_commit(c, err);
+        }
+    } else if (st && done > 0 && err) {
+        /* MySQL commits each DDL statement: say which ones ran */
+        tdo_sb sb = TDO_SB_INIT;
+        tdo_sb_addf(&sb, "migration %s: statement %zu of %zu failed: %s",
+                    m->version, done, total, err->message ? err->message : "");
+        tdo_sb_addf(&sb, "; applied before it (MySQL commits each schema "
+                         "change), not recorded:");
+        for (size_t i = 0; i + 1 < done; i++)
+            tdo_sb_addf(&sb, "\n  %s",
+                        json_string_value(json_array_get(m->sql, i)));
+        if (done == 1)
+            tdo_sb_adds(&sb, " none");
+        tdo_error_set(err, err->code, "%s", sb.buf);
+        tdo_sb_release(&sb);
+    }
+out:
+    if (fk_off) {
+        tdo_error e2 = TDO_ERROR_INIT;
+        tdo_conn_execute_script(c, "PRAGMA foreign_keys = ON", &e2);
+        tdo_error_release(&e2);
+    }
+    if (progress && !st)
+        progress(total, total, NULL, ud);
+    return st;
+}
+
+/* The migrations recorded for app (see testudo.h). */
+tdo_status tdo_migrations_applied(tdo_conn *c, const char *app,
+                                  struct json_t **out, tdo_error *err)
+{
+    *out = NULL;
+    const tdo_dialect *d = tdo_conn_dialect(c);
+    tdo_status st = tdo_migrations_table(c, err);
+    if (st)
+        return st;
+    tdo_sb sb = TDO_SB_INIT;
+    const char *names[] = {"version", "name", "applied_at", "content"};
+    tdo_sb_adds(&sb, "SELECT ");
+    for (size_t i = 0; i < 4; i++) {
+        if (i)
+            tdo_sb_adds(&sb, ", ");
+        d->quote_ident(&sb, names[i]);
+    }
+    tdo_sb_adds(&sb, " FROM ");
+    d->quote_ident(&sb, MIG_TABLE);
+    tdo_sb_adds(&sb, " WHERE ");
+    d->quote_ident(&sb, "app");
+    tdo_sb_adds(&sb, " = ");
+    d->placeholder(&sb, 1);
+    tdo_sb_adds(&sb, " ORDER BY ");
+    d->quote_ident(&sb, "version");
+    tdo_value a = tdo_value_text(app, strlen(app));
+    tdo_rows *rows = NULL;
+    st = sb.oom ? tdo_nomem(err)
+                : tdo_conn_execute(c, sb.buf, &a, 1, &rows, NULL, err);
+    tdo_sb_release(&sb);
+    json_t *list = st ? NULL : json_array();
+    bool has = false;
+    while (!st && list && !(st = tdo_rows_next(rows, &has, err)) && has) {
+        json_t *row = json_object();
+        for (size_t i = 0; i < 4 && !st; i++) {
+            tdo_value v;
+            if ((st = tdo_rows_get(rows, i, &v, err)))
+                break;
+            json_t *j =
+                i == 3 ? json_loadb(v.u.s.ptr, v.u.s.len, 0, NULL)
+                       : json_stringn(v.u.s.ptr ? v.u.s.ptr : "", v.u.s.len);
+            json_object_set_new(row, i == 3 ? "state" : names[i],
+                                j ? j : json_null());
+        }
+        json_array_append_new(list, row);
+    }
+    tdo_rows_free(rows);
+    if (st) {
+        json_decref(list);
+        return st;
+    }
+    if (!list)
+        return tdo_nomem(err);
+    *out = list;
     return TDO_OK;
 }

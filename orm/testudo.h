@@ -1023,6 +1023,40 @@ TDO_API tdo_status tdo_state_diff(const tdo_dialect *d,
                                   const struct json_t *to,
                                   const tdo_rename *renames, size_t nrenames,
                                   struct json_t **out, tdo_error *err);
+/* One migration as the core applies it (the files are the caller's). */
+typedef struct tdo_migration {
+    const char *app;            /* "models" */
+    const char *version;        /* "0003", ordered as text */
+    const char *name;           /* "add_rating", or NULL */
+    const struct json_t *sql;   /* the statements, a JSON array of text */
+    const struct json_t *state; /* the schema state after it (recorded) */
+} tdo_migration;
+enum {
+    TDO_MIG_DOWN = 1, /* revert: run the downgrade sql, forget the record */
+    TDO_MIG_FAKE = 2  /* record (or forget) without running the sql */
+};
+/* Told before each statement (sql) and once at the end (sql NULL). */
+typedef void (*tdo_progress_fn)(size_t done, size_t total, const char *sql,
+                                void *ud);
+/* Creates the migration table (testudo_migrations: app, version, name,
+ * content -- the state after the migration, JSON -- applied_at) where
+ * there is none. */
+TDO_API tdo_status tdo_migrations_table(tdo_conn *c, tdo_error *err);
+/* Runs m's statements and records it (or with TDO_MIG_DOWN forgets it):
+ * in one transaction where the database has transactional DDL
+ * (PostgreSQL, SQLite -- foreign keys off while tables are made anew,
+ * checked before COMMIT), so that a failure changes nothing; on MySQL,
+ * where each DDL statement commits, a failure says which statements ran
+ * and nothing is recorded. */
+TDO_API tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
+                                       unsigned flags,
+                                       tdo_progress_fn progress, void *ud,
+                                       tdo_error *err);
+/* The migrations recorded for app, oldest first: a new JSON array of
+ * {"version", "name", "applied_at", "state"}; the caller owns it. */
+TDO_API tdo_status tdo_migrations_applied(tdo_conn *c, const char *app,
+                                          struct json_t **out,
+                                          tdo_error *err);
 /* Appends the DDL that creates the tables of a schema state; safe: IF
  * NOT EXISTS.  TDO_ERR_NOMEM on out of memory. */
 TDO_API tdo_status tdo_state_sql(tdo_sb *sb, const tdo_dialect *d,

@@ -254,6 +254,70 @@ static void test_sqlite_up_and_down(void **state)
     tdo_ctx_free(b);
 }
 
+static void count_calls(size_t done, size_t total, const char *sql, void *ud)
+{
+    (void)done;
+    (void)total;
+    (void)sql;
+    ++*(int *)ud;
+}
+
+/* tdo_migration_apply on SQLite: recorded with its state, progress told;
+ * a failing statement changes nothing and records nothing. */
+static void test_apply_sqlite(void **state)
+{
+    (void)state;
+    tdo_ctx *a = v1(), *b = v2();
+    const tdo_dialect *d = &tdo_dialect_sqlite;
+    json_t *s1 = state_of(a, d), *s2 = state_of(b, d);
+    tdo_conn *c = NULL;
+    CHECK(tdo_connect(a, "default", "sqlite://:memory:", &c, &err));
+    CHECK(tdo_generate_schemas(a, c, false, &err));
+    CHECK(tdo_conn_execute_script(
+        c, "INSERT INTO authors (id, name) VALUES (1, 'Ann')", &err));
+    /* a failure in the middle: all or nothing */
+    json_t *bad = json_pack("[s,s]", "ALTER TABLE authors ADD COLUMN x INT",
+                            "ALTER TABLE no_such_table ADD COLUMN y INT");
+    tdo_migration mb = {"models", "0001", "bad", bad, s2};
+    assert_int_not_equal(tdo_migration_apply(c, &mb, 0, NULL, NULL, &err),
+                         TDO_OK);
+    tdo_error_release(&err);
+    char buf[64];
+    one(c, "SELECT count(*) FROM pragma_table_info('authors')", buf,
+        sizeof buf);
+    assert_string_equal(buf, "2"); /* no column x */
+    json_t *applied = NULL;
+    CHECK(tdo_migrations_applied(c, "models", &applied, &err));
+    assert_int_equal(json_array_size(applied), 0);
+    json_decref(applied);
+    json_decref(bad);
+
+    tdo_rename up = {"books", "books", "title", "heading"};
+    json_t *res = diff(d, s1, s2, &up, 1);
+    tdo_migration m = {"models", "0001", "more", json_object_get(res, "sql"),
+                       s2};
+    int calls = 0;
+    CHECK(tdo_migration_apply(c, &m, 0, count_calls, &calls, &err));
+    assert_int_equal(calls, (int)json_array_size(m.sql) + 1);
+    CHECK(tdo_migrations_applied(c, "models", &applied, &err));
+    assert_int_equal(json_array_size(applied), 1);
+    json_t *rec = json_array_get(applied, 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "name")),
+                        "more");
+    assert_true(json_equal(json_object_get(rec, "state"), s2));
+    json_decref(applied);
+    one(c, "SELECT name || rating FROM authors", buf, sizeof buf);
+    assert_string_equal(buf, "Ann0");
+    /* foreign keys are back on */
+    one(c, "PRAGMA foreign_keys", buf, sizeof buf);
+    assert_string_equal(buf, "1");
+    json_decref(res);
+    json_decref(s1);
+    json_decref(s2);
+    tdo_ctx_free(a);
+    tdo_ctx_free(b);
+}
+
 static void test_server_statements(void **state)
 {
     (void)state;
@@ -332,18 +396,15 @@ static void up_and_down_on(const char *var)
     tdo_rename down = {"books", "books", "heading", "title"};
     for (int dir = 0; dir < 2; dir++) {
         json_t *res = dir ? diff(d, s2, s1, &down, 1) : diff(d, s1, s2, &up, 1);
-        if (tx)
-            CHECK(tdo_conn_execute_script(c, "BEGIN", &err));
-        size_t i;
-        json_t *st;
-        json_array_foreach(json_object_get(res, "sql"), i, st)
-        {
-            if (tdo_conn_execute_script(c, json_string_value(st), &err))
-                fail_msg("%s: %s", json_string_value(st), err.message);
-        }
-        if (tx)
-            CHECK(tdo_conn_execute_script(c, "COMMIT", &err));
+        tdo_migration m = {"models", "0002", "rename_and_more",
+                           json_object_get(res, "sql"), dir ? s1 : s2};
+        CHECK(tdo_migration_apply(c, &m, dir ? TDO_MIG_DOWN : 0, NULL, NULL,
+                                  &err));
         json_decref(res);
+        json_t *applied = NULL;
+        CHECK(tdo_migrations_applied(c, "models", &applied, &err));
+        assert_int_equal(json_array_size(applied), dir ? 0 : 1);
+        json_decref(applied);
         char buf[128];
         one(c,
             dir ? "SELECT COUNT(*) FROM books WHERE title IN ('Dune', 'Emma', "
@@ -369,6 +430,25 @@ static void up_and_down_on(const char *var)
             tdo_error_release(&err);
         }
     }
+    if (!tx) {
+        /* MySQL: a failure says which statements ran, records nothing */
+        json_t *bad = json_pack("[s,s]", "CREATE TABLE tmp_ok (id INT)",
+                                "ALTER TABLE no_such_table ADD COLUMN x INT");
+        tdo_migration m = {"models", "0009", "bad", bad, s1};
+        assert_int_not_equal(tdo_migration_apply(c, &m, 0, NULL, NULL, &err),
+                             TDO_OK);
+        assert_non_null(strstr(err.message, "statement 2 of 2 failed"));
+        assert_non_null(strstr(err.message, "CREATE TABLE tmp_ok"));
+        tdo_error_release(&err);
+        json_t *applied = NULL;
+        CHECK(tdo_migrations_applied(c, "models", &applied, &err));
+        assert_int_equal(json_array_size(applied), 0);
+        json_decref(applied);
+        json_decref(bad);
+        CHECK(tdo_conn_execute_script(c, "DROP TABLE tmp_ok", &err));
+    }
+    const char *mt = "testudo_migrations";
+    CHECK(tdo_drop_tables(c, &mt, 1, &err));
     CHECK(tdo_drop_tables(c, tables, 5, &err));
     json_decref(s1);
     json_decref(s2);
@@ -388,6 +468,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_changes),
         cmocka_unit_test(test_sqlite_up_and_down),
+        cmocka_unit_test(test_apply_sqlite),
         cmocka_unit_test(test_server_statements),
         cmocka_unit_test(test_servers),
     };

@@ -303,6 +303,9 @@ bool ltdo_try_resolve(lua_State *L);
 /* Opens the module (require "testudo"): returns the orm table. */
 int luaopen_testudo(lua_State *L);
 
+/* Adds the migration functions (lmigrate.c) to the C table at C_idx. */
+void ltdo_open_migrate(lua_State *L, int C_idx);
+
 /* ---- ltx.c ----------------------------------------------------------- */
 
 void ltdo_open_tx(lua_State *L, int orm_idx, int C_idx);

@@ -661,6 +661,7 @@ __attribute__((visibility("default"))) int luaopen_testudo(lua_State *L)
     ltdo_open_values(L, orm);
     ltdo_open_validators(L, orm);
     ltdo_open_json(L, orm);
+    ltdo_open_migrate(L, cfn);
     ltdo_open_expr(L, orm);
     ltdo_open_model(L, orm);
     ltdo_state_get(L, "Base");

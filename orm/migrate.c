@@ -261,9 +261,16 @@ static void change_column(differ *x, const char *table, const json_t *o,
         alter(x, table);
         tdo_sb_adds(&x->sb, " ALTER COLUMN ");
         d->quote_ident(&x->sb, name);
-        tdo_sb_addf(&x->sb, " TYPE %s USING ", S(c, "type"));
-        d->quote_ident(&x->sb, name);
-        tdo_sb_addf(&x->sb, "::%s", S(c, "type"));
+        tdo_sb_addf(&x->sb, " TYPE %s", S(c, "type"));
+        /* another kind of type needs an explicit cast; a narrower one of
+         * the same kind (VARCHAR(120) -> VARCHAR(50)) must not get one,
+         * which would cut the values that do not fit instead of failing */
+        if (strcspn(S(o, "type"), "(") != strcspn(S(c, "type"), "(") ||
+            strncmp(S(o, "type"), S(c, "type"), strcspn(S(c, "type"), "("))) {
+            tdo_sb_adds(&x->sb, " USING ");
+            d->quote_ident(&x->sb, name);
+            tdo_sb_addf(&x->sb, "::%s", S(c, "type"));
+        }
         emit(x, P_COLUMNS);
     }
     if (B(o, "null") != B(c, "null")) {
@@ -648,11 +655,13 @@ tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
         return st;
     if (tx && (st = tdo_conn_begin(c, err)))
         goto out;
+    size_t failed = 0; /* the statement that failed, from 1 */
     for (; !st && done < total; done++) {
         const char *sql = json_string_value(json_array_get(m->sql, done));
         if (progress)
             progress(done, total, sql, ud);
-        st = tdo_conn_execute_script(c, sql, err);
+        if ((st = tdo_conn_execute_script(c, sql, err)))
+            failed = done + 1;
     }
     if (!st && fk_off)
         st = fk_check(c, err);
@@ -666,18 +675,24 @@ tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
         } else {
             st = tdo_conn_commit(c, err);
         }
-    } else if (st && done > 0 && err) {
-        /* MySQL commits each DDL statement: say which ones ran */
+    }
+    if (st && failed && err) {
+        /* which migration, which statement; on MySQL, which ran before */
         tdo_sb sb = TDO_SB_INIT;
-        tdo_sb_addf(&sb, "migration %s: statement %zu of %zu failed: %s",
-                    m->version, done, total, err->message ? err->message : "");
-        tdo_sb_addf(&sb, "; applied before it (MySQL commits each schema "
-                         "change), not recorded:");
-        for (size_t i = 0; i + 1 < done; i++)
-            tdo_sb_addf(&sb, "\n  %s",
-                        json_string_value(json_array_get(m->sql, i)));
-        if (done == 1)
-            tdo_sb_adds(&sb, " none");
+        tdo_sb_addf(&sb, "migration %s%s%s: statement %zu of %zu failed: %s",
+                    m->version, m->name ? " " : "", m->name ? m->name : "",
+                    failed, total, err->message ? err->message : "");
+        if (tx) {
+            tdo_sb_adds(&sb, "; nothing was changed");
+        } else {
+            tdo_sb_adds(&sb, "; applied before it (MySQL commits each schema "
+                             "change), not recorded:");
+            for (size_t i = 0; i + 1 < failed; i++)
+                tdo_sb_addf(&sb, "\n  %s",
+                            json_string_value(json_array_get(m->sql, i)));
+            if (failed == 1)
+                tdo_sb_adds(&sb, " none");
+        }
         tdo_error_set(err, err->code, "%s", sb.buf);
         tdo_sb_release(&sb);
     }
@@ -698,9 +713,20 @@ tdo_status tdo_migrations_applied(tdo_conn *c, const char *app,
 {
     *out = NULL;
     const tdo_dialect *d = tdo_conn_dialect(c);
-    tdo_status st = tdo_migrations_table(c, err);
+    /* no table: nothing applied (reading makes no table) */
+    char **tables = NULL;
+    size_t nt = 0;
+    bool there = false;
+    tdo_status st = tdo_conn_tables(c, &tables, &nt, err);
+    for (size_t i = 0; !st && i < nt; i++)
+        there = there || !strcmp(tables[i], MIG_TABLE);
+    tdo_free_strings(tables, nt);
     if (st)
         return st;
+    if (!there) {
+        *out = json_array();
+        return *out ? TDO_OK : tdo_nomem(err);
+    }
     tdo_sb sb = TDO_SB_INIT;
     const char *names[] = {"version", "name", "applied_at", "content"};
     tdo_sb_adds(&sb, "SELECT ");

@@ -388,13 +388,15 @@ static json_t *through_state(const tdo_dialect *d, const char *table,
  * model of ctx (or of only): the two key columns (ON DELETE CASCADE), a
  * unique index on the pair and an index on the target column. */
 static bool through_states(json_t *tables, const tdo_dialect *d,
-                           const tdo_ctx *ctx, const tdo_model *only)
+                           const tdo_ctx *ctx, const tdo_model *only,
+                           const char *app)
 {
     size_t nm = tdo_ctx_nmodels(ctx);
     bool ok = true;
     for (size_t i = 0; ok && i < nm; i++) {
         const tdo_model *m = tdo_ctx_model_at(ctx, i);
-        if (tdo_model_abstract(m) || (only && m != only))
+        if (tdo_model_abstract(m) || (only && m != only) ||
+            (app && strcmp(tdo_model_app(m), app)))
             continue;
         for (size_t k = 0; ok && k < tdo_model_nrelations(m); k++) {
             const tdo_relation *r = tdo_model_relation(m, k);
@@ -433,8 +435,8 @@ static bool through_states(json_t *tables, const tdo_dialect *d,
 
 /* The schema state of ctx (see testudo.h). */
 tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
-                            const tdo_model *only, struct json_t **out,
-                            tdo_error *err)
+                            const tdo_model *only, const char *app,
+                            struct json_t **out, tdo_error *err)
 {
     *out = NULL;
     size_t nm = tdo_ctx_nmodels(ctx), n = 0;
@@ -448,7 +450,8 @@ tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
     for (size_t i = 0; i < nm; i++) {
         tdo_model *m = tdo_ctx_model_at(ctx, i);
         if ((!only || m == only) && !tdo_model_abstract(m) &&
-            !tdo_model_read_only(m))
+            !tdo_model_read_only(m) &&
+            (!app || (!strcmp(tdo_model_app(m), app) && !m->introspected)))
             todo[n++] = m;
     }
     tdo_status st = TDO_OK;
@@ -469,7 +472,7 @@ tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
         n--;
     }
     tdo_free(todo);
-    if (!st && !through_states(tables, d, ctx, only))
+    if (!st && !through_states(tables, d, ctx, only, app))
         st = tdo_nomem(err);
     json_t *state = st ? NULL
                        : json_pack("{s:i, s:s, s:o}", "version", 1, "dialect",
@@ -718,7 +721,7 @@ tdo_status tdo_schema_sql(const tdo_ctx *ctx, const tdo_dialect *d,
 {
     *out = NULL;
     json_t *state = NULL;
-    tdo_status st = tdo_schema_state(ctx, d, only, &state, err);
+    tdo_status st = tdo_schema_state(ctx, d, only, NULL, &state, err);
     if (st)
         return st;
     tdo_sb sb = TDO_SB_INIT;

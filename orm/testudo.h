@@ -994,7 +994,9 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
 /* Schema (DDL)                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Returns the schema state of ctx (or of only) for dialect d: a new
+/* Returns the schema state of ctx (or of only, or of the models declared
+ * in app -- not those introspection made -- when app is not NULL) for
+ * dialect d: a new
  * jansson tree {"version", "dialect", "tables": [...]} of the tables in
  * creation order, each {"table", "model" ("app.Model", null for a
  * through table), "columns": [{"name", "type", "null", "pk",
@@ -1004,7 +1006,7 @@ TDO_API const char *tdo_dialect_name(const tdo_dialect *d);
  * every constraint and index named deterministically.  The caller owns
  * *out (json_decref). */
 TDO_API tdo_status tdo_schema_state(const tdo_ctx *ctx, const tdo_dialect *d,
-                                    const tdo_model *only,
+                                    const tdo_model *only, const char *app,
                                     struct json_t **out, tdo_error *err);
 /* A rename the user confirmed (the differ never guesses one): a table
  * (old_column NULL) or a column of table new_table. */
@@ -1053,7 +1055,8 @@ TDO_API tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
                                        tdo_progress_fn progress, void *ud,
                                        tdo_error *err);
 /* The migrations recorded for app, oldest first: a new JSON array of
- * {"version", "name", "applied_at", "state"}; the caller owns it. */
+ * {"version", "name", "applied_at", "state"} (empty when there is no
+ * migration table: none is made); the caller owns it. */
 TDO_API tdo_status tdo_migrations_applied(tdo_conn *c, const char *app,
                                           struct json_t **out,
                                           tdo_error *err);

@@ -500,12 +500,21 @@ static int cmd_db(lua_State *L)
 {
     int n = lua_gettop(L);
     const char *sub = n ? lua_tostring(L, 1) : NULL;
-    if (!sub || strcmp(sub, "inspectdb") != 0)
-        return luaL_error(L,
-                          sub ? ".db %s: the migration commands are not "
-                                "implemented yet (only .db inspectdb is)"
-                              : "usage: .db inspectdb [--table T ...]",
-                          sub);
+    if (!sub || strcmp(sub, "inspectdb") != 0) {
+        /* the migration commands (the prelude's, as `testudo db`) */
+        shell_prelude(L, "db_command");
+        lua_createtable(L, n ? n : 1, 0);
+        for (int i = 1; i <= n; i++) {
+            lua_pushvalue(L, i);
+            lua_rawseti(L, -2, i);
+        }
+        if (!n) {
+            lua_pushliteral(L, "help");
+            lua_rawseti(L, -2, 1);
+        }
+        lua_call(L, 1, 0);
+        return 0;
+    }
     lua_createtable(L, n, 0);
     int tables = lua_gettop(L);
     for (int i = 2; i <= n; i++) {
@@ -570,8 +579,9 @@ static const struct dotcmd commands[] = {
     {"edit", cmd_edit, "", "edit the last statement in $EDITOR, then run it"},
     {"meter", cmd_meter, "[on|off]",
      "after each statement: its query count and time, and N+1 loops"},
-    {"db", cmd_db, "inspectdb [--table T ...]",
-     "the database's models as Lua source (migration commands: not yet)"},
+    {"db", cmd_db,
+     "init|init-db|migrate|upgrade|downgrade|history|heads|inspectdb ...",
+     "migrations (after Aerich); inspectdb: the database's models as Lua"},
     {"quit", cmd_quit, "", "exit"},
     {"exit", cmd_quit, "", "exit"},
     {NULL, NULL, NULL, NULL},

@@ -63,6 +63,7 @@ struct options {
     bool no_introspect;  /* --no-introspect */
     bool help, version;  /* -h, -V */
     bool inspectdb;      /* testudo db inspectdb */
+    int dbcmd;           /* testudo db COMMAND: argv index of COMMAND */
     bool read_only;      /* --read-only */
     bool sandbox;        /* --sandbox */
     bool atomic;         /* --atomic */
@@ -126,9 +127,16 @@ static const char usage_text[] =
     "  testudo db inspectdb [--table T ...] [DB_URL]\n"
     "                        print Lua model definitions for the tables and\n"
     "                        views of the database (all, or those named)\n"
-    "  testudo db COMMAND    schema migrations: init, init-db, migrate,\n"
-    "                        upgrade, downgrade, history, heads (not\n"
-    "                        implemented yet)\n"
+    "  testudo db init [--location DIR] [--app APP]\n"
+    "                        record the migration settings in the config,\n"
+    "                        make the folder\n"
+    "  testudo db init-db    the app's tables and the first migration\n"
+    "  testudo db migrate [--name N] [--empty] [-y]\n"
+    "                        write the next migration from the models'\n"
+    "                        changes (renames asked; -y: none)\n"
+    "  testudo db upgrade [--fake] [--dry-run]\n"
+    "  testudo db downgrade [--version V] [--delete] [--fake] [--dry-run] [-y]\n"
+    "  testudo db history | heads\n"
     "\n"
     "In the shell, .help lists the dot-commands.  See testudo(1).\n";
 
@@ -483,6 +491,8 @@ static void parse_args(int argc, char **argv, struct options *o)
     if (o->script > 0 && strcmp(argv[o->script], "db") == 0 &&
         o->script + 1 < argc && strcmp(argv[o->script + 1], "inspectdb") == 0)
         inspectdb_args(argc, argv, o->script + 2, o);
+    else if (o->script > 0 && strcmp(argv[o->script], "db") == 0)
+        o->dbcmd = o->script + 1; /* the migration commands */
     else
         database_after_script(argc, argv, o);
 }
@@ -794,13 +804,6 @@ static int early_exit(const struct options *o, char **argv)
     }
     if (o->version)
         return print_version();
-    if (o->script > 0 && strcmp(argv[o->script], "db") == 0 && !o->inspectdb) {
-        fprintf(stderr,
-                "%s: 'testudo db' (migrations) is not implemented "
-                "yet\n",
-                progname);
-        return 2;
-    }
     return -1;
 }
 
@@ -972,6 +975,33 @@ static int inspectdb(lua_State *L)
     return 0;
 }
 
+/* Protected: runs the prelude's db_command with the arguments of
+ * `testudo db` (a light userdata: argv from the command, NULL-ended). */
+static int dbcommand(lua_State *L)
+{
+    char **args = lua_touserdata(L, 1);
+    shell_prelude(L, "db_command");
+    lua_newtable(L);
+    for (int i = 0; args[i]; i++) {
+        lua_pushstring(L, args[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* testudo db COMMAND ...: the exit status (1 when it fails). */
+static int run_dbcommand(lua_State *L, char **args)
+{
+    lua_pushcfunction(L, dbcommand);
+    lua_pushlightuserdata(L, args);
+    if (shell_docall(L, 1, 0) != LUA_OK) {
+        shell_report(L);
+        return 1;
+    }
+    return 0;
+}
+
 /* testudo db inspectdb: the exit status. */
 static int run_inspectdb(lua_State *L, const struct options *o)
 {
@@ -1033,10 +1063,19 @@ int main(int argc, char **argv)
     shell_signals_init();
     status = start_session(L, &o, url, config);
     shell_set_ctx(ltdo_context(L));
-    if (status == 0 && !o.inspectdb)
+    if (status == 0 && !o.inspectdb && !o.dbcmd)
         status = session_modes(L, &o);
     if (status == 0 && o.inspectdb)
         status = run_inspectdb(L, &o);
+    else if (status == 0 && o.dbcmd > 0)
+        status = o.dbcmd < argc ? run_dbcommand(L, argv + o.dbcmd)
+                                : (fprintf(stderr,
+                                           "%s: usage: testudo db COMMAND "
+                                           "(init, init-db, migrate, upgrade, "
+                                           "downgrade, history, heads, "
+                                           "inspectdb)\n",
+                                           progname),
+                                   2);
     else if (status == 0) {
         status = run_user_code(L, &o, argv, argc);
         status = end_modes(L, &o, status);

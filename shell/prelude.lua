@@ -159,6 +159,7 @@ function S.init(url, cfg, demo, force, introspect)
     orm.generate_schemas()
     return
   end
+  S.config_file = cfg
   if cfg then
     local t = load_config(cfg)
     if url then
@@ -168,6 +169,7 @@ function S.init(url, cfg, demo, force, introspect)
         t.db_url = url
       end
     end
+    S.migration_settings = type(t.migrations) == "table" and t.migrations or nil
     local ok, e = pcall(orm.init, t)
     if not ok then error(short_error(e), 0) end
     orm._connect_all()
@@ -1235,6 +1237,151 @@ function S.inspectdb(only, url)
   out[#out + 1] = ""
   out[#out + 1] = "return M"
   return concat(out, "\n") .. "\n"
+end
+
+-- ---- migrations: `testudo db CMD` and `.db CMD` ---------------------------
+
+local DB_USAGE = [[usage: db COMMAND [options]
+  init [--location DIR] [--app APP]   record the settings in the config, make the folder
+  init-db                             the app's tables and the first migration
+  migrate [--name N] [--empty] [-y]   write the next migration (renames asked, -y: none)
+  upgrade [--fake] [--dry-run]        apply the migrations not applied yet
+  downgrade [--version V] [--delete] [--fake] [--dry-run] [-y]
+                                      revert the last migration (or those after V)
+  history                             every migration, applied or not
+  heads                               the migrations not applied yet
+  inspectdb [--table T ...]           Lua models for the tables of the database]]
+
+local function db_args(list)
+  local o, cmd = {}, list[1]
+  local i = 2
+  while i <= #list do
+    local a = list[i]
+    local key, val = a:match("^%-%-([%w-]+)=(.*)$")
+    key = key or a:match("^%-%-([%w-]+)$")
+    if a == "-y" then key = "yes" end
+    if not key then error(("db %s: unexpected argument '%s'\n%s"):format(cmd, a, DB_USAGE), 0) end
+    key = key:gsub("-", "_")
+    if val == nil and (key == "name" or key == "version" or key == "location" or key == "app") then
+      i = i + 1
+      val = list[i]
+      if not val then error(("db %s: --%s needs a value"):format(cmd, key), 0) end
+    end
+    o[key] = val == nil and true or val
+    i = i + 1
+  end
+  return cmd, o
+end
+
+-- Records migrations = { location =, app = } in the config file.
+local function record_settings(path, o)
+  if not path then
+    error("db init: no config file (testudo.lua or -c FILE) to record the "
+      .. "settings in: write one first (see README, Migrations)", 0)
+  end
+  local fh = io.open(path)
+  local text = fh and fh:read("a")
+  if fh then fh:close() end
+  if not text then error("db init: cannot read " .. path, 0) end
+  local line = ("  migrations = { location = %q, app = %q },"):format(o.location, o.app)
+  if text:find("\n%s*migrations%s*=") then
+    text = text:gsub("\n(%s*)migrations%s*=%s*%b{}%s*,?", "\n" .. line, 1)
+  else
+    local n
+    text, n = text:gsub("return%s*{", "return {\n" .. line, 1)
+    if n == 0 then error("db init: " .. path .. " does not 'return {' a table", 0) end
+  end
+  fh = io.open(path, "w")
+  fh:write(text)
+  fh:close()
+end
+
+-- Asks about each table whose columns went and came: renamed? (-y: no)
+local function say(text)
+  io.stdout:write(text, "\n")
+end
+
+local function ask_renames(o)
+  local renames = {}
+  for _, c in ipairs(orm.migrations.rename_candidates(o)) do
+    local q = c[3] and ("Rename field %s.%s to %s? [y/N] "):format(c[2], c[3], c[4])
+      or ("Rename table %s to %s? [y/N] "):format(c[1], c[2])
+    if not o.yes and ask(q) then renames[#renames + 1] = c end
+  end
+  return renames
+end
+
+local function print_list(title, list)
+  if #list == 0 then say(title .. ": none") return end
+  for _, m in ipairs(list) do
+    say(("%s_%s%s"):format(m.version, m.name, m.applied == nil and "" or
+      (m.applied and "  (applied)" or "  (not applied)")))
+  end
+end
+
+-- The progress of an upgrade, on stderr: a line per statement.
+local function progress(done, total, sql)
+  if sql then
+    io.stderr:write(("  [%d/%d] %s\n"):format(done + 1, total,
+      (sql:gsub("%s+", " "):sub(1, 70))))
+  end
+end
+
+function S.db_command(list)
+  local cmd, o = db_args(list)
+  local M = orm.migrations
+  local cfg = S.migration_settings or {}
+  o.location = o.location or M.location or cfg.location
+  o.app = o.app or M.app or cfg.app
+  o.progress = progress
+  if cmd == "init" then
+    o.location = o.location or "migrations"
+    o.app = o.app or "models"
+    record_settings(S.config_file, o)
+    local dir = M.init(o)
+    say(("Migrations of app %s go in %s (recorded in %s)."):format(o.app, dir, S.config_file))
+  elseif cmd == "init-db" then
+    local path = M.init_db(o)
+    say("Made the tables and the first migration: " .. path)
+  elseif cmd == "migrate" then
+    o.renames = ask_renames(o)
+    local path, why = M.migrate(o)
+    say(path and ("Wrote " .. path) or "No changes.")
+    _ = why
+  elseif cmd == "upgrade" then
+    if o.dry_run then
+      for _, m in ipairs(M.pending(o)) do
+        say(("-- %s_%s"):format(m.version, m.name))
+        for _, q in ipairs(m.upgrade) do say(q .. ";") end
+      end
+      return
+    end
+    local ran = M.upgrade(o)
+    say(#ran == 0 and "Nothing to upgrade." or ("Applied " .. table.concat(ran, ", ") .. "."))
+  elseif cmd == "downgrade" then
+    if o.dry_run then
+      for _, m in ipairs(M.to_revert(o)) do
+        say(("-- %s_%s"):format(m.version, m.name))
+        for _, q in ipairs(m.downgrade) do say(q .. ";") end
+      end
+      return
+    end
+    if not o.yes then
+      local what = o.version and ("every migration after " .. o.version) or "the last migration"
+      if not ask(("Revert %s%s? [y/N] "):format(what, o.delete and " and delete its file" or "")) then
+        say("Nothing done.")
+        return
+      end
+    end
+    local undone = M.downgrade(o)
+    say(#undone == 0 and "Nothing to downgrade." or ("Reverted " .. table.concat(undone, ", ") .. "."))
+  elseif cmd == "history" then
+    print_list("Migrations", M.history(o))
+  elseif cmd == "heads" then
+    print_list("Not applied", M.heads(o))
+  else
+    error(DB_USAGE, 0)
+  end
 end
 
 -- .db inspectdb: the same for the database in use (its URL masked).

@@ -242,6 +242,7 @@ function orm.init(cfg)
   state.first_conn = nil
   state.use_conn = nil
   state.routers = routers
+  state.migrations = type(cfg.migrations) == "table" and cfg.migrations or nil
   C.set_use_tz(cfg.use_tz and true or false)
   state.timezone = cfg.timezone or "UTC"
   local names = sorted_keys(urls)

@@ -34,8 +34,11 @@ rc=$?
 expect_rc "a bad DATABASE_URL exits 2" 2
 
 run db init
-expect_rc "testudo db exits 2 for now" 2
-err_has "testudo db says not implemented" 'not implemented'
+expect_rc "testudo db init without a config file exits 1" 1
+err_has "testudo db init says it needs a config file to record its settings in" 'no config file'
+run db
+expect_rc "testudo db without a command exits 2" 2
+err_has "testudo db without a command gives the usage" 'usage: testudo db COMMAND'
 
 run -e 'print(1 + 1)'
 expect_rc "-e exits 0" 0

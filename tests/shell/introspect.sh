@@ -248,7 +248,7 @@ pipe ".db inspectdb --table orders
 " "$DB"
 out_has ".db inspectdb prints the model of the table named" '^M.Order = Model:extend\("Order", \{$'
 out_lacks ".db inspectdb prints only that table" 'Model:extend\("Customer"'
-err_has ".db's migration commands say they are not there yet" 'not implemented yet'
+out_has ".db upgrade with no migrations says there is nothing to do" '^Nothing to upgrade\.$'
 
 # .db inspectdb --table T where T has a declared model: says so
 run -q --demo -e '.db inspectdb --table tags'

@@ -112,7 +112,8 @@ static tdo_status use_db(tdo_ctx *ctx, tdo_error *err)
 {
     tdo_conn *c;
     tdo_status st;
-    if ((st = tdo_connect(ctx, "default", "sqlite://:memory:?journal_mode=memory", &c, err)) ||
+    if ((st = tdo_connect(ctx, "default",
+                          "sqlite://:memory:?journal_mode=memory", &c, err)) ||
         (st = tdo_generate_schemas(ctx, c, true, err)))
         return st;
     tdo_model *user = tdo_ctx_model(ctx, "models", "User");

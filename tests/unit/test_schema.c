@@ -301,7 +301,8 @@ static void test_state(void **state)
     tdo_error err = TDO_ERROR_INIT;
     json_t *st = NULL;
     assert_int_equal(
-        tdo_schema_state(ctx, &tdo_dialect_postgres, NULL, &st, &err), TDO_OK);
+        tdo_schema_state(ctx, &tdo_dialect_postgres, NULL, NULL, &st, &err),
+        TDO_OK);
     assert_string_equal(json_string_value(json_object_get(st, "dialect")),
                         "postgres");
     json_t *tables = json_object_get(st, "tables");

@@ -261,10 +261,8 @@ static void test_mask(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parts),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_mask),
-        cmocka_unit_test(test_schemes),
+        cmocka_unit_test(test_parts),    cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_mask),     cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_timeouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,7 +328,11 @@ static void test_json_quote(void **state)
         {"\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\""}, /* UTF-8 as is */
         /* bytes that are not UTF-8 (a stray continuation, an overlong
          * '/', a surrogate, a cut sequence) become U+FFFD */
-        {"a\x80" "b", 3, "\"a\xef\xbf\xbd" "b\""},
+        {"a\x80"
+         "b",
+         3,
+         "\"a\xef\xbf\xbd"
+         "b\""},
         {"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
         {"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
         {"x\xe2\x82", 3, "\"x\xef\xbf\xbd\xef\xbf\xbd\""},

@@ -126,26 +126,49 @@ static void progress_cb(size_t done, size_t total, const char *sql, void *ud)
         lua_pop(L, 1);
 }
 
+/* Runs data step i (a function of the list at 5) with orm, protected;
+ * its error is kept to be raised as it was. */
+static tdo_status data_step(size_t i, void *ud, tdo_error *err)
+{
+    lua_State *L = ud;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, 5, (lua_Integer)i + 1);
+    ltdo_state_get(L, "orm");
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        tdo_status st = ltdo_keep_error(L, err);
+        lua_settop(L, top);
+        return st;
+    }
+    lua_settop(L, top);
+    return TDO_OK;
+}
+
 /* C.migration_apply(conn_name, app, version, name, sql_list, state_text,
  * flags {down=, fake=}, progress_fn_or_nil) */
 static int c_migration_apply(lua_State *L)
 {
     lua_settop(L, 8);
     tdo_conn *conn = ltdo_conn_named(L, luaL_checkstring(L, 1));
-    tdo_migration m = {luaL_checkstring(L, 2), luaL_checkstring(L, 3),
-                       luaL_optstring(L, 4, NULL), NULL, NULL};
+    tdo_migration m = {.app = luaL_checkstring(L, 2),
+                       .version = luaL_checkstring(L, 3),
+                       .name = luaL_optstring(L, 4, NULL)};
     luaL_checktype(L, 5, LUA_TTABLE);
     json_t *sql = boxed(L, json_array());
     for (size_t i = 1; i <= lua_rawlen(L, 5); i++) {
         lua_rawgeti(L, 5, (lua_Integer)i);
         const char *s = lua_tostring(L, -1);
-        if (!s)
-            return luaL_error(L, "migration %s: statement %d is not text",
+        bool fn = lua_isfunction(L, -1); /* a data step */
+        if (!s && !fn)
+            return luaL_error(L,
+                              "migration %s: step %d is neither SQL text "
+                              "nor a function",
                               m.version, (int)i);
-        if (json_array_append_new(sql, json_string(s)))
+        if (json_array_append_new(sql, fn ? json_null() : json_string(s)))
             return ltdo_raise(L, TDO_ERR_NOMEM, "out of memory");
         lua_pop(L, 1);
     }
+    m.data = data_step;
+    m.data_ud = L;
     m.sql = sql;
     m.state = lua_isnoneornil(L, 6) ? NULL : state_arg(L, 6);
     unsigned flags = 0;
@@ -161,7 +184,7 @@ static int c_migration_apply(lua_State *L)
     tdo_status st = tdo_migration_apply(conn, &m, flags, progress_cb, L, &err);
     ltdo_enter(before);
     if (st)
-        return ltdo_error(L, &err);
+        return ltdo_raise_kept(L, &err);
     return 0;
 }
 

@@ -659,8 +659,14 @@ tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
     for (; !st && done < total; done++) {
         const char *sql = json_string_value(json_array_get(m->sql, done));
         if (progress)
-            progress(done, total, sql, ud);
-        if ((st = tdo_conn_execute_script(c, sql, err)))
+            progress(done, total, sql ? sql : "-- data step", ud);
+        if (!sql) /* a data step, between the statements */
+            st = m->data ? m->data(done, m->data_ud, err)
+                         : tdo_error_set(err, TDO_ERR_PARAMS,
+                                         "a data step and nothing to run it");
+        else
+            st = tdo_conn_execute_script(c, sql, err);
+        if (st)
             failed = done + 1;
     }
     if (!st && fk_off)
@@ -679,7 +685,7 @@ tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
     if (st && failed && err) {
         /* which migration, which statement; on MySQL, which ran before */
         tdo_sb sb = TDO_SB_INIT;
-        tdo_sb_addf(&sb, "migration %s%s%s: statement %zu of %zu failed: %s",
+        tdo_sb_addf(&sb, "migration %s%s%s: step %zu of %zu failed: %s",
                     m->version, m->name ? " " : "", m->name ? m->name : "",
                     failed, total, err->message ? err->message : "");
         if (tx) {
@@ -687,9 +693,10 @@ tdo_status tdo_migration_apply(tdo_conn *c, const tdo_migration *m,
         } else {
             tdo_sb_adds(&sb, "; applied before it (MySQL commits each schema "
                              "change), not recorded:");
-            for (size_t i = 0; i + 1 < failed; i++)
-                tdo_sb_addf(&sb, "\n  %s",
-                            json_string_value(json_array_get(m->sql, i)));
+            for (size_t i = 0; i + 1 < failed; i++) {
+                const char *q = json_string_value(json_array_get(m->sql, i));
+                tdo_sb_addf(&sb, "\n  %s", q ? q : "-- data step");
+            }
             if (failed == 1)
                 tdo_sb_adds(&sb, " none");
         }

@@ -1030,8 +1030,13 @@ typedef struct tdo_migration {
     const char *app;            /* "models" */
     const char *version;        /* "0003", ordered as text */
     const char *name;           /* "add_rating", or NULL */
-    const struct json_t *sql;   /* the statements, a JSON array of text */
+    const struct json_t *sql;   /* the steps, a JSON array: statements as
+                                   text, data steps as null */
     const struct json_t *state; /* the schema state after it (recorded) */
+    /* runs data step i (a null of sql) inside the migration's
+     * transaction; NULL: a data step is an error */
+    tdo_status (*data)(size_t i, void *ud, tdo_error *err);
+    void *data_ud;
 } tdo_migration;
 enum {
     TDO_MIG_DOWN = 1, /* revert: run the downgrade sql, forget the record */

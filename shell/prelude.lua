@@ -1352,7 +1352,9 @@ function S.db_command(list)
     if o.dry_run then
       for _, m in ipairs(M.pending(o)) do
         say(("-- %s_%s"):format(m.version, m.name))
-        for _, q in ipairs(m.upgrade) do say(q .. ";") end
+        for _, q in ipairs(m.upgrade) do
+          say(type(q) == "function" and "-- a data step (a Lua function)" or q .. ";")
+        end
       end
       return
     end
@@ -1362,7 +1364,9 @@ function S.db_command(list)
     if o.dry_run then
       for _, m in ipairs(M.to_revert(o)) do
         say(("-- %s_%s"):format(m.version, m.name))
-        for _, q in ipairs(m.downgrade) do say(q .. ";") end
+        for _, q in ipairs(m.downgrade) do
+          say(type(q) == "function" and "-- a data step (a Lua function)" or q .. ";")
+        end
       end
       return
     end

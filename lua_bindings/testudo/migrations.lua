@@ -56,9 +56,11 @@ local function files(dir)
   return out
 end
 
--- The table a migration file returns (run with no globals).
+-- The table a migration file returns.
 local function load(f)
-  local chunk, err = loadfile(f.path, "t", {})
+  -- data steps are functions(orm) between the statements: the file runs
+  -- with the globals readable
+  local chunk, err = loadfile(f.path, "t", setmetatable({}, { __index = _G }))
   if not chunk then fail("cannot read migration " .. f.path .. ": " .. err) end
   local ok, t = pcall(chunk)
   if not ok or type(t) ~= "table" then

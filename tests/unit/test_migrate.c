@@ -278,7 +278,11 @@ static void test_apply_sqlite(void **state)
     /* a failure in the middle: all or nothing */
     json_t *bad = json_pack("[s,s]", "ALTER TABLE authors ADD COLUMN x INT",
                             "ALTER TABLE no_such_table ADD COLUMN y INT");
-    tdo_migration mb = {"models", "0001", "bad", bad, s2};
+    tdo_migration mb = {.app = "models",
+                        .version = "0001",
+                        .name = "bad",
+                        .sql = bad,
+                        .state = s2};
     assert_int_not_equal(tdo_migration_apply(c, &mb, 0, NULL, NULL, &err),
                          TDO_OK);
     tdo_error_release(&err);
@@ -294,8 +298,11 @@ static void test_apply_sqlite(void **state)
 
     tdo_rename up = {"books", "books", "title", "heading"};
     json_t *res = diff(d, s1, s2, &up, 1);
-    tdo_migration m = {"models", "0001", "more", json_object_get(res, "sql"),
-                       s2};
+    tdo_migration m = {.app = "models",
+                       .version = "0001",
+                       .name = "more",
+                       .sql = json_object_get(res, "sql"),
+                       .state = s2};
     int calls = 0;
     CHECK(tdo_migration_apply(c, &m, 0, count_calls, &calls, &err));
     assert_int_equal(calls, (int)json_array_size(m.sql) + 1);
@@ -399,8 +406,11 @@ static void up_and_down_on(const char *var)
     tdo_rename down = {"books", "books", "heading", "title"};
     for (int dir = 0; dir < 2; dir++) {
         json_t *res = dir ? diff(d, s2, s1, &down, 1) : diff(d, s1, s2, &up, 1);
-        tdo_migration m = {"models", "0002", "rename_and_more",
-                           json_object_get(res, "sql"), dir ? s1 : s2};
+        tdo_migration m = {.app = "models",
+                           .version = "0002",
+                           .name = "rename_and_more",
+                           .sql = json_object_get(res, "sql"),
+                           .state = dir ? s1 : s2};
         CHECK(tdo_migration_apply(c, &m, dir ? TDO_MIG_DOWN : 0, NULL, NULL,
                                   &err));
         json_decref(res);
@@ -437,10 +447,14 @@ static void up_and_down_on(const char *var)
         /* MySQL: a failure says which statements ran, records nothing */
         json_t *bad = json_pack("[s,s]", "CREATE TABLE tmp_ok (id INT)",
                                 "ALTER TABLE no_such_table ADD COLUMN x INT");
-        tdo_migration m = {"models", "0009", "bad", bad, s1};
+        tdo_migration m = {.app = "models",
+                           .version = "0009",
+                           .name = "bad",
+                           .sql = bad,
+                           .state = s1};
         assert_int_not_equal(tdo_migration_apply(c, &m, 0, NULL, NULL, &err),
                              TDO_OK);
-        assert_non_null(strstr(err.message, "statement 2 of 2 failed"));
+        assert_non_null(strstr(err.message, "step 2 of 2 failed"));
         assert_non_null(strstr(err.message, "CREATE TABLE tmp_ok"));
         tdo_error_release(&err);
         json_t *applied = NULL;

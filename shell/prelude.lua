@@ -1319,6 +1319,16 @@ local function print_list(title, list)
   end
 end
 
+-- --dry-run: the steps (key "upgrade" or "downgrade") of migrations.
+local function print_steps(list, key)
+  for _, m in ipairs(list) do
+    say(("-- %s_%s"):format(m.version, m.name))
+    for _, q in ipairs(m[key]) do
+      say(type(q) == "function" and "-- a data step (a Lua function)" or q .. ";")
+    end
+  end
+end
+
 -- The progress of an upgrade, on stderr: a line per statement.
 local function progress(done, total, sql)
   if sql then
@@ -1349,27 +1359,11 @@ function S.db_command(list)
     say(path and ("Wrote " .. path) or "No changes.")
     _ = why
   elseif cmd == "upgrade" then
-    if o.dry_run then
-      for _, m in ipairs(M.pending(o)) do
-        say(("-- %s_%s"):format(m.version, m.name))
-        for _, q in ipairs(m.upgrade) do
-          say(type(q) == "function" and "-- a data step (a Lua function)" or q .. ";")
-        end
-      end
-      return
-    end
+    if o.dry_run then return print_steps(M.pending(o), "upgrade") end
     local ran = M.upgrade(o)
     say(#ran == 0 and "Nothing to upgrade." or ("Applied " .. table.concat(ran, ", ") .. "."))
   elseif cmd == "downgrade" then
-    if o.dry_run then
-      for _, m in ipairs(M.to_revert(o)) do
-        say(("-- %s_%s"):format(m.version, m.name))
-        for _, q in ipairs(m.downgrade) do
-          say(type(q) == "function" and "-- a data step (a Lua function)" or q .. ";")
-        end
-      end
-      return
-    end
+    if o.dry_run then return print_steps(M.to_revert(o), "downgrade") end
     if not o.yes then
       local what = o.version and ("every migration after " .. o.version) or "the last migration"
       if not ask(("Revert %s%s? [y/N] "):format(what, o.delete and " and delete its file" or "")) then

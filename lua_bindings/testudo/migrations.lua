@@ -225,28 +225,14 @@ end
 -- with version every one applied after it; delete: their files too.
 -- Returns the versions reverted.
 function M.downgrade(o)
-  local o, app, dir, using = opts_of(o)
-  local done, list = applied_map(using, app)
-  local by = {}
-  for _, m in ipairs(chain(dir)) do by[m.version] = m end
-  if o.version and not done[o.version] then
-    fail("migration " .. o.version .. " is not applied")
-  end
+  local o, app, _, using = opts_of(o)
   local undone = {}
-  for i = #list, 1, -1 do
-    local v = list[i].version
-    if o.version and v <= o.version then break end
-    if not o.version and #undone == 1 then break end
-    if v == "0000" and not o.version then
-      fail("the first migration (0000) is not reverted: it made every table")
-    end
-    local m = by[v]
-    if not m then fail("migration " .. v .. " is applied but its file is gone") end
+  for _, m in ipairs(M.to_revert(o)) do
     check_dialect(m, using)
     C.migration_apply(using, app, m.version, m.name, m.downgrade, nil,
       { down = true, fake = o.fake }, o.progress)
     if o.delete then os.remove(m.path) end
-    undone[#undone + 1] = v
+    undone[#undone + 1] = m.version
   end
   return undone
 end
@@ -285,13 +271,19 @@ end
 -- to_revert{version=}: the migrations downgrade would revert, in order.
 function M.to_revert(o)
   local o, app, dir, using = opts_of(o)
-  local _, list = applied_map(using, app)
+  local done, list = applied_map(using, app)
+  if o.version and not done[o.version] then
+    fail("migration " .. o.version .. " is not applied")
+  end
   local by = {}
   for _, m in ipairs(chain(dir)) do by[m.version] = m end
   local out = {}
   for i = #list, 1, -1 do
     local v = list[i].version
     if (o.version and v <= o.version) or (not o.version and #out == 1) then break end
+    if v == "0000" and not o.version then
+      fail("the first migration (0000) is not reverted: it made every table")
+    end
     out[#out + 1] = by[v] or fail("migration " .. v .. " is applied but its file is gone")
   end
   return out

@@ -68,6 +68,11 @@ run db upgrade
 run -e 'Author:get{ name = "Ann" }.about'
 out_has "the renamed column keeps its values" '^b$'
 
+run db downgrade --dry-run
+out_has "downgrade --dry-run names the migration it would revert" '^-- 0002_about$'
+out_has "downgrade --dry-run prints its SQL" 'RENAME COLUMN "about" TO "bio";$'
+run db downgrade
+out_has "downgrade asks first; no answer: nothing done" 'Nothing done\.$'
 run db downgrade -y
 out_has "db downgrade reverts the last migration" '^Reverted 0002\.$'
 run -e 'orm.connection():execute_query("SELECT bio FROM authors")[1].bio'

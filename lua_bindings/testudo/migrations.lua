@@ -35,10 +35,11 @@ local function long_string(s)
   return "[" .. eq .. "[\n" .. s .. "]" .. eq .. "]"
 end
 
+-- The statements as lines of a Lua list (each after a newline).
 local function list_of(stmts)
   local out = {}
-  for _, s in ipairs(stmts) do out[#out + 1] = "    " .. long_string(s) .. "," end
-  return table.concat(out, "\n")
+  for _, s in ipairs(stmts) do out[#out + 1] = "\n    " .. long_string(s) .. "," end
+  return table.concat(out)
 end
 
 -- The migration files of folder dir, by version: {version, name, path}.
@@ -89,12 +90,8 @@ local function write_migration(dir, m)
     ("  name = %q,"):format(m.name),
     m.parent and ("  parent = %q,"):format(m.parent) or "  parent = nil,",
     ("  dialect = %q,"):format(m.dialect),
-    "  upgrade = {",
-    list_of(m.upgrade),
-    "  },",
-    "  downgrade = {",
-    list_of(m.downgrade),
-    "  },",
+    "  upgrade = {" .. list_of(m.upgrade) .. "\n  },",
+    "  downgrade = {" .. list_of(m.downgrade) .. "\n  },",
     "  state = " .. long_string(m.state) .. ",",
     "}",
     "",

@@ -12,7 +12,8 @@ local check = require "tests.lua.support.check"
 local catch, is = check.catch, check.is
 
 local APP = "migspec"
-local TABLES = { "mg_books_mg_tags", "mg_books", "mg_tags", "mg_notes", "mg_authors" }
+local TABLES = { "mg_books_mg_tags", "mg_books", "mg_tags", "mg_notes", "mg_authors",
+                 "mg_things", "mg_items" }
 
 -- The app's models at step n (redeclared: the registry takes the new
 -- definition).
@@ -181,6 +182,59 @@ describe("migrations", function()
     if sql.dialect() ~= "mysql" then -- (MariaDB commits each schema change)
       assert.are.equal("Dune", titles("title")) -- the rename rolled back
     end
+  end)
+
+  it("renames a table as confirmed; null, default and unique_together changes", function()
+    local function thing(n)
+      return Model:extend("MgThing", {
+        id = fields.IntField{ primary_key = true },
+        code = fields.CharField{ max_length = 10, unique = n == 2 },
+        qty = fields.IntField{ default = n >= 3 and 2 or 1 },
+        note = fields.TextField{ null = n < 3, default = n >= 3 and "" or nil },
+        Meta = { app = APP, table = n >= 2 and "mg_items" or "mg_things",
+                 unique_together = n >= 3 and { { "code", "qty" } } or nil },
+      })
+    end
+    local o = { app = APP, location = dir }
+    thing(1)
+    M.init_db(o)
+    sql.query("INSERT INTO mg_things (id, code, qty, note) VALUES (1, 'a', 1, 'x'), (2, 'b', 1, 'y')")
+    thing(2)
+    assert.are.same({ { "mg_things", "mg_items" } }, M.rename_candidates(o))
+    M.migrate{ app = APP, location = dir, name = "items", renames = { { "mg_things", "mg_items" } } }
+    M.upgrade(o)
+    assert.is_false(has_table("mg_things"))
+    assert.are.equal("a,b", (function()
+      local t = {}
+      for _, r in ipairs(sql.query("SELECT code FROM mg_items ORDER BY id")) do t[#t + 1] = r.code end
+      return table.concat(t, ",")
+    end)())
+    is(E.IntegrityError, catch(function()
+      return sql.query("INSERT INTO mg_items (id, code, qty, note) VALUES (3, 'a', 1, 'z')")
+    end))
+    local Thing = thing(3)
+    M.migrate{ app = APP, location = dir, name = "stricter" }
+    M.upgrade(o)
+    local t = Thing:create{ id = 3, code = "c" }
+    assert.are.equal(2, Thing:get{ id = 3 }.qty) -- the new default
+    is(E.IntegrityError, catch(function()
+      return sql.query("INSERT INTO mg_items (id, code, qty, note) VALUES (4, 'd', 2, NULL)")
+    end)) -- note is NOT NULL now
+    sql.query("INSERT INTO mg_items (id, code) VALUES (5, 'e')") -- the defaults, in the database
+    assert.are.equal(2, one("SELECT qty FROM mg_items WHERE id = 5").qty)
+    assert.are.equal("", one("SELECT note FROM mg_items WHERE id = 5").note)
+    is(E.IntegrityError, catch(function() -- unique_together (code, qty)
+      return sql.query("INSERT INTO mg_items (id, code, qty, note) VALUES (6, 'e', 2, '')")
+    end))
+    -- code alone is no longer unique
+    sql.query("INSERT INTO mg_items (id, code, qty, note) VALUES (6, 'e', 3, '')")
+    _ = t
+    -- (going back makes code unique again: the second 'e' would stop it)
+    sql.query("DELETE FROM mg_items WHERE id = 6")
+    -- all the way back: the table under its old name, its rows there
+    M.downgrade{ app = APP, location = dir, version = "0000" }
+    assert.is_true(has_table("mg_things"))
+    assert.are.equal(4, #sql.query("SELECT id FROM mg_things")) -- rows 1, 2, 3 and 5
   end)
 
   it("refuses two migrations that follow the same one (multiple heads)", function()

@@ -83,6 +83,11 @@ out_has ".db history in the shell lists the migrations" '0002_about  \(not appli
 
 run db downgrade --version 0000 -y
 out_has "downgrade --version reverts every migration after it" '^Reverted 0001\.$'
+run db migrate --empty --name by_hand
+out_has "migrate --empty writes a migration to fill in by hand" 'Wrote migrations/0003_by_hand\.lua'
+if grep -q '^  upgrade = {$' migrations/0003_by_hand.lua && [ "$(sed -n '/^  upgrade = {$/{n;p}' migrations/0003_by_hand.lua)" = "  }," ]; then
+    ok "an empty migration has no statements"
+else notok "an empty migration has no statements"; fi
 run db frobnicate
 expect_rc "an unknown db command exits 1" 1
 err_has "an unknown db command prints the usage" 'usage: db COMMAND'

@@ -542,73 +542,67 @@ tdo_status tdo_migrations_table(tdo_conn *c, tdo_error *err)
     return st;
 }
 
+/* Appends "a", "b", ... (names) or $1, $2, ... (placeholders) of n
+ * columns. */
+static void column_names(tdo_sb *sb, const tdo_dialect *d,
+                         const char *const *names, size_t n, bool params)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tdo_sb_adds(sb, ", ");
+        if (params)
+            d->placeholder(sb, i + 1);
+        else
+            d->quote_ident(sb, names[i]);
+    }
+}
+
 /* Records (up) or forgets (down) migration m in the migration table. */
 static tdo_status record(tdo_conn *c, const tdo_migration *m, bool down,
                          tdo_error *err)
 {
+    static const char *const names[] = {"app", "version", "name", "content",
+                                        "applied_at"};
     const tdo_dialect *d = tdo_conn_dialect(c);
-    tdo_sb sb = TDO_SB_INIT;
-    tdo_value v[5];
-    size_t n;
+    tdo_sb sb = TDO_SB_INIT, when = TDO_SB_INIT;
     char *content = NULL;
+    tdo_value v[5] = {tdo_value_text(m->app, strlen(m->app)),
+                      tdo_value_text(m->version, strlen(m->version))};
+    size_t n = 2;
     if (down) {
         tdo_sb_adds(&sb, "DELETE FROM ");
         d->quote_ident(&sb, MIG_TABLE);
-        tdo_sb_adds(&sb, " WHERE ");
-        d->quote_ident(&sb, "app");
-        tdo_sb_adds(&sb, " = ");
-        d->placeholder(&sb, 1);
-        tdo_sb_adds(&sb, " AND ");
-        d->quote_ident(&sb, "version");
-        tdo_sb_adds(&sb, " = ");
-        d->placeholder(&sb, 2);
-        v[0] = tdo_value_text(m->app, strlen(m->app));
-        v[1] = tdo_value_text(m->version, strlen(m->version));
-        n = 2;
-    } else {
-        content = m->state ? json_dumps(m->state, JSON_COMPACT) : NULL;
-        tdo_datetime now;
-        tdo_datetime_now(true, &now);
-        tdo_sb when = TDO_SB_INIT;
-        tdo_value nv = {.type = TDO_DATETIME, .u.dt = now};
-        tdo_value_format(&when, &nv, false);
-        tdo_sb_adds(&sb, "INSERT INTO ");
-        d->quote_ident(&sb, MIG_TABLE);
-        tdo_sb_adds(&sb, " (");
-        const char *names[] = {"app", "version", "name", "content",
-                               "applied_at"};
-        for (size_t i = 0; i < 5; i++) {
-            if (i)
-                tdo_sb_adds(&sb, ", ");
+        for (size_t i = 0; i < n; i++) {
+            tdo_sb_adds(&sb, i ? " AND " : " WHERE ");
             d->quote_ident(&sb, names[i]);
-        }
-        tdo_sb_adds(&sb, ") VALUES (");
-        for (size_t i = 0; i < 5; i++) {
-            if (i)
-                tdo_sb_adds(&sb, ", ");
+            tdo_sb_adds(&sb, " = ");
             d->placeholder(&sb, i + 1);
         }
-        tdo_sb_adds(&sb, ")");
+    } else {
+        content = m->state ? json_dumps(m->state, JSON_COMPACT) : NULL;
+        tdo_value now = {.type = TDO_DATETIME};
+        tdo_datetime_now(true, &now.u.dt);
+        tdo_value_format(&when, &now, false);
         const char *name = m->name ? m->name : "";
-        v[0] = tdo_value_text(m->app, strlen(m->app));
-        v[1] = tdo_value_text(m->version, strlen(m->version));
         v[2] = tdo_value_text(name, strlen(name));
         v[3] = tdo_value_text(content ? content : "{}",
                               content ? strlen(content) : 2);
-        tdo_value at = tdo_value_text(when.buf, when.len);
-        v[4] = at;
+        v[4] = tdo_value_text(when.buf, when.len);
         n = 5;
-        tdo_status st = sb.oom || when.oom ? tdo_nomem(err)
-                                           : tdo_conn_execute(c, sb.buf, v, n,
-                                                              NULL, NULL, err);
-        tdo_sb_release(&when);
-        tdo_sb_release(&sb);
-        free(content);
-        return st;
+        tdo_sb_adds(&sb, "INSERT INTO ");
+        d->quote_ident(&sb, MIG_TABLE);
+        tdo_sb_adds(&sb, " (");
+        column_names(&sb, d, names, n, false);
+        tdo_sb_adds(&sb, ") VALUES (");
+        column_names(&sb, d, names, n, true);
+        tdo_sb_adds(&sb, ")");
     }
-    tdo_status st = sb.oom ? tdo_nomem(err)
-                           : tdo_conn_execute(c, sb.buf, v, n, NULL, NULL, err);
+    tdo_status st = sb.oom || when.oom
+                        ? tdo_nomem(err)
+                        : tdo_conn_execute(c, sb.buf, v, n, NULL, NULL, err);
+    tdo_sb_release(&when);
     tdo_sb_release(&sb);
+    free(content);
     return st;
 }
 
@@ -737,11 +731,7 @@ tdo_status tdo_migrations_applied(tdo_conn *c, const char *app,
     tdo_sb sb = TDO_SB_INIT;
     const char *names[] = {"version", "name", "applied_at", "content"};
     tdo_sb_adds(&sb, "SELECT ");
-    for (size_t i = 0; i < 4; i++) {
-        if (i)
-            tdo_sb_adds(&sb, ", ");
-        d->quote_ident(&sb, names[i]);
-    }
+    column_names(&sb, d, names, 4, false);
     tdo_sb_adds(&sb, " FROM ");
     d->quote_ident(&sb, MIG_TABLE);
     tdo_sb_adds(&sb, " WHERE ");

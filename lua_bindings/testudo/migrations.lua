@@ -160,8 +160,8 @@ function M.init_db(o)
   -- some of them only: refused, naming them
   local there, have, missing = {}, {}, {}
   for _, t in ipairs(orm._tables(using)) do there[t] = true end
-  for t in st:gmatch('"table": "([^"]+)"') do
-    if there[t] then have[#have + 1] = t else missing[#missing + 1] = t end
+  for _, t in ipairs(C.json_decode(st).tables) do
+    if there[t.table] then have[#have + 1] = t.table else missing[#missing + 1] = t.table end
   end
   if #have > 0 and #missing > 0 then
     fail(("init_db: the database holds some of the app's tables (%s) but not "
@@ -204,16 +204,13 @@ end
 -- upgrade{fake=}: applies the migrations not applied yet, in order;
 -- returns their versions.
 function M.upgrade(o)
-  local o, app, dir, using = opts_of(o)
-  local done = applied_map(using, app)
+  local o, app, _, using = opts_of(o)
   local ran = {}
-  for _, m in ipairs(chain(dir)) do
-    if not done[m.version] then
-      check_dialect(m, using)
-      C.migration_apply(using, app, m.version, m.name, m.upgrade, m.state,
-        { fake = o.fake }, o.progress)
-      ran[#ran + 1] = m.version
-    end
+  for _, m in ipairs(M.pending(o)) do
+    check_dialect(m, using)
+    C.migration_apply(using, app, m.version, m.name, m.upgrade, m.state,
+      { fake = o.fake }, o.progress)
+    ran[#ran + 1] = m.version
   end
   return ran
 end
@@ -248,8 +245,8 @@ end
 -- heads{}: the migrations not applied yet.
 function M.heads(o)
   local out = {}
-  for _, m in ipairs(M.history(o)) do
-    if not m.applied then out[#out + 1] = m end
+  for _, m in ipairs(M.pending(o)) do
+    out[#out + 1] = { version = m.version, name = m.name, applied = false }
   end
   return out
 end

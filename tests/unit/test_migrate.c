@@ -129,19 +129,15 @@ static bool has_stmt(const json_t *res, const char *prefix)
     return false;
 }
 
-/* Runs the diff's statements in one transaction, foreign key checks off
- * around it (SQLite rebuilds tables). */
-static void run(tdo_conn *c, const json_t *res)
+/* Runs the diff's statements as migration version of app "models"
+ * (tdo_migration_apply: one transaction, foreign keys off on SQLite). */
+static void run(tdo_conn *c, const json_t *res, const char *version, bool down)
 {
-    CHECK(tdo_conn_execute_script(c, "PRAGMA foreign_keys = OFF; BEGIN", &err));
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(res, "sql"), i, s)
-    {
-        if (tdo_conn_execute_script(c, json_string_value(s), &err))
-            fail_msg("%s: %s", json_string_value(s), err.message);
-    }
-    CHECK(tdo_conn_execute_script(c, "COMMIT; PRAGMA foreign_keys = ON", &err));
+    tdo_migration m = {.app = "models",
+                       .version = version,
+                       .sql = json_object_get(res, "sql")};
+    CHECK(
+        tdo_migration_apply(c, &m, down ? TDO_MIG_DOWN : 0, NULL, NULL, &err));
 }
 
 /* The first value of a query, formatted. */
@@ -201,7 +197,7 @@ static void test_sqlite_up_and_down(void **state)
     assert_true(has_stmt(res, "INSERT INTO \"_tdo_new_authors\" (\"id\", "
                               "\"name\") SELECT"));
     assert_true(has_stmt(res, "CREATE INDEX \"idx_books_heading_"));
-    run(c, res);
+    run(c, res, "0001", false);
     json_decref(res);
 
     char buf[128];
@@ -236,7 +232,7 @@ static void test_sqlite_up_and_down(void **state)
     res = diff(d, s2, s1, &down, 1);
     assert_true(has_stmt(res, "CREATE TABLE \"notes\""));
     assert_true(has_stmt(res, "DROP TABLE \"books_tags\""));
-    run(c, res);
+    run(c, res, "0001", true);
     json_decref(res);
     one(c,
         "SELECT group_concat(title, ',') FROM (SELECT title FROM books "
